@@ -1,0 +1,681 @@
+//! One running agent: its own Tokio runtime, QUIC transport, HyParView/SWIM
+//! membership and Plumtree pub/sub, plus the dispatcher that feeds them.
+//!
+//! saorsa-gossip spawns background loops with no cancel handle, so every agent
+//! owns a dedicated runtime: dropping it is the only way to end those loops,
+//! and it is what lets a Node process exit after `close()`.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use saorsa_gossip_membership::{
+    HyParViewMembership, HyParViewMessage, Membership, MembershipConfig,
+    MembershipProtocolMessage,
+};
+use saorsa_gossip_pubsub::{PlumtreePubSub, PubSub, PubSubCacheConfig};
+use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
+use saorsa_gossip_types::{MessageHeader, PeerId, TopicId};
+use tokio::runtime::{Handle, Runtime};
+use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::task::JoinHandle;
+use tracing::debug;
+
+use crate::config::AgentConfig;
+use crate::dedup::DedupCache;
+use crate::envelope::{self, MessageId, Rejection};
+use crate::error::{CoreError, CoreResult};
+use crate::identity::{AgentId, AgentKeypair};
+use crate::stats::{PubSubCounters, PubSubStats};
+use crate::time::now_ms;
+use crate::transport::{ConnectionEvent, QuicTransport};
+use crate::{MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES};
+
+type Membership_ = HyParViewMembership<QuicTransport>;
+type PubSub_ = PlumtreePubSub<QuicTransport>;
+
+/// How often topic peer sets are refreshed when nothing else triggers it.
+const TOPIC_REFRESH: Duration = Duration::from_secs(1);
+/// Frames handled concurrently; one slow peer must not stall the dispatcher.
+const DISPATCH_CONCURRENCY: usize = 64;
+
+/// How to start an agent.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// UDP address to bind, e.g. `127.0.0.1:0`.
+    pub bind_addr: SocketAddr,
+    /// Gossip settings.
+    pub config: AgentConfig,
+    /// Directory for the persistent bootstrap cache; `None` keeps it in memory.
+    pub data_dir: Option<PathBuf>,
+    /// Worker threads of the agent's runtime.
+    pub worker_threads: usize,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        Self {
+            bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            config: AgentConfig::default(),
+            data_dir: None,
+            worker_threads: 2,
+        }
+    }
+}
+
+/// A delivered message.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// Topic it was published on.
+    pub topic: String,
+    /// Application bytes.
+    pub payload: Vec<u8>,
+    /// Verified publisher.
+    pub from: AgentId,
+    /// BLAKE3 message id.
+    pub id: MessageId,
+    /// Publisher clock, ms since the Unix epoch.
+    pub published_at: u64,
+    /// Local clock at delivery, ms since the Unix epoch.
+    pub received_at: u64,
+}
+
+type Subscribers = Arc<StdMutex<HashMap<u64, mpsc::UnboundedSender<Message>>>>;
+
+struct TopicEntry {
+    subscribers: Subscribers,
+    reader: JoinHandle<()>,
+}
+
+struct Shared {
+    keypair: AgentKeypair,
+    transport: Arc<QuicTransport>,
+    membership: Arc<Membership_>,
+    pubsub: Arc<PubSub_>,
+    topics: tokio::sync::Mutex<HashMap<String, TopicEntry>>,
+    /// Topics whose Plumtree peer set has been initialised.
+    known_topics: StdMutex<HashSet<TopicId>>,
+    dedup: StdMutex<DedupCache>,
+    counters: PubSubCounters,
+    refresh: Arc<Notify>,
+    next_sub: AtomicU64,
+}
+
+/// A running agent. Every method may be called from any Tokio runtime or thread.
+pub struct Agent {
+    shared: Arc<Shared>,
+    handle: Handle,
+    runtime: StdMutex<Option<Runtime>>,
+    closed: AtomicBool,
+}
+
+/// A subscription's receiving end.
+pub struct Subscription {
+    id: u64,
+    topic: String,
+    rx: mpsc::UnboundedReceiver<Message>,
+    agent: Weak<Shared>,
+    handle: Handle,
+}
+
+fn topic_id(topic: &str) -> TopicId {
+    TopicId::from_entity(topic.as_bytes())
+}
+
+/// Checks a topic name against the API rules.
+pub fn validate_topic(topic: &str) -> CoreResult<()> {
+    if topic.is_empty() {
+        return Err(CoreError::InvalidTopic("topic must not be empty".into()));
+    }
+    if topic.len() > MAX_TOPIC_BYTES {
+        return Err(CoreError::InvalidTopic(format!(
+            "topic is {} bytes; the limit is {MAX_TOPIC_BYTES} bytes",
+            topic.len()
+        )));
+    }
+    Ok(())
+}
+
+impl Agent {
+    /// Binds the endpoint and starts the agent's runtime and background tasks.
+    pub async fn start(keypair: AgentKeypair, options: AgentOptions) -> CoreResult<Self> {
+        options.config.validate()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(options.worker_threads.max(1))
+            .thread_name("x0x-agent")
+            .enable_all()
+            .build()
+            .map_err(|e| CoreError::network("cannot start agent runtime", e))?;
+        let handle = runtime.handle().clone();
+        let started = handle.spawn(Shared::start(keypair, options)).await;
+        let shared = match started {
+            Ok(Ok(shared)) => shared,
+            Ok(Err(e)) => {
+                runtime.shutdown_background();
+                return Err(e);
+            }
+            Err(e) => {
+                runtime.shutdown_background();
+                return Err(CoreError::network("agent start task failed", e));
+            }
+        };
+        Ok(Self { shared, handle, runtime: StdMutex::new(Some(runtime)), closed: AtomicBool::new(false) })
+    }
+
+    fn ensure_open(&self) -> CoreResult<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(CoreError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs `fut` on the agent's runtime (saorsa-gossip spawns onto the
+    /// current runtime, and it must be this one).
+    async fn run<T: Send + 'static>(
+        &self,
+        fut: impl std::future::Future<Output = CoreResult<T>> + Send + 'static,
+    ) -> CoreResult<T> {
+        self.ensure_open()?;
+        match self.handle.spawn(fut).await {
+            Ok(r) => r,
+            Err(e) if e.is_cancelled() => Err(CoreError::Closed),
+            Err(e) => Err(CoreError::network("agent task failed", e)),
+        }
+    }
+
+    /// This agent's id.
+    pub fn agent_id(&self) -> AgentId {
+        self.shared.keypair.agent_id()
+    }
+
+    /// Address peers dial to reach this agent.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.transport.local_addr()
+    }
+
+    /// Dials each seed, then runs the HyParView JOIN through the first that
+    /// answers. Fails with `JoinFailed` only when no seed is reachable.
+    pub async fn join(&self, seeds: Vec<SocketAddr>) -> CoreResult<()> {
+        let shared = Arc::clone(&self.shared);
+        self.run(async move { shared.join(seeds).await }).await
+    }
+
+    /// Subscribes to `topic`.
+    pub async fn subscribe(&self, topic: &str) -> CoreResult<Subscription> {
+        validate_topic(topic)?;
+        let shared = Arc::clone(&self.shared);
+        let t = topic.to_owned();
+        let (id, rx) = self.run(async move { shared.subscribe(t).await }).await?;
+        Ok(Subscription {
+            id,
+            topic: topic.to_owned(),
+            rx,
+            agent: Arc::downgrade(&self.shared),
+            handle: self.handle.clone(),
+        })
+    }
+
+    /// Signs and publishes; resolves with the message id once handed to the
+    /// gossip layer.
+    pub async fn publish(&self, topic: &str, payload: Vec<u8>) -> CoreResult<MessageId> {
+        validate_topic(topic)?;
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(CoreError::PayloadTooLarge { size: payload.len(), limit: MAX_PAYLOAD_BYTES });
+        }
+        let shared = Arc::clone(&self.shared);
+        let t = topic.to_owned();
+        self.run(async move { shared.publish(t, payload).await }).await
+    }
+
+    /// Live transport connection events.
+    pub fn connection_events(&self) -> CoreResult<tokio::sync::broadcast::Receiver<ConnectionEvent>> {
+        self.ensure_open()?;
+        Ok(self.shared.transport.subscribe_events())
+    }
+
+    /// Peers with a live QUIC connection.
+    pub async fn connected_peers(&self) -> CoreResult<Vec<(AgentId, Option<SocketAddr>)>> {
+        let shared = Arc::clone(&self.shared);
+        self.run(async move {
+            Ok(shared.transport.connected().await.into_iter().map(|(p, a)| (p.to_bytes(), a)).collect())
+        })
+        .await
+    }
+
+    /// HyParView active view.
+    pub fn active_view(&self) -> CoreResult<Vec<AgentId>> {
+        self.ensure_open()?;
+        Ok(self.shared.membership.active_view().into_iter().map(PeerId::to_bytes).collect())
+    }
+
+    /// HyParView passive view.
+    pub fn passive_view(&self) -> CoreResult<Vec<AgentId>> {
+        self.ensure_open()?;
+        Ok(self.shared.membership.passive_view().into_iter().map(PeerId::to_bytes).collect())
+    }
+
+    /// Pub/sub counters.
+    pub fn pubsub_stats(&self) -> CoreResult<PubSubStats> {
+        self.ensure_open()?;
+        let cache = self.shared.dedup.lock().map(|d| d.len()).unwrap_or(0);
+        Ok(self.shared.counters.snapshot(cache))
+    }
+
+    /// Refuses all traffic with `peer` (and drops its connection).
+    pub async fn block_peer(&self, peer: AgentId) -> CoreResult<()> {
+        let shared = Arc::clone(&self.shared);
+        self.run(async move {
+            shared.transport.block(PeerId::new(peer)).await;
+            shared.membership.remove_active(PeerId::new(peer)).await.ok();
+            shared.refresh.notify_one();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Lifts [`Self::block_peer`].
+    pub fn unblock_peer(&self, peer: AgentId) -> CoreResult<()> {
+        self.ensure_open()?;
+        self.shared.transport.unblock(&PeerId::new(peer));
+        Ok(())
+    }
+
+    /// True until [`Self::close`].
+    pub fn is_running(&self) -> bool {
+        !self.closed.load(Ordering::Acquire) && self.shared.transport.is_running()
+    }
+
+    /// Tells active neighbours we are leaving, ends every subscription, frees
+    /// the socket and stops every task of this agent. Idempotent.
+    pub async fn close(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let shared = Arc::clone(&self.shared);
+        let _ = self.handle.spawn(async move { shared.shutdown().await }).await;
+        let runtime = self.runtime.lock().ok().and_then(|mut r| r.take());
+        if let Some(rt) = runtime {
+            // Non-blocking: this may run inside another runtime's task.
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.lock().ok().and_then(|mut r| r.take()) {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Subscription {
+    /// The next message; `None` once unsubscribed or the agent closed.
+    pub async fn next(&mut self) -> Option<Message> {
+        self.rx.recv().await
+    }
+
+    /// The subscribed topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Stops delivery to this subscription. Idempotent.
+    pub fn close(&mut self) {
+        self.rx.close();
+        while self.rx.try_recv().is_ok() {}
+        if let Some(shared) = self.agent.upgrade() {
+            let (id, topic) = (self.id, self.topic.clone());
+            self.handle.spawn(async move { shared.unsubscribe(&topic, id).await });
+            self.agent = Weak::new();
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl Shared {
+    async fn start(keypair: AgentKeypair, options: AgentOptions) -> CoreResult<Arc<Self>> {
+        let transport = QuicTransport::bind(&keypair, options.bind_addr, options.data_dir).await?;
+        let cfg = &options.config;
+        let mconfig = MembershipConfig::default()
+            .with_active_degree(cfg.active_view_size)
+            .with_max_active_degree(cfg.active_view_size)
+            .with_max_passive_degree(cfg.passive_view_size)
+            // The user's view sizes are the contract; adaptive scaling would
+            // move them.
+            .with_adaptive_enabled(false);
+        let membership = Arc::new(HyParViewMembership::new(
+            keypair.peer_id(),
+            mconfig,
+            Arc::clone(&transport),
+        ));
+        let cache = PubSubCacheConfig::default();
+        let pubsub = Arc::new(
+            PlumtreePubSub::new_with_cache_config(
+                keypair.peer_id(),
+                Arc::clone(&transport),
+                keypair.gossip_keypair().clone(),
+                cache,
+            )
+            .with_health_oracle(membership.swim_arc()),
+        );
+        let shared = Arc::new(Self {
+            dedup: StdMutex::new(DedupCache::new(cfg.message_cache_size, cfg.message_cache_ttl)),
+            keypair,
+            transport,
+            membership,
+            pubsub,
+            topics: tokio::sync::Mutex::new(HashMap::new()),
+            known_topics: StdMutex::new(HashSet::new()),
+            counters: PubSubCounters::default(),
+            refresh: Arc::new(Notify::new()),
+            next_sub: AtomicU64::new(1),
+        });
+        tokio::spawn(dispatch_loop(Arc::clone(&shared)));
+        tokio::spawn(topic_refresh_loop(Arc::downgrade(&shared)));
+        Ok(shared)
+    }
+
+    async fn join(&self, seeds: Vec<SocketAddr>) -> CoreResult<()> {
+        let me = self.transport.local_addr();
+        let seeds: Vec<SocketAddr> = seeds.into_iter().filter(|s| *s != me).collect();
+        if seeds.is_empty() {
+            // First node of a network: nothing to dial.
+            return Ok(());
+        }
+        let mut reachable = Vec::new();
+        let mut failures = Vec::new();
+        for seed in seeds {
+            match self.transport.dial_bootstrap(seed).await {
+                Ok(peer) => {
+                    self.membership.store_peer_addr(peer, seed).await;
+                    reachable.push(seed.to_string());
+                }
+                Err(e) => failures.push(format!("{seed}: {e}")),
+            }
+        }
+        if reachable.is_empty() {
+            return Err(CoreError::JoinFailed(format!(
+                "no bootstrap peer reachable ({})",
+                failures.join("; ")
+            )));
+        }
+        self.membership
+            .join(reachable)
+            .await
+            .map_err(|e| CoreError::JoinFailed(e.to_string()))?;
+        self.refresh.notify_one();
+        Ok(())
+    }
+
+    /// Peers a topic's Plumtree tree is built over: the HyParView active view
+    /// plus every live connection (a fresh overlay's active view can lag the
+    /// transport, and a peer we are connected to is the cheapest route).
+    async fn gossip_peers(&self) -> Vec<PeerId> {
+        let mut peers: HashSet<PeerId> = self.membership.active_view().into_iter().collect();
+        peers.extend(self.transport.connected_peer_ids().await);
+        peers.retain(|p| !self.transport.is_blocked(p) && *p != self.keypair.peer_id());
+        peers.into_iter().collect()
+    }
+
+    /// Gives Plumtree a peer set for a topic it has not seen, before the first
+    /// frame is handled, so a relay forwards even the first message.
+    async fn ensure_topic(&self, tid: TopicId) {
+        let fresh = self.known_topics.lock().map(|mut k| k.insert(tid)).unwrap_or(false);
+        if fresh {
+            let peers = self.gossip_peers().await;
+            self.pubsub.set_topic_peers(tid, peers).await;
+        }
+    }
+
+    async fn subscribe(self: Arc<Self>, topic: String) -> CoreResult<(u64, mpsc::UnboundedReceiver<Message>)> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let id = self.next_sub.fetch_add(1, Ordering::Relaxed);
+        let mut topics = self.topics.lock().await;
+        if let Some(entry) = topics.get(&topic) {
+            if let Ok(mut subs) = entry.subscribers.lock() {
+                subs.insert(id, tx);
+            }
+            return Ok((id, rx));
+        }
+        let tid = topic_id(&topic);
+        self.ensure_topic(tid).await;
+        let gossip_rx = self.pubsub.subscribe_ready(tid).await;
+        let subscribers: Subscribers = Arc::new(StdMutex::new(HashMap::from([(id, tx)])));
+        let reader = tokio::spawn(topic_reader(
+            Arc::downgrade(&self),
+            topic.clone(),
+            gossip_rx,
+            Arc::clone(&subscribers),
+        ));
+        topics.insert(topic, TopicEntry { subscribers, reader });
+        Ok((id, rx))
+    }
+
+    async fn unsubscribe(&self, topic: &str, id: u64) {
+        let mut topics = self.topics.lock().await;
+        let now_empty = match topics.get(topic) {
+            Some(entry) => entry
+                .subscribers
+                .lock()
+                .map(|mut s| {
+                    s.remove(&id);
+                    s.is_empty()
+                })
+                .unwrap_or(true),
+            None => return,
+        };
+        if now_empty {
+            if let Some(entry) = topics.remove(topic) {
+                entry.reader.abort();
+            }
+            // Drops Plumtree's local subscription; the topic may live on as
+            // pass-through for others.
+            let _ = self.pubsub.unsubscribe(topic_id(topic)).await;
+        }
+    }
+
+    async fn publish(&self, topic: String, payload: Vec<u8>) -> CoreResult<MessageId> {
+        let published_at = now_ms();
+        let (frame, id) = envelope::seal(&self.keypair, &topic, &payload, published_at)?;
+        // Our own subscribers get the message straight away; marking the id
+        // seen makes Plumtree's local echo a silent no-op.
+        let fresh = self.dedup.lock().map(|mut d| d.insert(id, Instant::now())).unwrap_or(true);
+        if fresh {
+            self.deliver_local(&topic, Message {
+                topic: topic.clone(),
+                payload,
+                from: self.keypair.agent_id(),
+                id,
+                published_at,
+                received_at: now_ms(),
+            })
+            .await;
+        }
+        let tid = topic_id(&topic);
+        self.ensure_topic(tid).await;
+        self.pubsub
+            .publish(tid, Bytes::from(frame))
+            .await
+            .map_err(|e| CoreError::network("publish failed", e))?;
+        self.counters.published.fetch_add(1, Ordering::Relaxed);
+        Ok(id)
+    }
+
+    async fn deliver_local(&self, topic: &str, message: Message) {
+        let topics = self.topics.lock().await;
+        if let Some(entry) = topics.get(topic) {
+            deliver(&entry.subscribers, &self.counters, message);
+        }
+    }
+
+    /// Verifies and dedups one gossip payload; `None` if it must not be delivered.
+    fn accept(&self, topic: &str, frame: &[u8]) -> Option<Message> {
+        let opened = match envelope::open(frame, topic, MAX_PAYLOAD_BYTES) {
+            Ok(o) => o,
+            Err(Rejection::Oversized) => {
+                self.counters.oversized_dropped.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            Err(_) => {
+                self.counters.invalid_dropped.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+        };
+        let now = Instant::now();
+        // Cheap check first; the id is only recorded after the signature
+        // verifies, so a forgery cannot shadow the genuine message.
+        if self.dedup.lock().map(|mut d| d.contains(&opened.id, now)).unwrap_or(false) {
+            self.counters.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let env = match opened.verify() {
+            Ok(e) => e,
+            Err(_) => {
+                self.counters.invalid_dropped.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+        };
+        let fresh = self.dedup.lock().map(|mut d| d.insert(env.id, now)).unwrap_or(true);
+        if !fresh {
+            self.counters.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(Message {
+            topic: topic.to_owned(),
+            payload: env.payload,
+            from: env.publisher,
+            id: env.id,
+            published_at: env.published_at,
+            received_at: now_ms(),
+        })
+    }
+
+    async fn shutdown(&self) {
+        // Graceful leave: neighbours drop us from their active view now
+        // instead of waiting for SWIM to suspect us.
+        if let Ok(bye) = postcard::to_stdvec(&MembershipProtocolMessage::HyParView(HyParViewMessage::Disconnect)) {
+            let sends = self.membership.active_view().into_iter().map(|peer| {
+                let t = Arc::clone(&self.transport);
+                let bye = Bytes::from(bye.clone());
+                async move {
+                    let _ = tokio::time::timeout(
+                        Duration::from_millis(500),
+                        t.send_to_peer(peer, GossipStreamType::Membership, bye),
+                    )
+                    .await;
+                }
+            });
+            futures_join_all(sends).await;
+        }
+        // Ending the channels resolves every pending `next()` with None.
+        let mut topics = self.topics.lock().await;
+        for (_, entry) in topics.drain() {
+            entry.reader.abort();
+            if let Ok(mut subs) = entry.subscribers.lock() {
+                subs.clear();
+            }
+        }
+        drop(topics);
+        self.transport.shutdown().await;
+    }
+}
+
+async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(futs: impl Iterator<Item = F>) {
+    let handles: Vec<_> = futs.map(tokio::spawn).collect();
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+fn deliver(subscribers: &Subscribers, counters: &PubSubCounters, message: Message) {
+    let Ok(subs) = subscribers.lock() else { return };
+    for tx in subs.values() {
+        if tx.send(message.clone()).is_ok() {
+            counters.delivered.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+async fn topic_reader(
+    shared: Weak<Shared>,
+    topic: String,
+    mut rx: mpsc::UnboundedReceiver<(PeerId, Bytes)>,
+    subscribers: Subscribers,
+) {
+    while let Some((from, frame)) = rx.recv().await {
+        let Some(shared) = shared.upgrade() else { break };
+        if from == shared.keypair.peer_id() {
+            // Plumtree's echo of our own publish, already delivered locally.
+            continue;
+        }
+        if let Some(message) = shared.accept(&topic, &frame) {
+            deliver(&subscribers, &shared.counters, message);
+        }
+    }
+}
+
+async fn dispatch_loop(shared: Arc<Shared>) {
+    let permits = Arc::new(Semaphore::new(DISPATCH_CONCURRENCY));
+    let transport = Arc::clone(&shared.transport);
+    let weak = Arc::downgrade(&shared);
+    drop(shared);
+    while let Ok((from, kind, data)) = transport.receive_message().await {
+        let Some(shared) = weak.upgrade() else { break };
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { break };
+        tokio::spawn(async move {
+            let _permit = permit;
+            match kind {
+                GossipStreamType::Membership => {
+                    if let Err(e) = shared.membership.dispatch_message(from, &data).await {
+                        debug!("membership frame from {from}: {e}");
+                    }
+                }
+                GossipStreamType::PubSub => {
+                    if let Ok((header, _)) = postcard::take_from_bytes::<MessageHeader>(&data) {
+                        shared.ensure_topic(header.topic).await;
+                    }
+                    if let Err(e) = shared.pubsub.handle_message(from, data).await {
+                        debug!("pubsub frame from {from}: {e}");
+                    }
+                }
+                GossipStreamType::Bulk => {
+                    shared.counters.unroutable_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+    }
+}
+
+async fn topic_refresh_loop(shared: Weak<Shared>) {
+    let (mut events, notify) = match shared.upgrade() {
+        Some(s) => (s.transport.subscribe_events(), Arc::clone(&s.refresh)),
+        None => return,
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TOPIC_REFRESH) => {}
+            _ = notify.notified() => {}
+            ev = events.recv() => {
+                if matches!(ev, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    break;
+                }
+            }
+        }
+        let Some(s) = shared.upgrade() else { break };
+        let peers = s.gossip_peers().await;
+        for tid in s.pubsub.all_topic_ids().await {
+            s.pubsub.set_topic_peers(tid, peers.clone()).await;
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The x0x message envelope: what a publisher signs and every subscriber verifies.
+//!
+//! saorsa-gossip tells a subscriber only the last hop, drops identical payload
+//! bytes on a topic for five minutes, and refuses to forward payloads with long
+//! zero runs. The envelope answers all three: it names and proves the real
+//! publisher, a per-publish nonce makes every publish unique, and the payload
+//! travels XOR-ed with a keystream derived from the nonce so no zero run
+//! survives on the wire.
+//!
+//! Wire layout (version 1, integers little-endian):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 1 | version = 1 |
+//! | 1 | 1952 | publisher ML-DSA-65 public key |
+//! | 1953 | 16 | nonce |
+//! | 1969 | 8 | published_at, ms since the Unix epoch |
+//! | 1977 | 4 | payload length |
+//! | 1981 | 3309 | ML-DSA-65 signature over the message id |
+//! | 5290 | n | payload XOR keystream |
+//!
+//! The message id is `BLAKE3(ID_DOMAIN || u16 topic_len || topic || publisher_id
+//! || nonce || published_at || payload)`, so it binds topic and payload, and the
+//! signature over it authenticates both.
+
+use crate::error::{CoreError, CoreResult};
+use crate::identity::{self, AgentId, AgentKeypair, PUBLIC_KEY_LEN, SIGNATURE_LEN};
+use saorsa_gossip_types::PeerId;
+
+const VERSION: u8 = 1;
+const ID_DOMAIN: &[u8] = b"x0x/message-id/v1";
+const WHITEN_CONTEXT: &str = "x0x envelope whitening v1";
+const NONCE_LEN: usize = 16;
+const HEADER_LEN: usize = 1 + PUBLIC_KEY_LEN + NONCE_LEN + 8 + 4;
+
+/// Bytes the envelope adds to every payload.
+pub const ENVELOPE_OVERHEAD: usize = HEADER_LEN + SIGNATURE_LEN;
+
+/// A BLAKE3 message id.
+pub type MessageId = [u8; 32];
+
+/// A verified message, ready for subscribers.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    /// Agent id of the publisher, proven by the signature.
+    pub publisher: AgentId,
+    /// BLAKE3 message id.
+    pub id: MessageId,
+    /// Publisher's clock at publish time, ms since the Unix epoch.
+    pub published_at: u64,
+    /// The application payload, unwhitened.
+    pub payload: Vec<u8>,
+}
+
+/// Why a frame was not accepted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// Too short, wrong version, or inconsistent length.
+    Malformed,
+    /// Payload above the limit.
+    Oversized,
+    /// Signature does not verify.
+    BadSignature,
+}
+
+fn message_id(
+    topic: &str,
+    publisher: &AgentId,
+    nonce: &[u8],
+    published_at: u64,
+    payload: &[u8],
+) -> MessageId {
+    let mut h = blake3::Hasher::new();
+    h.update(ID_DOMAIN);
+    // Topics are at most MAX_TOPIC_BYTES (< u16::MAX), checked at the API.
+    h.update(&(topic.len() as u16).to_le_bytes());
+    h.update(topic.as_bytes());
+    h.update(publisher);
+    h.update(nonce);
+    h.update(&published_at.to_le_bytes());
+    h.update(payload);
+    *h.finalize().as_bytes()
+}
+
+fn whiten(nonce: &[u8], data: &mut [u8]) {
+    let mut key = blake3::Hasher::new_derive_key(WHITEN_CONTEXT);
+    key.update(nonce);
+    let mut stream = key.finalize_xof();
+    let mut block = [0u8; 4096];
+    for chunk in data.chunks_mut(block.len()) {
+        let ks = &mut block[..chunk.len()];
+        stream.fill(ks);
+        for (b, k) in chunk.iter_mut().zip(ks.iter()) {
+            *b ^= k;
+        }
+    }
+}
+
+/// Builds and signs an envelope; returns the frame and the message id.
+pub fn seal(
+    keypair: &AgentKeypair,
+    topic: &str,
+    payload: &[u8],
+    published_at: u64,
+) -> CoreResult<(Vec<u8>, MessageId)> {
+    let len = u32::try_from(payload.len()).map_err(|_| CoreError::PayloadTooLarge {
+        size: payload.len(),
+        limit: crate::MAX_PAYLOAD_BYTES,
+    })?;
+    let nonce: [u8; NONCE_LEN] = rand::random();
+    let id = message_id(topic, &keypair.agent_id(), &nonce, published_at, payload);
+    let sig = keypair.sign(&id)?;
+    let mut out = Vec::with_capacity(ENVELOPE_OVERHEAD + payload.len());
+    out.push(VERSION);
+    out.extend_from_slice(keypair.public_key());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&published_at.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&sig);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    whiten(&nonce, &mut out[start..]);
+    Ok((out, id))
+}
+
+/// Parsed but not yet verified frame. Splitting parse from verify lets the
+/// receiver drop duplicates before paying for an ML-DSA verification.
+pub struct Opened<'a> {
+    public_key: &'a [u8],
+    signature: &'a [u8],
+    /// Claimed publisher (the hash of the carried public key).
+    pub publisher: AgentId,
+    /// Message id computed from the frame's contents.
+    pub id: MessageId,
+    /// Publisher clock.
+    pub published_at: u64,
+    payload: Vec<u8>,
+}
+
+/// Parses a frame and computes its id; checks size limits but not the signature.
+pub fn open<'a>(frame: &'a [u8], topic: &str, max_payload: usize) -> Result<Opened<'a>, Rejection> {
+    if frame.len() < ENVELOPE_OVERHEAD || frame[0] != VERSION {
+        return Err(Rejection::Malformed);
+    }
+    let public_key = &frame[1..1 + PUBLIC_KEY_LEN];
+    let mut at = 1 + PUBLIC_KEY_LEN;
+    let nonce = &frame[at..at + NONCE_LEN];
+    at += NONCE_LEN;
+    let mut ts = [0u8; 8];
+    ts.copy_from_slice(&frame[at..at + 8]);
+    at += 8;
+    let mut len = [0u8; 4];
+    len.copy_from_slice(&frame[at..at + 4]);
+    at += 4;
+    let signature = &frame[at..at + SIGNATURE_LEN];
+    at += SIGNATURE_LEN;
+    let payload_len = u32::from_le_bytes(len) as usize;
+    if payload_len > max_payload {
+        return Err(Rejection::Oversized);
+    }
+    if frame.len() - at != payload_len {
+        return Err(Rejection::Malformed);
+    }
+    let mut payload = frame[at..].to_vec();
+    whiten(nonce, &mut payload);
+    let publisher = PeerId::from_pubkey(public_key).to_bytes();
+    let published_at = u64::from_le_bytes(ts);
+    let id = message_id(topic, &publisher, nonce, published_at, &payload);
+    Ok(Opened { public_key, signature, publisher, id, published_at, payload })
+}
+
+impl Opened<'_> {
+    /// Verifies the publisher's signature over the id.
+    pub fn verify(self) -> Result<Envelope, Rejection> {
+        if !identity::verify(self.public_key, &self.id, self.signature) {
+            return Err(Rejection::BadSignature);
+        }
+        Ok(Envelope {
+            publisher: self.publisher,
+            id: self.id,
+            published_at: self.published_at,
+            payload: self.payload,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kp() -> AgentKeypair {
+        AgentKeypair::generate().unwrap()
+    }
+
+    #[test]
+    fn seals_and_opens_with_publisher_and_id() {
+        let k = kp();
+        let (frame, id) = seal(&k, "t", b"hello", 42).unwrap();
+        let env = open(&frame, "t", 1 << 20).unwrap().verify().unwrap();
+        assert_eq!(env.publisher, k.agent_id());
+        assert_eq!(env.id, id);
+        assert_eq!(env.payload, b"hello");
+        assert_eq!(env.published_at, 42);
+    }
+
+    #[test]
+    fn same_payload_twice_gives_distinct_frames_and_ids() {
+        let k = kp();
+        let (a, ida) = seal(&k, "t", b"same", 1).unwrap();
+        let (b, idb) = seal(&k, "t", b"same", 1).unwrap();
+        assert_ne!(a, b);
+        assert_ne!(ida, idb);
+    }
+
+    #[test]
+    fn zero_payload_has_no_zero_run_on_the_wire() {
+        let k = kp();
+        let payload = vec![0u8; 64 * 1024];
+        let (frame, _) = seal(&k, "t", &payload, 1).unwrap();
+        let body = &frame[ENVELOPE_OVERHEAD..];
+        let longest = body
+            .split(|b| *b != 0)
+            .map(<[u8]>::len)
+            .max()
+            .unwrap_or(0);
+        assert!(longest < 16, "zero run of {longest} bytes survived whitening");
+        let env = open(&frame, "t", 1 << 20).unwrap().verify().unwrap();
+        assert_eq!(env.payload, payload);
+    }
+
+    #[test]
+    fn tampered_payload_or_topic_fails_verification() {
+        let k = kp();
+        let (mut frame, _) = seal(&k, "t", b"hello", 1).unwrap();
+        assert_eq!(open(&frame, "other", 1 << 20).unwrap().verify().unwrap_err(), Rejection::BadSignature);
+        let last = frame.len() - 1;
+        frame[last] ^= 1;
+        assert_eq!(open(&frame, "t", 1 << 20).unwrap().verify().unwrap_err(), Rejection::BadSignature);
+    }
+
+    #[test]
+    fn swapped_key_fails_verification() {
+        let (a, b) = (kp(), kp());
+        let (mut frame, _) = seal(&a, "t", b"hello", 1).unwrap();
+        frame[1..1 + PUBLIC_KEY_LEN].copy_from_slice(b.public_key());
+        assert_eq!(open(&frame, "t", 1 << 20).unwrap().verify().unwrap_err(), Rejection::BadSignature);
+    }
+
+    #[test]
+    fn malformed_and_oversized_frames_are_rejected() {
+        let k = kp();
+        assert_eq!(open(&[1, 2, 3], "t", 10).err(), Some(Rejection::Malformed));
+        let (frame, _) = seal(&k, "t", &[7u8; 100], 1).unwrap();
+        assert_eq!(open(&frame, "t", 99).err(), Some(Rejection::Oversized));
+        assert_eq!(open(&frame[..frame.len() - 1], "t", 1000).err(), Some(Rejection::Malformed));
+        let mut v2 = frame.clone();
+        v2[0] = 2;
+        assert_eq!(open(&v2, "t", 1000).err(), Some(Rejection::Malformed));
+    }
+}

@@ -1,0 +1,47 @@
+//! # x0x-core
+//!
+//! One x0x agent in plain Rust: an ant-quic QUIC endpoint (ML-KEM-768 /
+//! ML-DSA-65), saorsa-gossip's HyParView + SWIM membership and Plumtree
+//! pub/sub, and what those crates leave to the application: the frame
+//! dispatcher, topic peer management, lifecycle, and a signed message envelope
+//! that names the real publisher.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), x0x_core::CoreError> {
+//! use x0x_core::{Agent, AgentKeypair, AgentOptions};
+//! let a = Agent::start(AgentKeypair::generate()?, AgentOptions::default()).await?;
+//! let b = Agent::start(AgentKeypair::generate()?, AgentOptions::default()).await?;
+//! b.join(vec![a.local_addr()]).await?;
+//! let mut sub = a.subscribe("news").await?;
+//! b.publish("news", b"hello".to_vec()).await?;
+//! let msg = sub.next().await;
+//! # a.close().await; b.close().await; Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+#![deny(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod agent;
+mod config;
+mod dedup;
+mod envelope;
+mod error;
+mod identity;
+mod stats;
+mod time;
+mod transport;
+
+pub use agent::{validate_topic, Agent, AgentOptions, Message, Subscription};
+pub use config::AgentConfig;
+pub use dedup::DedupCache;
+pub use envelope::{MessageId, ENVELOPE_OVERHEAD};
+pub use error::{CoreError, CoreResult};
+pub use identity::{AgentId, AgentKeypair, PUBLIC_KEY_LEN, SIGNATURE_LEN};
+pub use stats::PubSubStats;
+pub use transport::{dialable, ConnectionEvent};
+
+/// Largest application payload one message may carry, in bytes (1 MiB).
+pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
+/// Longest topic name, in UTF-8 bytes.
+pub const MAX_TOPIC_BYTES: usize = 256;

@@ -1,0 +1,48 @@
+//! Pub/sub counters.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Live counters, updated without locks.
+#[derive(Debug, Default)]
+pub struct PubSubCounters {
+    pub(crate) published: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    pub(crate) duplicates_dropped: AtomicU64,
+    pub(crate) invalid_dropped: AtomicU64,
+    pub(crate) oversized_dropped: AtomicU64,
+    pub(crate) unroutable_dropped: AtomicU64,
+}
+
+/// A snapshot of [`PubSubCounters`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PubSubStats {
+    /// Messages this agent published.
+    pub published: u64,
+    /// Deliveries to local subscriptions (one message to two subscriptions counts two).
+    pub delivered: u64,
+    /// Messages dropped because their id was already delivered.
+    pub duplicates_dropped: u64,
+    /// Messages dropped for a malformed envelope or a bad signature.
+    pub invalid_dropped: u64,
+    /// Messages dropped for a payload above the limit.
+    pub oversized_dropped: u64,
+    /// Frames on a stream x0x does not route.
+    pub unroutable_dropped: u64,
+    /// Ids currently held by the dedup cache.
+    pub cache_size: u64,
+}
+
+impl PubSubCounters {
+    pub(crate) fn snapshot(&self, cache_size: usize) -> PubSubStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        PubSubStats {
+            published: get(&self.published),
+            delivered: get(&self.delivered),
+            duplicates_dropped: get(&self.duplicates_dropped),
+            invalid_dropped: get(&self.invalid_dropped),
+            oversized_dropped: get(&self.oversized_dropped),
+            unroutable_dropped: get(&self.unroutable_dropped),
+            cache_size: cache_size as u64,
+        }
+    }
+}

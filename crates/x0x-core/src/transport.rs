@@ -1,0 +1,428 @@
+//! `QuicTransport`: saorsa-gossip's `GossipTransport` over one `ant_quic::Node`.
+//!
+//! Written here rather than using saorsa-gossip's `UdpTransportAdapter` because
+//! that adapter cannot set the bootstrap cache (ant-quic's default is shared by
+//! every node on the host), mDNS, or stream limits, and cannot shut its node
+//! down. Frames are one QUIC uni stream each: a stream-type byte, then the body.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock as StdRwLock};
+use std::time::Duration;
+
+use anyhow::{anyhow, Result};
+use ant_quic::transport::TransportAddr;
+use ant_quic::{BootstrapCacheConfig, MlDsaPublicKey, MlDsaSecretKey, Node, NodeConfig, NodeEvent};
+use bytes::Bytes;
+use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
+use saorsa_gossip_types::PeerId;
+use tokio::sync::{broadcast, mpsc, Mutex};
+use tracing::{debug, warn};
+
+use crate::error::{CoreError, CoreResult};
+use crate::identity::AgentKeypair;
+use crate::time::now_ms;
+
+/// How long one send may take before the peer is treated as unreachable.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a dial may take.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Inbound frames buffered between the QUIC reader and the dispatcher.
+const INBOUND_QUEUE: usize = 8192;
+/// Largest frame accepted from the network: the payload limit plus the
+/// envelope and Plumtree's signature overhead, with headroom.
+pub const MAX_FRAME_BYTES: usize = crate::MAX_PAYLOAD_BYTES + 64 * 1024;
+
+/// A transport connection change.
+#[derive(Debug, Clone)]
+pub struct ConnectionEvent {
+    /// True for connected, false for disconnected.
+    pub connected: bool,
+    /// The remote peer.
+    pub peer: PeerId,
+    /// Remote address, when known.
+    pub addr: Option<SocketAddr>,
+    /// Wall clock, ms since the Unix epoch.
+    pub at_ms: u64,
+}
+
+/// Transport counters.
+#[derive(Debug, Default)]
+pub struct TransportStats {
+    /// Frames handed to the dispatcher.
+    pub frames_in: AtomicU64,
+    /// Frames dropped for being malformed or oversized.
+    pub frames_rejected: AtomicU64,
+    /// Frames sent successfully.
+    pub frames_out: AtomicU64,
+    /// Sends that failed.
+    pub send_failures: AtomicU64,
+}
+
+type Inbound = (PeerId, GossipStreamType, Bytes);
+
+/// QUIC transport for one agent.
+pub struct QuicTransport {
+    node: Arc<Node>,
+    peer_id: PeerId,
+    local_addr: SocketAddr,
+    inbound: Mutex<mpsc::Receiver<Inbound>>,
+    addrs: StdRwLock<HashMap<PeerId, SocketAddr>>,
+    blocked: Arc<StdRwLock<HashSet<PeerId>>>,
+    events: broadcast::Sender<ConnectionEvent>,
+    /// Counters readable at any time.
+    pub stats: Arc<TransportStats>,
+}
+
+fn to_ant(peer: &PeerId) -> ant_quic::PeerId {
+    ant_quic::PeerId(peer.to_bytes())
+}
+
+fn from_ant(peer: &ant_quic::PeerId) -> PeerId {
+    PeerId::new(peer.0)
+}
+
+fn udp_addr(addr: &TransportAddr) -> Option<SocketAddr> {
+    match addr {
+        TransportAddr::Udp(a) => Some(*a),
+        _ => None,
+    }
+}
+
+/// Replaces an unspecified host with loopback so the address can be dialled.
+pub fn dialable(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        let ip = match addr.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        };
+        SocketAddr::new(ip, addr.port())
+    } else {
+        addr
+    }
+}
+
+impl QuicTransport {
+    /// Binds the QUIC endpoint and starts the reader and event tasks on the
+    /// current Tokio runtime (the agent's own).
+    pub async fn bind(
+        keypair: &AgentKeypair,
+        bind: SocketAddr,
+        data_dir: Option<PathBuf>,
+    ) -> CoreResult<Arc<Self>> {
+        let pk = MlDsaPublicKey::from_bytes(keypair.public_key())
+            .map_err(|e| CoreError::BadKey(format!("public key: {e}")))?;
+        let sk = MlDsaSecretKey::from_bytes(keypair.secret_key())
+            .map_err(|e| CoreError::BadKey(format!("secret key: {e}")))?;
+        // Each agent keeps its own peer cache: the default directory is shared
+        // by every node on the host, which leaks peers between unrelated agents.
+        let cache = match data_dir {
+            Some(dir) => BootstrapCacheConfig::builder()
+                .cache_dir(dir.join("bootstrap-cache"))
+                .persist(true)
+                .build(),
+            None => BootstrapCacheConfig::builder().persist(false).build(),
+        };
+        let config = NodeConfig::builder()
+            .bind_addr(bind)
+            .keypair(pk, sk)
+            // mDNS would auto-connect whatever agents share the LAN; joining is
+            // explicit in x0x.
+            .mdns_enabled(false)
+            .bootstrap_cache(cache)
+            .max_message_size(MAX_FRAME_BYTES)
+            // ant-quic's defaults (100 streams, 256 queued) stall under gossip
+            // bursts; x0x upstream hit the same (its ADR-0004).
+            .max_concurrent_uni_streams(1024)
+            .data_channel_capacity(4096)
+            .build();
+        let node = Node::with_config(config)
+            .await
+            .map_err(|e| CoreError::network("cannot bind QUIC endpoint", e))?;
+        let local_addr = node
+            .local_addr()
+            .ok_or_else(|| CoreError::Network("QUIC endpoint has no local address".into()))?;
+        let node = Arc::new(node);
+        let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
+        let (events, _) = broadcast::channel(1024);
+        let transport = Arc::new(Self {
+            peer_id: keypair.peer_id(),
+            local_addr: dialable(local_addr),
+            node,
+            inbound: Mutex::new(rx),
+            addrs: StdRwLock::new(HashMap::new()),
+            blocked: Arc::new(StdRwLock::new(HashSet::new())),
+            events,
+            stats: Arc::new(TransportStats::default()),
+        });
+        transport.spawn_reader(tx);
+        transport.spawn_acceptor();
+        transport.spawn_event_bridge();
+        Ok(transport)
+    }
+
+    fn spawn_reader(self: &Arc<Self>, tx: mpsc::Sender<Inbound>) {
+        let node = Arc::clone(&self.node);
+        let stats = Arc::clone(&self.stats);
+        let blocked = Arc::clone(&self.blocked);
+        tokio::spawn(async move {
+            loop {
+                let (from, data) = match node.recv().await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        if !node.is_running() {
+                            break;
+                        }
+                        debug!("recv error: {e}");
+                        continue;
+                    }
+                };
+                let peer = from_ant(&from);
+                if is_blocked(&blocked, &peer) {
+                    continue;
+                }
+                let Some((&kind, body)) = data.split_first() else {
+                    stats.frames_rejected.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                let Some(kind) = GossipStreamType::from_byte(kind) else {
+                    stats.frames_rejected.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                if body.len() > MAX_FRAME_BYTES {
+                    stats.frames_rejected.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                stats.frames_in.fetch_add(1, Ordering::Relaxed);
+                if tx.send((peer, kind, Bytes::copy_from_slice(body))).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    /// ant-quic queues inbound connections until `accept()` takes them; until
+    /// then their frames are not read.
+    fn spawn_acceptor(self: &Arc<Self>) {
+        let node = Arc::clone(&self.node);
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            while let Some(conn) = node.accept().await {
+                let Some(me) = weak.upgrade() else { break };
+                let peer = from_ant(&conn.peer_id);
+                if me.is_blocked(&peer) {
+                    let _ = node.disconnect(&conn.peer_id).await;
+                    continue;
+                }
+                if let Some(addr) = udp_addr(&conn.remote_addr) {
+                    me.remember_addr(peer, addr);
+                }
+            }
+        });
+    }
+
+    fn spawn_event_bridge(self: &Arc<Self>) {
+        let mut rx = self.node.subscribe();
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let event = match rx.recv().await {
+                    Ok(e) => e,
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        warn!("connection events lagged by {n}");
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                let Some(me) = weak.upgrade() else { break };
+                me.on_node_event(event).await;
+            }
+        });
+    }
+
+    async fn on_node_event(&self, event: NodeEvent) {
+        let (connected, peer, addr) = match event {
+            NodeEvent::PeerConnected { peer_id, addr, .. } => (true, from_ant(&peer_id), udp_addr(&addr)),
+            NodeEvent::PeerDisconnected { peer_id, .. } => (false, from_ant(&peer_id), None),
+            _ => return,
+        };
+        if connected && self.is_blocked(&peer) {
+            let _ = self.node.disconnect(&to_ant(&peer)).await;
+            return;
+        }
+        let addr = match addr {
+            Some(a) => {
+                if let Ok(mut map) = self.addrs.write() {
+                    map.insert(peer, a);
+                }
+                Some(a)
+            }
+            None => self.peer_addr(&peer),
+        };
+        let _ = self.events.send(ConnectionEvent { connected, peer, addr, at_ms: now_ms() });
+    }
+
+    fn remember_addr(&self, peer: PeerId, addr: SocketAddr) {
+        if let Ok(mut map) = self.addrs.write() {
+            map.insert(peer, addr);
+        }
+    }
+
+    /// The address peers can dial (wildcard hosts replaced by loopback).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Live connection events.
+    pub fn subscribe_events(&self) -> broadcast::Receiver<ConnectionEvent> {
+        self.events.subscribe()
+    }
+
+    /// Last known address of a peer.
+    pub fn peer_addr(&self, peer: &PeerId) -> Option<SocketAddr> {
+        self.addrs.read().ok().and_then(|m| m.get(peer).copied())
+    }
+
+    /// Peers with a live QUIC connection, with their addresses.
+    pub async fn connected(&self) -> Vec<(PeerId, Option<SocketAddr>)> {
+        self.node
+            .connected_peers()
+            .await
+            .into_iter()
+            .map(|c| (from_ant(&c.peer_id), udp_addr(&c.remote_addr)))
+            .filter(|(p, _)| !self.is_blocked(p))
+            .collect()
+    }
+
+    /// Refuses all traffic with `peer` from now on and drops any connection.
+    pub async fn block(&self, peer: PeerId) {
+        if let Ok(mut b) = self.blocked.write() {
+            b.insert(peer);
+        }
+        let _ = self.node.disconnect(&to_ant(&peer)).await;
+    }
+
+    /// Lifts a [`Self::block`].
+    pub fn unblock(&self, peer: &PeerId) {
+        if let Ok(mut b) = self.blocked.write() {
+            b.remove(peer);
+        }
+    }
+
+    /// True when `peer` is blocked.
+    pub fn is_blocked(&self, peer: &PeerId) -> bool {
+        is_blocked(&self.blocked, peer)
+    }
+
+    /// Closes every connection and releases the UDP socket.
+    pub async fn shutdown(&self) {
+        self.node.inner_endpoint().shutdown().await;
+    }
+
+    /// True until [`Self::shutdown`].
+    pub fn is_running(&self) -> bool {
+        self.node.is_running()
+    }
+
+    async fn connect(&self, addr: SocketAddr) -> Result<PeerId> {
+        let conn = tokio::time::timeout(DIAL_TIMEOUT, self.node.connect_addr(addr))
+            .await
+            .map_err(|_| anyhow!("dial {addr} timed out"))?
+            .map_err(|e| anyhow!("dial {addr} failed: {e}"))?;
+        let peer = from_ant(&conn.peer_id);
+        if self.is_blocked(&peer) {
+            let _ = self.node.disconnect(&conn.peer_id).await;
+            return Err(anyhow!("peer at {addr} is blocked"));
+        }
+        if let Ok(mut map) = self.addrs.write() {
+            map.insert(peer, addr);
+        }
+        Ok(peer)
+    }
+}
+
+fn is_blocked(blocked: &StdRwLock<HashSet<PeerId>>, peer: &PeerId) -> bool {
+    blocked.read().map(|b| b.contains(peer)).unwrap_or(false)
+}
+
+#[async_trait::async_trait]
+impl GossipTransport for QuicTransport {
+    async fn dial(&self, peer: PeerId, addr: SocketAddr) -> Result<()> {
+        if self.node.is_connected(&to_ant(&peer)).await {
+            return Ok(());
+        }
+        let got = self.connect(addr).await?;
+        if got != peer {
+            return Err(anyhow!("dialled {addr} expecting {peer} but reached {got}"));
+        }
+        Ok(())
+    }
+
+    async fn dial_bootstrap(&self, addr: SocketAddr) -> Result<PeerId> {
+        self.connect(addr).await
+    }
+
+    async fn listen(&self, _bind: SocketAddr) -> Result<()> {
+        // The endpoint listens from the moment it is bound.
+        Ok(())
+    }
+
+    async fn close(&self) -> Result<()> {
+        for conn in self.node.connected_peers().await {
+            let _ = self.node.disconnect(&conn.peer_id).await;
+        }
+        Ok(())
+    }
+
+    async fn send_to_peer(&self, peer: PeerId, stream: GossipStreamType, data: Bytes) -> Result<()> {
+        if self.is_blocked(&peer) {
+            return Err(anyhow!("peer {peer} is blocked"));
+        }
+        let ant = to_ant(&peer);
+        if !self.node.is_connected(&ant).await {
+            // Reconnect through the last known address; the peer may have
+            // dropped an idle connection.
+            let addr = self
+                .peer_addr(&peer)
+                .ok_or_else(|| anyhow!("peer {peer} not connected and address unknown"))?;
+            self.dial(peer, addr).await?;
+        }
+        let mut frame = Vec::with_capacity(1 + data.len());
+        frame.push(stream.to_byte());
+        frame.extend_from_slice(&data);
+        let result = tokio::time::timeout(SEND_TIMEOUT, self.node.send(&ant, &frame)).await;
+        match result {
+            Ok(Ok(())) => {
+                self.stats.frames_out.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                self.stats.send_failures.fetch_add(1, Ordering::Relaxed);
+                Err(anyhow!("send to {peer} failed: {e}"))
+            }
+            Err(_) => {
+                self.stats.send_failures.fetch_add(1, Ordering::Relaxed);
+                Err(anyhow!("send to {peer} timed out"))
+            }
+        }
+    }
+
+    async fn receive_message(&self) -> Result<Inbound> {
+        self.inbound
+            .lock()
+            .await
+            .recv()
+            .await
+            .ok_or_else(|| anyhow!("transport closed"))
+    }
+
+    async fn connected_peer_ids(&self) -> Vec<PeerId> {
+        self.connected().await.into_iter().map(|(p, _)| p).collect()
+    }
+
+    fn local_peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+}

@@ -1,0 +1,109 @@
+//! Agents talking over real QUIC on 127.0.0.1.
+
+use std::time::Duration;
+
+use x0x_core::{Agent, AgentKeypair, AgentOptions, Message, Subscription};
+
+async fn agent() -> Agent {
+    Agent::start(AgentKeypair::generate().unwrap(), AgentOptions::default())
+        .await
+        .unwrap()
+}
+
+async fn next(sub: &mut Subscription) -> Message {
+    tokio::time::timeout(Duration::from_secs(20), sub.next())
+        .await
+        .expect("message within 20 s")
+        .expect("subscription open")
+}
+
+/// Publishes until the subscriber sees one message: the first publishes can
+/// race the overlay forming.
+async fn publish_until_seen(publisher: &Agent, sub: &mut Subscription, topic: &str) {
+    for _ in 0..100 {
+        publisher.publish(topic, b"warmup".to_vec()).await.unwrap();
+        if tokio::time::timeout(Duration::from_millis(200), sub.next()).await.is_ok() {
+            return;
+        }
+    }
+    panic!("overlay never delivered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_agents_exchange_with_publisher_identity() {
+    let (a, b, c) = (agent().await, agent().await, agent().await);
+    b.join(vec![a.local_addr()]).await.unwrap();
+    c.join(vec![a.local_addr()]).await.unwrap();
+    let mut sub_c = c.subscribe("t1").await.unwrap();
+    let mut sub_a = a.subscribe("t1").await.unwrap();
+    publish_until_seen(&b, &mut sub_c, "t1").await;
+    while tokio::time::timeout(Duration::from_millis(300), sub_a.next()).await.is_ok() {}
+    while tokio::time::timeout(Duration::from_millis(300), sub_c.next()).await.is_ok() {}
+
+    let id = b.publish("t1", b"same".to_vec()).await.unwrap();
+    let id2 = b.publish("t1", b"same".to_vec()).await.unwrap();
+    assert_ne!(id, id2);
+    for sub in [&mut sub_a, &mut sub_c] {
+        let m1 = next(sub).await;
+        let m2 = next(sub).await;
+        assert_eq!(m1.from, b.agent_id(), "from names the publisher, not the hop");
+        assert_eq!(m1.payload, b"same");
+        assert_eq!(m2.payload, b"same");
+        let mut ids = [m1.id, m2.id];
+        ids.sort();
+        let mut want = [id, id2];
+        want.sort();
+        assert_eq!(ids, want);
+    }
+    for x in [a, b, c] {
+        x.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_payload_crosses_a_relay() {
+    let (a, relay, c) = (agent().await, agent().await, agent().await);
+    // a and c refuse each other, so every frame between them goes through the relay.
+    a.block_peer(c.agent_id()).await.unwrap();
+    c.block_peer(a.agent_id()).await.unwrap();
+    a.join(vec![relay.local_addr()]).await.unwrap();
+    c.join(vec![relay.local_addr()]).await.unwrap();
+    let mut sub = c.subscribe("zeros").await.unwrap();
+    publish_until_seen(&a, &mut sub, "zeros").await;
+    while tokio::time::timeout(Duration::from_millis(300), sub.next()).await.is_ok() {}
+    let zeros = vec![0u8; 64 * 1024];
+    a.publish("zeros", zeros.clone()).await.unwrap();
+    let m = next(&mut sub).await;
+    assert_eq!(m.payload, zeros);
+    assert_eq!(m.from, a.agent_id());
+    let peers: Vec<_> = c.connected_peers().await.unwrap().into_iter().map(|(p, _)| p).collect();
+    assert!(!peers.contains(&a.agent_id()), "c must not be connected to a");
+    for x in [a, relay, c] {
+        x.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_frees_the_port_and_rejects_calls() {
+    let a = agent().await;
+    let addr = a.local_addr();
+    a.close().await;
+    assert_eq!(a.publish("t", vec![1]).await.unwrap_err().code(), "ERR_X0X_CLOSED");
+    a.close().await;
+    let again = Agent::start(
+        AgentKeypair::generate().unwrap(),
+        AgentOptions { bind_addr: addr, ..AgentOptions::default() },
+    )
+    .await
+    .expect("port is free after close");
+    again.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_seed_is_a_coded_error() {
+    let a = agent().await;
+    let err = a.join(vec!["127.0.0.1:9".parse().unwrap()]).await.unwrap_err();
+    assert_eq!(err.code(), "ERR_X0X_JOIN_FAILED");
+    assert!(a.is_running());
+    a.close().await;
+}
