@@ -71,6 +71,7 @@ export interface NativePubSubStats {
   delivered: number;
   duplicatesDropped: number;
   invalidDropped: number;
+  oversizedDropped: number;
   cacheSize: number;
 }
 
@@ -102,6 +103,9 @@ export declare class NativeAgent {
   activeView(): string[];
   passiveView(): string[];
   pubsubStats(): NativePubSubStats;
+  /** Refuses all traffic with a peer. Throws ERR_X0X_INVALID_ARGUMENT for a malformed id. */
+  blockPeer(peerId: string): Promise<void>;
+  unblockPeer(peerId: string): void;
   isRunning(): boolean;
   /** Idempotent. Frees the socket and ends every task of this agent. */
   close(): Promise<void>;

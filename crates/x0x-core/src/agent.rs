@@ -111,6 +111,7 @@ pub struct Agent {
     handle: Handle,
     runtime: StdMutex<Option<Runtime>>,
     closed: AtomicBool,
+    closed_tx: tokio::sync::watch::Sender<bool>,
 }
 
 /// A subscription's receiving end.
@@ -163,7 +164,14 @@ impl Agent {
                 return Err(CoreError::network("agent start task failed", e));
             }
         };
-        Ok(Self { shared, handle, runtime: StdMutex::new(Some(runtime)), closed: AtomicBool::new(false) })
+        let (closed_tx, _) = tokio::sync::watch::channel(false);
+        Ok(Self {
+            shared,
+            handle,
+            runtime: StdMutex::new(Some(runtime)),
+            closed: AtomicBool::new(false),
+            closed_tx,
+        })
     }
 
     fn ensure_open(&self) -> CoreResult<()> {
@@ -285,6 +293,11 @@ impl Agent {
         Ok(())
     }
 
+    /// Flips to `true` when the agent closes; lets event readers stop waiting.
+    pub fn closed_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closed_tx.subscribe()
+    }
+
     /// True until [`Self::close`].
     pub fn is_running(&self) -> bool {
         !self.closed.load(Ordering::Acquire) && self.shared.transport.is_running()
@@ -296,6 +309,7 @@ impl Agent {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.closed_tx.send_replace(true);
         let shared = Arc::clone(&self.shared);
         let _ = self.handle.spawn(async move { shared.shutdown().await }).await;
         let runtime = self.runtime.lock().ok().and_then(|mut r| r.take());

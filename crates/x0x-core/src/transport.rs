@@ -29,6 +29,8 @@ use crate::time::now_ms;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a dial may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long close() lets QUIC say goodbye before the runtime is dropped.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(750);
 /// Inbound frames buffered between the QUIC reader and the dispatcher.
 const INBOUND_QUEUE: usize = 8192;
 /// Largest frame accepted from the network: the payload limit plus the
@@ -149,7 +151,13 @@ impl QuicTransport {
         let (events, _) = broadcast::channel(1024);
         let transport = Arc::new(Self {
             peer_id: keypair.peer_id(),
-            local_addr: dialable(local_addr),
+            // ant-quic may report a dual-stack wildcard; peers need the
+            // address we were asked to bind, with the port it got.
+            local_addr: if bind.ip().is_unspecified() {
+                dialable(local_addr)
+            } else {
+                SocketAddr::new(bind.ip(), local_addr.port())
+            },
             node,
             inbound: Mutex::new(rx),
             addrs: StdRwLock::new(HashMap::new()),
@@ -318,7 +326,10 @@ impl QuicTransport {
 
     /// Closes every connection and releases the UDP socket.
     pub async fn shutdown(&self) {
-        self.node.inner_endpoint().shutdown().await;
+        // ant-quic waits up to several seconds to drain connections to peers
+        // that may already be gone; the agent's runtime is dropped right
+        // after, which closes the socket whether or not the drain finished.
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.node.inner_endpoint().shutdown()).await;
     }
 
     /// True until [`Self::shutdown`].

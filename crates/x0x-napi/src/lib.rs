@@ -1,1 +1,410 @@
+//! Node-API binding for `x0x-core`. It converts types and errors and nothing
+//! else: every rejection carries `"<CODE>: <message>"` so the TypeScript layer
+//! can raise the matching `X0xError` subclass.
 
+#![deny(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::Buffer;
+use napi::{Error, Result, Status};
+use napi_derive::napi;
+use tokio::sync::{broadcast, watch, Mutex};
+use x0x_core::{Agent, AgentConfig, AgentKeypair, AgentOptions, CoreError};
+
+fn coded(e: CoreError) -> Error {
+    Error::new(Status::GenericFailure, format!("{}: {e}", e.code()))
+}
+
+fn bad_address(addr: &str) -> Error {
+    coded(CoreError::BadAddress(format!(
+        "\"{addr}\" is not an ip:port address (e.g. 127.0.0.1:5483)"
+    )))
+}
+
+fn parse_addr(addr: &str) -> Result<SocketAddr> {
+    addr.parse().map_err(|_| bad_address(addr))
+}
+
+fn hex_id(id: &[u8; 32]) -> String {
+    hex::encode(id)
+}
+
+fn parse_id(id: &str) -> Result<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(id, &mut out).map_err(|_| {
+        Error::new(
+            Status::InvalidArg,
+            format!("ERR_X0X_INVALID_ARGUMENT: \"{id}\" is not a 64-character hex agent id"),
+        )
+    })?;
+    Ok(out)
+}
+
+/// Largest payload accepted by `publish`, in bytes.
+#[napi]
+pub const MAX_PAYLOAD_BYTES: u32 = x0x_core::MAX_PAYLOAD_BYTES as u32;
+
+/// Longest topic accepted, in UTF-8 bytes.
+#[napi]
+pub const MAX_TOPIC_BYTES: u32 = x0x_core::MAX_TOPIC_BYTES as u32;
+
+/// An ML-DSA-65 key pair.
+#[napi]
+pub struct NativeKeypair {
+    inner: AgentKeypair,
+}
+
+#[napi]
+impl NativeKeypair {
+    /// Fresh random key pair.
+    #[napi(factory)]
+    pub fn generate() -> Result<Self> {
+        Ok(Self { inner: AgentKeypair::generate().map_err(coded)? })
+    }
+
+    /// Parses the key file format.
+    #[napi(factory)]
+    pub fn from_bytes(bytes: Buffer) -> Result<Self> {
+        Ok(Self { inner: AgentKeypair::from_bytes(&bytes).map_err(coded)? })
+    }
+
+    /// Loads a key file.
+    #[napi(factory)]
+    pub fn load(path: String) -> Result<Self> {
+        Ok(Self { inner: AgentKeypair::load(&PathBuf::from(path)).map_err(coded)? })
+    }
+
+    /// Saves to a key file with mode 0600.
+    #[napi]
+    pub fn save(&self, path: String) -> Result<()> {
+        self.inner.save(&PathBuf::from(path)).map_err(coded)
+    }
+
+    /// Key file bytes.
+    #[napi]
+    pub fn to_bytes(&self) -> Buffer {
+        self.inner.to_bytes().into()
+    }
+
+    /// Agent id, lowercase hex.
+    #[napi(getter)]
+    pub fn agent_id(&self) -> String {
+        hex_id(&self.inner.agent_id())
+    }
+
+    /// Public key bytes.
+    #[napi(getter)]
+    pub fn public_key(&self) -> Buffer {
+        self.inner.public_key().to_vec().into()
+    }
+}
+
+/// Config values, already validated by TypeScript (validated again in Rust).
+#[napi(object)]
+pub struct NativeConfig {
+    pub active_view_size: u32,
+    pub passive_view_size: u32,
+    pub probe_interval_ms: u32,
+    pub suspect_timeout_ms: u32,
+    pub message_cache_size: u32,
+    pub message_cache_ttl_ms: u32,
+}
+
+/// How to start an agent.
+#[napi(object)]
+pub struct NativeAgentOptions {
+    pub bind_addr: String,
+    pub config: NativeConfig,
+    pub data_dir: Option<String>,
+}
+
+/// A delivered message.
+#[napi(object)]
+pub struct NativeMessage {
+    pub topic: String,
+    pub payload: Buffer,
+    pub from: String,
+    pub id: String,
+    pub published_at: f64,
+    pub received_at: f64,
+}
+
+/// A transport connection change.
+#[napi(object)]
+pub struct NativeConnectionEvent {
+    /// "connected" or "disconnected".
+    #[napi(js_name = "type")]
+    pub kind: String,
+    pub peer_id: String,
+    pub addr: Option<String>,
+    pub at: f64,
+}
+
+/// A connected peer.
+#[napi(object)]
+pub struct NativePeer {
+    pub peer_id: String,
+    pub addr: String,
+}
+
+/// Pub/sub counters.
+#[napi(object)]
+pub struct NativePubSubStats {
+    pub published: f64,
+    pub delivered: f64,
+    pub duplicates_dropped: f64,
+    pub invalid_dropped: f64,
+    pub oversized_dropped: f64,
+    pub cache_size: f64,
+}
+
+/// One running agent.
+#[napi]
+pub struct NativeAgent {
+    inner: Arc<Agent>,
+}
+
+#[napi]
+impl NativeAgent {
+    /// Binds the endpoint and starts the agent.
+    #[napi]
+    pub async fn create(options: NativeAgentOptions, keypair: &NativeKeypair) -> Result<NativeAgent> {
+        let bind_addr = parse_addr(&options.bind_addr)?;
+        let c = options.config;
+        let config = AgentConfig {
+            active_view_size: c.active_view_size as usize,
+            passive_view_size: c.passive_view_size as usize,
+            probe_interval: Duration::from_millis(c.probe_interval_ms.into()),
+            suspect_timeout: Duration::from_millis(c.suspect_timeout_ms.into()),
+            message_cache_size: c.message_cache_size as usize,
+            message_cache_ttl: Duration::from_millis(c.message_cache_ttl_ms.into()),
+        };
+        let opts = AgentOptions {
+            bind_addr,
+            config,
+            data_dir: options.data_dir.map(PathBuf::from),
+            ..AgentOptions::default()
+        };
+        let agent = Agent::start(keypair.inner.clone(), opts).await.map_err(coded)?;
+        Ok(NativeAgent { inner: Arc::new(agent) })
+    }
+
+    /// Agent id, hex.
+    #[napi(getter)]
+    pub fn agent_id(&self) -> String {
+        hex_id(&self.inner.agent_id())
+    }
+
+    /// Addresses peers can dial.
+    #[napi]
+    pub fn listen_addrs(&self) -> Vec<String> {
+        vec![self.inner.local_addr().to_string()]
+    }
+
+    /// Joins through the given seeds.
+    #[napi]
+    pub async fn join(&self, seeds: Vec<String>) -> Result<()> {
+        let seeds = seeds.iter().map(|s| parse_addr(s)).collect::<Result<Vec<_>>>()?;
+        self.inner.join(seeds).await.map_err(coded)
+    }
+
+    /// Subscribes to a topic.
+    #[napi]
+    pub async fn subscribe(&self, topic: String) -> Result<NativeSubscription> {
+        let sub = self.inner.subscribe(&topic).await.map_err(coded)?;
+        let (closed_tx, _) = watch::channel(false);
+        Ok(NativeSubscription {
+            inner: Arc::new(Mutex::new(Some(sub))),
+            closed: closed_tx,
+            agent_closed: self.inner.closed_signal(),
+        })
+    }
+
+    /// Publishes; resolves with the message id.
+    #[napi]
+    pub async fn publish(&self, topic: String, payload: Buffer) -> Result<String> {
+        let id = self.inner.publish(&topic, payload.to_vec()).await.map_err(coded)?;
+        Ok(hex_id(&id))
+    }
+
+    /// Transport connection events.
+    #[napi]
+    pub fn connection_events(&self) -> Result<NativeConnectionEvents> {
+        let rx = self.inner.connection_events().map_err(coded)?;
+        let (closed_tx, _) = watch::channel(false);
+        Ok(NativeConnectionEvents {
+            rx: Arc::new(Mutex::new(rx)),
+            closed: closed_tx,
+            agent_closed: self.inner.closed_signal(),
+        })
+    }
+
+    /// Peers with a live connection.
+    #[napi]
+    pub async fn connected_peers(&self) -> Result<Vec<NativePeer>> {
+        let peers = self.inner.connected_peers().await.map_err(coded)?;
+        Ok(peers
+            .into_iter()
+            .map(|(id, addr)| NativePeer {
+                peer_id: hex_id(&id),
+                addr: addr.map(|a| a.to_string()).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// HyParView active view, hex ids.
+    #[napi]
+    pub fn active_view(&self) -> Result<Vec<String>> {
+        Ok(self.inner.active_view().map_err(coded)?.iter().map(hex_id).collect())
+    }
+
+    /// HyParView passive view, hex ids.
+    #[napi]
+    pub fn passive_view(&self) -> Result<Vec<String>> {
+        Ok(self.inner.passive_view().map_err(coded)?.iter().map(hex_id).collect())
+    }
+
+    /// Pub/sub counters.
+    #[napi]
+    pub fn pubsub_stats(&self) -> Result<NativePubSubStats> {
+        let s = self.inner.pubsub_stats().map_err(coded)?;
+        Ok(NativePubSubStats {
+            published: s.published as f64,
+            delivered: s.delivered as f64,
+            duplicates_dropped: s.duplicates_dropped as f64,
+            invalid_dropped: s.invalid_dropped as f64,
+            oversized_dropped: s.oversized_dropped as f64,
+            cache_size: s.cache_size as f64,
+        })
+    }
+
+    /// Refuses all traffic with a peer.
+    #[napi]
+    pub async fn block_peer(&self, peer_id: String) -> Result<()> {
+        let id = parse_id(&peer_id)?;
+        self.inner.block_peer(id).await.map_err(coded)
+    }
+
+    /// Lifts a block.
+    #[napi]
+    pub fn unblock_peer(&self, peer_id: String) -> Result<()> {
+        let id = parse_id(&peer_id)?;
+        self.inner.unblock_peer(id).map_err(coded)
+    }
+
+    /// True until closed.
+    #[napi]
+    pub fn is_running(&self) -> bool {
+        self.inner.is_running()
+    }
+
+    /// Closes the agent. Idempotent.
+    #[napi]
+    pub async fn close(&self) -> Result<()> {
+        self.inner.close().await;
+        Ok(())
+    }
+}
+
+async fn wait_closed(mut own: watch::Receiver<bool>, mut agent: watch::Receiver<bool>) {
+    tokio::select! {
+        _ = own.wait_for(|c| *c) => {}
+        _ = agent.wait_for(|c| *c) => {}
+    }
+}
+
+/// A subscription.
+#[napi]
+pub struct NativeSubscription {
+    inner: Arc<Mutex<Option<x0x_core::Subscription>>>,
+    closed: watch::Sender<bool>,
+    agent_closed: watch::Receiver<bool>,
+}
+
+#[napi]
+impl NativeSubscription {
+    /// Next message, or null once closed.
+    #[napi]
+    pub async fn next(&self) -> Result<Option<NativeMessage>> {
+        let mut guard = self.inner.lock().await;
+        let Some(sub) = guard.as_mut() else { return Ok(None) };
+        let stop = wait_closed(self.closed.subscribe(), self.agent_closed.clone());
+        let message = tokio::select! {
+            m = sub.next() => m,
+            _ = stop => None,
+        };
+        if *self.closed.borrow() {
+            if let Some(mut s) = guard.take() {
+                s.close();
+            }
+            return Ok(None);
+        }
+        Ok(message.map(|m| NativeMessage {
+            topic: m.topic,
+            payload: m.payload.into(),
+            from: hex_id(&m.from),
+            id: hex_id(&m.id),
+            published_at: m.published_at as f64,
+            received_at: m.received_at as f64,
+        }))
+    }
+
+    /// Stops delivery. Idempotent.
+    #[napi]
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+        if let Ok(mut guard) = self.inner.try_lock() {
+            if let Some(mut s) = guard.take() {
+                s.close();
+            }
+        }
+    }
+}
+
+/// Transport connection events.
+#[napi]
+pub struct NativeConnectionEvents {
+    rx: Arc<Mutex<broadcast::Receiver<x0x_core::ConnectionEvent>>>,
+    closed: watch::Sender<bool>,
+    agent_closed: watch::Receiver<bool>,
+}
+
+#[napi]
+impl NativeConnectionEvents {
+    /// Next event, or null once closed.
+    #[napi]
+    pub async fn next(&self) -> Result<Option<NativeConnectionEvent>> {
+        let mut rx = self.rx.lock().await;
+        let stop = wait_closed(self.closed.subscribe(), self.agent_closed.clone());
+        tokio::pin!(stop);
+        loop {
+            let event = tokio::select! {
+                e = rx.recv() => e,
+                _ = &mut stop => return Ok(None),
+            };
+            match event {
+                Ok(e) => {
+                    return Ok(Some(NativeConnectionEvent {
+                        kind: if e.connected { "connected" } else { "disconnected" }.to_owned(),
+                        peer_id: hex_id(&e.peer.to_bytes()),
+                        addr: e.addr.map(|a| a.to_string()),
+                        at: e.at_ms as f64,
+                    }))
+                }
+                // A slow reader skips what it missed rather than ending the stream.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return Ok(None),
+            }
+        }
+    }
+
+    /// Stops the stream. Idempotent.
+    #[napi]
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+}

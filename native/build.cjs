@@ -1,0 +1,55 @@
+'use strict';
+// Builds crates/x0x-napi in release mode and installs the result as
+// prebuilds/<platform>-<arch>/x0x.node, the layout native/index.cjs loads.
+// Plain cargo (not `napi build`) so the build shares its target directory
+// and artifacts with `cargo test`, which halves a clean CI build.
+
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+
+function libraryName() {
+  if (process.platform === 'darwin') return 'libx0x_napi.dylib';
+  if (process.platform === 'win32') return 'x0x_napi.dll';
+  return 'libx0x_napi.so';
+}
+
+function build() {
+  const targetDir = process.env.CARGO_TARGET_DIR
+    ? path.resolve(root, process.env.CARGO_TARGET_DIR)
+    : path.join(root, 'target');
+  const started = Date.now();
+  const result = spawnSync('cargo', ['build', '--release', '--locked', '-p', 'x0x-napi'], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, CARGO_TARGET_DIR: targetDir },
+  });
+  if (result.error) {
+    throw new Error(
+      `cannot run cargo (${result.error.message}); install Rust from https://rustup.rs or use a package with a prebuilt binary`,
+    );
+  }
+  if (result.status !== 0) throw new Error(`cargo build failed with exit code ${result.status}`);
+  const out = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  fs.mkdirSync(out, { recursive: true });
+  const dest = path.join(out, 'x0x.node');
+  // Copy to a temp name then rename: a process that has the old addon mapped
+  // keeps a valid file.
+  fs.copyFileSync(path.join(targetDir, 'release', libraryName()), `${dest}.tmp`);
+  fs.renameSync(`${dest}.tmp`, dest);
+  const mb = (fs.statSync(dest).size / 1048576).toFixed(1);
+  console.log(`x0x: built ${path.relative(root, dest)} (${mb} MB) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+if (require.main === module) {
+  try {
+    build();
+  } catch (err) {
+    console.error(`x0x: ${err.message}`);
+    process.exit(1);
+  }
+}
+
+module.exports = { build };

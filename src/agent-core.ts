@@ -1,0 +1,86 @@
+/**
+ * Lifecycle of one native agent, shared by `Agent`, `TransportAdapter` and
+ * `GossipRuntime` so all three agree on whether the agent is closed.
+ *
+ * @internal
+ * @module
+ */
+
+import {
+  toAsyncIterator,
+  type ClosableAsyncIterator,
+  type PullOptions,
+  type PullSource,
+} from './async-queue.js';
+import { callNative, ClosedError } from './errors.js';
+import type { NativeAgent } from './native.js';
+
+/** @internal */
+export class AgentCore {
+  readonly #native: NativeAgent;
+  #closing: Promise<void> | undefined;
+  /** Closers of the streams still open, so close() can end them all. */
+  readonly #streams = new Set<() => void>();
+
+  constructor(native: NativeAgent) {
+    this.#native = native;
+  }
+
+  /** True once close() has been called. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
+   * The native agent, for a call about to be made.
+   * @throws {@link ClosedError} once close() has been called
+   */
+  use(): NativeAgent {
+    if (this.#closing) throw new ClosedError();
+    return this.#native;
+  }
+
+  /** The native agent, for reads that stay valid after close (e.g. the agent id). */
+  get native(): NativeAgent {
+    return this.#native;
+  }
+
+  /**
+   * Wraps a native stream as an iterator that close() will end.
+   */
+  openStream<T, U>(
+    source: PullSource<T>,
+    options: Omit<PullOptions<T, U>, 'onFinish'>,
+  ): ClosableAsyncIterator<U> {
+    const end = (): void => {
+      // A failing native close() is not reported here: the agent close that
+      // follows releases the stream regardless.
+      iterator.return().catch(() => undefined);
+    };
+    this.#streams.add(end);
+    // Constructed after `end` exists: an already aborted signal finishes the
+    // iterator (and so runs onFinish) inside this call.
+    const iterator = toAsyncIterator(source, {
+      ...options,
+      onFinish: () => this.#streams.delete(end),
+    });
+    return iterator;
+  }
+
+  /**
+   * Ends every open stream, then closes the native agent. Idempotent: the
+   * closed state is claimed before the first await, so concurrent callers
+   * share one native close.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#closeOnce();
+    return this.#closing;
+  }
+
+  async #closeOnce(): Promise<void> {
+    // Ending streams first lets pending next() calls report done rather than
+    // race the native shutdown.
+    for (const end of [...this.#streams]) end();
+    await callNative(() => this.#native.close());
+  }
+}

@@ -1,0 +1,413 @@
+/**
+ * The agent: one node of the x0x gossip network, and the builder that
+ * configures it.
+ *
+ * @module
+ */
+
+import './polyfills.js';
+
+import { stat } from 'node:fs/promises';
+
+import { abortError, raceAbort, throwIfAborted } from './abort.js';
+import { checkSocketAddress } from './address.js';
+import { AgentCore } from './agent-core.js';
+import { GossipConfig, type GossipConfigFields } from './config.js';
+import { callNative, callNativeSync, ClosedError, InvalidConfigError, KeyFileError } from './errors.js';
+import { AgentKeypair, nativeKeypairOf, type AgentId } from './identity.js';
+import { MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES } from './limits.js';
+import { checkTopic, encodePayload } from './message-input.js';
+import { loadBinding, type NativeAgentOptions } from './native.js';
+import { createRuntime, type GossipRuntime } from './runtime.js';
+import { createSubscription, toMessage, type Subscription } from './subscription.js';
+import { createTransport, type PeerInfo, type TransportAdapter } from './transport.js';
+
+/** Options of calls that can be given up on. */
+export interface AbortOptions {
+  /** Aborting rejects the call with `AbortError`. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Counters of the publish/subscribe layer since the agent started. */
+export interface PubSubStats {
+  /** Messages this agent published. */
+  readonly published: number;
+  /** Messages delivered to local subscribers. */
+  readonly delivered: number;
+  /** Messages dropped because their id was already in the de-duplication cache. */
+  readonly duplicatesDropped: number;
+  /** Messages dropped because their signature or format did not verify. */
+  readonly invalidDropped: number;
+  /** Messages dropped because their payload was over `MAX_PAYLOAD_BYTES`. */
+  readonly oversizedDropped: number;
+  /** Message ids currently held in the de-duplication cache. */
+  readonly cacheSize: number;
+}
+
+const DEFAULT_BIND_ADDRESS = '127.0.0.1:0';
+
+let createAgent: (core: AgentCore, config: GossipConfig, bootstrap: readonly string[]) => Agent;
+
+/**
+ * One node of the x0x network.
+ *
+ * Create it with {@link Agent.builder}. The agent is running as soon as
+ * `build()` resolves; {@link Agent.joinNetwork} connects it to the builder's
+ * bootstrap peers. {@link Agent.close} releases the socket and ends every
+ * subscription and event iterator; afterwards every method fails with
+ * `ClosedError`.
+ *
+ * @example
+ * ```ts
+ * await using agent = await Agent.builder().withBootstrapPeers(['127.0.0.1:9000']).build();
+ * await agent.joinNetwork();
+ * const sub = await agent.subscribe('news');
+ * await agent.publish('news', 'hello');
+ * ```
+ */
+export class Agent implements AsyncDisposable {
+  static {
+    createAgent = (core, config, bootstrap) => new Agent(core, config, bootstrap);
+  }
+
+  /** This agent's id, derived from its keypair. */
+  readonly agentId: AgentId;
+  /** The validated gossip settings the agent was built with. */
+  readonly config: GossipConfig;
+  /** The QUIC transport underneath: addresses, connections and their events. */
+  readonly transport: TransportAdapter;
+  /** The gossip runtime as a start/stop service. */
+  readonly runtime: GossipRuntime;
+
+  readonly #core: AgentCore;
+  readonly #bootstrap: readonly string[];
+
+  private constructor(core: AgentCore, config: GossipConfig, bootstrap: readonly string[]) {
+    this.#core = core;
+    this.#bootstrap = bootstrap;
+    this.agentId = core.native.agentId;
+    this.config = config;
+    this.transport = createTransport(core);
+    this.runtime = createRuntime(core);
+  }
+
+  /** Starts configuring a new agent. */
+  static builder(): AgentBuilder {
+    return new AgentBuilder();
+  }
+
+  /**
+   * Addresses the agent listens on, as `"ip:port"`; hand one to other agents
+   * as a bootstrap peer. Same as `agent.transport.listenAddrs`.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  get listenAddrs(): string[] {
+    return this.transport.listenAddrs;
+  }
+
+  /** True once {@link Agent.close} has been called. */
+  get closed(): boolean {
+    return this.#core.closed;
+  }
+
+  /**
+   * Joins the network through the builder's bootstrap peers. With none, this
+   * agent is the first node and the call resolves at once.
+   *
+   * Aborting stops the wait; the native join cannot be cancelled and may
+   * still complete in the background.
+   *
+   * @throws {@link JoinFailedError} when no bootstrap peer completed the join
+   * @throws {@link BadAddressError} when a bootstrap peer cannot be dialled
+   * @throws {@link AbortError} when `options.signal` aborts first
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  async joinNetwork(options: AbortOptions = {}): Promise<void> {
+    const native = this.#core.use();
+    throwIfAborted(options.signal);
+    if (this.#bootstrap.length === 0) return;
+    const seeds = [...this.#bootstrap];
+    await raceAbort(
+      callNative(() => native.join(seeds)),
+      options.signal,
+    );
+  }
+
+  /**
+   * Subscribes to a topic. Messages published on it from now on arrive on
+   * the returned {@link Subscription}.
+   *
+   * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
+   * @param options - aborting `signal` ends the subscription, also after this call resolved
+   * @throws {@link InvalidTopicError} when the topic is empty or too long
+   * @throws {@link AbortError} when `options.signal` has aborted
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  async subscribe(topic: string, options: AbortOptions = {}): Promise<Subscription> {
+    const native = this.#core.use();
+    checkTopic(topic, MAX_TOPIC_BYTES);
+    const { signal } = options;
+    throwIfAborted(signal);
+    const source = await callNative(() => native.subscribe(topic));
+    if (signal?.aborted || this.#core.closed) {
+      // Aborted or closed while the native subscribe ran: release it rather
+      // than hand out a subscription that is already over.
+      source.close();
+      if (signal?.aborted) throw abortError(signal);
+      throw new ClosedError();
+    }
+    return createSubscription(topic, this.#core.openStream(source, { map: toMessage, signal }));
+  }
+
+  /**
+   * Publishes a message to every subscriber of `topic` across the network.
+   *
+   * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
+   * @param data - the payload; strings are UTF-8 encoded; at most `MAX_PAYLOAD_BYTES` bytes
+   * @returns the message id (BLAKE3, 64 lowercase hex characters), as subscribers see it in `Message.id`
+   * @throws {@link InvalidTopicError} when the topic is empty or too long
+   * @throws {@link PayloadTooLargeError} when the payload exceeds `MAX_PAYLOAD_BYTES`
+   * @throws TypeError when `data` is neither a `Uint8Array` nor a string
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  async publish(topic: string, data: Uint8Array | string): Promise<string> {
+    const native = this.#core.use();
+    checkTopic(topic, MAX_TOPIC_BYTES);
+    const payload = encodePayload(data, MAX_PAYLOAD_BYTES);
+    return callNative(() => native.publish(topic, payload));
+  }
+
+  /**
+   * Peers with an open connection right now. Same as `agent.transport.connectedPeers()`.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  connectedPeers(): Promise<PeerInfo[]> {
+    return this.transport.connectedPeers();
+  }
+
+  /**
+   * The HyParView active view: ids of the peers this agent gossips with directly.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  activeView(): AgentId[] {
+    const native = this.#core.use();
+    return callNativeSync(() => native.activeView());
+  }
+
+  /**
+   * The HyParView passive view: ids of known peers kept in reserve.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  passiveView(): AgentId[] {
+    const native = this.#core.use();
+    return callNativeSync(() => native.passiveView());
+  }
+
+  /**
+   * Counters of the publish/subscribe layer.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  pubsubStats(): PubSubStats {
+    const native = this.#core.use();
+    const stats = callNativeSync(() => native.pubsubStats());
+    return {
+      published: stats.published,
+      delivered: stats.delivered,
+      duplicatesDropped: stats.duplicatesDropped,
+      invalidDropped: stats.invalidDropped,
+      oversizedDropped: stats.oversizedDropped,
+      cacheSize: stats.cacheSize,
+    };
+  }
+
+  /**
+   * Ends every subscription and event iterator, then closes the socket and
+   * stops the runtime. Idempotent: every call returns the same promise.
+   */
+  close(): Promise<void> {
+    return this.#core.close();
+  }
+
+  /** Same as {@link Agent.close}; lets `await using` close the agent. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+type KeySource =
+  | { readonly kind: 'generate' }
+  | { readonly kind: 'keypair'; readonly keypair: AgentKeypair }
+  | { readonly kind: 'file'; readonly path: string };
+
+/**
+ * Configures and creates an {@link Agent}. Every `with*` method validates its
+ * argument at once and returns the builder; {@link AgentBuilder.build} can be
+ * called once.
+ *
+ * @example
+ * ```ts
+ * const agent = await Agent.builder()
+ *   .withKeyFile('./agent.key')
+ *   .withBindAddress('0.0.0.0:9000')
+ *   .withConfig({ activeViewSize: 8 })
+ *   .build();
+ * ```
+ */
+export class AgentBuilder {
+  #keySource: KeySource = { kind: 'generate' };
+  #bindAddress = DEFAULT_BIND_ADDRESS;
+  #bootstrap: readonly string[] = [];
+  #config = new GossipConfig();
+  #dataDir: string | undefined;
+  #built = false;
+
+  /**
+   * Uses this keypair as the agent's identity (replaces an earlier
+   * {@link AgentBuilder.withKeyFile}). Without either, a fresh keypair is
+   * generated and the agent id changes on every start.
+   */
+  withKeypair(keypair: AgentKeypair): this {
+    this.#assertUnbuilt();
+    if (!(keypair instanceof AgentKeypair)) {
+      throw new TypeError('withKeypair() expects an AgentKeypair');
+    }
+    this.#keySource = { kind: 'keypair', keypair };
+    return this;
+  }
+
+  /**
+   * Keeps the identity in a file: `build()` loads it if the file exists, and
+   * otherwise generates a keypair and saves it there (mode 0600). A corrupt
+   * file is an error, never overwritten. Replaces an earlier
+   * {@link AgentBuilder.withKeypair}.
+   *
+   * @param path - file path; its directory must exist
+   */
+  withKeyFile(path: string): this {
+    this.#assertUnbuilt();
+    if (typeof path !== 'string' || path.length === 0) {
+      throw new TypeError('withKeyFile() expects a non-empty file path string');
+    }
+    this.#keySource = { kind: 'file', path };
+    return this;
+  }
+
+  /**
+   * The local address to bind the QUIC endpoint to. Port 0 picks a free port.
+   * @param addr - `"ip:port"` or `"[ipv6]:port"`
+   * @defaultValue `"127.0.0.1:0"`
+   * @throws {@link BadAddressError} when `addr` is not a literal `ip:port`
+   */
+  withBindAddress(addr: string): this {
+    this.#assertUnbuilt();
+    this.#bindAddress = checkSocketAddress(addr, 'bind address', true);
+    return this;
+  }
+
+  /**
+   * Peers that {@link Agent.joinNetwork} dials; replaces an earlier list.
+   * @param addrs - each `"ip:port"` or `"[ipv6]:port"`, port 1 to 65535
+   * @defaultValue `[]` (this agent starts a new network)
+   * @throws {@link BadAddressError} when an entry is not a literal `ip:port`
+   */
+  withBootstrapPeers(addrs: readonly string[]): this {
+    this.#assertUnbuilt();
+    if (!Array.isArray(addrs)) {
+      throw new TypeError('withBootstrapPeers() expects an array of "ip:port" strings');
+    }
+    this.#bootstrap = Object.freeze(
+      addrs.map((addr: unknown) => checkSocketAddress(addr, 'bootstrap peer', false)),
+    );
+    return this;
+  }
+
+  /**
+   * Gossip settings: a {@link GossipConfig} or the fields to change from the defaults.
+   * @defaultValue `GossipConfig.DEFAULTS`
+   * @throws {@link InvalidConfigError} on an unknown field or a value out of range
+   */
+  withConfig(config: GossipConfig | Partial<GossipConfigFields>): this {
+    this.#assertUnbuilt();
+    this.#config = config instanceof GossipConfig ? config : new GossipConfig(config);
+    return this;
+  }
+
+  /**
+   * Directory where the agent persists its bootstrap cache (peers seen
+   * before), so a restart can rejoin without the original seeds.
+   * @defaultValue none: the cache lives in memory only
+   * @throws {@link InvalidConfigError} when `dir` is an empty string
+   */
+  withDataDir(dir: string): this {
+    this.#assertUnbuilt();
+    if (typeof dir !== 'string') throw new TypeError('withDataDir() expects a directory path string');
+    if (dir.length === 0) {
+      throw new InvalidConfigError('dataDir must be a non-empty directory path', { field: 'dataDir' });
+    }
+    this.#dataDir = dir;
+    return this;
+  }
+
+  /**
+   * Creates the agent: resolves the keypair, binds the socket and starts the
+   * gossip runtime. Can be called once per builder.
+   *
+   * @throws {@link KeyFileError} when the key file cannot be read or written
+   * @throws {@link BadAddressError} when the bind address cannot be bound
+   * @throws {@link NativeMissingError} when the addon cannot be loaded
+   * @throws Error when `build()` was already called on this builder
+   */
+  async build(): Promise<Agent> {
+    this.#assertUnbuilt();
+    this.#built = true;
+    const keypair = await this.#resolveKeypair();
+    const options: NativeAgentOptions = {
+      bindAddr: this.#bindAddress,
+      config: this.#config.toNative(),
+      ...(this.#dataDir === undefined ? {} : { dataDir: this.#dataDir }),
+    };
+    const { NativeAgent } = loadBinding();
+    const native = await callNative(() => NativeAgent.create(options, nativeKeypairOf(keypair)));
+    return createAgent(new AgentCore(native), this.#config, this.#bootstrap);
+  }
+
+  #assertUnbuilt(): void {
+    if (this.#built) {
+      throw new Error('this AgentBuilder was already built; call Agent.builder() for another agent');
+    }
+  }
+
+  async #resolveKeypair(): Promise<AgentKeypair> {
+    const source = this.#keySource;
+    switch (source.kind) {
+      case 'keypair':
+        return source.keypair;
+      case 'generate':
+        return AgentKeypair.generate();
+      case 'file':
+        return (await fileExists(source.path))
+          ? AgentKeypair.load(source.path)
+          : createKeyFile(source.path);
+    }
+  }
+}
+
+/**
+ * Distinguishes "no file yet" (create one) from "cannot look" (fail):
+ * treating every error as absence would overwrite an identity we could not read.
+ */
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new KeyFileError(`cannot access key file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function createKeyFile(path: string): AgentKeypair {
+  const keypair = AgentKeypair.generate();
+  keypair.save(path);
+  return keypair;
+}

@@ -1,0 +1,272 @@
+/**
+ * Gossip tuning: defaults, ranges and validation.
+ *
+ * All validation happens here, before the native boundary, so a bad value
+ * fails synchronously with a message that names the field and its range, and
+ * the native core receives only resolved, in-range numbers.
+ *
+ * @module
+ */
+
+import { InvalidConfigError } from './errors.js';
+import type { NativeConfig } from './native.js';
+
+/** The tunable fields of {@link GossipConfig}. Durations are in milliseconds. */
+export interface GossipConfigFields {
+  /**
+   * HyParView active view: peers this agent keeps open connections to and
+   * gossips with directly. Integer from 8 to 12.
+   * @defaultValue 10
+   */
+  readonly activeViewSize: number;
+  /**
+   * HyParView passive view: known peers kept as replacements for failed
+   * active peers. Integer from 64 to 128.
+   * @defaultValue 96
+   */
+  readonly passiveViewSize: number;
+  /**
+   * SWIM failure detector: time between two probes of a random active peer,
+   * in milliseconds. Integer from 100 to 60000.
+   * @defaultValue 1000
+   */
+  readonly probeInterval: number;
+  /**
+   * SWIM failure detector: how long a peer may stay suspect before it is
+   * declared dead and dropped from the views, in milliseconds.
+   * Integer from 100 to 600000.
+   * @defaultValue 3000
+   */
+  readonly suspectTimeout: number;
+  /**
+   * Lifetime of a presence beacon: how long other agents keep treating this
+   * agent as online after its last beacon, in milliseconds.
+   * Integer from 1000 to 86400000 (one day).
+   * @defaultValue 900000 (15 minutes)
+   */
+  readonly presenceBeaconTtl: number;
+  /**
+   * Time between two anti-entropy rounds, in which neighbours reconcile the
+   * message ids they hold so that messages lost to churn are repaired, in
+   * milliseconds. Integer from 100 to 3600000 (one hour).
+   * @defaultValue 30000
+   */
+  readonly antiEntropyInterval: number;
+  /**
+   * Friend-of-a-friend lookups: how many hops a query may travel before it is
+   * dropped. Integer from 1 to 10.
+   * @defaultValue 3
+   */
+  readonly foafTtl: number;
+  /**
+   * Friend-of-a-friend lookups: how many neighbours each hop forwards a query
+   * to. Integer from 1 to 16.
+   * @defaultValue 3
+   */
+  readonly foafFanout: number;
+  /**
+   * How many message ids the de-duplication cache holds; older entries are
+   * evicted first. Integer from 1 to 10000000.
+   * @defaultValue 10000
+   */
+  readonly messageCacheSize: number;
+  /**
+   * How long a message id stays in the de-duplication cache, in milliseconds.
+   * Integer from 1000 to 86400000 (one day).
+   * @defaultValue 300000 (5 minutes)
+   */
+  readonly messageCacheTtl: number;
+}
+
+/** Name of one field of {@link GossipConfigFields}. */
+export type GossipConfigField = keyof GossipConfigFields;
+
+interface FieldRule {
+  readonly min: number;
+  readonly max: number;
+  /** Appended to the range in messages, so "100 to 60000 ms" reads as a duration. */
+  readonly unit: '' | ' ms';
+}
+
+// Iteration order of this table is the order of toJSON() and of error checks.
+const RULES: { readonly [K in GossipConfigField]: FieldRule } = {
+  activeViewSize: { min: 8, max: 12, unit: '' },
+  passiveViewSize: { min: 64, max: 128, unit: '' },
+  probeInterval: { min: 100, max: 60_000, unit: ' ms' },
+  suspectTimeout: { min: 100, max: 600_000, unit: ' ms' },
+  presenceBeaconTtl: { min: 1_000, max: 86_400_000, unit: ' ms' },
+  antiEntropyInterval: { min: 100, max: 3_600_000, unit: ' ms' },
+  foafTtl: { min: 1, max: 10, unit: '' },
+  foafFanout: { min: 1, max: 16, unit: '' },
+  messageCacheSize: { min: 1, max: 10_000_000, unit: '' },
+  messageCacheTtl: { min: 1_000, max: 86_400_000, unit: ' ms' },
+};
+
+const FIELDS = Object.keys(RULES) as GossipConfigField[];
+
+const DEFAULTS: Readonly<GossipConfigFields> = Object.freeze({
+  activeViewSize: 10,
+  passiveViewSize: 96,
+  probeInterval: 1_000,
+  suspectTimeout: 3_000,
+  presenceBeaconTtl: 900_000,
+  antiEntropyInterval: 30_000,
+  foafTtl: 3,
+  foafFanout: 3,
+  messageCacheSize: 10_000,
+  messageCacheTtl: 300_000,
+});
+
+function isField(key: string): key is GossipConfigField {
+  return Object.hasOwn(RULES, key);
+}
+
+/** Renders a rejected value so that `"10"` and `10` read differently. */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+function checkField(field: GossipConfigField, value: unknown): number {
+  const { min, max, unit } = RULES[field];
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) {
+    return value;
+  }
+  throw new InvalidConfigError(
+    `${field} must be an integer from ${min} to ${max}${unit} (got ${describe(value)})`,
+    { field },
+  );
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Immutable, validated gossip settings.
+ *
+ * Construct with the fields to change; the rest keep their defaults. Every
+ * value must be an integer inside its documented range, and unknown keys are
+ * rejected so that a typo cannot silently fall back to a default.
+ *
+ * @example
+ * ```ts
+ * const config = new GossipConfig({ probeInterval: 500 });
+ * config.activeViewSize; // 10
+ * JSON.stringify(config); // all ten fields
+ * ```
+ */
+export class GossipConfig implements GossipConfigFields {
+  /** The default value of every field, frozen. */
+  static readonly DEFAULTS: Readonly<GossipConfigFields> = DEFAULTS;
+
+  /** {@inheritDoc GossipConfigFields.activeViewSize} */
+  readonly activeViewSize: number;
+  /** {@inheritDoc GossipConfigFields.passiveViewSize} */
+  readonly passiveViewSize: number;
+  /** {@inheritDoc GossipConfigFields.probeInterval} */
+  readonly probeInterval: number;
+  /** {@inheritDoc GossipConfigFields.suspectTimeout} */
+  readonly suspectTimeout: number;
+  /** {@inheritDoc GossipConfigFields.presenceBeaconTtl} */
+  readonly presenceBeaconTtl: number;
+  /** {@inheritDoc GossipConfigFields.antiEntropyInterval} */
+  readonly antiEntropyInterval: number;
+  /** {@inheritDoc GossipConfigFields.foafTtl} */
+  readonly foafTtl: number;
+  /** {@inheritDoc GossipConfigFields.foafFanout} */
+  readonly foafFanout: number;
+  /** {@inheritDoc GossipConfigFields.messageCacheSize} */
+  readonly messageCacheSize: number;
+  /** {@inheritDoc GossipConfigFields.messageCacheTtl} */
+  readonly messageCacheTtl: number;
+
+  /**
+   * @param fields - fields to override; omitted or `undefined` fields keep their default
+   * @throws {@link InvalidConfigError} when `fields` is not a plain object, has
+   *   an unknown key, or holds a value that is not an integer in range
+   */
+  constructor(fields: Partial<GossipConfigFields> = {}) {
+    if (!isPlainObject(fields)) {
+      throw new InvalidConfigError(
+        `gossip config must be a plain object (got ${describe(fields)})`,
+      );
+    }
+    for (const key of Object.keys(fields)) {
+      if (!isField(key)) {
+        throw new InvalidConfigError(
+          `unknown gossip config field ${JSON.stringify(key)} (known fields: ${FIELDS.join(', ')})`,
+          { field: key },
+        );
+      }
+    }
+    const given = fields as Record<GossipConfigField, unknown>;
+    const pick = (field: GossipConfigField): number =>
+      given[field] === undefined ? DEFAULTS[field] : checkField(field, given[field]);
+    this.activeViewSize = pick('activeViewSize');
+    this.passiveViewSize = pick('passiveViewSize');
+    this.probeInterval = pick('probeInterval');
+    this.suspectTimeout = pick('suspectTimeout');
+    this.presenceBeaconTtl = pick('presenceBeaconTtl');
+    this.antiEntropyInterval = pick('antiEntropyInterval');
+    this.foafTtl = pick('foafTtl');
+    this.foafFanout = pick('foafFanout');
+    this.messageCacheSize = pick('messageCacheSize');
+    this.messageCacheTtl = pick('messageCacheTtl');
+    Object.freeze(this);
+  }
+
+  /**
+   * Parses and validates a config from JSON text or from an already parsed
+   * object (e.g. one field of a larger config file).
+   *
+   * @param json - a JSON string or a plain object
+   * @throws {@link InvalidConfigError} when the text is not JSON, or on any
+   *   error the constructor reports
+   */
+  static fromJSON(json: unknown): GossipConfig {
+    let value = json;
+    if (typeof json === 'string') {
+      try {
+        value = JSON.parse(json) as unknown;
+      } catch (err) {
+        throw new InvalidConfigError('gossip config is not valid JSON', { cause: err });
+      }
+    }
+    // Checked here rather than by the constructor's signature: JSON is untyped.
+    return new GossipConfig(value as Partial<GossipConfigFields>);
+  }
+
+  /** All fields as a plain object; `JSON.stringify` uses this. */
+  toJSON(): GossipConfigFields {
+    const out = {} as Record<GossipConfigField, number>;
+    for (const field of FIELDS) out[field] = this[field];
+    return out;
+  }
+
+  /**
+   * The subset of fields the native core accepts, renamed to its
+   * millisecond-suffixed names.
+   *
+   * @internal
+   */
+  toNative(): NativeConfig {
+    // presenceBeaconTtl, antiEntropyInterval, foafTtl and foafFanout have no
+    // counterpart in the binding contract (native/binding.d.ts), so they
+    // cannot cross yet; they are still validated so configs stay portable.
+    return {
+      activeViewSize: this.activeViewSize,
+      passiveViewSize: this.passiveViewSize,
+      probeIntervalMs: this.probeInterval,
+      suspectTimeoutMs: this.suspectTimeout,
+      messageCacheSize: this.messageCacheSize,
+      messageCacheTtlMs: this.messageCacheTtl,
+    };
+  }
+}

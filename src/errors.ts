@@ -1,0 +1,304 @@
+/**
+ * The error hierarchy of x0x.
+ *
+ * Every failure the package reports on purpose is an {@link X0xError} with a
+ * stable `code`; branch on `code` or on the subclass, never on `message`.
+ * Programmer errors (a number where a string belongs) stay plain `TypeError`s,
+ * as in Node's own APIs.
+ *
+ * The native addon cannot throw JS classes, so it prefixes each message with
+ * its code (`"ERR_X0X_CLOSED: agent is closed"`); {@link fromNative} is the one
+ * place that turns such an error back into a class.
+ *
+ * @module
+ */
+
+/**
+ * Every code an {@link X0xError} can carry.
+ *
+ * - `ERR_X0X_INVALID_CONFIG`: an option is unknown, of the wrong type or out of range ({@link InvalidConfigError}).
+ * - `ERR_X0X_CLOSED`: the agent (or the stream) was closed before or during the call ({@link ClosedError}).
+ * - `ERR_X0X_PAYLOAD_TOO_LARGE`: a published payload exceeds `MAX_PAYLOAD_BYTES` ({@link PayloadTooLargeError}).
+ * - `ERR_X0X_INVALID_TOPIC`: a topic is empty, not a string, malformed UTF-16 or longer than `MAX_TOPIC_BYTES` ({@link InvalidTopicError}).
+ * - `ERR_X0X_BAD_ADDRESS`: an address is not `"ip:port"` or cannot be bound or dialled ({@link BadAddressError}).
+ * - `ERR_X0X_JOIN_FAILED`: no bootstrap peer accepted the join ({@link JoinFailedError}).
+ * - `ERR_X0X_KEY_FILE`: a key file is missing, unreadable, unwritable or corrupt ({@link KeyFileError}).
+ * - `ERR_X0X_BAD_KEY`: key bytes do not decode to a keypair ({@link BadKeyError}).
+ * - `ERR_X0X_ABORTED`: an `AbortSignal` fired ({@link AbortError}).
+ * - `ERR_X0X_NATIVE_MISSING`: the compiled addon for this platform cannot be found or loaded ({@link NativeMissingError}).
+ * - `ERR_X0X_NETWORK`: any other failure reported by the native core ({@link NetworkError}).
+ */
+export type X0xErrorCode =
+  | 'ERR_X0X_INVALID_CONFIG'
+  | 'ERR_X0X_CLOSED'
+  | 'ERR_X0X_PAYLOAD_TOO_LARGE'
+  | 'ERR_X0X_INVALID_TOPIC'
+  | 'ERR_X0X_BAD_ADDRESS'
+  | 'ERR_X0X_JOIN_FAILED'
+  | 'ERR_X0X_KEY_FILE'
+  | 'ERR_X0X_BAD_KEY'
+  | 'ERR_X0X_ABORTED'
+  | 'ERR_X0X_NATIVE_MISSING'
+  | 'ERR_X0X_NETWORK';
+
+/** Base class of every error x0x reports on purpose. */
+export class X0xError extends Error {
+  /** Stable, machine-readable identifier of the failure. */
+  readonly code: X0xErrorCode;
+
+  /**
+   * @param code - the stable code, see {@link X0xErrorCode}
+   * @param message - human-readable detail, without the code prefix
+   * @param options - standard `ErrorOptions`; `cause` keeps the underlying error
+   */
+  constructor(code: X0xErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.name = 'X0xError';
+  }
+}
+
+/**
+ * `ERR_X0X_INVALID_CONFIG`: an option passed to `GossipConfig` or
+ * `AgentBuilder` is unknown, of the wrong type or out of range.
+ */
+export class InvalidConfigError extends X0xError {
+  declare readonly code: 'ERR_X0X_INVALID_CONFIG';
+  /**
+   * Name of the offending option, e.g. `"activeViewSize"`; `undefined` when
+   * the whole value was unusable (not an object, not JSON) or the native side
+   * reported the error.
+   */
+  readonly field: string | undefined;
+
+  /**
+   * @param message - names the field, the value and the allowed range
+   * @param options - `field` names the option; `cause` keeps a parse error
+   */
+  constructor(message: string, options?: ErrorOptions & { field?: string | undefined }) {
+    super('ERR_X0X_INVALID_CONFIG', message, options);
+    this.name = 'InvalidConfigError';
+    this.field = options?.field;
+  }
+}
+
+/**
+ * `ERR_X0X_CLOSED`: the agent was closed, so the call cannot run. Every method
+ * of a closed `Agent` (other than `close()` itself) fails with this error.
+ */
+export class ClosedError extends X0xError {
+  declare readonly code: 'ERR_X0X_CLOSED';
+
+  /** @param message - what was closed; defaults to `"agent is closed"` */
+  constructor(message = 'agent is closed', options?: ErrorOptions) {
+    super('ERR_X0X_CLOSED', message, options);
+    this.name = 'ClosedError';
+  }
+}
+
+/** `ERR_X0X_PAYLOAD_TOO_LARGE`: a payload is bigger than `MAX_PAYLOAD_BYTES`. */
+export class PayloadTooLargeError extends X0xError {
+  declare readonly code: 'ERR_X0X_PAYLOAD_TOO_LARGE';
+  /** Payload size in bytes; `undefined` when reported by the native side without figures. */
+  readonly size: number | undefined;
+  /** Largest accepted size in bytes; `undefined` when reported by the native side without figures. */
+  readonly limit: number | undefined;
+
+  /**
+   * @param message - human-readable detail
+   * @param options - `size` and `limit` in bytes when known
+   */
+  constructor(
+    message: string,
+    options?: ErrorOptions & { size?: number | undefined; limit?: number | undefined },
+  ) {
+    super('ERR_X0X_PAYLOAD_TOO_LARGE', message, options);
+    this.name = 'PayloadTooLargeError';
+    this.size = options?.size;
+    this.limit = options?.limit;
+  }
+}
+
+/**
+ * `ERR_X0X_INVALID_TOPIC`: a topic is not a non-empty, well-formed string of
+ * at most `MAX_TOPIC_BYTES` UTF-8 bytes.
+ */
+export class InvalidTopicError extends X0xError {
+  declare readonly code: 'ERR_X0X_INVALID_TOPIC';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_X0X_INVALID_TOPIC', message, options);
+    this.name = 'InvalidTopicError';
+  }
+}
+
+/**
+ * `ERR_X0X_BAD_ADDRESS`: an address is not `"ip:port"` (IPv6 as
+ * `"[::1]:port"`), or the native side could not bind or dial it.
+ */
+export class BadAddressError extends X0xError {
+  declare readonly code: 'ERR_X0X_BAD_ADDRESS';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_X0X_BAD_ADDRESS', message, options);
+    this.name = 'BadAddressError';
+  }
+}
+
+/** `ERR_X0X_JOIN_FAILED`: none of the bootstrap peers completed the join. */
+export class JoinFailedError extends X0xError {
+  declare readonly code: 'ERR_X0X_JOIN_FAILED';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_X0X_JOIN_FAILED', message, options);
+    this.name = 'JoinFailedError';
+  }
+}
+
+/** `ERR_X0X_KEY_FILE`: a key file is missing, unreadable, unwritable or corrupt. */
+export class KeyFileError extends X0xError {
+  declare readonly code: 'ERR_X0X_KEY_FILE';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_X0X_KEY_FILE', message, options);
+    this.name = 'KeyFileError';
+  }
+}
+
+/** `ERR_X0X_BAD_KEY`: bytes given to `AgentKeypair.fromBytes` are not a keypair. */
+export class BadKeyError extends X0xError {
+  declare readonly code: 'ERR_X0X_BAD_KEY';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_X0X_BAD_KEY', message, options);
+    this.name = 'BadKeyError';
+  }
+}
+
+/**
+ * `ERR_X0X_ABORTED`: the caller's `AbortSignal` fired. `name` is
+ * `"AbortError"` so code that checks `err.name === 'AbortError'` (the DOM and
+ * Node convention) recognises it; `cause` is the signal's `reason`.
+ */
+export class AbortError extends X0xError {
+  declare readonly code: 'ERR_X0X_ABORTED';
+
+  constructor(message = 'the operation was aborted', options?: ErrorOptions) {
+    super('ERR_X0X_ABORTED', message, options);
+    this.name = 'AbortError';
+  }
+}
+
+/**
+ * `ERR_X0X_NATIVE_MISSING`: no compiled addon for this platform was found, or
+ * it failed to load. The message lists the paths tried and the fix
+ * (`npm run build:native`).
+ */
+export class NativeMissingError extends X0xError {
+  declare readonly code: 'ERR_X0X_NATIVE_MISSING';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_X0X_NATIVE_MISSING', message, options);
+    this.name = 'NativeMissingError';
+  }
+}
+
+/**
+ * `ERR_X0X_NETWORK`: a failure of the native core that has no code of its own
+ * (socket errors, internal faults, codes newer than this package). The message
+ * is the native one, unchanged, so nothing is lost.
+ */
+export class NetworkError extends X0xError {
+  declare readonly code: 'ERR_X0X_NETWORK';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_X0X_NETWORK', message, options);
+    this.name = 'NetworkError';
+  }
+}
+
+/**
+ * True when `err` is an {@link X0xError}, optionally with the given code.
+ *
+ * @example
+ * ```ts
+ * if (isX0xError(err, 'ERR_X0X_CLOSED')) return;
+ * ```
+ */
+export function isX0xError(err: unknown, code?: X0xErrorCode): err is X0xError {
+  return err instanceof X0xError && (code === undefined || err.code === code);
+}
+
+type Construct = (message: string, options: ErrorOptions) => X0xError;
+
+/** The one table from native code to class. `ERR_X0X_NETWORK` doubles as the fallback. */
+const FROM_CODE: { readonly [C in X0xErrorCode]: Construct } = {
+  ERR_X0X_INVALID_CONFIG: (m, o) => new InvalidConfigError(m, o),
+  ERR_X0X_CLOSED: (m, o) => new ClosedError(m, o),
+  ERR_X0X_PAYLOAD_TOO_LARGE: (m, o) => new PayloadTooLargeError(m, o),
+  ERR_X0X_INVALID_TOPIC: (m, o) => new InvalidTopicError(m, o),
+  ERR_X0X_BAD_ADDRESS: (m, o) => new BadAddressError(m, o),
+  ERR_X0X_JOIN_FAILED: (m, o) => new JoinFailedError(m, o),
+  ERR_X0X_KEY_FILE: (m, o) => new KeyFileError(m, o),
+  ERR_X0X_BAD_KEY: (m, o) => new BadKeyError(m, o),
+  ERR_X0X_ABORTED: (m, o) => new AbortError(m, o),
+  ERR_X0X_NATIVE_MISSING: (m, o) => new NativeMissingError(m, o),
+  ERR_X0X_NETWORK: (m, o) => new NetworkError(m, o),
+};
+
+function isKnownCode(code: string): code is X0xErrorCode {
+  return Object.hasOwn(FROM_CODE, code);
+}
+
+// The code is the leading run of capitals up to the first colon; the message
+// may span lines (native errors sometimes carry a source chain).
+const CODE_PREFIX = /^(ERR_[A-Z0-9_]+):[ \t]*([\s\S]*)$/;
+
+/**
+ * Turns whatever the native addon threw into an {@link X0xError}.
+ *
+ * A known `CODE: message` prefix selects the subclass and is stripped from the
+ * message; anything else (an unknown code, no code, a non-Error value) becomes
+ * a {@link NetworkError} with the original message. The original error is kept
+ * as `cause`. An `X0xError` is returned unchanged.
+ *
+ * @internal
+ */
+export function fromNative(err: unknown): X0xError {
+  if (err instanceof X0xError) return err;
+  const text = err instanceof Error ? err.message : String(err);
+  const match = CODE_PREFIX.exec(text);
+  const code = match?.[1];
+  if (match && code !== undefined && isKnownCode(code)) {
+    return FROM_CODE[code](match[2] ?? '', { cause: err });
+  }
+  return new NetworkError(text, { cause: err });
+}
+
+/**
+ * Awaits a native call and rethrows its failure through {@link fromNative}.
+ * Synchronous throws from `fn` are converted too.
+ *
+ * @internal
+ */
+export async function callNative<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+/**
+ * Runs a synchronous native call and rethrows its failure through
+ * {@link fromNative}.
+ *
+ * @internal
+ */
+export function callNativeSync<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw fromNative(err);
+  }
+}

@@ -1,0 +1,38 @@
+// ES module entry point: re-exports the CommonJS build, so `import` and
+// `require` share one module instance (one native addon, one set of error
+// classes for instanceof). The name list is checked against src/index.ts by
+// test/unit/esm-wrapper.test.ts.
+//
+// require() rather than `import cjs from '../cjs/index.js'`: on Node 20 a
+// CommonJS module that throws while being imported (here: no native addon)
+// also raises an uncaught exception, even when the importer catches the
+// rejection (Node issue 51603). A throw inside require() is an ordinary one.
+import { createRequire } from 'node:module';
+
+const cjs = createRequire(import.meta.url)('../cjs/index.js');
+
+export const {
+  AbortError,
+  Agent,
+  AgentBuilder,
+  AgentKeypair,
+  BadAddressError,
+  BadKeyError,
+  ClosedError,
+  GossipConfig,
+  GossipRuntime,
+  InvalidConfigError,
+  InvalidTopicError,
+  isAgentId,
+  isX0xError,
+  JoinFailedError,
+  KeyFileError,
+  MAX_PAYLOAD_BYTES,
+  MAX_TOPIC_BYTES,
+  NativeMissingError,
+  NetworkError,
+  PayloadTooLargeError,
+  Subscription,
+  TransportAdapter,
+  X0xError,
+} = cjs;

@@ -1,0 +1,67 @@
+/**
+ * x0x: a post-quantum peer-to-peer gossip network for Node.js.
+ *
+ * An {@link Agent} is one node. It has an identity ({@link AgentKeypair},
+ * ML-DSA-65), speaks QUIC ({@link TransportAdapter}), keeps a HyParView
+ * membership with SWIM failure detection and spreads messages by Plumtree
+ * ({@link GossipRuntime}, tuned by {@link GossipConfig}). Applications use
+ * topics: {@link Agent.publish} and {@link Agent.subscribe}.
+ *
+ * Every failure the package reports is an {@link X0xError} with a stable
+ * `code`. Importing the package loads the native addon and throws
+ * {@link NativeMissingError} when there is none for this platform.
+ *
+ * @example
+ * ```ts
+ * import { Agent } from '@x0x/node';
+ *
+ * const seed = await Agent.builder().build();
+ * const peer = await Agent.builder().withBootstrapPeers(seed.listenAddrs).build();
+ * await peer.joinNetwork();
+ *
+ * const sub = await seed.subscribe('greetings');
+ * await peer.publish('greetings', 'hello');
+ * for await (const msg of sub) {
+ *   console.log(new TextDecoder().decode(msg.payload)); // "hello"
+ *   break;
+ * }
+ * await Promise.all([seed.close(), peer.close()]);
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+import './polyfills.js';
+
+export { Agent, AgentBuilder, type AbortOptions, type PubSubStats } from './agent.js';
+export {
+  GossipConfig,
+  type GossipConfigField,
+  type GossipConfigFields,
+} from './config.js';
+export {
+  AbortError,
+  BadAddressError,
+  BadKeyError,
+  ClosedError,
+  InvalidConfigError,
+  InvalidTopicError,
+  isX0xError,
+  JoinFailedError,
+  KeyFileError,
+  NativeMissingError,
+  NetworkError,
+  PayloadTooLargeError,
+  X0xError,
+  type X0xErrorCode,
+} from './errors.js';
+export { AgentKeypair, isAgentId, type AgentId } from './identity.js';
+export { MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES } from './limits.js';
+export { GossipRuntime } from './runtime.js';
+export { Subscription, type Message } from './subscription.js';
+export {
+  TransportAdapter,
+  type ConnectionEvent,
+  type EventsOptions,
+  type PeerInfo,
+} from './transport.js';

@@ -1,0 +1,60 @@
+/**
+ * The gossip runtime of an agent as a start/stop service.
+ *
+ * @module
+ */
+
+import type { AgentCore } from './agent-core.js';
+import { callNativeSync, ClosedError } from './errors.js';
+
+let create: (core: AgentCore) => GossipRuntime;
+
+/**
+ * The gossip runtime of one agent, reachable as `agent.runtime`: membership
+ * (HyParView), failure detection (SWIM) and dissemination (Plumtree).
+ *
+ * The runtime is already running when `AgentBuilder.build()` resolves, so
+ * {@link GossipRuntime.start} exists for code written against a start/stop
+ * service interface; it never restarts a runtime that was shut down.
+ */
+export class GossipRuntime {
+  static {
+    create = (core) => new GossipRuntime(core);
+  }
+
+  readonly #core: AgentCore;
+
+  private constructor(core: AgentCore) {
+    this.#core = core;
+  }
+
+  /**
+   * Resolves once the runtime is running, which it is from `build()` on.
+   * Idempotent.
+   * @throws {@link ClosedError} after {@link GossipRuntime.shutdown} or `agent.close()`
+   */
+  async start(): Promise<void> {
+    if (this.#core.closed) throw new ClosedError('the gossip runtime was shut down and cannot restart');
+  }
+
+  /** Stops the runtime by closing the agent; same as `agent.close()`. Idempotent. */
+  shutdown(): Promise<void> {
+    return this.#core.close();
+  }
+
+  /** Whether the native runtime reports itself running; `false` once the agent is closed. */
+  get isRunning(): boolean {
+    if (this.#core.closed) return false;
+    const native = this.#core.native;
+    return callNativeSync(() => native.isRunning());
+  }
+}
+
+/**
+ * Creates the runtime view of an agent.
+ *
+ * @internal
+ */
+export function createRuntime(core: AgentCore): GossipRuntime {
+  return create(core);
+}

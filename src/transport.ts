@@ -1,0 +1,151 @@
+/**
+ * The QUIC transport underneath an agent: addresses, connections and their
+ * events.
+ *
+ * @module
+ */
+
+import type { AgentCore } from './agent-core.js';
+import { callNative, callNativeSync } from './errors.js';
+import { type AgentId, isAgentId } from './identity.js';
+import type { NativeConnectionEvent, NativePeer } from './native.js';
+
+/** A peer with an open QUIC connection. */
+export interface PeerInfo {
+  /** The peer's id (its agent id). */
+  readonly peerId: AgentId;
+  /** The peer's address as `"ip:port"`. */
+  readonly addr: string;
+}
+
+/**
+ * A connection opening or closing.
+ *
+ * @example
+ * ```ts
+ * for await (const event of agent.transport.events()) {
+ *   if (event.type === 'connected') console.log('up', event.peerId, event.addr);
+ * }
+ * ```
+ */
+export interface ConnectionEvent {
+  /** Whether the connection opened or closed. */
+  readonly type: 'connected' | 'disconnected';
+  /** The remote peer's id (its agent id). */
+  readonly peerId: AgentId;
+  /** The remote address as `"ip:port"`, when known. */
+  readonly addr?: string;
+  /** When it happened, in milliseconds since the epoch. */
+  readonly at: number;
+}
+
+/** Options of {@link TransportAdapter.events}. */
+export interface EventsOptions {
+  /** Aborting ends the iterator: the pending `next()` rejects with `AbortError`. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+function checkPeerId(peerId: unknown): asserts peerId is AgentId {
+  if (!isAgentId(peerId)) {
+    throw new TypeError(`peerId must be a 64-character lowercase hex agent id (got ${String(peerId)})`);
+  }
+}
+
+function toPeer(native: NativePeer): PeerInfo {
+  return { peerId: native.peerId, addr: native.addr };
+}
+
+function toEvent(native: NativeConnectionEvent): ConnectionEvent {
+  const base = { type: native.type, peerId: native.peerId, at: native.at };
+  return native.addr === undefined ? base : { ...base, addr: native.addr };
+}
+
+let create: (core: AgentCore) => TransportAdapter;
+
+/**
+ * The transport of one agent, reachable as `agent.transport`. Every member
+ * except {@link TransportAdapter.localPeerId} fails with `ClosedError` once
+ * the agent is closed.
+ */
+export class TransportAdapter {
+  static {
+    create = (core) => new TransportAdapter(core);
+  }
+
+  readonly #core: AgentCore;
+
+  private constructor(core: AgentCore) {
+    this.#core = core;
+  }
+
+  /**
+   * This node's transport peer id. Transport and gossip derive the id from
+   * the same key, so it equals `agent.agentId`.
+   */
+  get localPeerId(): AgentId {
+    return this.#core.native.agentId;
+  }
+
+  /**
+   * Addresses the QUIC endpoint is bound to, as `"ip:port"`; a wildcard bind
+   * (`0.0.0.0`) is reported as `127.0.0.1`.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  get listenAddrs(): string[] {
+    const native = this.#core.use();
+    return callNativeSync(() => native.listenAddrs());
+  }
+
+  /**
+   * Peers with an open connection right now.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  async connectedPeers(): Promise<PeerInfo[]> {
+    const native = this.#core.use();
+    const peers = await callNative(() => native.connectedPeers());
+    return peers.map(toPeer);
+  }
+
+  /**
+   * Refuses all traffic with a peer from now on: its connection is dropped,
+   * its frames are discarded and nothing is sent to it. Gossip between the
+   * two then flows only through other agents. Use it to shut out a
+   * misbehaving peer.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  async blockPeer(peerId: AgentId): Promise<void> {
+    checkPeerId(peerId);
+    const native = this.#core.use();
+    await callNative(() => native.blockPeer(peerId));
+  }
+
+  /**
+   * Lifts {@link TransportAdapter.blockPeer}; the peer may connect again.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  unblockPeer(peerId: AgentId): void {
+    checkPeerId(peerId);
+    const native = this.#core.use();
+    callNativeSync(() => native.unblockPeer(peerId));
+  }
+
+  /**
+   * Connection events from now on, until the agent closes, the loop is left
+   * or `options.signal` aborts.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  events(options: EventsOptions = {}): AsyncIterableIterator<ConnectionEvent> {
+    const native = this.#core.use();
+    const source = callNativeSync(() => native.connectionEvents());
+    return this.#core.openStream(source, { map: toEvent, signal: options.signal });
+  }
+}
+
+/**
+ * Creates the transport view of an agent.
+ *
+ * @internal
+ */
+export function createTransport(core: AgentCore): TransportAdapter {
+  return create(core);
+}

@@ -1,0 +1,63 @@
+import type { PullSource } from '../../src/async-queue.js';
+
+/**
+ * An in-process stand-in for a native pull stream (NativeSubscription,
+ * NativeConnectionEvents) that follows the binding contract: next() resolves
+ * null once closed, close() is idempotent and also ends a pending next().
+ */
+export class FakePullSource<T> implements PullSource<T> {
+  closeCalls = 0;
+  nextCalls = 0;
+  maxConcurrentNext = 0;
+  #buffered: T[] = [];
+  #waiting: Array<{ resolve: (item: T | null) => void; reject: (err: unknown) => void }> = [];
+  #closed = false;
+  #ended = false;
+  #failWith: unknown;
+
+  get pendingNext(): number {
+    return this.#waiting.length;
+  }
+
+  /** Delivers an item to a waiting next(), or buffers it. */
+  push(item: T): void {
+    const waiter = this.#waiting.shift();
+    if (waiter) waiter.resolve(item);
+    else this.#buffered.push(item);
+  }
+
+  /** Ends the stream from the producer's side (e.g. the agent closed). */
+  end(): void {
+    this.#ended = true;
+    for (const waiter of this.#waiting.splice(0)) waiter.resolve(null);
+  }
+
+  /** Makes the next (or pending) next() reject, as a failing native call would. */
+  fail(err: unknown): void {
+    const waiter = this.#waiting.shift();
+    if (waiter) waiter.reject(err);
+    else this.#failWith = err;
+  }
+
+  next(): Promise<T | null> {
+    this.nextCalls += 1;
+    if (this.#failWith !== undefined) {
+      const err = this.#failWith;
+      this.#failWith = undefined;
+      return Promise.reject(err);
+    }
+    if (this.#buffered.length > 0) return Promise.resolve(this.#buffered.shift() as T);
+    if (this.#closed || this.#ended) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ resolve, reject });
+      this.maxConcurrentNext = Math.max(this.maxConcurrentNext, this.#waiting.length);
+    });
+  }
+
+  close(): void {
+    this.closeCalls += 1;
+    this.#closed = true;
+    this.#buffered = [];
+    for (const waiter of this.#waiting.splice(0)) waiter.resolve(null);
+  }
+}
