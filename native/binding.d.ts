@@ -72,7 +72,32 @@ export interface NativePubSubStats {
   duplicatesDropped: number;
   invalidDropped: number;
   oversizedDropped: number;
+  staleDropped: number;
   cacheSize: number;
+}
+
+export interface NativeMembershipStats {
+  activeViewSize: number;
+  passiveViewSize: number;
+  probesSent: number;
+  suspicions: number;
+  confirmedFailures: number;
+  gracefulLeaves: number;
+  refills: number;
+}
+
+export interface NativeMembershipEvent {
+  type: 'peer-joined' | 'peer-suspected' | 'peer-left';
+  peerId: string;
+  addr?: string;
+  /** For peer-left: 'graceful' | 'failed' | 'demoted'. */
+  reason?: string;
+  at: number;
+}
+
+export declare class NativeMembershipEvents {
+  next(): Promise<NativeMembershipEvent | null>;
+  close(): void;
 }
 
 export declare class NativeSubscription {
@@ -102,6 +127,15 @@ export declare class NativeAgent {
   connectedPeers(): Promise<NativePeer[]>;
   activeView(): string[];
   passiveView(): string[];
+  /** Active view with last known addresses (waits for the view lock). */
+  activePeers(): Promise<NativePeer[]>;
+  passivePeers(): Promise<NativePeer[]>;
+  membershipEvents(): NativeMembershipEvents;
+  membershipStats(): Promise<NativeMembershipStats>;
+  /** Diagnostic: a signed envelope for `topic`, not published. */
+  sealFrame(topic: string, payload: Buffer): Buffer;
+  /** Diagnostic: gossips bytes as they are, without an envelope. */
+  publishRaw(topic: string, frame: Buffer): Promise<void>;
   pubsubStats(): NativePubSubStats;
   /** Refuses all traffic with a peer. Throws ERR_X0X_INVALID_ARGUMENT for a malformed id. */
   blockPeer(peerId: string): Promise<void>;

@@ -51,6 +51,7 @@ export class AgentCore {
   openStream<T, U>(
     source: PullSource<T>,
     options: Omit<PullOptions<T, U>, 'onFinish'>,
+    onEnd?: () => void,
   ): ClosableAsyncIterator<U> {
     const end = (): void => {
       // A failing native close() is not reported here: the agent close that
@@ -62,7 +63,10 @@ export class AgentCore {
     // iterator (and so runs onFinish) inside this call.
     const iterator = toAsyncIterator(source, {
       ...options,
-      onFinish: () => this.#streams.delete(end),
+      onFinish: () => {
+        this.#streams.delete(end);
+        onEnd?.();
+      },
     });
     return iterator;
   }

@@ -9,40 +9,20 @@ import './polyfills.js';
 
 import { stat } from 'node:fs/promises';
 
-import { abortError, raceAbort, throwIfAborted } from './abort.js';
+import { throwIfAborted } from './abort.js';
 import { checkSocketAddress } from './address.js';
 import { AgentCore } from './agent-core.js';
 import { GossipConfig, type GossipConfigFields } from './config.js';
-import { callNative, callNativeSync, ClosedError, InvalidConfigError, KeyFileError } from './errors.js';
+import { callNative, callNativeSync, InvalidConfigError, KeyFileError } from './errors.js';
 import { AgentKeypair, nativeKeypairOf, type AgentId } from './identity.js';
-import { MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES } from './limits.js';
-import { checkTopic, encodePayload } from './message-input.js';
 import { loadBinding, type NativeAgentOptions } from './native.js';
 import { createRuntime, type GossipRuntime } from './runtime.js';
-import { createSubscription, toMessage, type Subscription } from './subscription.js';
+import type { Subscription } from './subscription.js';
+import { createPubSub, type AbortOptions, type PubSubManager, type PubSubStats } from './pubsub.js';
+import { createMembership, type MembershipManager } from './membership.js';
 import { createTransport, type PeerInfo, type TransportAdapter } from './transport.js';
 
-/** Options of calls that can be given up on. */
-export interface AbortOptions {
-  /** Aborting rejects the call with `AbortError`. */
-  readonly signal?: AbortSignal | undefined;
-}
-
-/** Counters of the publish/subscribe layer since the agent started. */
-export interface PubSubStats {
-  /** Messages this agent published. */
-  readonly published: number;
-  /** Messages delivered to local subscribers. */
-  readonly delivered: number;
-  /** Messages dropped because their id was already in the de-duplication cache. */
-  readonly duplicatesDropped: number;
-  /** Messages dropped because their signature or format did not verify. */
-  readonly invalidDropped: number;
-  /** Messages dropped because their payload was over `MAX_PAYLOAD_BYTES`. */
-  readonly oversizedDropped: number;
-  /** Message ids currently held in the de-duplication cache. */
-  readonly cacheSize: number;
-}
+export type { AbortOptions, PubSubStats } from './pubsub.js';
 
 const DEFAULT_BIND_ADDRESS = '127.0.0.1:0';
 
@@ -78,6 +58,10 @@ export class Agent implements AsyncDisposable {
   readonly transport: TransportAdapter;
   /** The gossip runtime as a start/stop service. */
   readonly runtime: GossipRuntime;
+  /** Publish/subscribe: subscriptions, publishing and delivery counters. */
+  readonly pubsub: PubSubManager;
+  /** HyParView views, SWIM failure detection and membership events. */
+  readonly membership: MembershipManager;
 
   readonly #core: AgentCore;
   readonly #bootstrap: readonly string[];
@@ -89,6 +73,8 @@ export class Agent implements AsyncDisposable {
     this.config = config;
     this.transport = createTransport(core);
     this.runtime = createRuntime(core);
+    this.pubsub = createPubSub(core);
+    this.membership = createMembership(core);
   }
 
   /** Starts configuring a new agent. */
@@ -123,14 +109,9 @@ export class Agent implements AsyncDisposable {
    * @throws {@link ClosedError} once the agent is closed
    */
   async joinNetwork(options: AbortOptions = {}): Promise<void> {
-    const native = this.#core.use();
+    this.#core.use();
     throwIfAborted(options.signal);
-    if (this.#bootstrap.length === 0) return;
-    const seeds = [...this.#bootstrap];
-    await raceAbort(
-      callNative(() => native.join(seeds)),
-      options.signal,
-    );
+    await this.membership.join(this.#bootstrap, options);
   }
 
   /**
@@ -143,24 +124,13 @@ export class Agent implements AsyncDisposable {
    * @throws {@link AbortError} when `options.signal` has aborted
    * @throws {@link ClosedError} once the agent is closed
    */
-  async subscribe(topic: string, options: AbortOptions = {}): Promise<Subscription> {
-    const native = this.#core.use();
-    checkTopic(topic, MAX_TOPIC_BYTES);
-    const { signal } = options;
-    throwIfAborted(signal);
-    const source = await callNative(() => native.subscribe(topic));
-    if (signal?.aborted || this.#core.closed) {
-      // Aborted or closed while the native subscribe ran: release it rather
-      // than hand out a subscription that is already over.
-      source.close();
-      if (signal?.aborted) throw abortError(signal);
-      throw new ClosedError();
-    }
-    return createSubscription(topic, this.#core.openStream(source, { map: toMessage, signal }));
+  subscribe(topic: string, options: AbortOptions = {}): Promise<Subscription> {
+    return this.pubsub.subscribe(topic, options);
   }
 
   /**
    * Publishes a message to every subscriber of `topic` across the network.
+   * Same as `agent.pubsub.publish()`.
    *
    * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
    * @param data - the payload; strings are UTF-8 encoded; at most `MAX_PAYLOAD_BYTES` bytes
@@ -170,11 +140,8 @@ export class Agent implements AsyncDisposable {
    * @throws TypeError when `data` is neither a `Uint8Array` nor a string
    * @throws {@link ClosedError} once the agent is closed
    */
-  async publish(topic: string, data: Uint8Array | string): Promise<string> {
-    const native = this.#core.use();
-    checkTopic(topic, MAX_TOPIC_BYTES);
-    const payload = encodePayload(data, MAX_PAYLOAD_BYTES);
-    return callNative(() => native.publish(topic, payload));
+  publish(topic: string, data: Uint8Array | string): Promise<string> {
+    return this.pubsub.publish(topic, data);
   }
 
   /**
@@ -208,16 +175,7 @@ export class Agent implements AsyncDisposable {
    * @throws {@link ClosedError} once the agent is closed
    */
   pubsubStats(): PubSubStats {
-    const native = this.#core.use();
-    const stats = callNativeSync(() => native.pubsubStats());
-    return {
-      published: stats.published,
-      delivered: stats.delivered,
-      duplicatesDropped: stats.duplicatesDropped,
-      invalidDropped: stats.invalidDropped,
-      oversizedDropped: stats.oversizedDropped,
-      cacheSize: stats.cacheSize,
-    };
+    return this.pubsub.stats();
   }
 
   /**

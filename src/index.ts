@@ -33,7 +33,14 @@
 
 import './polyfills.js';
 
-export { Agent, AgentBuilder, type AbortOptions, type PubSubStats } from './agent.js';
+export { Agent, AgentBuilder } from './agent.js';
+export { PubSubManager, type AbortOptions, type PubSubStats } from './pubsub.js';
+export {
+  MembershipManager,
+  type LeaveReason,
+  type MembershipEvent,
+  type MembershipStats,
+} from './membership.js';
 export {
   GossipConfig,
   type GossipConfigField,

@@ -10,7 +10,11 @@ import type { NativeBinding } from '../../src/native.js';
 import type {
   NativeAgentOptions,
   NativeConnectionEvent,
+  NativeMembershipEvent,
+  NativeMembershipEvents,
+  NativeMembershipStats,
   NativeMessage,
+  NativePeer,
   NativePubSubStats,
 } from '../../native/binding.js';
 import { FakePullSource } from './fake-pull-source.js';
@@ -57,6 +61,7 @@ class FakeAgent {
   readonly calls: string[] = [];
   readonly subscriptions: FakePullSource<NativeMessage>[] = [];
   readonly events: FakePullSource<NativeConnectionEvent>[] = [];
+  readonly membershipStreams: FakePullSource<NativeMembershipEvent>[] = [];
   /** Set to make the next join() wait for `release`. */
   joinGate: Promise<void> | undefined;
   closed = false;
@@ -128,7 +133,33 @@ class FakeAgent {
   }
 
   pubsubStats(): NativePubSubStats {
-    return { published: 1, delivered: 2, duplicatesDropped: 3, invalidDropped: 4, oversizedDropped: 6, cacheSize: 5 };
+    return { published: 1, delivered: 2, duplicatesDropped: 3, invalidDropped: 4, oversizedDropped: 6, staleDropped: 7, cacheSize: 5 };
+  }
+
+  async activePeers(): Promise<NativePeer[]> {
+    return [{ peerId: 'aa'.repeat(32), addr: '127.0.0.1:40001' }];
+  }
+
+  async passivePeers(): Promise<NativePeer[]> {
+    return [];
+  }
+
+  membershipEvents(): NativeMembershipEvents {
+    const source = new FakePullSource<NativeMembershipEvent>();
+    this.membershipStreams.push(source);
+    return source;
+  }
+
+  async membershipStats(): Promise<NativeMembershipStats> {
+    return { activeViewSize: 1, passiveViewSize: 0, probesSent: 2, suspicions: 0, confirmedFailures: 0, gracefulLeaves: 0, refills: 0 };
+  }
+
+  sealFrame(_topic: string, payload: Buffer): Buffer {
+    return payload;
+  }
+
+  async publishRaw(topic: string): Promise<void> {
+    this.calls.push(`publishRaw:${topic}`);
   }
 
   async blockPeer(peerId: string): Promise<void> {
@@ -146,7 +177,7 @@ class FakeAgent {
   async close(): Promise<void> {
     this.calls.push('close');
     this.closed = true;
-    for (const source of [...this.subscriptions, ...this.events]) source.end();
+    for (const source of [...this.subscriptions, ...this.events, ...this.membershipStreams]) source.end();
   }
 }
 
@@ -158,6 +189,7 @@ const checked = {
   NativeAgent: FakeAgent,
   NativeSubscription: FakePullSource,
   NativeConnectionEvents: FakePullSource,
+  NativeMembershipEvents: FakePullSource,
   ...FAKE_LIMITS,
 } satisfies {
   [K in keyof NativeBinding]: NativeBinding[K] extends abstract new (...args: never) => unknown

@@ -219,6 +219,7 @@ describe('Agent', () => {
       duplicatesDropped: 3,
       invalidDropped: 4,
       oversizedDropped: 6,
+      staleDropped: 7,
       cacheSize: 5,
     });
     expect(agent.listenAddrs).toStrictEqual(['127.0.0.1:40000']);

@@ -17,20 +17,23 @@ use saorsa_gossip_membership::{
     HyParViewMembership, HyParViewMessage, Membership, MembershipConfig,
     MembershipProtocolMessage,
 };
+use tokio::sync::broadcast;
 use saorsa_gossip_pubsub::{PlumtreePubSub, PubSub, PubSubCacheConfig};
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
-use saorsa_gossip_types::{MessageHeader, PeerId, TopicId};
+use saorsa_gossip_types::{MessageHeader, PeerId, TopicId, TopicPriority};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::debug;
 
 use crate::config::AgentConfig;
+use crate::addr_book;
 use crate::dedup::DedupCache;
 use crate::envelope::{self, MessageId, Rejection};
 use crate::error::{CoreError, CoreResult};
 use crate::identity::{AgentId, AgentKeypair};
-use crate::stats::{PubSubCounters, PubSubStats};
+use crate::membership_watch::{self, MembershipCounters, MembershipEvent, MembershipHints, Watch};
+use crate::stats::{MembershipStats, PubSubCounters, PubSubStats};
 use crate::time::now_ms;
 use crate::transport::{ConnectionEvent, QuicTransport};
 use crate::{MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES};
@@ -40,6 +43,8 @@ type PubSub_ = PlumtreePubSub<QuicTransport>;
 
 /// How often topic peer sets are refreshed when nothing else triggers it.
 const TOPIC_REFRESH: Duration = Duration::from_secs(1);
+/// Largest accepted lead of a publisher's clock over ours.
+const MAX_CLOCK_SKEW_MS: u64 = 60_000;
 /// Frames handled concurrently; one slow peer must not stall the dispatcher.
 const DISPATCH_CONCURRENCY: usize = 64;
 
@@ -101,6 +106,12 @@ struct Shared {
     known_topics: StdMutex<HashSet<TopicId>>,
     dedup: StdMutex<DedupCache>,
     counters: PubSubCounters,
+    message_ttl_ms: u64,
+    membership_events: broadcast::Sender<MembershipEvent>,
+    membership_counters: Arc<MembershipCounters>,
+    hints: Arc<MembershipHints>,
+    /// Dropped with the agent; background watchers stop when it is gone.
+    alive: Arc<()>,
     refresh: Arc<Notify>,
     next_sub: AtomicU64,
 }
@@ -267,11 +278,91 @@ impl Agent {
         Ok(self.shared.membership.passive_view().into_iter().map(PeerId::to_bytes).collect())
     }
 
+    /// HyParView active view with last known addresses (waits for the view's
+    /// lock rather than answering empty under contention).
+    pub async fn active_peers(&self) -> CoreResult<Vec<(AgentId, Option<SocketAddr>)>> {
+        let shared = Arc::clone(&self.shared);
+        self.run(async move {
+            let peers = shared.membership.sample_active(usize::MAX).await;
+            Ok(peers.into_iter().map(|p| (p.to_bytes(), shared.transport.peer_addr(&p))).collect())
+        })
+        .await
+    }
+
+    /// HyParView passive view with last known addresses.
+    pub async fn passive_peers(&self) -> CoreResult<Vec<(AgentId, Option<SocketAddr>)>> {
+        let shared = Arc::clone(&self.shared);
+        self.run(async move {
+            let peers = shared.membership.sample_passive(usize::MAX).await;
+            let mut out = Vec::with_capacity(peers.len());
+            for p in peers {
+                let addr = match shared.transport.peer_addr(&p) {
+                    Some(a) => Some(a),
+                    None => shared.membership.get_peer_addr(&p).await,
+                };
+                out.push((p.to_bytes(), addr));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     /// Pub/sub counters.
     pub fn pubsub_stats(&self) -> CoreResult<PubSubStats> {
         self.ensure_open()?;
         let cache = self.shared.dedup.lock().map(|d| d.len()).unwrap_or(0);
         Ok(self.shared.counters.snapshot(cache))
+    }
+
+    /// Live membership events (joined / suspected / left).
+    pub fn membership_events(&self) -> CoreResult<broadcast::Receiver<MembershipEvent>> {
+        self.ensure_open()?;
+        Ok(self.shared.membership_events.subscribe())
+    }
+
+    /// Membership counters and view sizes.
+    pub async fn membership_stats(&self) -> CoreResult<MembershipStats> {
+        let shared = Arc::clone(&self.shared);
+        self.run(async move {
+            let c = &shared.membership_counters;
+            let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            Ok(MembershipStats {
+                active_view_size: shared.membership.sample_active(usize::MAX).await.len() as u64,
+                passive_view_size: shared.membership.sample_passive(usize::MAX).await.len() as u64,
+                probes_sent: shared.transport.stats.probes_sent.load(Ordering::Relaxed),
+                suspicions: get(&c.suspicions),
+                confirmed_failures: get(&c.failures),
+                graceful_leaves: get(&c.graceful_leaves),
+                refills: get(&c.refills),
+            })
+        })
+        .await
+    }
+
+    /// Signs an envelope without publishing it. Diagnostic: lets tests build
+    /// frames to tamper with before [`Self::publish_raw`].
+    pub fn seal_frame(&self, topic: &str, payload: &[u8]) -> CoreResult<Vec<u8>> {
+        self.ensure_open()?;
+        validate_topic(topic)?;
+        Ok(envelope::seal(&self.shared.keypair, topic, payload, now_ms())?.0)
+    }
+
+    /// Gossips `frame` as it is, without sealing it in an envelope.
+    /// Diagnostic: receivers verify every frame, so this is how tests prove
+    /// forged and malformed messages are dropped.
+    pub async fn publish_raw(&self, topic: &str, frame: Vec<u8>) -> CoreResult<()> {
+        validate_topic(topic)?;
+        let shared = Arc::clone(&self.shared);
+        let tid = topic_id(topic);
+        self.run(async move {
+            shared.ensure_topic(tid).await;
+            shared
+                .pubsub
+                .publish(tid, Bytes::from(frame))
+                .await
+                .map_err(|e| CoreError::network("publish failed", e))
+        })
+        .await
     }
 
     /// Refuses all traffic with `peer` (and drops its connection).
@@ -392,9 +483,26 @@ impl Shared {
             topics: tokio::sync::Mutex::new(HashMap::new()),
             known_topics: StdMutex::new(HashSet::new()),
             counters: PubSubCounters::default(),
+            message_ttl_ms: cfg.message_cache_ttl.as_millis() as u64,
+            membership_events: broadcast::channel(4096).0,
+            membership_counters: Arc::new(MembershipCounters::default()),
+            hints: Arc::new(MembershipHints::default()),
+            alive: Arc::new(()),
             refresh: Arc::new(Notify::new()),
             next_sub: AtomicU64::new(1),
         });
+        tokio::spawn(membership_watch::run(
+            Watch {
+                membership: Arc::clone(&shared.membership),
+                transport: Arc::clone(&shared.transport),
+                events: shared.membership_events.clone(),
+                counters: Arc::clone(&shared.membership_counters),
+                hints: Arc::clone(&shared.hints),
+                period: cfg.probe_interval,
+            },
+            Arc::downgrade(&shared.alive),
+        ));
+        tokio::spawn(addr_announce_loop(Arc::downgrade(&shared)));
         tokio::spawn(dispatch_loop(Arc::clone(&shared)));
         tokio::spawn(topic_refresh_loop(Arc::downgrade(&shared)));
         Ok(shared)
@@ -447,6 +555,10 @@ impl Shared {
     async fn ensure_topic(&self, tid: TopicId) {
         let fresh = self.known_topics.lock().map(|mut k| k.insert(tid)).unwrap_or(false);
         if fresh {
+            // Normal-priority topics allow one send in flight per peer and
+            // skip a forward that finds it busy, so a relay loses messages
+            // published back to back. Critical queues them per peer instead.
+            self.pubsub.admission().registry().register(tid, TopicPriority::Critical);
             let peers = self.gossip_peers().await;
             self.pubsub.set_topic_peers(tid, peers).await;
         }
@@ -546,6 +658,15 @@ impl Shared {
                 return None;
             }
         };
+        let wall = now_ms();
+        if wall.saturating_sub(opened.published_at) > self.message_ttl_ms
+            || opened.published_at > wall + MAX_CLOCK_SKEW_MS
+        {
+            // Outside the freshness window the dedup cache can no longer vouch
+            // for it, so an old frame replayed later is never delivered twice.
+            self.counters.stale_dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
         let now = Instant::now();
         // Cheap check first; the id is only recorded after the signature
         // verifies, so a forgery cannot shadow the genuine message.
@@ -651,9 +772,17 @@ async fn dispatch_loop(shared: Arc<Shared>) {
             let _permit = permit;
             match kind {
                 GossipStreamType::Membership => {
+                    if let Ok(MembershipProtocolMessage::HyParView(HyParViewMessage::Disconnect)) =
+                        postcard::from_bytes::<MembershipProtocolMessage>(&data)
+                    {
+                        if let Ok(mut g) = shared.hints.goodbyes.lock() {
+                            g.insert(from, now_ms());
+                        }
+                    }
                     if let Err(e) = shared.membership.dispatch_message(from, &data).await {
                         debug!("membership frame from {from}: {e}");
                     }
+                    shared.hints.wake.notify_one();
                 }
                 GossipStreamType::PubSub => {
                     if let Ok((header, _)) = postcard::take_from_bytes::<MessageHeader>(&data) {
@@ -663,8 +792,54 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                         debug!("pubsub frame from {from}: {e}");
                     }
                 }
-                GossipStreamType::Bulk => {
-                    shared.counters.unroutable_dropped.fetch_add(1, Ordering::Relaxed);
+                GossipStreamType::Bulk => match addr_book::decode(&data) {
+                    Some(entries) => {
+                        for (peer, addr) in entries {
+                            shared.transport.learn_addr(peer, addr);
+                        }
+                    }
+                    None => {
+                        shared.counters.unroutable_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                },
+            }
+        });
+    }
+}
+
+/// Tells each new connection where our other connections are, and our other
+/// connections where the new one is (see [`addr_book`]).
+async fn addr_announce_loop(shared: Weak<Shared>) {
+    let mut events = match shared.upgrade() {
+        Some(s) => s.transport.subscribe_events(),
+        None => return,
+    };
+    loop {
+        let event = match events.recv().await {
+            Ok(e) => e,
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => break,
+        };
+        let (true, Some(new_addr)) = (event.connected, event.addr) else { continue };
+        let Some(s) = shared.upgrade() else { break };
+        let mut known: Vec<(PeerId, SocketAddr)> = vec![(s.keypair.peer_id(), s.transport.local_addr())];
+        let connected = s.transport.connected().await;
+        for (peer, addr) in &connected {
+            if *peer != event.peer {
+                if let Some(a) = addr.or_else(|| s.transport.peer_addr(peer)) {
+                    known.push((*peer, a));
+                }
+            }
+        }
+        let to_new = Bytes::from(addr_book::encode(&known));
+        let about_new = Bytes::from(addr_book::encode(&[(event.peer, new_addr)]));
+        let t = Arc::clone(&s.transport);
+        let new_peer = event.peer;
+        tokio::spawn(async move {
+            let _ = t.send_to_peer(new_peer, GossipStreamType::Bulk, to_new).await;
+            for (peer, _) in connected {
+                if peer != new_peer {
+                    let _ = t.send_to_peer(peer, GossipStreamType::Bulk, about_new.clone()).await;
                 }
             }
         });

@@ -22,12 +22,14 @@
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod addr_book;
 mod agent;
 mod config;
 mod dedup;
 mod envelope;
 mod error;
 mod identity;
+mod membership_watch;
 mod stats;
 mod time;
 mod transport;
@@ -38,7 +40,8 @@ pub use dedup::DedupCache;
 pub use envelope::{MessageId, ENVELOPE_OVERHEAD};
 pub use error::{CoreError, CoreResult};
 pub use identity::{AgentId, AgentKeypair, PUBLIC_KEY_LEN, SIGNATURE_LEN};
-pub use stats::PubSubStats;
+pub use membership_watch::{LeaveReason, MembershipEvent, MembershipEventKind};
+pub use stats::{MembershipStats, PubSubStats};
 pub use transport::{dialable, ConnectionEvent};
 
 /// Largest application payload one message may carry, in bytes (1 MiB).

@@ -10,6 +10,7 @@ pub struct PubSubCounters {
     pub(crate) duplicates_dropped: AtomicU64,
     pub(crate) invalid_dropped: AtomicU64,
     pub(crate) oversized_dropped: AtomicU64,
+    pub(crate) stale_dropped: AtomicU64,
     pub(crate) unroutable_dropped: AtomicU64,
 }
 
@@ -26,6 +27,9 @@ pub struct PubSubStats {
     pub invalid_dropped: u64,
     /// Messages dropped for a payload above the limit.
     pub oversized_dropped: u64,
+    /// Messages dropped for a timestamp outside the freshness window
+    /// (older than the message cache TTL, or more than 60 s ahead).
+    pub stale_dropped: u64,
     /// Frames on a stream x0x does not route.
     pub unroutable_dropped: u64,
     /// Ids currently held by the dedup cache.
@@ -41,8 +45,28 @@ impl PubSubCounters {
             duplicates_dropped: get(&self.duplicates_dropped),
             invalid_dropped: get(&self.invalid_dropped),
             oversized_dropped: get(&self.oversized_dropped),
+            stale_dropped: get(&self.stale_dropped),
             unroutable_dropped: get(&self.unroutable_dropped),
             cache_size: cache_size as u64,
         }
     }
+}
+
+/// Membership counters and view sizes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MembershipStats {
+    /// Peers in the HyParView active view.
+    pub active_view_size: u64,
+    /// Peers in the HyParView passive view.
+    pub passive_view_size: u64,
+    /// SWIM probes (direct and indirect) sent.
+    pub probes_sent: u64,
+    /// Active peers SWIM suspected.
+    pub suspicions: u64,
+    /// Active peers SWIM declared dead and this agent evicted.
+    pub confirmed_failures: u64,
+    /// Active peers that left with a goodbye.
+    pub graceful_leaves: u64,
+    /// Passive peers promoted to replace failed ones.
+    pub refills: u64,
 }

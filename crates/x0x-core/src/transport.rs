@@ -61,6 +61,8 @@ pub struct TransportStats {
     pub frames_out: AtomicU64,
     /// Sends that failed.
     pub send_failures: AtomicU64,
+    /// SWIM probes (ping and ping-req) sent.
+    pub probes_sent: AtomicU64,
 }
 
 type Inbound = (PeerId, GossipStreamType, Bytes);
@@ -73,6 +75,10 @@ pub struct QuicTransport {
     inbound: Mutex<mpsc::Receiver<Inbound>>,
     addrs: StdRwLock<HashMap<PeerId, SocketAddr>>,
     blocked: Arc<StdRwLock<HashSet<PeerId>>>,
+    /// Bound to a loopback IP: refuse peers from anywhere else. ant-quic
+    /// 0.27.44 binds every interface whatever IP it is given, so this is what
+    /// keeps a `127.0.0.1` agent private to the machine.
+    loopback_only: bool,
     events: broadcast::Sender<ConnectionEvent>,
     /// Counters readable at any time.
     pub stats: Arc<TransportStats>,
@@ -162,6 +168,7 @@ impl QuicTransport {
             inbound: Mutex::new(rx),
             addrs: StdRwLock::new(HashMap::new()),
             blocked: Arc::new(StdRwLock::new(HashSet::new())),
+            loopback_only: bind.ip().is_loopback(),
             events,
             stats: Arc::new(TransportStats::default()),
         });
@@ -220,6 +227,12 @@ impl QuicTransport {
             while let Some(conn) = node.accept().await {
                 let Some(me) = weak.upgrade() else { break };
                 let peer = from_ant(&conn.peer_id);
+                let foreign = me.loopback_only
+                    && udp_addr(&conn.remote_addr).is_some_and(|a| !a.ip().is_loopback() && !is_mapped_loopback(&a));
+                if foreign {
+                    me.block(peer).await;
+                    continue;
+                }
                 if me.is_blocked(&peer) {
                     let _ = node.disconnect(&conn.peer_id).await;
                     continue;
@@ -256,6 +269,12 @@ impl QuicTransport {
             NodeEvent::PeerDisconnected { peer_id, .. } => (false, from_ant(&peer_id), None),
             _ => return,
         };
+        let foreign = self.loopback_only
+            && addr.is_some_and(|a| !a.ip().is_loopback() && !is_mapped_loopback(&a));
+        if connected && foreign {
+            self.block(peer).await;
+            return;
+        }
         if connected && self.is_blocked(&peer) {
             let _ = self.node.disconnect(&to_ant(&peer)).await;
             return;
@@ -270,6 +289,17 @@ impl QuicTransport {
             None => self.peer_addr(&peer),
         };
         let _ = self.events.send(ConnectionEvent { connected, peer, addr, at_ms: now_ms() });
+    }
+
+    /// Records an address another agent vouched for, unless we already have
+    /// one we observed ourselves.
+    pub fn learn_addr(&self, peer: PeerId, addr: SocketAddr) {
+        if peer == self.peer_id || self.is_blocked(&peer) {
+            return;
+        }
+        if let Ok(mut map) = self.addrs.write() {
+            map.entry(peer).or_insert(addr);
+        }
     }
 
     fn remember_addr(&self, peer: PeerId, addr: SocketAddr) {
@@ -354,6 +384,21 @@ impl QuicTransport {
     }
 }
 
+fn is_mapped_loopback(addr: &SocketAddr) -> bool {
+    match addr.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        IpAddr::V4(_) => false,
+    }
+}
+
+fn is_probe(data: &[u8]) -> bool {
+    use saorsa_gossip_membership::{MembershipProtocolMessage, SwimMessage};
+    matches!(
+        postcard::from_bytes::<MembershipProtocolMessage>(data),
+        Ok(MembershipProtocolMessage::Swim(SwimMessage::Ping | SwimMessage::PingReq { .. }))
+    )
+}
+
 fn is_blocked(blocked: &StdRwLock<HashSet<PeerId>>, peer: &PeerId) -> bool {
     blocked.read().map(|b| b.contains(peer)).unwrap_or(false)
 }
@@ -399,6 +444,9 @@ impl GossipTransport for QuicTransport {
                 .peer_addr(&peer)
                 .ok_or_else(|| anyhow!("peer {peer} not connected and address unknown"))?;
             self.dial(peer, addr).await?;
+        }
+        if stream == GossipStreamType::Membership && is_probe(&data) {
+            self.stats.probes_sent.fetch_add(1, Ordering::Relaxed);
         }
         let mut frame = Vec::with_capacity(1 + data.len());
         frame.push(stream.to_byte());

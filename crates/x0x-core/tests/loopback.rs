@@ -107,3 +107,34 @@ async fn unreachable_seed_is_a_coded_error() {
     assert!(a.is_running());
     a.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlay_is_a_mesh_not_a_star() {
+    let seed = agent().await;
+    let mut others = Vec::new();
+    for _ in 0..6 {
+        let a = agent().await;
+        a.join(vec![seed.local_addr()]).await.unwrap();
+        others.push(a);
+    }
+    // Forward-joined peers learn each other's addresses and connect directly,
+    // so most agents end up with connections besides the bootstrap.
+    let mut meshed = 0;
+    for _ in 0..40 {
+        meshed = 0;
+        for a in &others {
+            if a.connected_peers().await.unwrap().len() > 1 {
+                meshed += 1;
+            }
+        }
+        if meshed == others.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(meshed, others.len(), "every non-bootstrap agent has a peer besides the seed");
+    for a in others {
+        a.close().await;
+    }
+    seed.close().await;
+}

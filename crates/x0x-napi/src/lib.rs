@@ -159,7 +159,42 @@ pub struct NativePubSubStats {
     pub duplicates_dropped: f64,
     pub invalid_dropped: f64,
     pub oversized_dropped: f64,
+    pub stale_dropped: f64,
     pub cache_size: f64,
+}
+
+/// Membership counters and view sizes.
+#[napi(object)]
+pub struct NativeMembershipStats {
+    pub active_view_size: f64,
+    pub passive_view_size: f64,
+    pub probes_sent: f64,
+    pub suspicions: f64,
+    pub confirmed_failures: f64,
+    pub graceful_leaves: f64,
+    pub refills: f64,
+}
+
+/// A membership change.
+#[napi(object)]
+pub struct NativeMembershipEvent {
+    /// "peer-joined", "peer-suspected" or "peer-left".
+    #[napi(js_name = "type")]
+    pub kind: String,
+    pub peer_id: String,
+    pub addr: Option<String>,
+    /// For "peer-left": "graceful", "failed" or "demoted".
+    pub reason: Option<String>,
+    pub at: f64,
+}
+
+fn to_peers(list: Vec<([u8; 32], Option<SocketAddr>)>) -> Vec<NativePeer> {
+    list.into_iter()
+        .map(|(id, addr)| NativePeer {
+            peer_id: hex_id(&id),
+            addr: addr.map(|a| a.to_string()).unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// One running agent.
@@ -246,14 +281,58 @@ impl NativeAgent {
     /// Peers with a live connection.
     #[napi]
     pub async fn connected_peers(&self) -> Result<Vec<NativePeer>> {
-        let peers = self.inner.connected_peers().await.map_err(coded)?;
-        Ok(peers
-            .into_iter()
-            .map(|(id, addr)| NativePeer {
-                peer_id: hex_id(&id),
-                addr: addr.map(|a| a.to_string()).unwrap_or_default(),
-            })
-            .collect())
+        Ok(to_peers(self.inner.connected_peers().await.map_err(coded)?))
+    }
+
+    /// HyParView active view with addresses.
+    #[napi]
+    pub async fn active_peers(&self) -> Result<Vec<NativePeer>> {
+        Ok(to_peers(self.inner.active_peers().await.map_err(coded)?))
+    }
+
+    /// HyParView passive view with addresses.
+    #[napi]
+    pub async fn passive_peers(&self) -> Result<Vec<NativePeer>> {
+        Ok(to_peers(self.inner.passive_peers().await.map_err(coded)?))
+    }
+
+    /// Membership counters.
+    #[napi]
+    pub async fn membership_stats(&self) -> Result<NativeMembershipStats> {
+        let s = self.inner.membership_stats().await.map_err(coded)?;
+        Ok(NativeMembershipStats {
+            active_view_size: s.active_view_size as f64,
+            passive_view_size: s.passive_view_size as f64,
+            probes_sent: s.probes_sent as f64,
+            suspicions: s.suspicions as f64,
+            confirmed_failures: s.confirmed_failures as f64,
+            graceful_leaves: s.graceful_leaves as f64,
+            refills: s.refills as f64,
+        })
+    }
+
+    /// Membership events.
+    #[napi]
+    pub fn membership_events(&self) -> Result<NativeMembershipEvents> {
+        let rx = self.inner.membership_events().map_err(coded)?;
+        let (closed_tx, _) = watch::channel(false);
+        Ok(NativeMembershipEvents {
+            rx: Arc::new(Mutex::new(rx)),
+            closed: closed_tx,
+            agent_closed: self.inner.closed_signal(),
+        })
+    }
+
+    /// Diagnostic: a signed envelope, not published.
+    #[napi]
+    pub fn seal_frame(&self, topic: String, payload: Buffer) -> Result<Buffer> {
+        Ok(self.inner.seal_frame(&topic, &payload).map_err(coded)?.into())
+    }
+
+    /// Diagnostic: gossips bytes without an envelope.
+    #[napi]
+    pub async fn publish_raw(&self, topic: String, frame: Buffer) -> Result<()> {
+        self.inner.publish_raw(&topic, frame.to_vec()).await.map_err(coded)
     }
 
     /// HyParView active view, hex ids.
@@ -278,6 +357,7 @@ impl NativeAgent {
             duplicates_dropped: s.duplicates_dropped as f64,
             invalid_dropped: s.invalid_dropped as f64,
             oversized_dropped: s.oversized_dropped as f64,
+            stale_dropped: s.stale_dropped as f64,
             cache_size: s.cache_size as f64,
         })
     }
@@ -396,6 +476,64 @@ impl NativeConnectionEvents {
                     }))
                 }
                 // A slow reader skips what it missed rather than ending the stream.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return Ok(None),
+            }
+        }
+    }
+
+    /// Stops the stream. Idempotent.
+    #[napi]
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+}
+
+/// Membership events.
+#[napi]
+pub struct NativeMembershipEvents {
+    rx: Arc<Mutex<broadcast::Receiver<x0x_core::MembershipEvent>>>,
+    closed: watch::Sender<bool>,
+    agent_closed: watch::Receiver<bool>,
+}
+
+#[napi]
+impl NativeMembershipEvents {
+    /// Next event, or null once closed.
+    #[napi]
+    pub async fn next(&self) -> Result<Option<NativeMembershipEvent>> {
+        use x0x_core::{LeaveReason, MembershipEventKind};
+        let mut rx = self.rx.lock().await;
+        let stop = wait_closed(self.closed.subscribe(), self.agent_closed.clone());
+        tokio::pin!(stop);
+        loop {
+            let event = tokio::select! {
+                e = rx.recv() => e,
+                _ = &mut stop => return Ok(None),
+            };
+            match event {
+                Ok(e) => {
+                    let kind = match e.kind {
+                        MembershipEventKind::Joined => "peer-joined",
+                        MembershipEventKind::Suspected => "peer-suspected",
+                        MembershipEventKind::Left => "peer-left",
+                    };
+                    let reason = e.reason.map(|r| {
+                        match r {
+                            LeaveReason::Graceful => "graceful",
+                            LeaveReason::Failed => "failed",
+                            LeaveReason::Demoted => "demoted",
+                        }
+                        .to_owned()
+                    });
+                    return Ok(Some(NativeMembershipEvent {
+                        kind: kind.to_owned(),
+                        peer_id: hex_id(&e.peer.to_bytes()),
+                        addr: e.addr.map(|a| a.to_string()),
+                        reason,
+                        at: e.at_ms as f64,
+                    }));
+                }
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return Ok(None),
             }

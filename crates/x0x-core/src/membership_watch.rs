@@ -1,0 +1,171 @@
+//! Membership events and failure handling that saorsa-gossip 0.5.71 lacks.
+//!
+//! The library emits no events and never evicts a peer SWIM declared dead from
+//! the HyParView active view. This watcher diffs the active view and SWIM
+//! states once per probe period (SWIM has no event source to listen to; the
+//! probe period is the rate at which its verdicts can change), wakes early on
+//! transport and membership-frame hints, evicts dead peers and refills the
+//! active view from the passive view.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, Weak};
+use std::time::Duration;
+
+use saorsa_gossip_membership::{HyParViewMembership, Membership, PeerState};
+use saorsa_gossip_types::PeerId;
+use tokio::sync::{broadcast, Notify};
+
+use crate::time::now_ms;
+use crate::transport::QuicTransport;
+
+/// What happened to a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MembershipEventKind {
+    /// Entered this agent's active view.
+    Joined,
+    /// SWIM stopped hearing from it; it may still recover.
+    Suspected,
+    /// Left the active view.
+    Left,
+}
+
+/// Why a peer left the active view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaveReason {
+    /// It said goodbye (HyParView DISCONNECT, sent by a graceful close).
+    Graceful,
+    /// SWIM declared it dead.
+    Failed,
+    /// HyParView moved it to the passive view to make room.
+    Demoted,
+}
+
+/// A membership change seen by this agent.
+#[derive(Debug, Clone)]
+pub struct MembershipEvent {
+    /// The kind of change.
+    pub kind: MembershipEventKind,
+    /// The peer concerned.
+    pub peer: PeerId,
+    /// Its last known address.
+    pub addr: Option<SocketAddr>,
+    /// Set for [`MembershipEventKind::Left`].
+    pub reason: Option<LeaveReason>,
+    /// Wall clock, ms since the Unix epoch.
+    pub at_ms: u64,
+}
+
+/// Membership counters.
+#[derive(Debug, Default)]
+pub struct MembershipCounters {
+    pub(crate) suspicions: AtomicU64,
+    pub(crate) failures: AtomicU64,
+    pub(crate) graceful_leaves: AtomicU64,
+    pub(crate) refills: AtomicU64,
+}
+
+/// State the watcher shares with the dispatcher.
+#[derive(Default)]
+pub struct MembershipHints {
+    /// Peers that sent us a DISCONNECT, with when (ms).
+    pub(crate) goodbyes: StdMutex<HashMap<PeerId, u64>>,
+    /// Wakes the watcher early.
+    pub(crate) wake: Notify,
+}
+
+pub(crate) struct Watch {
+    pub(crate) membership: Arc<HyParViewMembership<QuicTransport>>,
+    pub(crate) transport: Arc<QuicTransport>,
+    pub(crate) events: broadcast::Sender<MembershipEvent>,
+    pub(crate) counters: Arc<MembershipCounters>,
+    pub(crate) hints: Arc<MembershipHints>,
+    pub(crate) period: Duration,
+}
+
+fn emit(w: &Watch, kind: MembershipEventKind, peer: PeerId, reason: Option<LeaveReason>) {
+    let _ = w.events.send(MembershipEvent {
+        kind,
+        peer,
+        addr: w.transport.peer_addr(&peer),
+        reason,
+        at_ms: now_ms(),
+    });
+}
+
+/// Runs until the agent's runtime is dropped.
+pub(crate) async fn run(w: Watch, alive: Weak<()>) {
+    let mut active: HashSet<PeerId> = HashSet::new();
+    let mut suspected: HashSet<PeerId> = HashSet::new();
+    let mut conn_events = w.transport.subscribe_events();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(w.period) => {}
+            _ = w.hints.wake.notified() => {}
+            ev = conn_events.recv() => {
+                if matches!(ev, Err(broadcast::error::RecvError::Closed)) { break; }
+            }
+        }
+        if alive.upgrade().is_none() {
+            break;
+        }
+        let swim = w.membership.swim();
+        let dead: HashSet<PeerId> = swim.get_peers_in_state(PeerState::Dead).await.into_iter().collect();
+        let suspects: HashSet<PeerId> =
+            swim.get_peers_in_state(PeerState::Suspect).await.into_iter().collect();
+        // `active_view()` answers empty under lock contention; the async
+        // sample waits for the lock instead.
+        let mut now_active: HashSet<PeerId> =
+            w.membership.sample_active(usize::MAX).await.into_iter().collect();
+        let goodbyes: HashMap<PeerId, u64> =
+            w.hints.goodbyes.lock().map(|g| g.clone()).unwrap_or_default();
+
+        // Evict peers SWIM declared dead (the library leaves them in place),
+        // then refill from the passive view.
+        for peer in now_active.intersection(&dead).copied().collect::<Vec<_>>() {
+            let _ = w.membership.remove_active(peer).await;
+            now_active.remove(&peer);
+            for candidate in w.membership.sample_passive(8).await {
+                if !dead.contains(&candidate) && !w.transport.is_blocked(&candidate) {
+                    if w.membership.promote(candidate).await.is_ok() {
+                        now_active.insert(candidate);
+                        w.counters.refills.fetch_add(1, Ordering::Relaxed);
+                    }
+                    break;
+                }
+            }
+        }
+
+        for peer in now_active.difference(&active) {
+            suspected.remove(peer);
+            emit(&w, MembershipEventKind::Joined, *peer, None);
+        }
+        for peer in suspects.intersection(&active) {
+            if suspected.insert(*peer) {
+                w.counters.suspicions.fetch_add(1, Ordering::Relaxed);
+                emit(&w, MembershipEventKind::Suspected, *peer, None);
+            }
+        }
+        for peer in active.difference(&now_active) {
+            let reason = if goodbyes.contains_key(peer) {
+                w.counters.graceful_leaves.fetch_add(1, Ordering::Relaxed);
+                LeaveReason::Graceful
+            } else if dead.contains(peer) {
+                w.counters.failures.fetch_add(1, Ordering::Relaxed);
+                LeaveReason::Failed
+            } else {
+                LeaveReason::Demoted
+            };
+            suspected.remove(peer);
+            emit(&w, MembershipEventKind::Left, *peer, Some(reason));
+        }
+        // A suspect that answered again is no longer suspected.
+        suspected.retain(|p| suspects.contains(p) || dead.contains(p));
+        if let Ok(mut g) = w.hints.goodbyes.lock() {
+            let cutoff = now_ms().saturating_sub(60_000);
+            g.retain(|_, at| *at > cutoff);
+        }
+        active = now_active;
+    }
+}

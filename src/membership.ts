@@ -1,0 +1,156 @@
+/**
+ * Who this agent is connected to in the overlay, and when that changes.
+ *
+ * HyParView keeps a small *active view* (the peers gossip flows through) and
+ * a larger *passive view* (reserve peers used to heal). SWIM probes the
+ * active peers; one that stops answering is first suspected, then declared
+ * failed, evicted and replaced from the passive view. saorsa-gossip emits no
+ * events, so the core derives them from view changes and SWIM verdicts.
+ *
+ * @module
+ */
+
+import { throwIfAborted, raceAbort } from './abort.js';
+import type { AgentCore } from './agent-core.js';
+import { checkSocketAddress } from './address.js';
+import { callNative } from './errors.js';
+import type { NativeMembershipEvent } from './native.js';
+import type { AbortOptions } from './pubsub.js';
+import type { PeerInfo } from './transport.js';
+
+/** Why a peer left the active view. */
+export type LeaveReason = 'graceful' | 'failed' | 'demoted';
+
+/** A change in this agent's active view. */
+export type MembershipEvent =
+  | { readonly type: 'peer-joined'; readonly peer: PeerInfo; readonly at: number }
+  | { readonly type: 'peer-suspected'; readonly peer: PeerInfo; readonly at: number }
+  | {
+      readonly type: 'peer-left';
+      readonly peer: PeerInfo;
+      /**
+       * `graceful`: the peer closed and said goodbye; `failed`: SWIM declared
+       * it dead; `demoted`: HyParView moved it to the passive view.
+       */
+      readonly reason: LeaveReason;
+      readonly at: number;
+    };
+
+/** Membership counters and view sizes. */
+export interface MembershipStats {
+  /** Peers in the active view. */
+  readonly activeViewSize: number;
+  /** Peers in the passive view. */
+  readonly passiveViewSize: number;
+  /** SWIM probes (direct and indirect) sent. */
+  readonly probesSent: number;
+  /** Active peers SWIM suspected. */
+  readonly suspicions: number;
+  /** Active peers declared dead and evicted. */
+  readonly confirmedFailures: number;
+  /** Active peers that left with a goodbye. */
+  readonly gracefulLeaves: number;
+  /** Passive peers promoted to replace failed ones. */
+  readonly refills: number;
+}
+
+function toEvent(e: NativeMembershipEvent): MembershipEvent {
+  const peer: PeerInfo = { peerId: e.peerId, addr: e.addr ?? '' };
+  if (e.type === 'peer-left') {
+    return { type: 'peer-left', peer, reason: (e.reason ?? 'demoted') as LeaveReason, at: e.at };
+  }
+  return { type: e.type as 'peer-joined' | 'peer-suspected', peer, at: e.at };
+}
+
+let create: (core: AgentCore) => MembershipManager;
+
+/**
+ * The membership side of one agent, reachable as `agent.membership`. Every
+ * method fails with `ClosedError` once the agent is closed.
+ */
+export class MembershipManager {
+  static {
+    create = (core) => new MembershipManager(core);
+  }
+
+  readonly #core: AgentCore;
+
+  private constructor(core: AgentCore) {
+    this.#core = core;
+  }
+
+  /**
+   * Joins the overlay through the given bootstrap peers (`"ip:port"`): each
+   * is dialled and HyParView's JOIN runs through the first that answers.
+   * What `agent.joinNetwork()` uses.
+   *
+   * Aborting stops the wait; the native join cannot be cancelled.
+   *
+   * @throws {@link BadAddressError} when an address is malformed
+   * @throws {@link JoinFailedError} when no bootstrap peer could be reached
+   * @throws {@link AbortError} when `options.signal` aborts first
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  async join(bootstrapPeers: readonly string[], options: AbortOptions = {}): Promise<void> {
+    const native = this.#core.use();
+    const seeds = bootstrapPeers.map((addr) => checkSocketAddress(addr, 'bootstrap peer', false));
+    throwIfAborted(options.signal);
+    if (seeds.length === 0) return;
+    await raceAbort(
+      callNative(() => native.join(seeds)),
+      options.signal,
+    );
+  }
+
+  /**
+   * The active view: peers gossip flows through directly, with their last
+   * known addresses.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  async activeView(): Promise<PeerInfo[]> {
+    const native = this.#core.use();
+    return callNative(() => native.activePeers());
+  }
+
+  /**
+   * The passive view: known peers kept in reserve for healing.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  async passiveView(): Promise<PeerInfo[]> {
+    const native = this.#core.use();
+    return callNative(() => native.passivePeers());
+  }
+
+  /**
+   * Membership events from now on, until the agent closes, the loop is left
+   * or `options.signal` aborts.
+   *
+   * @example
+   * ```ts
+   * for await (const e of agent.membership.events()) {
+   *   if (e.type === 'peer-left') console.log(e.peer.peerId, 'left:', e.reason);
+   * }
+   * ```
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  events(options: AbortOptions = {}): AsyncIterableIterator<MembershipEvent> {
+    const native = this.#core.use();
+    const source = native.membershipEvents();
+    return this.#core.openStream(source, { map: toEvent, signal: options.signal });
+  }
+
+  /**
+   * View sizes and failure-detection counters.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  async stats(): Promise<MembershipStats> {
+    const native = this.#core.use();
+    return callNative(() => native.membershipStats());
+  }
+}
+
+/** @internal */
+export function createMembership(core: AgentCore): MembershipManager {
+  return create(core);
+}
+

@@ -1,0 +1,161 @@
+/**
+ * Publish/subscribe: the manager behind `agent.subscribe` and `agent.publish`.
+ *
+ * Delivery guarantees, all enforced in the Rust core:
+ * - every message is signed by its publisher (ML-DSA-65) over topic and
+ *   payload; forged or tampered messages are dropped and counted, never
+ *   delivered, and `Message.from` is the verified publisher;
+ * - each message reaches each subscription at most once: ids are BLAKE3
+ *   hashes remembered for `messageCacheTtl` (up to `messageCacheSize` ids);
+ * - a message older than `messageCacheTtl` (publisher clock) or more than
+ *   60 s in the future is dropped as stale, so a duplicate can only be
+ *   delivered again if its id was evicted early by a flood of more than
+ *   `messageCacheSize` newer messages within the TTL.
+ *
+ * @module
+ */
+
+import { throwIfAborted, abortError } from './abort.js';
+import type { AgentCore } from './agent-core.js';
+import { callNative, callNativeSync, ClosedError } from './errors.js';
+import { MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES } from './limits.js';
+import { checkTopic, encodePayload } from './message-input.js';
+import { createSubscription, toMessage, type Subscription } from './subscription.js';
+
+/** Options of calls that can be given up on. */
+export interface AbortOptions {
+  /** Aborting rejects the call with `AbortError`. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Counters of the publish/subscribe layer since the agent started. */
+export interface PubSubStats {
+  /** Messages this agent published. */
+  readonly published: number;
+  /** Deliveries to local subscriptions (one message to two subscriptions counts two). */
+  readonly delivered: number;
+  /** Messages dropped because their id was already delivered (arrived over another path, or re-sent). */
+  readonly duplicatesDropped: number;
+  /** Messages dropped because their envelope was malformed or their signature did not verify. */
+  readonly invalidDropped: number;
+  /** Messages dropped because their payload was over `MAX_PAYLOAD_BYTES`. */
+  readonly oversizedDropped: number;
+  /** Messages dropped for a publisher timestamp outside the freshness window. */
+  readonly staleDropped: number;
+  /** Message ids currently held in the de-duplication cache (at most `messageCacheSize`). */
+  readonly cacheSize: number;
+}
+
+let create: (core: AgentCore) => PubSubManager;
+
+/**
+ * The publish/subscribe side of one agent, reachable as `agent.pubsub`.
+ * Every method fails with `ClosedError` once the agent is closed.
+ */
+export class PubSubManager {
+  static {
+    create = (core) => new PubSubManager(core);
+  }
+
+  readonly #core: AgentCore;
+  /** Open subscriptions by topic, so {@link PubSubManager.unsubscribe} can end them all. */
+  readonly #open = new Map<string, Set<Subscription>>();
+
+  private constructor(core: AgentCore) {
+    this.#core = core;
+  }
+
+  /**
+   * Subscribes to a topic. Messages published on it from now on arrive on
+   * the returned {@link Subscription}; several subscriptions to one topic
+   * each receive every message.
+   *
+   * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
+   * @param options - aborting `signal` ends the subscription, also after this call resolved
+   * @throws {@link InvalidTopicError} when the topic is empty or too long
+   * @throws {@link AbortError} when `options.signal` has aborted
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  async subscribe(topic: string, options: AbortOptions = {}): Promise<Subscription> {
+    const native = this.#core.use();
+    checkTopic(topic, MAX_TOPIC_BYTES);
+    const { signal } = options;
+    throwIfAborted(signal);
+    const source = await callNative(() => native.subscribe(topic));
+    if (signal?.aborted || this.#core.closed) {
+      // Aborted or closed while the native subscribe ran: release it rather
+      // than hand out a subscription that is already over.
+      source.close();
+      if (signal?.aborted) throw abortError(signal);
+      throw new ClosedError();
+    }
+    let set = this.#open.get(topic);
+    if (set === undefined) {
+      set = new Set();
+      this.#open.set(topic, set);
+    }
+    const subs = set;
+    const subscription: Subscription = createSubscription(
+      topic,
+      this.#core.openStream(source, { map: toMessage, signal }, () => {
+        subs.delete(subscription);
+        if (subs.size === 0 && this.#open.get(topic) === subs) this.#open.delete(topic);
+      }),
+    );
+    subs.add(subscription);
+    return subscription;
+  }
+
+  /**
+   * Publishes a message to every subscriber of `topic` across the network,
+   * including this agent's own subscriptions.
+   *
+   * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
+   * @param data - the payload; strings are UTF-8 encoded; at most `MAX_PAYLOAD_BYTES` bytes
+   * @returns the message id (BLAKE3, 64 lowercase hex characters), as subscribers see it in `Message.id`
+   * @throws {@link InvalidTopicError} when the topic is empty or too long
+   * @throws {@link PayloadTooLargeError} when the payload exceeds `MAX_PAYLOAD_BYTES`
+   * @throws TypeError when `data` is neither a `Uint8Array` nor a string
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  async publish(topic: string, data: Uint8Array | string): Promise<string> {
+    const native = this.#core.use();
+    checkTopic(topic, MAX_TOPIC_BYTES);
+    const payload = encodePayload(data, MAX_PAYLOAD_BYTES);
+    return callNative(() => native.publish(topic, payload));
+  }
+
+  /**
+   * Ends every subscription of this agent to `topic`. Resolves once their
+   * loops have ended; a topic with no subscription is a no-op.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  async unsubscribe(topic: string): Promise<void> {
+    this.#core.use();
+    const subs = [...(this.#open.get(topic) ?? [])];
+    await Promise.all(subs.map((s) => s.unsubscribe()));
+  }
+
+  /**
+   * Counters of the publish/subscribe layer.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  stats(): PubSubStats {
+    const native = this.#core.use();
+    const s = callNativeSync(() => native.pubsubStats());
+    return {
+      published: s.published,
+      delivered: s.delivered,
+      duplicatesDropped: s.duplicatesDropped,
+      invalidDropped: s.invalidDropped,
+      oversizedDropped: s.oversizedDropped,
+      staleDropped: s.staleDropped,
+      cacheSize: s.cacheSize,
+    };
+  }
+}
+
+/** @internal */
+export function createPubSub(core: AgentCore): PubSubManager {
+  return create(core);
+}
