@@ -1,0 +1,200 @@
+// One x0x agent in its own Node process, driven over the IPC channel by
+// test/net/harness.ts. Plain ESM over the built package (`npm run build:ts`),
+// so the tests exercise what users import.
+//
+// Protocol (parent -> child):   { id, cmd, args }
+//           (child -> parent):  { id, ok: true, result } | { id, ok: false, error: { code, message } }
+// Unsolicited events (child -> parent), in the order they happened:
+//   { event: 'message', handle, topic, from, id, publishedAt, receivedAt,
+//     payloadLen, payloadSha, payloadB64? }   payloadB64 only up to INLINE_PAYLOAD_BYTES
+//   { event: 'subscriptionEnd', handle, error? }
+//   { event: 'connection', type, peerId, addr?, at }
+//
+// IPC preserves order, so every event sent before a reply reaches the parent
+// before that reply does.
+//
+// The child never exits on its own initiative: `close` closes the agent,
+// replies and drops the IPC channel; the process must then end because
+// nothing is left on the event loop. The tests rely on that to detect native
+// handles that outlive `Agent.close()`.
+import { createHash } from 'node:crypto';
+
+import { Agent, MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES } from '../../dist/esm/index.mjs';
+
+/** Payloads up to this size travel over IPC; bigger ones only as length + sha256. */
+const INLINE_PAYLOAD_BYTES = 4096;
+
+/** @type {import('../../dist/cjs/index.js').Agent | undefined} */
+let agent;
+/** @type {Map<number, import('../../dist/cjs/index.js').Subscription>} */
+const subscriptions = new Map();
+let nextHandle = 1;
+
+function send(message) {
+  // After disconnect (the parent went away, or close() finished) there is no one to tell.
+  if (process.connected) process.send(message);
+}
+
+function errorInfo(err) {
+  if (err instanceof Error) {
+    const code = typeof err.code === 'string' ? err.code : err.name;
+    return { code, message: err.message };
+  }
+  return { code: 'ERR_CHILD_NON_ERROR', message: String(err) };
+}
+
+function requireAgent() {
+  if (agent === undefined) {
+    const err = new Error('start() has not been called');
+    err.code = 'ERR_CHILD_NOT_STARTED';
+    throw err;
+  }
+  return agent;
+}
+
+function payloadOf(spec) {
+  if (typeof spec?.text === 'string') return spec.text;
+  if (Number.isInteger(spec?.zeros)) return new Uint8Array(spec.zeros);
+  if (typeof spec?.bytesB64 === 'string') return new Uint8Array(Buffer.from(spec.bytesB64, 'base64'));
+  throw new TypeError(`publish payload must be {text}, {zeros} or {bytesB64}, got ${JSON.stringify(spec)}`);
+}
+
+async function pump(handle, subscription) {
+  let error;
+  try {
+    for await (const msg of subscription) {
+      const bytes = Buffer.from(msg.payload.buffer, msg.payload.byteOffset, msg.payload.byteLength);
+      send({
+        event: 'message',
+        handle,
+        topic: msg.topic,
+        from: msg.from,
+        id: msg.id,
+        publishedAt: msg.publishedAt,
+        receivedAt: msg.receivedAt,
+        payloadLen: bytes.length,
+        payloadSha: createHash('sha256').update(bytes).digest('hex'),
+        ...(bytes.length <= INLINE_PAYLOAD_BYTES ? { payloadB64: bytes.toString('base64') } : {}),
+      });
+    }
+  } catch (err) {
+    error = errorInfo(err);
+  } finally {
+    subscriptions.delete(handle);
+  }
+  send({ event: 'subscriptionEnd', handle, ...(error ? { error } : {}) });
+}
+
+async function pumpConnections(events) {
+  try {
+    for await (const event of events) send({ event: 'connection', ...event });
+  } catch {
+    // Ends with the agent; nothing to report.
+  }
+}
+
+const commands = {
+  async start({ bindAddr, bootstrap, config } = {}) {
+    if (agent !== undefined) throw new Error('start() was already called');
+    let builder = Agent.builder();
+    if (bindAddr !== undefined) builder = builder.withBindAddress(bindAddr);
+    if (bootstrap !== undefined) builder = builder.withBootstrapPeers(bootstrap);
+    if (config !== undefined) builder = builder.withConfig(config);
+    agent = await builder.build();
+    void pumpConnections(agent.transport.events());
+    return {
+      agentId: agent.agentId,
+      addrs: agent.listenAddrs,
+      limits: { maxPayloadBytes: MAX_PAYLOAD_BYTES, maxTopicBytes: MAX_TOPIC_BYTES },
+    };
+  },
+
+  async join() {
+    await requireAgent().joinNetwork();
+    return null;
+  },
+
+  async subscribe({ topic }) {
+    const subscription = await requireAgent().subscribe(topic);
+    const handle = nextHandle++;
+    subscriptions.set(handle, subscription);
+    void pump(handle, subscription);
+    return handle;
+  },
+
+  async unsubscribe({ handle }) {
+    const subscription = subscriptions.get(handle);
+    if (subscription === undefined) throw new Error(`no open subscription with handle ${handle}`);
+    await subscription.unsubscribe();
+    return null;
+  },
+
+  async publish({ topic, payload }) {
+    return requireAgent().publish(topic, payloadOf(payload));
+  },
+
+  async stats() {
+    return requireAgent().pubsubStats();
+  },
+
+  async connectedPeers() {
+    return requireAgent().connectedPeers();
+  },
+
+  async activeView() {
+    return requireAgent().activeView();
+  },
+
+  async blockPeer({ peerId }) {
+    await requireAgent().transport.blockPeer(peerId);
+    return null;
+  },
+
+  async unblockPeer({ peerId }) {
+    requireAgent().transport.unblockPeer(peerId);
+    return null;
+  },
+
+  /**
+   * Closes the agent, then reports how a publish after close failed (the
+   * facade must refuse it with ERR_X0X_CLOSED). The channel is dropped after
+   * the reply has been sent; see the top of the file.
+   */
+  async close() {
+    const current = requireAgent();
+    await current.close();
+    let publishAfterClose = { code: null, message: 'publish after close resolved' };
+    try {
+      await current.publish('after-close', 'x');
+    } catch (err) {
+      publishAfterClose = errorInfo(err);
+    }
+    return { publishAfterClose, closed: current.closed };
+  },
+};
+
+process.on('message', async (request) => {
+  const { id, cmd, args } = request;
+  let reply;
+  try {
+    const run = Object.hasOwn(commands, cmd) ? commands[cmd] : undefined;
+    if (run === undefined) throw new Error(`unknown command ${JSON.stringify(cmd)}`);
+    reply = { id, ok: true, result: await run(args ?? {}) };
+  } catch (err) {
+    reply = { id, ok: false, error: errorInfo(err) };
+  }
+  if (cmd === 'close' && reply.ok) {
+    // Disconnect only once the reply is flushed to the channel.
+    if (process.connected) process.send(reply, () => process.disconnect());
+  } else {
+    send(reply);
+  }
+});
+
+// The parent vanished (or dropped the channel) without `close`: release the
+// agent so that the process can end, rather than linger as an orphan.
+process.on('disconnect', () => {
+  if (agent !== undefined && !agent.closed) {
+    agent.close().catch((err) => console.error('closing the agent after disconnect failed:', err));
+  }
+});
