@@ -267,15 +267,30 @@ impl Agent {
     }
 
     /// HyParView active view.
+    ///
+    /// From a thread outside any Tokio runtime (Node's main thread) this waits
+    /// briefly for the view's lock; inside a runtime it cannot block, and the
+    /// library's non-blocking read answers empty while the lock is busy (use
+    /// [`Self::active_peers`] there).
     pub fn active_view(&self) -> CoreResult<Vec<AgentId>> {
         self.ensure_open()?;
-        Ok(self.shared.membership.active_view().into_iter().map(PeerId::to_bytes).collect())
+        let m = &self.shared.membership;
+        let peers = match tokio::runtime::Handle::try_current() {
+            Err(_) => self.handle.block_on(m.sample_active(usize::MAX)),
+            Ok(_) => m.active_view(),
+        };
+        Ok(peers.into_iter().map(PeerId::to_bytes).collect())
     }
 
-    /// HyParView passive view.
+    /// HyParView passive view; waits for the lock as [`Self::active_view`] does.
     pub fn passive_view(&self) -> CoreResult<Vec<AgentId>> {
         self.ensure_open()?;
-        Ok(self.shared.membership.passive_view().into_iter().map(PeerId::to_bytes).collect())
+        let m = &self.shared.membership;
+        let peers = match tokio::runtime::Handle::try_current() {
+            Err(_) => self.handle.block_on(m.sample_passive(usize::MAX)),
+            Ok(_) => m.passive_view(),
+        };
+        Ok(peers.into_iter().map(PeerId::to_bytes).collect())
     }
 
     /// HyParView active view with last known addresses (waits for the view's
@@ -345,6 +360,15 @@ impl Agent {
         self.ensure_open()?;
         validate_topic(topic)?;
         Ok(envelope::seal(&self.shared.keypair, topic, payload, now_ms())?.0)
+    }
+
+    /// Re-signs one of this agent's frames: same message id, new bytes.
+    /// Diagnostic: lets tests re-send a message the way a publisher retrying
+    /// would, to prove receivers deliver it once.
+    pub fn reseal_frame(&self, topic: &str, frame: &[u8]) -> CoreResult<Vec<u8>> {
+        self.ensure_open()?;
+        validate_topic(topic)?;
+        envelope::resign(&self.shared.keypair, frame, topic)
     }
 
     /// Gossips `frame` as it is, without sealing it in an envelope.
@@ -459,9 +483,11 @@ impl Shared {
             // The user's view sizes are the contract; adaptive scaling would
             // move them.
             .with_adaptive_enabled(false);
-        let membership = Arc::new(HyParViewMembership::new(
+        let membership = Arc::new(HyParViewMembership::with_swim_timing(
             keypair.peer_id(),
             mconfig,
+            cfg.probe_interval,
+            cfg.suspect_timeout,
             Arc::clone(&transport),
         ));
         let cache = PubSubCacheConfig::default();
@@ -544,7 +570,8 @@ impl Shared {
     /// plus every live connection (a fresh overlay's active view can lag the
     /// transport, and a peer we are connected to is the cheapest route).
     async fn gossip_peers(&self) -> Vec<PeerId> {
-        let mut peers: HashSet<PeerId> = self.membership.active_view().into_iter().collect();
+        // The sync `active_view()` answers empty when its lock is busy.
+        let mut peers: HashSet<PeerId> = self.membership.sample_active(usize::MAX).await.into_iter().collect();
         peers.extend(self.transport.connected_peer_ids().await);
         peers.retain(|p| !self.transport.is_blocked(p) && *p != self.keypair.peer_id());
         peers.into_iter().collect()
@@ -700,15 +727,15 @@ impl Shared {
         // Graceful leave: neighbours drop us from their active view now
         // instead of waiting for SWIM to suspect us.
         if let Ok(bye) = postcard::to_stdvec(&MembershipProtocolMessage::HyParView(HyParViewMessage::Disconnect)) {
-            let sends = self.membership.active_view().into_iter().map(|peer| {
+            // Everyone we hold a link with, not just our active view: views
+            // can be asymmetric, and a peer that lists us must hear it too.
+            let mut peers: HashSet<PeerId> = self.membership.sample_active(usize::MAX).await.into_iter().collect();
+            peers.extend(self.transport.connected_peer_ids().await);
+            let sends = peers.into_iter().map(|peer| {
                 let t = Arc::clone(&self.transport);
-                let bye = Bytes::from(bye.clone());
+                let bye = bye.clone();
                 async move {
-                    let _ = tokio::time::timeout(
-                        Duration::from_millis(500),
-                        t.send_to_peer(peer, GossipStreamType::Membership, bye),
-                    )
-                    .await;
+                    let _ = t.send_acked(peer, GossipStreamType::Membership, &bye, GOODBYE_TIMEOUT).await;
                 }
             });
             futures_join_all(sends).await;
@@ -725,6 +752,10 @@ impl Shared {
         self.transport.shutdown().await;
     }
 }
+
+/// How long a graceful close waits for each goodbye to be sent (they go out
+/// in parallel; a busy machine can take a while to open a stream).
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
 
 async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(futs: impl Iterator<Item = F>) {
     let handles: Vec<_> = futs.map(tokio::spawn).collect();
@@ -868,3 +899,9 @@ async fn topic_refresh_loop(shared: Weak<Shared>) {
         }
     }
 }
+
+// A child module, so the test can reach the agent's transport to inject
+// membership frames.
+#[cfg(test)]
+#[path = "view_size_tests.rs"]
+mod view_size_tests;

@@ -362,6 +362,25 @@ impl QuicTransport {
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.node.inner_endpoint().shutdown()).await;
     }
 
+    /// Sends one frame and waits until the peer's reader has taken it (an
+    /// ant-quic receive ACK), or `timeout`. Plain sends are fire-and-forget:
+    /// a frame sent right before [`Self::shutdown`] can die with the
+    /// connection, which is what a goodbye must not do.
+    pub async fn send_acked(&self, peer: PeerId, stream: GossipStreamType, data: &[u8], timeout: Duration) -> Result<()> {
+        if self.is_blocked(&peer) {
+            return Err(anyhow!("peer {peer} is blocked"));
+        }
+        let mut frame = Vec::with_capacity(1 + data.len());
+        frame.push(stream.to_byte());
+        frame.extend_from_slice(data);
+        self.node
+            .send_with_receive_ack(&to_ant(&peer), &frame, timeout)
+            .await
+            .map_err(|e| anyhow!("acknowledged send to {peer} failed: {e}"))?;
+        self.stats.frames_out.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// True until [`Self::shutdown`].
     pub fn is_running(&self) -> bool {
         self.node.is_running()
