@@ -134,6 +134,8 @@ export declare class NativeAgent {
   membershipStats(): Promise<NativeMembershipStats>;
   /** Diagnostic: a signed envelope for `topic`, not published. */
   sealFrame(topic: string, payload: Buffer): Buffer;
+  /** Diagnostic: re-signs one of this agent's frames (same message id, new bytes). */
+  resealFrame(topic: string, frame: Buffer): Buffer;
   /** Diagnostic: gossips bytes as they are, without an envelope. */
   publishRaw(topic: string, frame: Buffer): Promise<void>;
   pubsubStats(): NativePubSubStats;

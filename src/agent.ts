@@ -12,6 +12,7 @@ import { stat } from 'node:fs/promises';
 import { throwIfAborted } from './abort.js';
 import { checkSocketAddress } from './address.js';
 import { AgentCore } from './agent-core.js';
+import { registerCore } from './core-registry.js';
 import { GossipConfig, type GossipConfigFields } from './config.js';
 import { callNative, callNativeSync, InvalidConfigError, KeyFileError } from './errors.js';
 import { AgentKeypair, nativeKeypairOf, type AgentId } from './identity.js';
@@ -68,6 +69,7 @@ export class Agent implements AsyncDisposable {
 
   private constructor(core: AgentCore, config: GossipConfig, bootstrap: readonly string[]) {
     this.#core = core;
+    registerCore(this, core);
     this.#bootstrap = bootstrap;
     this.agentId = core.native.agentId;
     this.config = config;

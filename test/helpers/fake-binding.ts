@@ -158,6 +158,10 @@ class FakeAgent {
     return payload;
   }
 
+  resealFrame(_topic: string, frame: Buffer): Buffer {
+    return frame;
+  }
+
   async publishRaw(topic: string): Promise<void> {
     this.calls.push(`publishRaw:${topic}`);
   }

@@ -9,6 +9,7 @@
 //     payloadLen, payloadSha, payloadB64? }   payloadB64 only up to INLINE_PAYLOAD_BYTES
 //   { event: 'subscriptionEnd', handle, error? }
 //   { event: 'connection', type, peerId, addr?, at }
+//   { event: 'membership', type, peerId, addr, reason?, at }
 //
 // IPC preserves order, so every event sent before a reply reaches the parent
 // before that reply does.
@@ -19,7 +20,12 @@
 // handles that outlive `Agent.close()`.
 import { createHash } from 'node:crypto';
 
+import { createRequire } from 'node:module';
+
 import { Agent, MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES } from '../../dist/esm/index.mjs';
+
+// Test hooks (forged and repeated frames); not part of the package's entry point.
+const testing = createRequire(import.meta.url)('../../dist/cjs/testing.js');
 
 /** Payloads up to this size travel over IPC; bigger ones only as length + sha256. */
 const INLINE_PAYLOAD_BYTES = 4096;
@@ -93,6 +99,26 @@ async function pumpConnections(events) {
   }
 }
 
+async function pumpMembership(events) {
+  try {
+    for await (const e of events) {
+      send({
+        event: 'membership',
+        type: e.type,
+        peerId: e.peer.peerId,
+        addr: e.peer.addr,
+        ...(e.type === 'peer-left' ? { reason: e.reason } : {}),
+        at: e.at,
+      });
+    }
+  } catch {
+    // Ends with the agent; nothing to report.
+  }
+}
+
+const b64 = (bytes) => Buffer.from(bytes).toString('base64');
+const unb64 = (text) => new Uint8Array(Buffer.from(text, 'base64'));
+
 const commands = {
   async start({ bindAddr, bootstrap, config } = {}) {
     if (agent !== undefined) throw new Error('start() was already called');
@@ -102,6 +128,7 @@ const commands = {
     if (config !== undefined) builder = builder.withConfig(config);
     agent = await builder.build();
     void pumpConnections(agent.transport.events());
+    void pumpMembership(agent.membership.events());
     return {
       agentId: agent.agentId,
       addrs: agent.listenAddrs,
@@ -143,6 +170,36 @@ const commands = {
 
   async activeView() {
     return requireAgent().activeView();
+  },
+
+  async activePeers() {
+    return requireAgent().membership.activeView();
+  },
+
+  async passivePeers() {
+    return requireAgent().membership.passiveView();
+  },
+
+  async membershipStats() {
+    return requireAgent().membership.stats();
+  },
+
+  async membershipJoin({ peers }) {
+    await requireAgent().membership.join(peers);
+    return null;
+  },
+
+  async sealFrame({ topic, payloadB64 }) {
+    return b64(testing.sealFrame(requireAgent(), topic, unb64(payloadB64)));
+  },
+
+  async resealFrame({ topic, frameB64 }) {
+    return b64(testing.resealFrame(requireAgent(), topic, unb64(frameB64)));
+  },
+
+  async publishRaw({ topic, frameB64 }) {
+    await testing.publishRawFrame(requireAgent(), topic, unb64(frameB64));
+    return null;
   },
 
   async blockPeer({ peerId }) {

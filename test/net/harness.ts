@@ -72,6 +72,7 @@ export interface Stats {
   readonly duplicatesDropped: number;
   readonly invalidDropped: number;
   readonly oversizedDropped: number;
+  readonly staleDropped: number;
   readonly cacheSize: number;
 }
 
@@ -79,6 +80,26 @@ export interface Stats {
 export interface Peer {
   readonly peerId: string;
   readonly addr: string;
+}
+
+/** Membership counters, as `agent.membership.stats()` reports them. */
+export interface MembershipStats {
+  readonly activeViewSize: number;
+  readonly passiveViewSize: number;
+  readonly probesSent: number;
+  readonly suspicions: number;
+  readonly confirmedFailures: number;
+  readonly gracefulLeaves: number;
+  readonly refills: number;
+}
+
+/** A membership event of the child's agent. */
+export interface MembershipEventInfo {
+  readonly type: 'peer-joined' | 'peer-suspected' | 'peer-left';
+  readonly peerId: string;
+  readonly addr: string;
+  readonly reason?: 'graceful' | 'failed' | 'demoted';
+  readonly at: number;
 }
 
 /** The package's size limits, as the child's build of it reports them. */
@@ -109,6 +130,13 @@ export interface Commands {
   stats: { args: Record<string, never>; result: Stats };
   connectedPeers: { args: Record<string, never>; result: Peer[] };
   activeView: { args: Record<string, never>; result: string[] };
+  activePeers: { args: Record<string, never>; result: Peer[] };
+  passivePeers: { args: Record<string, never>; result: Peer[] };
+  membershipStats: { args: Record<string, never>; result: MembershipStats };
+  membershipJoin: { args: { peers: string[] }; result: null };
+  sealFrame: { args: { topic: string; payloadB64: string }; result: string };
+  resealFrame: { args: { topic: string; frameB64: string }; result: string };
+  publishRaw: { args: { topic: string; frameB64: string }; result: null };
   blockPeer: { args: { peerId: string }; result: null };
   unblockPeer: { args: { peerId: string }; result: null };
   close: { args: Record<string, never>; result: CloseResult };
@@ -191,7 +219,8 @@ type ChildToParent =
   | { id: number; ok: false; error: ErrorInfo }
   | ({ event: 'message'; payloadB64?: string } & Omit<ReceivedMessage, 'payload' | 'text'>)
   | ({ event: 'subscriptionEnd' } & SubscriptionEnd)
-  | ({ event: 'connection' } & ConnectionEventInfo);
+  | ({ event: 'connection' } & ConnectionEventInfo)
+  | ({ event: 'membership' } & MembershipEventInfo);
 
 /** Every child not yet reaped by {@link stopAll}. */
 const running = new Set<AgentProcess>();
@@ -213,6 +242,8 @@ export class AgentProcess {
   readonly subscriptionEnds: SubscriptionEnd[] = [];
   /** Connection events of the child's transport. */
   readonly connections: ConnectionEventInfo[] = [];
+  /** Membership events of the child's agent, in order. */
+  readonly membershipEvents: MembershipEventInfo[] = [];
   /** Resolves when the process has exited, however it ended. */
   readonly exited: Promise<ExitInfo>;
 
@@ -376,6 +407,38 @@ export class AgentProcess {
   }
 
   /** `agent.transport.blockPeer(peerId)`. */
+  activePeers(): Promise<Peer[]> {
+    return this.call('activePeers', {});
+  }
+
+  passivePeers(): Promise<Peer[]> {
+    return this.call('passivePeers', {});
+  }
+
+  membershipStats(): Promise<MembershipStats> {
+    return this.call('membershipStats', {});
+  }
+
+  /** `agent.membership.join(peers)` in the child. */
+  membershipJoin(peers: string[]): Promise<null> {
+    return this.call('membershipJoin', { peers });
+  }
+
+  /** A signed frame for `topic`, built but not published (test hook). */
+  async sealFrame(topic: string, payload: Uint8Array): Promise<Buffer> {
+    return Buffer.from(await this.call('sealFrame', { topic, payloadB64: Buffer.from(payload).toString('base64') }), 'base64');
+  }
+
+  /** One of the child's frames signed again: same message id, other bytes (test hook). */
+  async resealFrame(topic: string, frame: Uint8Array): Promise<Buffer> {
+    return Buffer.from(await this.call('resealFrame', { topic, frameB64: Buffer.from(frame).toString('base64') }), 'base64');
+  }
+
+  /** Gossips `frame` as it is (test hook). */
+  publishRaw(topic: string, frame: Uint8Array): Promise<null> {
+    return this.call('publishRaw', { topic, frameB64: Buffer.from(frame).toString('base64') });
+  }
+
   blockPeer(peerId: string): Promise<null> {
     return this.call('blockPeer', { peerId });
   }
@@ -461,6 +524,11 @@ export class AgentProcess {
       case 'connection': {
         const { event: _event, ...rest } = message;
         this.connections.push(rest);
+        break;
+      }
+      case 'membership': {
+        const { event: _event, ...rest } = message;
+        this.membershipEvents.push(rest);
         break;
       }
     }

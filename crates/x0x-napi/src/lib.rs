@@ -329,6 +329,12 @@ impl NativeAgent {
         Ok(self.inner.seal_frame(&topic, &payload).map_err(coded)?.into())
     }
 
+    /// Diagnostic: re-signs one of this agent's frames (same id, new bytes).
+    #[napi]
+    pub fn reseal_frame(&self, topic: String, frame: Buffer) -> Result<Buffer> {
+        Ok(self.inner.reseal_frame(&topic, &frame).map_err(coded)?.into())
+    }
+
     /// Diagnostic: gossips bytes without an envelope.
     #[napi]
     pub async fn publish_raw(&self, topic: String, frame: Buffer) -> Result<()> {
