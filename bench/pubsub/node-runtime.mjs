@@ -144,12 +144,18 @@ export function serve(adapter) {
       current = newCase(caseId, expected);
       return null;
     },
-    /** Publishes `count` messages back to back, each awaited, as an application loop would. */
-    async publish({ caseId, count, size }) {
+    /**
+     * Publishes `count` messages, each awaited, as an application loop would:
+     * back to back, or with `intervalMs` set, one every `intervalMs` (a
+     * message whose slot has passed goes out at once).
+     */
+    async publish({ caseId, count, size, intervalMs = 0 }) {
       const startedAt = nowMs();
       let errors = 0;
       let lastError = '';
       for (let seq = 0; seq < count; seq += 1) {
+        const wait = startedAt + seq * intervalMs - nowMs();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         try {
           await adapter.publish(topic, encode(KIND_DATA, caseId, index, seq, size));
         } catch (err) {

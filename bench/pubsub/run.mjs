@@ -4,11 +4,12 @@
 //
 //   node bench/pubsub/run.mjs [--quick] [--nodes=10,30] [--payloads=256,4096,65536]
 //        [--publishers=one,many] [--stacks=x0x,libp2p-tcp,libp2p-quic]
-//        [--messages=N] [--json=FILE] [--no-netns]
+//        [--messages=N] [--rate=MSGS_PER_SEC] [--json=FILE] [--no-netns]
 //
 // One case = one stack, N nodes all subscribed to one topic, one payload size,
 // one publisher (node 1) or every node publishing. Publishers publish back to
-// back, each publish awaited, as an application loop would. See README.md
+// back, each publish awaited, as an application loop would; with --rate, the
+// case's messages are spread over time at that total rate instead. See README.md
 // beside bench/ for what each figure means.
 import { execFileSync, fork, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -42,7 +43,11 @@ const FRAME_OVERHEAD = { x0x: 5_290 + 5_500, 'libp2p-tcp': 200, 'libp2p-quic': 2
 /** Peers a libp2p node dials besides the seed (a user would run a discovery service). */
 const LIBP2P_EXTRA_DIALS = 5;
 const CALL_TIMEOUT_MS = 120_000;
-const WARMUP_TIMEOUT_MS = 120_000;
+const WARMUP_TIMEOUT_MS = 180_000;
+/** Bound of the probe round that checks the overlay before each case. */
+const HEALTH_TIMEOUT_MS = 30_000;
+/** How long one warm-up round waits for its probes before the next round. */
+const PROBE_ROUND_MS = 15_000;
 /** A case ends when no node has received anything new for this long. */
 const IDLE_MS = 10_000;
 const CASE_CAP_MS = 300_000;
@@ -56,6 +61,7 @@ function parseArgs(argv) {
     stacks: ['x0x', 'libp2p-tcp', 'libp2p-quic'],
     messages: undefined,
     json: undefined,
+    rate: 0,
     netns: true,
   };
   const list = (v) => v.split(',').filter(Boolean);
@@ -80,6 +86,9 @@ function parseArgs(argv) {
       case 'messages':
         opts.messages = Number(value);
         break;
+      case 'rate':
+        opts.rate = Number(value);
+        break;
       case 'json':
         opts.json = value;
         break;
@@ -99,17 +108,22 @@ function parseArgs(argv) {
   for (const p of opts.payloads) if (!Number.isInteger(p) || p < 32) throw new Error(`--payloads: ${p} is not an integer >= 32`);
   for (const p of opts.publishers) if (p !== 'one' && p !== 'many') throw new Error(`--publishers: ${p} is not one|many`);
   for (const s of opts.stacks) if (!(s in STACKS)) throw new Error(`--stacks: ${s} is not one of ${Object.keys(STACKS)}`);
+  if (!Number.isFinite(opts.rate) || opts.rate < 0) throw new Error(`--rate: ${opts.rate} is not a number >= 0`);
   if (opts.messages !== undefined && (!Number.isInteger(opts.messages) || opts.messages < 1)) {
     throw new Error(`--messages: ${opts.messages} is not an integer >= 1`);
   }
   return opts;
 }
 
-/** Installs bench/libp2p (libp2p stack and Node 22) on first run, from its lockfile. */
+/**
+ * Installs bench/libp2p (libp2p stack and Node 22) on first run, at the
+ * versions of its lockfile. `npm install`, not `npm ci`: npm 11's `ci`
+ * rejects this lockfile for the other platforms' optional QUIC binaries.
+ */
 function ensureBenchPackages() {
   if (existsSync(node22) && existsSync(path.join(libp2pDir, 'node_modules', 'libp2p'))) return;
   console.log('installing bench/libp2p (js-libp2p stack and Node 22), first run only ...');
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefix', libp2pDir], { stdio: 'inherit' });
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefix', libp2pDir], { stdio: 'inherit' });
 }
 
 /**
@@ -260,23 +274,30 @@ async function startNetwork(stack, n, topic) {
   }
 }
 
-/** Probe rounds from every node until every node has seen a probe from every other. */
-async function warmUp(nodes) {
-  const deadline = Date.now() + WARMUP_TIMEOUT_MS;
-  for (let round = 0; ; round += 1) {
+/**
+ * Probe rounds: every node publishes one probe, then the round waits (up to
+ * PROBE_ROUND_MS) until every node has seen every other node's probe. A round
+ * that falls short is followed by another; rounds are spaced so that probes
+ * never pile up faster than a slow stack delivers them.
+ */
+let nextProbeRound = 0;
+
+async function warmUp(nodes, timeoutMs = WARMUP_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  let missing = nodes.length;
+  while (Date.now() < deadline) {
+    // Round numbers are never reused: nodes remember the probes of every round.
+    const round = nextProbeRound++;
     await Promise.all(nodes.map((node) => node.call('probe', { round })));
-    const roundEnd = Date.now() + 1_000;
-    let missing = [];
+    const roundEnd = Math.min(deadline, Date.now() + PROBE_ROUND_MS);
     do {
-      await sleep(200);
+      await sleep(250);
       const seen = await Promise.all(nodes.map((node) => node.call('probeStatus', { round })));
-      missing = nodes.filter((node, i) => nodes.some((other) => other !== node && !seen[i].includes(other.index)));
-    } while (missing.length > 0 && Date.now() < roundEnd);
-    if (missing.length === 0) return;
-    if (Date.now() >= deadline) {
-      throw new Error(`overlay not formed after ${WARMUP_TIMEOUT_MS} ms: ${missing.length} nodes miss probes`);
-    }
+      missing = nodes.filter((node, i) => nodes.some((o) => o !== node && !seen[i].includes(o.index))).length;
+      if (missing === 0) return;
+    } while (Date.now() < roundEnd);
   }
+  throw new Error(`overlay not formed after ${timeoutMs} ms: ${missing} of ${nodes.length} nodes miss probes`);
 }
 
 function percentile(sorted, p) {
@@ -286,7 +307,7 @@ function percentile(sorted, p) {
 
 let nextCaseId = 1;
 
-async function runCase(nodes, { payload, publishers, messages }) {
+async function runCase(nodes, { payload, publishers, messages, rate }) {
   const caseId = nextCaseId++;
   const pubs = publishers === 'one' ? [nodes[1]] : nodes;
   const perPublisher = Math.max(1, Math.round(messages / pubs.length));
@@ -304,7 +325,13 @@ async function runCase(nodes, { payload, publishers, messages }) {
   );
   const wire0 = loopbackTxBytes();
   const published = await Promise.all(
-    pubs.map((node) => node.call('publish', { caseId, count: perPublisher, size: payload }, CASE_CAP_MS)),
+    pubs.map((node) =>
+      node.call(
+        'publish',
+        { caseId, count: perPublisher, size: payload, intervalMs: rate > 0 ? (1000 * pubs.length) / rate : 0 },
+        CASE_CAP_MS,
+      ),
+    ),
   );
   // Wait for every node to have everything, or for the network to go quiet.
   const capAt = Date.now() + CASE_CAP_MS;
@@ -437,31 +464,38 @@ async function main() {
   printHeader();
   for (const stack of opts.stacks) {
     for (const n of opts.nodes) {
-      let nodes;
       const topic = `bench-${stack}-${n}`;
-      try {
-        nodes = await startNetwork(stack, n, topic);
-      } catch (err) {
-        failures.push(`${stack} N=${n}: network did not start: ${err.message.split('\n')[0]}`);
-        console.log(`  ${stack} N=${n}: network did not start: ${err.message.split('\n')[0]}`);
-        continue;
-      }
-      try {
-        for (const payload of opts.payloads) {
-          for (const publishers of opts.publishers) {
+      let nodes;
+      for (const payload of opts.payloads) {
+        for (const publishers of opts.publishers) {
+          try {
+            // Every case starts on an overlay that delivers: a case that broke
+            // connections (see README) must not spoil the next one.
+            if (nodes !== undefined) {
+              try {
+                await warmUp(nodes, HEALTH_TIMEOUT_MS);
+              } catch {
+                console.log(`  (${stack} N=${n}: overlay no longer delivers everywhere; restarting the network)`);
+                await Promise.all(nodes.map((node) => node.stop()));
+                nodes = undefined;
+              }
+            }
+            nodes ??= await startNetwork(stack, n, topic);
             const target = DEFAULT_DELIVERIES[payload] ?? FALLBACK_DELIVERIES;
             const messages = opts.messages ?? Math.max(n, Math.round(target / (n - 1)));
-            const r = { stack, n, ...(await runCase(nodes, { payload, publishers, messages })) };
+            const r = { stack, n, ...(await runCase(nodes, { payload, publishers, messages, rate: opts.rate })) };
             results.push(r);
             printRow(r);
+          } catch (err) {
+            const what = `${stack} N=${n} ${sizeLabel(payload)} ${publishers}`;
+            failures.push(`${what}: ${err.message.split('\n')[0]}`);
+            console.log(`  ${what} failed: ${err.message.split('\n')[0]}`);
+            if (nodes !== undefined) await Promise.all(nodes.map((node) => node.stop()));
+            nodes = undefined;
           }
         }
-      } catch (err) {
-        failures.push(`${stack} N=${n}: ${err.message.split('\n')[0]}`);
-        console.log(`  ${stack} N=${n} failed: ${err.message}`);
-      } finally {
-        await Promise.all(nodes.map((node) => node.stop()));
       }
+      if (nodes !== undefined) await Promise.all(nodes.map((node) => node.stop()));
     }
   }
   printRatios(results);
