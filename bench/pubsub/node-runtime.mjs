@@ -166,6 +166,11 @@ export function serve(adapter) {
       if (current.id === caseId) current.cpuAtLast = process.cpuUsage(current.cpu);
       return { startedAt, endedAt: nowMs(), errors, lastError };
     },
+    /** CPU time (ms) since the process started, and RSS. */
+    async usage() {
+      const cpu = process.cpuUsage();
+      return { cpuMs: (cpu.user + cpu.system) / 1000, rssBytes: process.memoryUsage().rss };
+    },
     async progress() {
       return current.seen.size;
     },

@@ -44,8 +44,10 @@ const FRAME_OVERHEAD = { x0x: 5_290 + 5_500, 'libp2p-tcp': 200, 'libp2p-quic': 2
 const LIBP2P_EXTRA_DIALS = 5;
 const CALL_TIMEOUT_MS = 120_000;
 const WARMUP_TIMEOUT_MS = 180_000;
+/** How long the idle cost of a fresh network is measured. */
+const IDLE_WINDOW_MS = 5_000;
 /** Bound of the probe round that checks the overlay before each case. */
-const HEALTH_TIMEOUT_MS = 30_000;
+const HEALTH_TIMEOUT_MS = 60_000;
 /** How long one warm-up round waits for its probes before the next round. */
 const PROBE_ROUND_MS = 15_000;
 /** A case ends when no node has received anything new for this long. */
@@ -300,6 +302,24 @@ async function warmUp(nodes, timeoutMs = WARMUP_TIMEOUT_MS) {
   throw new Error(`overlay not formed after ${timeoutMs} ms: ${missing} of ${nodes.length} nodes miss probes`);
 }
 
+/** Background cost of a subscribed, warmed-up network with no traffic. */
+async function measureIdle(nodes) {
+  const usage = () => Promise.all(nodes.map((node) => node.call('usage')));
+  const before = await usage();
+  const wire0 = loopbackTxBytes();
+  const t0 = Date.now();
+  await sleep(IDLE_WINDOW_MS);
+  const after = await usage();
+  const wire1 = loopbackTxBytes();
+  const secs = (Date.now() - t0) / 1000;
+  const cpuMs = after.reduce((a, u, i) => a + u.cpuMs - before[i].cpuMs, 0);
+  return {
+    cpuMsPerSec: cpuMs / secs,
+    wireKiBPerSec: wire0 === null || wire1 === null ? null : (wire1 - wire0) / 1024 / secs,
+    rssMeanMiB: after.reduce((a, u) => a + u.rssBytes, 0) / after.length / 2 ** 20,
+  };
+}
+
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -480,7 +500,16 @@ async function main() {
                 nodes = undefined;
               }
             }
-            nodes ??= await startNetwork(stack, n, topic);
+            if (nodes === undefined) {
+              nodes = await startNetwork(stack, n, topic);
+              const idle = await measureIdle(nodes);
+              console.log(
+                `  (${stack} N=${n} idle, ${IDLE_WINDOW_MS / 1000} s after warm-up: ` +
+                  `${fmt(idle.cpuMsPerSec)} ms CPU/s over all nodes, ` +
+                  `${idle.wireKiBPerSec === null ? 'n/a' : fmt(idle.wireKiBPerSec)} KiB/s on lo, ` +
+                  `${fmt(idle.rssMeanMiB)} MiB RSS per node)`,
+              );
+            }
             const target = DEFAULT_DELIVERIES[payload] ?? FALLBACK_DELIVERIES;
             const messages = opts.messages ?? Math.max(n, Math.round(target / (n - 1)));
             const r = { stack, n, ...(await runCase(nodes, { payload, publishers, messages, rate: opts.rate })) };
