@@ -43,7 +43,7 @@ const FRAME_OVERHEAD = { x0x: 5_290 + 5_500, 'libp2p-tcp': 200, 'libp2p-quic': 2
 /** Peers a libp2p node dials besides the seed (a user would run a discovery service). */
 const LIBP2P_EXTRA_DIALS = 5;
 const CALL_TIMEOUT_MS = 120_000;
-const WARMUP_TIMEOUT_MS = 180_000;
+const WARMUP_TIMEOUT_MS = Number(process.env.X0X_BENCH_WARMUP_MS ?? 180_000);
 /** How long the idle cost of a fresh network is measured. */
 const IDLE_WINDOW_MS = 5_000;
 /** Bound of the probe round that checks the overlay before each case. */
@@ -287,6 +287,7 @@ let nextProbeRound = 0;
 async function warmUp(nodes, timeoutMs = WARMUP_TIMEOUT_MS) {
   const deadline = Date.now() + timeoutMs;
   let missing = nodes.length;
+  let unheard = [];
   while (Date.now() < deadline) {
     // Round numbers are never reused: nodes remember the probes of every round.
     const round = nextProbeRound++;
@@ -297,9 +298,18 @@ async function warmUp(nodes, timeoutMs = WARMUP_TIMEOUT_MS) {
       const seen = await Promise.all(nodes.map((node) => node.call('probeStatus', { round })));
       missing = nodes.filter((node, i) => nodes.some((o) => o !== node && !seen[i].includes(o.index))).length;
       if (missing === 0) return;
+      // For the error: whose probes went missing, and at how many nodes.
+      unheard = nodes
+        .map((o) => ({ o, at: nodes.filter((node, i) => node !== o && !seen[i].includes(o.index)).length }))
+        .filter((x) => x.at > 0)
+        .sort((a, b) => b.at - a.at)
+        .map((x) => `node${x.o.index} at ${x.at}`);
     } while (Date.now() < roundEnd);
   }
-  throw new Error(`overlay not formed after ${timeoutMs} ms: ${missing} of ${nodes.length} nodes miss probes`);
+  throw new Error(
+    `overlay not formed after ${timeoutMs} ms: ${missing} of ${nodes.length} nodes miss probes ` +
+      `(probes unheard: ${unheard.slice(0, 8).join(', ')}${unheard.length > 8 ? ', ...' : ''})`,
+  );
 }
 
 /** Background cost of a subscribed, warmed-up network with no traffic. */
