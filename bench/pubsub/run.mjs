@@ -27,10 +27,11 @@ const STACKS = {
 };
 /**
  * Deliveries a case aims at (messages x (N - 1)), by payload size, so that N=30
- * costs about what N=10 does and the default run fits ~10 minutes on 2 busy cores.
+ * costs about what N=10 does. The whole default run still takes well over 10
+ * minutes on 2 cores shared with other work (see bench/README.md); --quick is the short one.
  */
 const DEFAULT_DELIVERIES = { 256: 2_400, 4096: 2_400, 65536: 900 };
-/** Messages of a case whose payload size has no entry above. */
+/** Deliveries a case aims at when its payload size has no entry above. */
 const FALLBACK_DELIVERIES = 1_800;
 /**
  * Bytes one payload transmission adds on top of the payload, before QUIC/TCP
