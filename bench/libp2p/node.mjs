@@ -50,7 +50,7 @@ serve({
         inboundUpgradeTimeout: 60_000,
       },
       connectionMonitor: { abortConnectionOnPingFailure: false },
-      services: { identify: identify(), pubsub: gossipsub() },
+      services: { identify: identify({ timeout: 60_000 }), pubsub: gossipsub() },
     });
     pubsub = node.services.pubsub;
     // Count every message copy that arrives, duplicates included, before
