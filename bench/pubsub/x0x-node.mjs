@@ -1,0 +1,58 @@
+// One x0x agent of the benchmark, over the built package (dist/).
+import { Agent } from '../../dist/esm/index.mjs';
+
+import { serve } from './node-runtime.mjs';
+
+/** @type {import('../../dist/cjs/index.js').Agent | undefined} */
+let agent;
+let subscription;
+/** The loop that feeds delivered messages to the runtime; ends with the agent. */
+let pump;
+
+serve({
+  async start({ bootstrap }) {
+    let builder = Agent.builder();
+    if (bootstrap !== undefined && bootstrap.length > 0) builder = builder.withBootstrapPeers(bootstrap);
+    agent = await builder.build();
+    return { id: agent.agentId, addrs: agent.listenAddrs };
+  },
+
+  async connect() {
+    // Bootstrap peers were given to the builder; HyParView does the rest.
+    await agent.joinNetwork();
+  },
+
+  async subscribe(topic, onPayload) {
+    subscription = await agent.subscribe(topic);
+    pump = (async () => {
+      for await (const msg of subscription) onPayload(msg.payload);
+    })();
+  },
+
+  async publish(topic, bytes) {
+    await agent.publish(topic, bytes);
+  },
+
+  /**
+   * A lower bound: copies that reached x0x's envelope layer, first copies
+   * plus `duplicatesDropped`. Plumtree drops the duplicates it recognises by
+   * its own message id before x0x sees them, and x0x does not count those.
+   * Own publishes are delivered locally and count in `delivered`; they are
+   * no network copies, hence `- published`.
+   */
+  transmissions() {
+    if (agent === undefined || agent.closed) return null;
+    const s = agent.pubsub.stats();
+    return s.delivered - s.published + s.duplicatesDropped;
+  },
+
+  /** The core's pub/sub counters, shown when a case loses messages. */
+  stats() {
+    return agent === undefined || agent.closed ? null : agent.pubsub.stats();
+  },
+
+  async close() {
+    if (agent !== undefined && !agent.closed) await agent.close();
+    await pump;
+  },
+});
