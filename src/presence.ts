@@ -3,7 +3,9 @@
  *
  * Every agent floods a signed beacon (a record of kind
  * {@link RecordKind}.presence listing its addresses) when it joins and then
- * every `presenceBeaconTtl / 2`. Each beacon is valid for
+ * every `presenceBeaconTtl / 2`; on seeing a newcomer it also beacons once
+ * soon (spaced at least 1 s apart), so a newcomer learns who is online within
+ * about a second rather than a beacon period. Each beacon is valid for
  * `presenceBeaconTtl`; an agent whose newest beacon has expired goes offline
  * (`agent-offline`), and a graceful `close()` floods an explicit offline
  * beacon so others see `agent-offline` at once. Beacons that replay an old
@@ -75,6 +77,9 @@ export interface PresenceStats {
 
 type BeaconState = 'online' | 'offline';
 
+/** Least time between two beacons sent in answer to newcomers. */
+const ANSWER_SPACING_MS = 1_000;
+
 function encodeBody(state: BeaconState, addrs: readonly string[]): Buffer {
   const json = JSON.stringify({ state, addrs });
   // Trailing spaces are valid JSON whitespace; padding hides the exact length.
@@ -114,6 +119,8 @@ export class PresenceManager {
   #started = false;
   #tickers: Ticker[] = [];
   #lastTimestamp = 0;
+  #answerTimer: NodeJS.Timeout | undefined;
+  #lastAnswer = 0;
   #sent = 0;
   #decryptFailures = 0;
   #plaintextIgnored = 0;
@@ -180,7 +187,28 @@ export class PresenceManager {
     }
     const known = this.#online.has(record.signer);
     this.#online.set(record.signer, Object.freeze({ agentId: record.signer, addrs: Object.freeze(body.addrs), lastSeen: now }));
-    if (!known) this.#emit({ type: 'agent-online', agentId: record.signer, at: now });
+    if (!known) {
+      this.#emit({ type: 'agent-online', agentId: record.signer, at: now });
+      this.#answerSoon();
+    }
+  }
+
+  /**
+   * A newcomer's first beacon reaches agents that are already online, but
+   * theirs would reach it only a beacon period later (minutes, by default).
+   * So on seeing a new agent, beacon once soon: coalesced and spaced, so a
+   * burst of joins costs one beacon per agent per spacing period.
+   */
+  #answerSoon(): void {
+    if (this.#answerTimer !== undefined || this.#tickers.length === 0) return;
+    const spacing = Math.max(0, this.#lastAnswer + ANSWER_SPACING_MS - Date.now());
+    // Jitter keeps every agent from answering the same newcomer at once.
+    this.#answerTimer = setTimeout(() => {
+      this.#answerTimer = undefined;
+      this.#lastAnswer = Date.now();
+      this.broadcastPresence().catch(() => undefined);
+    }, spacing + Math.floor(Math.random() * 250));
+    this.#answerTimer.unref();
   }
 
   #sweep(): void {
@@ -269,6 +297,7 @@ export class PresenceManager {
   async #stop(native: NativeAgent): Promise<void> {
     for (const t of this.#tickers) t.stop();
     this.#tickers = [];
+    clearTimeout(this.#answerTimer);
     if (!this.#started) return;
     // Best effort: a close must not fail because the goodbye could not go out.
     await this.#flood(native, 'offline').catch(() => undefined);
