@@ -75,7 +75,10 @@ impl Default for Flood {
 impl Flood {
     fn first_sight(&self, frame: &[u8]) -> bool {
         let id = *blake3::hash(frame).as_bytes();
-        self.seen.lock().map(|mut s| s.insert(id, Instant::now())).unwrap_or(false)
+        self.seen
+            .lock()
+            .map(|mut s| s.insert(id, Instant::now()))
+            .unwrap_or(false)
     }
 
     /// Frames as this agent's own and returns the bytes to send.
@@ -125,7 +128,11 @@ impl Flood {
 
 /// Sends `frame` to every connected peer but `except`, concurrently, each
 /// send bounded; returns how many peers took it.
-pub async fn send_to_all(transport: &Arc<QuicTransport>, frame: Bytes, except: Option<PeerId>) -> usize {
+pub async fn send_to_all(
+    transport: &Arc<QuicTransport>,
+    frame: Bytes,
+    except: Option<PeerId>,
+) -> usize {
     let peers: Vec<PeerId> = transport
         .connected()
         .await
@@ -140,7 +147,11 @@ pub async fn send_to_all(transport: &Arc<QuicTransport>, frame: Bytes, except: O
             let f = frame.clone();
             tokio::spawn(async move {
                 matches!(
-                    tokio::time::timeout(SEND_TIMEOUT, t.send_to_peer(peer, GossipStreamType::Bulk, f)).await,
+                    tokio::time::timeout(
+                        SEND_TIMEOUT,
+                        t.send_to_peer(peer, GossipStreamType::Bulk, f)
+                    )
+                    .await,
                     Ok(Ok(()))
                 )
             })
@@ -164,7 +175,10 @@ mod tests {
         let flood = Flood::default();
         let mut rx = flood.subscribe();
         let own = flood.originate(b"mine");
-        assert!(!flood.receive(&own), "our own frame coming back must stop here");
+        assert!(
+            !flood.receive(&own),
+            "our own frame coming back must stop here"
+        );
         let mut other = vec![TAG];
         other.extend_from_slice(b"theirs");
         assert!(flood.receive(&other));

@@ -12,7 +12,10 @@ use x0x_core::records::{self, Record, RecordBook};
 use crate::{coded, hex_id, parse_id, wait_closed, NativeAgent, NativeKeypair};
 
 fn invalid(message: String) -> Error {
-    Error::new(Status::InvalidArg, format!("ERR_X0X_INVALID_ARGUMENT: {message}"))
+    Error::new(
+        Status::InvalidArg,
+        format!("ERR_X0X_INVALID_ARGUMENT: {message}"),
+    )
 }
 
 fn kind_of(kind: u32) -> Result<u8> {
@@ -20,10 +23,13 @@ fn kind_of(kind: u32) -> Result<u8> {
 }
 
 fn ms(value: f64, name: &str) -> Result<u64> {
-    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= 9_007_199_254_740_991.0 {
+    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= 9_007_199_254_740_991.0
+    {
         Ok(value as u64)
     } else {
-        Err(invalid(format!("{name} must be a non-negative integer of ms (got {value})")))
+        Err(invalid(format!(
+            "{name} must be a non-negative integer of ms (got {value})"
+        )))
     }
 }
 
@@ -88,11 +94,21 @@ impl NativeRecordBook {
     /// A book for `kind`, accepting timestamps up to `maxSkewMs` ahead.
     #[napi(constructor)]
     pub fn new(kind: u32, max_skew_ms: f64) -> Result<Self> {
-        Ok(Self { inner: StdMutex::new(RecordBook::new(kind_of(kind)?, ms(max_skew_ms, "maxSkewMs")?)) })
+        Ok(Self {
+            inner: StdMutex::new(RecordBook::new(
+                kind_of(kind)?,
+                ms(max_skew_ms, "maxSkewMs")?,
+            )),
+        })
     }
 
     fn book(&self) -> Result<std::sync::MutexGuard<'_, RecordBook>> {
-        self.inner.lock().map_err(|_| Error::new(Status::GenericFailure, "ERR_X0X_NETWORK: record book poisoned"))
+        self.inner.lock().map_err(|_| {
+            Error::new(
+                Status::GenericFailure,
+                "ERR_X0X_NETWORK: record book poisoned",
+            )
+        })
     }
 
     /// Verifies `bytes` and keeps it if acceptable; never throws on bad input.
@@ -100,8 +116,14 @@ impl NativeRecordBook {
     pub fn offer(&self, bytes: Buffer, now_ms: f64) -> Result<NativeOffer> {
         let now = ms(now_ms, "nowMs")?;
         Ok(match self.book()?.offer(&bytes, now) {
-            Ok(r) => NativeOffer { record: Some(to_native(r)), rejection: None },
-            Err(why) => NativeOffer { record: None, rejection: Some(why.as_str().to_owned()) },
+            Ok(r) => NativeOffer {
+                record: Some(to_native(r)),
+                rejection: None,
+            },
+            Err(why) => NativeOffer {
+                record: None,
+                rejection: Some(why.as_str().to_owned()),
+            },
         })
     }
 
@@ -116,7 +138,12 @@ impl NativeRecordBook {
     #[napi]
     pub fn expire(&self, now_ms: f64) -> Result<Vec<NativeRecord>> {
         let now = ms(now_ms, "nowMs")?;
-        Ok(self.book()?.expire(now).into_iter().map(to_native).collect())
+        Ok(self
+            .book()?
+            .expire(now)
+            .into_iter()
+            .map(to_native)
+            .collect())
     }
 
     /// The current records.
@@ -138,7 +165,10 @@ impl NativeRecordBook {
             .book()?
             .rejections()
             .into_iter()
-            .map(|(why, n)| NativeRejectionCount { reason: why.as_str().to_owned(), count: n as f64 })
+            .map(|(why, n)| NativeRejectionCount {
+                reason: why.as_str().to_owned(),
+                count: n as f64,
+            })
             .collect())
     }
 }
@@ -208,10 +238,21 @@ impl NativeFloodPayloads {
 impl NativeAgent {
     /// Signs a record with the agent's key.
     #[napi]
-    pub fn sign_record(&self, kind: u32, body: Buffer, timestamp: f64, expires_at: f64) -> Result<Buffer> {
+    pub fn sign_record(
+        &self,
+        kind: u32,
+        body: Buffer,
+        timestamp: f64,
+        expires_at: f64,
+    ) -> Result<Buffer> {
         let bytes = self
             .inner
-            .sign_record(kind_of(kind)?, &body, ms(timestamp, "timestamp")?, ms(expires_at, "expiresAt")?)
+            .sign_record(
+                kind_of(kind)?,
+                &body,
+                ms(timestamp, "timestamp")?,
+                ms(expires_at, "expiresAt")?,
+            )
             .map_err(coded)?;
         Ok(bytes.into())
     }
@@ -253,7 +294,13 @@ impl NativeKeypair {
     /// Signs a record with this key pair, without an agent. Lets tests and
     /// tools craft records (including deliberately bad ones) to offer to a book.
     #[napi]
-    pub fn sign_record(&self, kind: u32, body: Buffer, timestamp: f64, expires_at: f64) -> Result<Buffer> {
+    pub fn sign_record(
+        &self,
+        kind: u32,
+        body: Buffer,
+        timestamp: f64,
+        expires_at: f64,
+    ) -> Result<Buffer> {
         let bytes = records::sign(
             &self.inner,
             kind_of(kind)?,

@@ -47,7 +47,8 @@ impl RecordBook {
         match &result {
             Ok(record) => {
                 self.accepted += 1;
-                self.high_water.insert(record.signer, (record.timestamp, record.expires_at));
+                self.high_water
+                    .insert(record.signer, (record.timestamp, record.expires_at));
                 self.current.insert(record.signer, record.clone());
             }
             Err(why) => *self.rejections.entry(*why).or_default() += 1,
@@ -84,12 +85,18 @@ impl RecordBook {
 
     /// Drops every record whose expiry has passed and returns them.
     pub fn expire(&mut self, now_ms: u64) -> Vec<Record> {
-        let gone: Vec<AgentId> =
-            self.current.iter().filter(|(_, r)| r.expires_at <= now_ms).map(|(id, _)| *id).collect();
+        let gone: Vec<AgentId> = self
+            .current
+            .iter()
+            .filter(|(_, r)| r.expires_at <= now_ms)
+            .map(|(id, _)| *id)
+            .collect();
         // Once the newest record has expired, every older one has too (or
         // will fail the expiry check), so the high-water mark can go.
         self.high_water.retain(|_, (_, exp)| *exp > now_ms);
-        gone.iter().filter_map(|id| self.current.remove(id)).collect()
+        gone.iter()
+            .filter_map(|id| self.current.remove(id))
+            .collect()
     }
 
     /// The current records, unordered.
@@ -116,7 +123,10 @@ mod tests {
     const KIND: u8 = 2;
 
     fn count(book: &RecordBook, why: RecordRejection) -> u64 {
-        book.rejections().into_iter().find(|(k, _)| *k == why).map_or(0, |(_, n)| n)
+        book.rejections()
+            .into_iter()
+            .find(|(k, _)| *k == why)
+            .map_or(0, |(_, n)| n)
     }
 
     #[test]
@@ -136,34 +146,55 @@ mod tests {
 
     #[test]
     fn rejects_expired_future_wrong_kind_and_forged() {
-        let (k, other) = (AgentKeypair::generate().unwrap(), AgentKeypair::generate().unwrap());
+        let (k, other) = (
+            AgentKeypair::generate().unwrap(),
+            AgentKeypair::generate().unwrap(),
+        );
         let mut book = RecordBook::new(KIND, 1_000);
-        assert_eq!(book.offer(&codec::sign(&k, KIND, b"", 1, 50).unwrap(), 100), Err(RecordRejection::Expired));
+        assert_eq!(
+            book.offer(&codec::sign(&k, KIND, b"", 1, 50).unwrap(), 100),
+            Err(RecordRejection::Expired)
+        );
         assert_eq!(
             book.offer(&codec::sign(&k, KIND, b"", 5_000, 9_000).unwrap(), 100),
             Err(RecordRejection::FromFuture)
         );
-        assert_eq!(book.offer(&codec::sign(&k, 9, b"", 1, 500).unwrap(), 100), Err(RecordRejection::WrongKind));
+        assert_eq!(
+            book.offer(&codec::sign(&k, 9, b"", 1, 500).unwrap(), 100),
+            Err(RecordRejection::WrongKind)
+        );
         let mut forged = codec::sign(&other, KIND, b"", 1, 500).unwrap();
         forged[2..34].copy_from_slice(&k.agent_id());
-        assert_eq!(book.offer(&forged, 100), Err(RecordRejection::SignerMismatch));
+        assert_eq!(
+            book.offer(&forged, 100),
+            Err(RecordRejection::SignerMismatch)
+        );
         let mut tampered = codec::sign(&k, KIND, b"x", 1, 500).unwrap();
         tampered[52] = b'y';
-        assert_eq!(book.offer(&tampered, 100), Err(RecordRejection::BadSignature));
+        assert_eq!(
+            book.offer(&tampered, 100),
+            Err(RecordRejection::BadSignature)
+        );
         assert_eq!(book.offer(b"junk", 100), Err(RecordRejection::Malformed));
         assert!(book.records().is_empty());
         assert_eq!(book.accepted(), 0);
         // A rejected forgery must not raise the signer's high-water mark.
-        assert!(book.offer(&codec::sign(&k, KIND, b"", 2, 500).unwrap(), 100).is_ok());
+        assert!(book
+            .offer(&codec::sign(&k, KIND, b"", 2, 500).unwrap(), 100)
+            .is_ok());
     }
 
     #[test]
     fn expiry_drops_records_and_removal_keeps_replay_protection() {
-        let (a, b) = (AgentKeypair::generate().unwrap(), AgentKeypair::generate().unwrap());
+        let (a, b) = (
+            AgentKeypair::generate().unwrap(),
+            AgentKeypair::generate().unwrap(),
+        );
         let mut book = RecordBook::new(KIND, 1_000);
         let ra = codec::sign(&a, KIND, b"", 10, 1_000).unwrap();
         book.offer(&ra, 20).unwrap();
-        book.offer(&codec::sign(&b, KIND, b"", 10, 5_000).unwrap(), 20).unwrap();
+        book.offer(&codec::sign(&b, KIND, b"", 10, 5_000).unwrap(), 20)
+            .unwrap();
         assert!(book.expire(999).is_empty());
         let gone = book.expire(1_000);
         assert_eq!(gone.len(), 1);

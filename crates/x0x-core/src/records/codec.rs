@@ -92,7 +92,13 @@ pub struct Record {
 /// The bytes a record's signature covers: every field but the key and the
 /// signature, behind a domain tag so no other x0x signature can be replayed
 /// as a record.
-pub fn signed_message(kind: u8, signer: &AgentId, timestamp: u64, expires_at: u64, body: &[u8]) -> Vec<u8> {
+pub fn signed_message(
+    kind: u8,
+    signer: &AgentId,
+    timestamp: u64,
+    expires_at: u64,
+    body: &[u8],
+) -> Vec<u8> {
     let mut m = Vec::with_capacity(SIGN_DOMAIN.len() + FIXED_LEN + body.len());
     m.extend_from_slice(SIGN_DOMAIN);
     m.push(kind);
@@ -106,9 +112,18 @@ pub fn signed_message(kind: u8, signer: &AgentId, timestamp: u64, expires_at: u6
 }
 
 /// Builds and signs a record.
-pub fn sign(keypair: &AgentKeypair, kind: u8, body: &[u8], timestamp: u64, expires_at: u64) -> CoreResult<Vec<u8>> {
+pub fn sign(
+    keypair: &AgentKeypair,
+    kind: u8,
+    body: &[u8],
+    timestamp: u64,
+    expires_at: u64,
+) -> CoreResult<Vec<u8>> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(CoreError::PayloadTooLarge { size: body.len(), limit: MAX_BODY_BYTES });
+        return Err(CoreError::PayloadTooLarge {
+            size: body.len(),
+            limit: MAX_BODY_BYTES,
+        });
     }
     if expires_at < timestamp {
         return Err(CoreError::InvalidConfig(format!(
@@ -145,7 +160,10 @@ pub fn decode(bytes: &[u8]) -> Result<Record, RecordRejection> {
         let timestamp = u64_at(bytes, 34)?;
         let expires_at = u64_at(bytes, 42)?;
         let body_len = u16::from_le_bytes(bytes.get(50..52)?.try_into().ok()?) as usize;
-        if body_len > MAX_BODY_BYTES || bytes.len() != RECORD_OVERHEAD + body_len || expires_at < timestamp {
+        if body_len > MAX_BODY_BYTES
+            || bytes.len() != RECORD_OVERHEAD + body_len
+            || expires_at < timestamp
+        {
             return None;
         }
         let body_end = FIXED_LEN + body_len;
@@ -212,7 +230,10 @@ mod tests {
         let bytes = sign(&k, 7, b"body", 100, 200).unwrap();
         assert_eq!(bytes.len(), RECORD_OVERHEAD + 4);
         let r = decode(&bytes).unwrap();
-        assert_eq!((r.kind, r.signer, r.timestamp, r.expires_at), (7, k.agent_id(), 100, 200));
+        assert_eq!(
+            (r.kind, r.signer, r.timestamp, r.expires_at),
+            (7, k.agent_id(), 100, 200)
+        );
         assert_eq!(r.body, b"body");
         r.verify().unwrap();
     }
@@ -240,7 +261,10 @@ mod tests {
 
     #[test]
     fn key_of_another_agent_is_a_signer_mismatch() {
-        let (a, b) = (AgentKeypair::generate().unwrap(), AgentKeypair::generate().unwrap());
+        let (a, b) = (
+            AgentKeypair::generate().unwrap(),
+            AgentKeypair::generate().unwrap(),
+        );
         // b signs but claims to be a: the key no longer hashes to the signer.
         let mut r = decode(&sign(&b, 1, b"x", 1, 2).unwrap()).unwrap();
         r.signer = a.agent_id();
@@ -257,7 +281,11 @@ mod tests {
         let k = AgentKeypair::generate().unwrap();
         let bytes = sign(&k, 1, b"abc", 1, 2).unwrap();
         for cut in [0, 1, 33, 51, 52, bytes.len() - 1] {
-            assert_eq!(decode(&bytes[..cut]), Err(RecordRejection::Malformed), "cut at {cut}");
+            assert_eq!(
+                decode(&bytes[..cut]),
+                Err(RecordRejection::Malformed),
+                "cut at {cut}"
+            );
         }
         let mut v2 = bytes.clone();
         v2[0] = 2;

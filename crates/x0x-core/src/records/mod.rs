@@ -7,4 +7,7 @@ pub mod book;
 pub mod codec;
 
 pub use book::RecordBook;
-pub use codec::{decode, sign, signed_message, verify_fields, Record, RecordRejection, MAX_BODY_BYTES, RECORD_OVERHEAD};
+pub use codec::{
+    decode, sign, signed_message, verify_fields, Record, RecordRejection, MAX_BODY_BYTES,
+    RECORD_OVERHEAD,
+};
