@@ -37,6 +37,8 @@ export declare class NativeKeypair {
   /** 32-byte agent id, lowercase hex. */
   get agentId(): string;
   get publicKey(): Buffer;
+  /** Signs a record (x0x_core::records) with this key, without an agent. */
+  signRecord(kind: number, body: Buffer, timestamp: number, expiresAt: number): Buffer;
 }
 
 export interface NativeMessage {
@@ -143,9 +145,76 @@ export declare class NativeAgent {
   blockPeer(peerId: string): Promise<void>;
   unblockPeer(peerId: string): void;
   isRunning(): boolean;
+  /** Signs a record (x0x_core::records) with the agent's key. Throws ERR_X0X_PAYLOAD_TOO_LARGE for a body over 4096 bytes. */
+  signRecord(kind: number, body: Buffer, timestamp: number, expiresAt: number): Buffer;
+  /** Floods a payload (at most 16 KiB) to the network without naming this agent; resolves with the neighbours reached. */
+  flood(payload: Buffer): Promise<number>;
+  /** Payloads flooded by other agents, from now on. */
+  floodPayloads(): NativeFloodPayloads;
+  floodStats(): NativeFloodStats;
   /** Idempotent. Frees the socket and ends every task of this agent. */
   close(): Promise<void>;
 }
+
+/** A verified signed record. */
+export interface NativeRecord {
+  kind: number;
+  /** Signer agent id, hex; the public key hashes to it. */
+  signer: string;
+  timestamp: number;
+  expiresAt: number;
+  body: Buffer;
+  publicKey: Buffer;
+  signature: Buffer;
+}
+
+/** Exactly one field is set. */
+export interface NativeOffer {
+  record?: NativeRecord;
+  rejection?: 'malformed' | 'wrong-kind' | 'signer-mismatch' | 'bad-signature' | 'expired' | 'from-future' | 'replayed';
+}
+
+export interface NativeRejectionCount {
+  reason: string;
+  count: number;
+}
+
+export interface NativeFloodStats {
+  sent: number;
+  received: number;
+  duplicates: number;
+  oversized: number;
+}
+
+/** The newest valid record of one kind per signer; replay and expiry bookkeeping. */
+export declare class NativeRecordBook {
+  constructor(kind: number, maxSkewMs: number);
+  /** Never throws on bad bytes: the rejection is returned and counted. */
+  offer(bytes: Buffer, nowMs: number): NativeOffer;
+  /** Forgets a signer's record, keeping its replay protection. */
+  remove(signer: string): boolean;
+  /** Drops and returns the records expired at nowMs. */
+  expire(nowMs: number): NativeRecord[];
+  records(): NativeRecord[];
+  accepted(): number;
+  rejections(): NativeRejectionCount[];
+}
+
+export declare class NativeFloodPayloads {
+  next(): Promise<Buffer | null>;
+  close(): void;
+}
+
+/** True when publicKey hashes to signer and signed these record fields. */
+export declare function verifyRecord(
+  kind: number,
+  signer: string,
+  timestamp: number,
+  expiresAt: number,
+  body: Buffer,
+  publicKey: Buffer,
+  signature: Buffer,
+): boolean;
 
 /** Largest payload accepted by publish(), bytes. */
 export declare const MAX_PAYLOAD_BYTES: number;

@@ -21,6 +21,8 @@ export class AgentCore {
   #closing: Promise<void> | undefined;
   /** Closers of the streams still open, so close() can end them all. */
   readonly #streams = new Set<() => void>();
+  /** Work that must reach the network before the agent closes (goodbyes). */
+  readonly #beforeClose: ((native: NativeAgent) => Promise<void>)[] = [];
 
   constructor(native: NativeAgent) {
     this.#native = native;
@@ -72,6 +74,14 @@ export class AgentCore {
   }
 
   /**
+   * Registers `hook` to run once close() has been claimed (so no new calls
+   * start) but before anything is torn down. Hooks must not throw.
+   */
+  beforeClose(hook: (native: NativeAgent) => Promise<void>): void {
+    this.#beforeClose.push(hook);
+  }
+
+  /**
    * Ends every open stream, then closes the native agent. Idempotent: the
    * closed state is claimed before the first await, so concurrent callers
    * share one native close.
@@ -82,6 +92,7 @@ export class AgentCore {
   }
 
   async #closeOnce(): Promise<void> {
+    await Promise.all(this.#beforeClose.map((hook) => hook(this.#native).catch(() => undefined)));
     // Ending streams first lets pending next() calls report done rather than
     // race the native shutdown.
     for (const end of [...this.#streams]) end();

@@ -13,7 +13,9 @@ import { throwIfAborted } from './abort.js';
 import { checkSocketAddress } from './address.js';
 import { AgentCore } from './agent-core.js';
 import { registerCore } from './core-registry.js';
-import { GossipConfig, type GossipConfigFields } from './config.js';
+import { GossipConfig, type GossipConfigInput } from './config.js';
+import { createCoordinators, type CoordinatorManager } from './coordinators.js';
+import { createPresence, type PresenceManager } from './presence.js';
 import { callNative, callNativeSync, InvalidConfigError, KeyFileError } from './errors.js';
 import { AgentKeypair, nativeKeypairOf, type AgentId } from './identity.js';
 import { loadBinding, type NativeAgentOptions } from './native.js';
@@ -63,6 +65,10 @@ export class Agent implements AsyncDisposable {
   readonly pubsub: PubSubManager;
   /** HyParView views, SWIM failure detection and membership events. */
   readonly membership: MembershipManager;
+  /** Presence beacons: which agents are online, and events when that changes. */
+  readonly presence: PresenceManager;
+  /** Coordinator adverts: publicly reachable agents others can use. */
+  readonly coordinators: CoordinatorManager;
 
   readonly #core: AgentCore;
   readonly #bootstrap: readonly string[];
@@ -77,6 +83,8 @@ export class Agent implements AsyncDisposable {
     this.runtime = createRuntime(core);
     this.pubsub = createPubSub(core);
     this.membership = createMembership(core);
+    this.presence = createPresence(core, config);
+    this.coordinators = createCoordinators(core, config);
   }
 
   /** Starts configuring a new agent. */
@@ -114,6 +122,10 @@ export class Agent implements AsyncDisposable {
     this.#core.use();
     throwIfAborted(options.signal);
     await this.membership.join(this.#bootstrap, options);
+    // Records start once there is a network to tell (the config's
+    // `coordinator` flag advertises here).
+    await this.coordinators.start();
+    await this.presence.start();
   }
 
   /**
@@ -185,6 +197,7 @@ export class Agent implements AsyncDisposable {
    * stops the runtime. Idempotent: every call returns the same promise.
    */
   close(): Promise<void> {
+    this.coordinators.stop();
     return this.#core.close();
   }
 
@@ -286,7 +299,7 @@ export class AgentBuilder {
    * @defaultValue `GossipConfig.DEFAULTS`
    * @throws {@link InvalidConfigError} on an unknown field or a value out of range
    */
-  withConfig(config: GossipConfig | Partial<GossipConfigFields>): this {
+  withConfig(config: GossipConfig | Partial<GossipConfigInput>): this {
     this.#assertUnbuilt();
     this.#config = config instanceof GossipConfig ? config : new GossipConfig(config);
     return this;

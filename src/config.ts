@@ -76,10 +76,52 @@ export interface GossipConfigFields {
    * @defaultValue 300000 (5 minutes)
    */
   readonly messageCacheTtl: number;
+  /**
+   * How long a coordinator advert stays valid, in milliseconds; a
+   * coordinator re-advertises every half of it, and an advert not renewed in
+   * time drops out of everyone's `getCoordinators()`.
+   * Integer from 1000 to 604800000 (one week).
+   * @defaultValue 86400000 (24 hours)
+   */
+  readonly coordinatorAdvertTtl: number;
+  /**
+   * Advertise this agent as a coordinator (a publicly reachable node others
+   * may use for rendezvous) as soon as it joins; same as calling
+   * `agent.coordinators.advertiseAsCoordinator()` after `joinNetwork()`.
+   * @defaultValue false
+   */
+  readonly coordinator: boolean;
+  /**
+   * Presence group key: 32 random bytes, given as a `Uint8Array` or as 64
+   * hex characters (stored as lowercase hex). With a key, presence beacons
+   * are sealed (ChaCha20-Poly1305 under a key derived with HKDF-SHA-256) and
+   * only agents holding the same key see each other; without one, beacons
+   * are signed but readable by every agent. Make one with
+   * `crypto.randomBytes(32).toString('hex')` and share it out of band.
+   * `toJSON()` includes it, so treat serialised configs as secrets.
+   * @defaultValue null (beacons in the clear)
+   */
+  readonly presenceGroupKey: string | null;
 }
+
+/**
+ * What the {@link GossipConfig} constructor accepts: the fields, with the
+ * presence group key also as raw bytes.
+ */
+export type GossipConfigInput = Omit<GossipConfigFields, 'presenceGroupKey'> & {
+  readonly presenceGroupKey: string | Uint8Array | null;
+};
 
 /** Name of one field of {@link GossipConfigFields}. */
 export type GossipConfigField = keyof GossipConfigFields;
+
+/** The integer fields of {@link GossipConfigFields}. */
+export type NumericConfigField = {
+  [K in GossipConfigField]: GossipConfigFields[K] extends number ? K : never;
+}[GossipConfigField];
+
+/** Bytes of a presence group key. */
+export const PRESENCE_GROUP_KEY_BYTES = 32;
 
 interface FieldRule {
   readonly min: number;
@@ -89,7 +131,7 @@ interface FieldRule {
 }
 
 // Iteration order of this table is the order of toJSON() and of error checks.
-const RULES: { readonly [K in GossipConfigField]: FieldRule } = {
+const RULES: { readonly [K in NumericConfigField]: FieldRule } = {
   activeViewSize: { min: 8, max: 12, unit: '' },
   passiveViewSize: { min: 64, max: 128, unit: '' },
   probeInterval: { min: 100, max: 60_000, unit: ' ms' },
@@ -100,9 +142,14 @@ const RULES: { readonly [K in GossipConfigField]: FieldRule } = {
   foafFanout: { min: 1, max: 16, unit: '' },
   messageCacheSize: { min: 1, max: 10_000_000, unit: '' },
   messageCacheTtl: { min: 1_000, max: 86_400_000, unit: ' ms' },
+  coordinatorAdvertTtl: { min: 1_000, max: 604_800_000, unit: ' ms' },
 };
 
-const FIELDS = Object.keys(RULES) as GossipConfigField[];
+const FIELDS: readonly GossipConfigField[] = [
+  ...(Object.keys(RULES) as NumericConfigField[]),
+  'coordinator',
+  'presenceGroupKey',
+];
 
 const DEFAULTS: Readonly<GossipConfigFields> = Object.freeze({
   activeViewSize: 10,
@@ -115,10 +162,13 @@ const DEFAULTS: Readonly<GossipConfigFields> = Object.freeze({
   foafFanout: 3,
   messageCacheSize: 10_000,
   messageCacheTtl: 300_000,
+  coordinatorAdvertTtl: 86_400_000,
+  coordinator: false,
+  presenceGroupKey: null,
 });
 
 function isField(key: string): key is GossipConfigField {
-  return Object.hasOwn(RULES, key);
+  return (FIELDS as readonly string[]).includes(key);
 }
 
 /** Renders a rejected value so that `"10"` and `10` read differently. */
@@ -131,7 +181,28 @@ function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : typeof value;
 }
 
-function checkField(field: GossipConfigField, value: unknown): number {
+function checkCoordinator(value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  throw new InvalidConfigError(`coordinator must be true or false (got ${describe(value)})`, {
+    field: 'coordinator',
+  });
+}
+
+function checkGroupKey(value: unknown): string | null {
+  if (value === null) return null;
+  if (value instanceof Uint8Array && value.byteLength === PRESENCE_GROUP_KEY_BYTES) {
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
+  }
+  if (typeof value === 'string' && /^[0-9a-fA-F]{64}$/.test(value)) return value.toLowerCase();
+  const got =
+    value instanceof Uint8Array ? `${value.byteLength} bytes` : typeof value === 'string' ? `a string of ${value.length} characters` : describe(value);
+  throw new InvalidConfigError(
+    `presenceGroupKey must be ${PRESENCE_GROUP_KEY_BYTES} bytes (a Uint8Array or 64 hex characters) or null (got ${got})`,
+    { field: 'presenceGroupKey' },
+  );
+}
+
+function checkField(field: NumericConfigField, value: unknown): number {
   const { min, max, unit } = RULES[field];
   if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) {
     return value;
@@ -186,13 +257,19 @@ export class GossipConfig implements GossipConfigFields {
   readonly messageCacheSize: number;
   /** {@inheritDoc GossipConfigFields.messageCacheTtl} */
   readonly messageCacheTtl: number;
+  /** {@inheritDoc GossipConfigFields.coordinatorAdvertTtl} */
+  readonly coordinatorAdvertTtl: number;
+  /** {@inheritDoc GossipConfigFields.coordinator} */
+  readonly coordinator: boolean;
+  /** {@inheritDoc GossipConfigFields.presenceGroupKey} */
+  readonly presenceGroupKey: string | null;
 
   /**
    * @param fields - fields to override; omitted or `undefined` fields keep their default
    * @throws {@link InvalidConfigError} when `fields` is not a plain object, has
    *   an unknown key, or holds a value that is not an integer in range
    */
-  constructor(fields: Partial<GossipConfigFields> = {}) {
+  constructor(fields: Partial<GossipConfigInput> = {}) {
     if (!isPlainObject(fields)) {
       throw new InvalidConfigError(
         `gossip config must be a plain object (got ${describe(fields)})`,
@@ -207,7 +284,7 @@ export class GossipConfig implements GossipConfigFields {
       }
     }
     const given = fields as Record<GossipConfigField, unknown>;
-    const pick = (field: GossipConfigField): number =>
+    const pick = (field: NumericConfigField): number =>
       given[field] === undefined ? DEFAULTS[field] : checkField(field, given[field]);
     this.activeViewSize = pick('activeViewSize');
     this.passiveViewSize = pick('passiveViewSize');
@@ -219,6 +296,10 @@ export class GossipConfig implements GossipConfigFields {
     this.foafFanout = pick('foafFanout');
     this.messageCacheSize = pick('messageCacheSize');
     this.messageCacheTtl = pick('messageCacheTtl');
+    this.coordinatorAdvertTtl = pick('coordinatorAdvertTtl');
+    this.coordinator = given.coordinator === undefined ? false : checkCoordinator(given.coordinator);
+    this.presenceGroupKey =
+      given.presenceGroupKey === undefined ? null : checkGroupKey(given.presenceGroupKey);
     Object.freeze(this);
   }
 
@@ -240,14 +321,14 @@ export class GossipConfig implements GossipConfigFields {
       }
     }
     // Checked here rather than by the constructor's signature: JSON is untyped.
-    return new GossipConfig(value as Partial<GossipConfigFields>);
+    return new GossipConfig(value as Partial<GossipConfigInput>);
   }
 
   /** All fields as a plain object; `JSON.stringify` uses this. */
   toJSON(): GossipConfigFields {
-    const out = {} as Record<GossipConfigField, number>;
+    const out = {} as Record<GossipConfigField, unknown>;
     for (const field of FIELDS) out[field] = this[field];
-    return out;
+    return out as unknown as GossipConfigFields;
   }
 
   /**

@@ -43,9 +43,25 @@ export {
 } from './membership.js';
 export {
   GossipConfig,
+  PRESENCE_GROUP_KEY_BYTES,
   type GossipConfigField,
   type GossipConfigFields,
+  type GossipConfigInput,
+  type NumericConfigField,
 } from './config.js';
+export {
+  COORDINATORS_TOPIC,
+  CoordinatorManager,
+  verifyCoordinatorAdvert,
+  type CoordinatorAdvert,
+} from './coordinators.js';
+export {
+  PresenceManager,
+  type OnlineAgent,
+  type PresenceEvent,
+  type PresenceStats,
+} from './presence.js';
+export { type RecordRejection, type RecordStats } from './records.js';
 export {
   AbortError,
   BadAddressError,

@@ -13,9 +13,13 @@ import type {
   NativeMembershipEvent,
   NativeMembershipEvents,
   NativeMembershipStats,
+  NativeFloodStats,
   NativeMessage,
+  NativeOffer,
   NativePeer,
   NativePubSubStats,
+  NativeRecord,
+  NativeRejectionCount,
 } from '../../native/binding.js';
 import { FakePullSource } from './fake-pull-source.js';
 
@@ -54,6 +58,83 @@ class FakeKeypair {
   get publicKey(): Buffer {
     return Buffer.from(`pk-${this.seed}`);
   }
+
+  signRecord(kind: number, body: Buffer, timestamp: number, expiresAt: number): Buffer {
+    return fakeRecord(kind, this.agentId, body, timestamp, expiresAt);
+  }
+}
+
+/** Fake records are JSON; no cryptography, just the bookkeeping rules. */
+function fakeRecord(kind: number, signer: string, body: Buffer, timestamp: number, expiresAt: number): Buffer {
+  return Buffer.from(JSON.stringify({ kind, signer, body: body.toString('base64'), timestamp, expiresAt }));
+}
+
+class FakeRecordBook {
+  readonly #current = new Map<string, NativeRecord>();
+  readonly #last = new Map<string, number>();
+  readonly #rejections = new Map<string, number>();
+  #accepted = 0;
+
+  constructor(
+    readonly kind: number,
+    readonly maxSkewMs: number,
+  ) {}
+
+  offer(bytes: Buffer, nowMs: number): NativeOffer {
+    const reject = (rejection: NonNullable<NativeOffer['rejection']>): NativeOffer => {
+      this.#rejections.set(rejection, (this.#rejections.get(rejection) ?? 0) + 1);
+      return { rejection };
+    };
+    let r: { kind: number; signer: string; body: string; timestamp: number; expiresAt: number };
+    try {
+      r = JSON.parse(bytes.toString('utf8')) as typeof r;
+    } catch {
+      return reject('malformed');
+    }
+    if (r.kind !== this.kind) return reject('wrong-kind');
+    if (r.expiresAt <= nowMs) return reject('expired');
+    if (r.timestamp > nowMs + this.maxSkewMs) return reject('from-future');
+    if ((this.#last.get(r.signer) ?? -1) >= r.timestamp) return reject('replayed');
+    const record: NativeRecord = {
+      kind: r.kind,
+      signer: r.signer,
+      timestamp: r.timestamp,
+      expiresAt: r.expiresAt,
+      body: Buffer.from(r.body, 'base64'),
+      publicKey: Buffer.alloc(0),
+      signature: Buffer.alloc(0),
+    };
+    this.#accepted += 1;
+    this.#last.set(r.signer, r.timestamp);
+    this.#current.set(r.signer, record);
+    return { record };
+  }
+
+  remove(signer: string): boolean {
+    return this.#current.delete(signer);
+  }
+
+  expire(nowMs: number): NativeRecord[] {
+    const gone = [...this.#current.values()].filter((r) => r.expiresAt <= nowMs);
+    for (const r of gone) this.#current.delete(r.signer);
+    return gone;
+  }
+
+  records(): NativeRecord[] {
+    return [...this.#current.values()];
+  }
+
+  accepted(): number {
+    return this.#accepted;
+  }
+
+  rejections(): NativeRejectionCount[] {
+    return [...this.#rejections].map(([reason, count]) => ({ reason, count }));
+  }
+}
+
+function fakeVerifyRecord(): boolean {
+  return true;
 }
 
 class FakeAgent {
@@ -62,6 +143,7 @@ class FakeAgent {
   readonly subscriptions: FakePullSource<NativeMessage>[] = [];
   readonly events: FakePullSource<NativeConnectionEvent>[] = [];
   readonly membershipStreams: FakePullSource<NativeMembershipEvent>[] = [];
+  readonly floodStreams: FakePullSource<Buffer>[] = [];
   /** Set to make the next join() wait for `release`. */
   joinGate: Promise<void> | undefined;
   closed = false;
@@ -178,10 +260,31 @@ class FakeAgent {
     return !this.closed;
   }
 
+  signRecord(kind: number, body: Buffer, timestamp: number, expiresAt: number): Buffer {
+    return this.keypair.signRecord(kind, body, timestamp, expiresAt);
+  }
+
+  async flood(payload: Buffer): Promise<number> {
+    this.calls.push(`flood ${payload.byteLength}`);
+    return 0;
+  }
+
+  floodPayloads(): FakePullSource<Buffer> {
+    const source = new FakePullSource<Buffer>();
+    this.floodStreams.push(source);
+    return source;
+  }
+
+  floodStats(): NativeFloodStats {
+    return { sent: 0, received: 0, duplicates: 0, oversized: 0 };
+  }
+
   async close(): Promise<void> {
     this.calls.push('close');
     this.closed = true;
-    for (const source of [...this.subscriptions, ...this.events, ...this.membershipStreams]) source.end();
+    for (const source of [...this.subscriptions, ...this.events, ...this.membershipStreams, ...this.floodStreams]) {
+      source.end();
+    }
   }
 }
 
@@ -194,6 +297,9 @@ const checked = {
   NativeSubscription: FakePullSource,
   NativeConnectionEvents: FakePullSource,
   NativeMembershipEvents: FakePullSource,
+  NativeRecordBook: FakeRecordBook,
+  NativeFloodPayloads: FakePullSource,
+  verifyRecord: fakeVerifyRecord,
   ...FAKE_LIMITS,
 } satisfies {
   [K in keyof NativeBinding]: NativeBinding[K] extends abstract new (...args: never) => unknown

@@ -19,10 +19,20 @@
 // nothing is left on the event loop. The tests rely on that to detect native
 // handles that outlive `Agent.close()`.
 import { createHash } from 'node:crypto';
-
 import { createRequire } from 'node:module';
 
-import { Agent, MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES } from '../../dist/esm/index.mjs';
+import {
+  Agent,
+  COORDINATORS_TOPIC,
+  MAX_PAYLOAD_BYTES,
+  MAX_TOPIC_BYTES,
+  verifyCoordinatorAdvert,
+} from '../../dist/esm/index.mjs';
+
+// Forged records need a second signing key; the package offers none on
+// purpose, so the child takes it from the addon directly.
+const { NativeKeypair } = createRequire(import.meta.url)('../../native/index.cjs');
+const COORDINATOR_KIND = 2;
 
 // Test hooks (forged and repeated frames); not part of the package's entry point.
 const testing = createRequire(import.meta.url)('../../dist/cjs/testing.js');
@@ -91,6 +101,85 @@ async function pump(handle, subscription) {
   send({ event: 'subscriptionEnd', handle, ...(error ? { error } : {}) });
 }
 
+async function pumpPresence(events) {
+  try {
+    for await (const event of events) send({ event: 'presence', ...event });
+  } catch {
+    // Ends with the agent; nothing to report.
+  }
+}
+
+function advertBody(addrs) {
+  return Buffer.from(JSON.stringify({ addrs }), 'utf8');
+}
+
+/** Record wire format v1 (x0x_core::records::codec), written out independently. */
+function encodeRecord({ kind, signer, timestamp, expiresAt, body, publicKey, signature }) {
+  const head = Buffer.alloc(52);
+  head[0] = 1;
+  head[1] = kind;
+  Buffer.from(signer, 'hex').copy(head, 2);
+  head.writeBigUInt64LE(BigInt(timestamp), 34);
+  head.writeBigUInt64LE(BigInt(expiresAt), 42);
+  head.writeUInt16LE(body.length, 50);
+  return Buffer.concat([head, body, publicKey, signature]);
+}
+
+function advertInfo(advert) {
+  const tampered = { ...advert, addrs: [...advert.addrs.slice(1), '203.0.113.9:1'] };
+  return {
+    peerId: advert.peerId,
+    addrs: [...advert.addrs],
+    timestamp: advert.timestamp,
+    expiresAt: advert.expiresAt,
+    signatureB64: Buffer.from(advert.signature).toString('base64'),
+    publicKeyB64: Buffer.from(advert.publicKey).toString('base64'),
+    verified: verifyCoordinatorAdvert(advert),
+    tamperedVerified: verifyCoordinatorAdvert(tampered),
+  };
+}
+
+function forgeAdvert(variant, victim) {
+  const forger = NativeKeypair.generate();
+  const now = Date.now();
+  const ttl = 60_000;
+  const body = advertBody(['198.51.100.7:9']);
+  const parse = (bytes) => ({
+    kind: COORDINATOR_KIND,
+    signer: bytes.subarray(2, 34).toString('hex'),
+    timestamp: now,
+    expiresAt: now + ttl,
+    body,
+    publicKey: bytes.subarray(bytes.length - 3309 - 1952, bytes.length - 3309),
+    signature: bytes.subarray(bytes.length - 3309),
+  });
+  switch (variant) {
+    case 'claims-victim':
+      return encodeRecord({ ...parse(forger.signRecord(COORDINATOR_KIND, body, now, now + ttl)), signer: victim.peerId });
+    case 'stolen-key':
+      return encodeRecord({
+        ...parse(forger.signRecord(COORDINATOR_KIND, body, now, now + ttl)),
+        signer: victim.peerId,
+        publicKey: Buffer.from(victim.publicKeyB64, 'base64'),
+      });
+    case 'tampered-addr':
+      return encodeRecord({
+        kind: COORDINATOR_KIND,
+        signer: victim.peerId,
+        // Newer than the genuine one, so only the signature can catch it.
+        timestamp: victim.timestamp + 1,
+        expiresAt: victim.expiresAt,
+        body: advertBody(['198.51.100.7:9', ...victim.addrs]),
+        publicKey: Buffer.from(victim.publicKeyB64, 'base64'),
+        signature: Buffer.from(victim.signatureB64, 'base64'),
+      });
+    case 'expired':
+      return forger.signRecord(COORDINATOR_KIND, body, now - 20_000, now - 10_000);
+    default:
+      throw new TypeError(`unknown forged advert variant ${JSON.stringify(variant)}`);
+  }
+}
+
 async function pumpConnections(events) {
   try {
     for await (const event of events) send({ event: 'connection', ...event });
@@ -129,6 +218,7 @@ const commands = {
     agent = await builder.build();
     void pumpConnections(agent.transport.events());
     void pumpMembership(agent.membership.events());
+    void pumpPresence(agent.presence.events());
     return {
       agentId: agent.agentId,
       addrs: agent.listenAddrs,
@@ -210,6 +300,31 @@ const commands = {
   async unblockPeer({ peerId }) {
     requireAgent().transport.unblockPeer(peerId);
     return null;
+  },
+
+  async onlineAgents() {
+    return requireAgent().presence.getOnlineAgents();
+  },
+
+  async presenceStats() {
+    return requireAgent().presence.stats();
+  },
+
+  async advertiseAsCoordinator() {
+    return advertInfo(await requireAgent().coordinators.advertiseAsCoordinator());
+  },
+
+  async coordinators() {
+    return requireAgent().coordinators.getCoordinators().map(advertInfo);
+  },
+
+  async coordinatorStats() {
+    return requireAgent().coordinators.stats();
+  },
+
+  /** Publishes a forged advert (see ForgedAdvertVariant in harness.ts); returns the message id. */
+  async injectAdvert({ variant, victim }) {
+    return requireAgent().publish(COORDINATORS_TOPIC, forgeAdvert(variant, victim));
   },
 
   /**

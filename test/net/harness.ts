@@ -41,7 +41,7 @@ export const PROBE_PREFIX = '__x0x_probe__:';
 const LOG_LIMIT_CHARS = 64 * 1024;
 
 /** Gossip settings passed to `AgentBuilder.withConfig()` in the child. */
-export type AgentConfig = Readonly<Record<string, number>>;
+export type AgentConfig = Readonly<Record<string, number | boolean | string | null>>;
 
 /** What `publish` sends: UTF-8 text, `n` zero bytes (built in the child), or raw bytes. */
 export type PayloadSpec =
@@ -140,6 +140,67 @@ export interface Commands {
   blockPeer: { args: { peerId: string }; result: null };
   unblockPeer: { args: { peerId: string }; result: null };
   close: { args: Record<string, never>; result: CloseResult };
+  // Records (test/net/records.test.ts): presence and coordinator adverts.
+  onlineAgents: { args: Record<string, never>; result: OnlineAgentInfo[] };
+  presenceStats: { args: Record<string, never>; result: PresenceStatsInfo };
+  advertiseAsCoordinator: { args: Record<string, never>; result: AdvertInfo };
+  coordinators: { args: Record<string, never>; result: AdvertInfo[] };
+  coordinatorStats: { args: Record<string, never>; result: RecordStatsInfo };
+  injectAdvert: { args: { variant: ForgedAdvertVariant; victim?: AdvertInfo }; result: string };
+}
+
+/** `agent.presence.getOnlineAgents()` entry. */
+export interface OnlineAgentInfo {
+  readonly agentId: string;
+  readonly addrs: readonly string[];
+  readonly lastSeen: number;
+}
+
+/** `agent.presence.stats()`. */
+export interface PresenceStatsInfo {
+  readonly beaconsSent: number;
+  readonly beaconsReceived: number;
+  readonly replaysDropped: number;
+  readonly invalidDropped: number;
+  readonly decryptFailures: number;
+  readonly plaintextIgnored: number;
+  readonly online: number;
+}
+
+/** A coordinator advert over IPC (bytes as base64), with its signature re-checked in the child. */
+export interface AdvertInfo {
+  readonly peerId: string;
+  readonly addrs: readonly string[];
+  readonly timestamp: number;
+  readonly expiresAt: number;
+  readonly signatureB64: string;
+  readonly publicKeyB64: string;
+  /** `verifyCoordinatorAdvert(advert)` in the child. */
+  readonly verified: boolean;
+  /** The same check after changing one address: must be false. */
+  readonly tamperedVerified: boolean;
+}
+
+/** `agent.coordinators.stats()`. */
+export interface RecordStatsInfo {
+  readonly accepted: number;
+  readonly rejected: Readonly<Record<string, number>>;
+}
+
+/**
+ * Forged adverts the child can publish on `x0x.coordinators`:
+ * `claims-victim`: signed by the child, claiming the victim's peer id;
+ * `stolen-key`: the victim's id and public key, the child's signature;
+ * `tampered-addr`: the victim's genuine advert with an address changed (and a newer timestamp);
+ * `expired`: a correctly signed advert of the child's own whose expiry has passed.
+ */
+export type ForgedAdvertVariant = 'claims-victim' | 'stolen-key' | 'tampered-addr' | 'expired';
+
+/** A presence event of the child's agent. */
+export interface PresenceEventInfo {
+  readonly type: 'agent-online' | 'agent-offline';
+  readonly agentId: string;
+  readonly at: number;
 }
 
 export type Command = keyof Commands;
@@ -220,7 +281,8 @@ type ChildToParent =
   | ({ event: 'message'; payloadB64?: string } & Omit<ReceivedMessage, 'payload' | 'text'>)
   | ({ event: 'subscriptionEnd' } & SubscriptionEnd)
   | ({ event: 'connection' } & ConnectionEventInfo)
-  | ({ event: 'membership' } & MembershipEventInfo);
+  | ({ event: 'membership' } & MembershipEventInfo)
+  | ({ event: 'presence' } & PresenceEventInfo);
 
 /** Every child not yet reaped by {@link stopAll}. */
 const running = new Set<AgentProcess>();
@@ -244,6 +306,8 @@ export class AgentProcess {
   readonly connections: ConnectionEventInfo[] = [];
   /** Membership events of the child's agent, in order. */
   readonly membershipEvents: MembershipEventInfo[] = [];
+  /** Presence events of the child's agent (`agent.presence.events()`, opened at start). */
+  readonly presence: PresenceEventInfo[] = [];
   /** Resolves when the process has exited, however it ended. */
   readonly exited: Promise<ExitInfo>;
 
@@ -529,6 +593,11 @@ export class AgentProcess {
       case 'membership': {
         const { event: _event, ...rest } = message;
         this.membershipEvents.push(rest);
+        break;
+      }
+      case 'presence': {
+        const { event: _event, ...rest } = message;
+        this.presence.push(rest);
         break;
       }
     }

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 
-import { GossipConfig, type GossipConfigField } from '../../src/config.js';
+import { GossipConfig, type NumericConfigField } from '../../src/config.js';
 import { InvalidConfigError } from '../../src/errors.js';
 
 // The specification, written out independently of src/config.ts.
-const SPEC: Record<GossipConfigField, { def: number; min: number; max: number }> = {
+const SPEC: Record<NumericConfigField, { def: number; min: number; max: number }> = {
   activeViewSize: { def: 10, min: 8, max: 12 },
   passiveViewSize: { def: 96, min: 64, max: 128 },
   probeInterval: { def: 1000, min: 100, max: 60000 },
@@ -15,8 +15,11 @@ const SPEC: Record<GossipConfigField, { def: number; min: number; max: number }>
   foafFanout: { def: 3, min: 1, max: 16 },
   messageCacheSize: { def: 10000, min: 1, max: 10000000 },
   messageCacheTtl: { def: 300000, min: 1000, max: 86400000 },
+  coordinatorAdvertTtl: { def: 86400000, min: 1000, max: 604800000 },
 };
-const FIELDS = Object.keys(SPEC) as GossipConfigField[];
+const FIELDS = Object.keys(SPEC) as NumericConfigField[];
+/** The non-numeric fields and their defaults. */
+const OTHER_DEFAULTS = { coordinator: false, presenceGroupKey: null };
 
 function rejection(fn: () => unknown): InvalidConfigError {
   try {
@@ -30,7 +33,7 @@ function rejection(fn: () => unknown): InvalidConfigError {
 
 describe('GossipConfig defaults', () => {
   it('has exactly the specified fields and default values', () => {
-    const expected = Object.fromEntries(FIELDS.map((f) => [f, SPEC[f].def]));
+    const expected = { ...Object.fromEntries(FIELDS.map((f) => [f, SPEC[f].def])), ...OTHER_DEFAULTS };
     expect(new GossipConfig().toJSON()).toStrictEqual(expected);
     expect({ ...GossipConfig.DEFAULTS }).toStrictEqual(expected);
   });
@@ -144,5 +147,39 @@ describe('GossipConfig.toNative', () => {
       messageCacheSize: 10000,
       messageCacheTtlMs: 5000,
     });
+  });
+});
+
+describe('GossipConfig record fields', () => {
+  it('accepts coordinator as a boolean only, naming the field otherwise', () => {
+    expect(new GossipConfig({ coordinator: true }).coordinator).toBe(true);
+    for (const bad of [1, 'true', null, {}]) {
+      const err = rejection(() => new GossipConfig({ coordinator: bad as never }));
+      expect(err.field).toBe('coordinator');
+    }
+  });
+
+  it('takes a 32-byte presence group key as bytes or hex and stores lowercase hex', () => {
+    const bytes = new Uint8Array(32).map((_, i) => i * 7);
+    const hex = Buffer.from(bytes).toString('hex');
+    expect(new GossipConfig({ presenceGroupKey: bytes }).presenceGroupKey).toBe(hex);
+    expect(new GossipConfig({ presenceGroupKey: hex.toUpperCase() }).presenceGroupKey).toBe(hex);
+    expect(new GossipConfig({ presenceGroupKey: null }).presenceGroupKey).toBeNull();
+    // Survives the JSON round trip a config file takes.
+    const back = GossipConfig.fromJSON(JSON.stringify(new GossipConfig({ presenceGroupKey: bytes })));
+    expect(back.presenceGroupKey).toBe(hex);
+  });
+
+  it.each([
+    ['31 bytes', new Uint8Array(31)],
+    ['33 bytes', new Uint8Array(33)],
+    ['63 hex characters', 'a'.repeat(63)],
+    ['non-hex characters', 'g'.repeat(64)],
+    ['a number', 42],
+    ['an array', Array.from({ length: 32 }, () => 0)],
+  ])('rejects a presence group key of %s, naming the field and the size', (_label, value) => {
+    const err = rejection(() => new GossipConfig({ presenceGroupKey: value as never }));
+    expect(err.field).toBe('presenceGroupKey');
+    expect(err.code).toBe('ERR_X0X_INVALID_CONFIG');
   });
 });

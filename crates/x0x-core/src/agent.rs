@@ -30,6 +30,8 @@ use crate::config::AgentConfig;
 use crate::addr_book;
 use crate::dedup::DedupCache;
 use crate::envelope::{self, MessageId, Rejection};
+use crate::flood::{self, Flood, FloodStats};
+use crate::records;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::{AgentId, AgentKeypair};
 use crate::membership_watch::{self, MembershipCounters, MembershipEvent, MembershipHints, Watch};
@@ -114,6 +116,7 @@ struct Shared {
     alive: Arc<()>,
     refresh: Arc<Notify>,
     next_sub: AtomicU64,
+    flood: Flood,
 }
 
 /// A running agent. Every method may be called from any Tokio runtime or thread.
@@ -389,6 +392,39 @@ impl Agent {
         .await
     }
 
+    /// Signs a record (see [`crate::records`]) with this agent's key.
+    pub fn sign_record(&self, kind: u8, body: &[u8], timestamp: u64, expires_at: u64) -> CoreResult<Vec<u8>> {
+        self.ensure_open()?;
+        records::sign(&self.shared.keypair, kind, body, timestamp, expires_at)
+    }
+
+    /// Floods `payload` to the whole network without naming this agent (see
+    /// [`crate::flood`]); resolves once every neighbour took it or timed out,
+    /// with the number that took it.
+    pub async fn flood(&self, payload: Vec<u8>) -> CoreResult<usize> {
+        if payload.len() > flood::MAX_PAYLOAD_BYTES {
+            return Err(CoreError::PayloadTooLarge { size: payload.len(), limit: flood::MAX_PAYLOAD_BYTES });
+        }
+        let shared = Arc::clone(&self.shared);
+        self.run(async move {
+            let frame = shared.flood.originate(&payload);
+            Ok(flood::send_to_all(&shared.transport, frame, None).await)
+        })
+        .await
+    }
+
+    /// Flooded payloads from other agents, from now on.
+    pub fn flood_payloads(&self) -> CoreResult<broadcast::Receiver<Vec<u8>>> {
+        self.ensure_open()?;
+        Ok(self.shared.flood.subscribe())
+    }
+
+    /// Flood counters.
+    pub fn flood_stats(&self) -> CoreResult<FloodStats> {
+        self.ensure_open()?;
+        Ok(self.shared.flood.stats())
+    }
+
     /// Refuses all traffic with `peer` (and drops its connection).
     pub async fn block_peer(&self, peer: AgentId) -> CoreResult<()> {
         let shared = Arc::clone(&self.shared);
@@ -516,6 +552,7 @@ impl Shared {
             alive: Arc::new(()),
             refresh: Arc::new(Notify::new()),
             next_sub: AtomicU64::new(1),
+            flood: Flood::default(),
         });
         tokio::spawn(membership_watch::run(
             Watch {
@@ -821,6 +858,11 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                     }
                     if let Err(e) = shared.pubsub.handle_message(from, data).await {
                         debug!("pubsub frame from {from}: {e}");
+                    }
+                }
+                GossipStreamType::Bulk if data.first() == Some(&flood::TAG) => {
+                    if shared.flood.receive(&data) {
+                        flood::send_to_all(&shared.transport, data, Some(from)).await;
                     }
                 }
                 GossipStreamType::Bulk => match addr_book::decode(&data) {

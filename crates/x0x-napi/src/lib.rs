@@ -15,6 +15,8 @@ use napi_derive::napi;
 use tokio::sync::{broadcast, watch, Mutex};
 use x0x_core::{Agent, AgentConfig, AgentKeypair, AgentOptions, CoreError};
 
+pub mod records;
+
 fn coded(e: CoreError) -> Error {
     Error::new(Status::GenericFailure, format!("{}: {e}", e.code()))
 }

@@ -1,0 +1,314 @@
+//! Binding of signed records (`x0x_core::records`) and anonymous flooding:
+//! conversion only; the managers that use them live in TypeScript.
+
+use std::sync::{Arc, Mutex as StdMutex};
+
+use napi::bindgen_prelude::Buffer;
+use napi::{Error, Result, Status};
+use napi_derive::napi;
+use tokio::sync::{broadcast, watch, Mutex};
+use x0x_core::records::{self, Record, RecordBook};
+
+use crate::{coded, hex_id, parse_id, wait_closed, NativeAgent, NativeKeypair};
+
+fn invalid(message: String) -> Error {
+    Error::new(
+        Status::InvalidArg,
+        format!("ERR_X0X_INVALID_ARGUMENT: {message}"),
+    )
+}
+
+fn kind_of(kind: u32) -> Result<u8> {
+    u8::try_from(kind).map_err(|_| invalid(format!("record kind must be 0 to 255 (got {kind})")))
+}
+
+fn ms(value: f64, name: &str) -> Result<u64> {
+    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= 9_007_199_254_740_991.0
+    {
+        Ok(value as u64)
+    } else {
+        Err(invalid(format!(
+            "{name} must be a non-negative integer of ms (got {value})"
+        )))
+    }
+}
+
+/// A verified record.
+#[napi(object)]
+pub struct NativeRecord {
+    pub kind: u32,
+    /// Signer agent id, hex.
+    pub signer: String,
+    pub timestamp: f64,
+    pub expires_at: f64,
+    pub body: Buffer,
+    pub public_key: Buffer,
+    pub signature: Buffer,
+}
+
+fn to_native(r: Record) -> NativeRecord {
+    NativeRecord {
+        kind: r.kind.into(),
+        signer: hex_id(&r.signer),
+        timestamp: r.timestamp as f64,
+        expires_at: r.expires_at as f64,
+        body: r.body.into(),
+        public_key: r.public_key.into(),
+        signature: r.signature.into(),
+    }
+}
+
+/// Outcome of [`NativeRecordBook::offer`]: exactly one field is set.
+#[napi(object)]
+pub struct NativeOffer {
+    pub record: Option<NativeRecord>,
+    /// "malformed", "wrong-kind", "signer-mismatch", "bad-signature",
+    /// "expired", "from-future" or "replayed".
+    pub rejection: Option<String>,
+}
+
+/// Rejections counted by a book, by reason.
+#[napi(object)]
+pub struct NativeRejectionCount {
+    pub reason: String,
+    pub count: f64,
+}
+
+/// Flood counters.
+#[napi(object)]
+pub struct NativeFloodStats {
+    pub sent: f64,
+    pub received: f64,
+    pub duplicates: f64,
+    pub oversized: f64,
+}
+
+/// The newest valid record of one kind per signer.
+#[napi]
+pub struct NativeRecordBook {
+    inner: StdMutex<RecordBook>,
+}
+
+#[napi]
+impl NativeRecordBook {
+    /// A book for `kind`, accepting timestamps up to `maxSkewMs` ahead.
+    #[napi(constructor)]
+    pub fn new(kind: u32, max_skew_ms: f64) -> Result<Self> {
+        Ok(Self {
+            inner: StdMutex::new(RecordBook::new(
+                kind_of(kind)?,
+                ms(max_skew_ms, "maxSkewMs")?,
+            )),
+        })
+    }
+
+    fn book(&self) -> Result<std::sync::MutexGuard<'_, RecordBook>> {
+        self.inner.lock().map_err(|_| {
+            Error::new(
+                Status::GenericFailure,
+                "ERR_X0X_NETWORK: record book poisoned",
+            )
+        })
+    }
+
+    /// Verifies `bytes` and keeps it if acceptable; never throws on bad input.
+    #[napi]
+    pub fn offer(&self, bytes: Buffer, now_ms: f64) -> Result<NativeOffer> {
+        let now = ms(now_ms, "nowMs")?;
+        Ok(match self.book()?.offer(&bytes, now) {
+            Ok(r) => NativeOffer {
+                record: Some(to_native(r)),
+                rejection: None,
+            },
+            Err(why) => NativeOffer {
+                record: None,
+                rejection: Some(why.as_str().to_owned()),
+            },
+        })
+    }
+
+    /// Forgets a signer's record, keeping replay protection.
+    #[napi]
+    pub fn remove(&self, signer: String) -> Result<bool> {
+        let id = parse_id(&signer)?;
+        Ok(self.book()?.remove(&id))
+    }
+
+    /// Drops and returns the records expired at `nowMs`.
+    #[napi]
+    pub fn expire(&self, now_ms: f64) -> Result<Vec<NativeRecord>> {
+        let now = ms(now_ms, "nowMs")?;
+        Ok(self
+            .book()?
+            .expire(now)
+            .into_iter()
+            .map(to_native)
+            .collect())
+    }
+
+    /// The current records.
+    #[napi]
+    pub fn records(&self) -> Result<Vec<NativeRecord>> {
+        Ok(self.book()?.records().into_iter().map(to_native).collect())
+    }
+
+    /// Records accepted so far.
+    #[napi]
+    pub fn accepted(&self) -> Result<f64> {
+        Ok(self.book()?.accepted() as f64)
+    }
+
+    /// Rejections so far, by reason.
+    #[napi]
+    pub fn rejections(&self) -> Result<Vec<NativeRejectionCount>> {
+        Ok(self
+            .book()?
+            .rejections()
+            .into_iter()
+            .map(|(why, n)| NativeRejectionCount {
+                reason: why.as_str().to_owned(),
+                count: n as f64,
+            })
+            .collect())
+    }
+}
+
+/// Checks a record given as fields: the key hashes to `signer` and signed them.
+#[napi]
+pub fn verify_record(
+    kind: u32,
+    signer: String,
+    timestamp: f64,
+    expires_at: f64,
+    body: Buffer,
+    public_key: Buffer,
+    signature: Buffer,
+) -> Result<bool> {
+    let signer = parse_id(&signer)?;
+    Ok(records::verify_fields(
+        kind_of(kind)?,
+        &signer,
+        ms(timestamp, "timestamp")?,
+        ms(expires_at, "expiresAt")?,
+        &body,
+        &public_key,
+        &signature,
+    )
+    .is_ok())
+}
+
+/// Flooded payloads.
+#[napi]
+pub struct NativeFloodPayloads {
+    rx: Arc<Mutex<broadcast::Receiver<Vec<u8>>>>,
+    closed: watch::Sender<bool>,
+    agent_closed: watch::Receiver<bool>,
+}
+
+#[napi]
+impl NativeFloodPayloads {
+    /// Next payload, or null once closed.
+    #[napi]
+    pub async fn next(&self) -> Result<Option<Buffer>> {
+        let mut rx = self.rx.lock().await;
+        let stop = wait_closed(self.closed.subscribe(), self.agent_closed.clone());
+        tokio::pin!(stop);
+        loop {
+            let item = tokio::select! {
+                e = rx.recv() => e,
+                _ = &mut stop => return Ok(None),
+            };
+            match item {
+                Ok(p) => return Ok(Some(p.into())),
+                // A slow reader loses the oldest beacons; the next round repeats them.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return Ok(None),
+            }
+        }
+    }
+
+    /// Stops the stream. Idempotent.
+    #[napi]
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+}
+
+#[napi]
+impl NativeAgent {
+    /// Signs a record with the agent's key.
+    #[napi]
+    pub fn sign_record(
+        &self,
+        kind: u32,
+        body: Buffer,
+        timestamp: f64,
+        expires_at: f64,
+    ) -> Result<Buffer> {
+        let bytes = self
+            .inner
+            .sign_record(
+                kind_of(kind)?,
+                &body,
+                ms(timestamp, "timestamp")?,
+                ms(expires_at, "expiresAt")?,
+            )
+            .map_err(coded)?;
+        Ok(bytes.into())
+    }
+
+    /// Floods a payload anonymously; resolves with the neighbours reached.
+    #[napi]
+    pub async fn flood(&self, payload: Buffer) -> Result<u32> {
+        let n = self.inner.flood(payload.to_vec()).await.map_err(coded)?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// Payloads flooded by others.
+    #[napi]
+    pub fn flood_payloads(&self) -> Result<NativeFloodPayloads> {
+        let rx = self.inner.flood_payloads().map_err(coded)?;
+        let (closed_tx, _) = watch::channel(false);
+        Ok(NativeFloodPayloads {
+            rx: Arc::new(Mutex::new(rx)),
+            closed: closed_tx,
+            agent_closed: self.inner.closed_signal(),
+        })
+    }
+
+    /// Flood counters.
+    #[napi]
+    pub fn flood_stats(&self) -> Result<NativeFloodStats> {
+        let s = self.inner.flood_stats().map_err(coded)?;
+        Ok(NativeFloodStats {
+            sent: s.sent as f64,
+            received: s.received as f64,
+            duplicates: s.duplicates as f64,
+            oversized: s.oversized as f64,
+        })
+    }
+}
+
+#[napi]
+impl NativeKeypair {
+    /// Signs a record with this key pair, without an agent. Lets tests and
+    /// tools craft records (including deliberately bad ones) to offer to a book.
+    #[napi]
+    pub fn sign_record(
+        &self,
+        kind: u32,
+        body: Buffer,
+        timestamp: f64,
+        expires_at: f64,
+    ) -> Result<Buffer> {
+        let bytes = records::sign(
+            &self.inner,
+            kind_of(kind)?,
+            &body,
+            ms(timestamp, "timestamp")?,
+            ms(expires_at, "expiresAt")?,
+        )
+        .map_err(coded)?;
+        Ok(bytes.into())
+    }
+}
