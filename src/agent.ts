@@ -20,6 +20,7 @@ import { createRuntime, type GossipRuntime } from './runtime.js';
 import type { Subscription } from './subscription.js';
 import { createPubSub, type AbortOptions, type PubSubManager, type PubSubStats } from './pubsub.js';
 import { createMembership, type MembershipManager } from './membership.js';
+import { createAntiEntropy, type AntiEntropyManager } from './anti-entropy.js';
 import { createTransport, type PeerInfo, type TransportAdapter } from './transport.js';
 
 export type { AbortOptions, PubSubStats } from './pubsub.js';
@@ -62,6 +63,8 @@ export class Agent implements AsyncDisposable {
   readonly pubsub: PubSubManager;
   /** HyParView views, SWIM failure detection and membership events. */
   readonly membership: MembershipManager;
+  /** Repair of missed messages by IBLT reconciliation with neighbours. */
+  readonly antiEntropy: AntiEntropyManager;
 
   readonly #core: AgentCore;
   readonly #bootstrap: readonly string[];
@@ -75,6 +78,7 @@ export class Agent implements AsyncDisposable {
     this.runtime = createRuntime(core);
     this.pubsub = createPubSub(core);
     this.membership = createMembership(core);
+    this.antiEntropy = createAntiEntropy(core);
   }
 
   /** Starts configuring a new agent. */
