@@ -94,12 +94,13 @@ async function pumpConnections(events) {
 }
 
 const commands = {
-  async start({ bindAddr, bootstrap, config } = {}) {
+  async start({ bindAddr, bootstrap, config, keyFile } = {}) {
     if (agent !== undefined) throw new Error('start() was already called');
     let builder = Agent.builder();
     if (bindAddr !== undefined) builder = builder.withBindAddress(bindAddr);
     if (bootstrap !== undefined) builder = builder.withBootstrapPeers(bootstrap);
     if (config !== undefined) builder = builder.withConfig(config);
+    if (keyFile !== undefined) builder = builder.withKeyFile(keyFile);
     agent = await builder.build();
     void pumpConnections(agent.transport.events());
     return {
@@ -143,6 +144,19 @@ const commands = {
 
   async activeView() {
     return requireAgent().activeView();
+  },
+
+  async joinPeers({ addrs }) {
+    await requireAgent().membership.join(addrs);
+    return null;
+  },
+
+  async reconcile() {
+    return requireAgent().antiEntropy.reconcile();
+  },
+
+  async antiEntropyStats() {
+    return requireAgent().antiEntropy.stats();
   },
 
   async blockPeer({ peerId }) {
