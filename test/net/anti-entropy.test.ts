@@ -192,8 +192,9 @@ describe('anti-entropy over real QUIC between processes', () => {
     const farReport = round.peers.find((p) => p.peerId === far.agentId)!;
     const nearReport = round.peers.find((p) => p.peerId === near.agentId)!;
     expect(farReport.estimatedDifference).toBeGreaterThan(nearReport.estimatedDifference);
-    expect(farReport.differencesFound).toBe(30);
-    expect(nearReport.differencesFound).toBe(5);
+    expect(farReport).toMatchObject({ differencesFound: 30, messagesRecovered: 30, messagesPushed: 0 });
+    // By the time near's turn comes, A already holds far's 30 and pushes them on.
+    expect(nearReport).toMatchObject({ differencesFound: 35, messagesRecovered: 5, messagesPushed: 30 });
     expect(round.messagesRecovered).toBe(35);
     expect(round.peersContacted).toBe(2);
     expect(round.bytesSent).toBeGreaterThan(0);
