@@ -491,3 +491,102 @@ pub(crate) async fn on_frame<H: Host>(host: &H, from: PeerId, data: &[u8]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A host with one topic and no network: records what it would send.
+    struct FakeHost {
+        ae: AntiEntropy,
+        sent: StdMutex<Vec<Vec<u8>>>,
+        ingested: StdMutex<Vec<Vec<u8>>>,
+    }
+
+    impl FakeHost {
+        fn new() -> Self {
+            Self {
+                ae: AntiEntropy::new(100, Duration::from_secs(60)),
+                sent: StdMutex::new(Vec::new()),
+                ingested: StdMutex::new(Vec::new()),
+            }
+        }
+        fn last_sent(&self) -> Vec<u8> {
+            self.sent.lock().unwrap().last().cloned().expect("something was sent")
+        }
+    }
+
+    #[async_trait]
+    impl Host for FakeHost {
+        fn anti_entropy(&self) -> &AntiEntropy {
+            &self.ae
+        }
+        async fn send(&self, _peer: PeerId, frame: Vec<u8>) -> bool {
+            self.sent.lock().unwrap().push(frame);
+            true
+        }
+        async fn peers(&self) -> Vec<PeerId> {
+            Vec::new()
+        }
+        async fn topics(&self) -> Vec<String> {
+            vec!["t".into()]
+        }
+        async fn has_topic(&self, topic: &str) -> bool {
+            topic == "t"
+        }
+        async fn ingest(&self, _topic: &str, frame: &[u8]) -> bool {
+            self.ingested.lock().unwrap().push(frame.to_vec());
+            true
+        }
+    }
+
+    const PEER: PeerId = PeerId::new([7; 32]);
+
+    #[tokio::test]
+    async fn malformed_and_unsolicited_frames_are_dropped_and_counted() {
+        let host = FakeHost::new();
+        on_frame(&host, PEER, &[0xC0, 1, 2]).await;
+        on_frame(&host, PEER, &[0xCF]).await;
+        on_frame(&host, PEER, &wire::response(42, wire::STATUS_OK, b"nobody asked")).await;
+        // A push whose list claims more frames than it carries.
+        let mut list = wire::encode_list(&[b"x"]);
+        list[0] = 9;
+        on_frame(&host, PEER, &wire::push("t", &list)).await;
+        assert_eq!(host.ae.stats().malformed_frames, 4);
+        assert!(host.sent.lock().unwrap().is_empty(), "nothing is answered");
+        assert!(host.ingested.lock().unwrap().is_empty(), "nothing is delivered");
+    }
+
+    #[tokio::test]
+    async fn requests_are_answered_from_the_store_and_bad_bodies_get_an_error() {
+        let host = FakeHost::new();
+        host.ae.remember("t", [1; 32], Bytes::from_static(b"frame one"));
+
+        on_frame(&host, PEER, &wire::request(5, wire::KIND_SKETCH, "other", &1u64.to_le_bytes())).await;
+        let sent = host.last_sent();
+        assert_eq!(wire::decode(&sent), Some(Frame::Response { req: 5, status: wire::STATUS_NO_TOPIC, body: b"" }));
+
+        on_frame(&host, PEER, &wire::request(6, wire::KIND_FETCH, "t", &wire::encode_ids(&[[1; 32], [2; 32]]))).await;
+        let sent = host.last_sent();
+        let Some(Frame::Response { req: 6, status: wire::STATUS_OK, body }) = wire::decode(&sent) else {
+            panic!("fetch not answered")
+        };
+        let frames = wire::decode_list(body).unwrap();
+        assert_eq!(frames, vec![&b"frame one"[..], &b""[..]], "held frame, then an empty entry for the unknown id");
+
+        on_frame(&host, PEER, &wire::request(7, wire::KIND_RECONCILE, "t", b"\x09garbage")).await;
+        let sent = host.last_sent();
+        assert_eq!(wire::decode(&sent), Some(Frame::Response { req: 7, status: wire::STATUS_ERROR, body: b"" }));
+        assert_eq!(host.ae.stats().malformed_frames, 1);
+    }
+
+    #[tokio::test]
+    async fn pushes_for_unsubscribed_topics_are_ignored() {
+        let host = FakeHost::new();
+        on_frame(&host, PEER, &wire::push("other", &wire::encode_list(&[b"x"]))).await;
+        assert!(host.ingested.lock().unwrap().is_empty());
+        on_frame(&host, PEER, &wire::push("t", &wire::encode_list(&[b"x"]))).await;
+        assert_eq!(host.ingested.lock().unwrap().len(), 1);
+        assert_eq!(host.ae.stats().messages_recovered, 1);
+    }
+}
