@@ -15,6 +15,7 @@ export interface NativeConfig {
   suspectTimeoutMs: number;
   messageCacheSize: number;
   messageCacheTtlMs: number;
+  antiEntropyIntervalMs: number;
 }
 
 export interface NativeAgentOptions {
@@ -134,6 +135,9 @@ export declare class NativeAgent {
   passivePeers(): Promise<NativePeer[]>;
   membershipEvents(): NativeMembershipEvents;
   membershipStats(): Promise<NativeMembershipStats>;
+  /** Runs one anti-entropy round now (after any round in progress). */
+  reconcile(): Promise<NativeReconciliationStats>;
+  antiEntropyStats(): NativeAntiEntropyStats;
   /** Diagnostic: a signed envelope for `topic`, not published. */
   sealFrame(topic: string, payload: Buffer): Buffer;
   /** Diagnostic: re-signs one of this agent's frames (same message id, new bytes). */
@@ -220,3 +224,34 @@ export declare function verifyRecord(
 export declare const MAX_PAYLOAD_BYTES: number;
 /** Longest topic accepted, UTF-8 bytes. */
 export declare const MAX_TOPIC_BYTES: number;
+
+export interface NativePeerReconciliation {
+  peerId: string;
+  estimatedDifference: number;
+  differencesFound: number;
+  messagesRecovered: number;
+  messagesPushed: number;
+}
+
+export interface NativeReconciliationStats {
+  messagesRecovered: number;
+  peersContacted: number;
+  differencesFound: number;
+  bytesSent: number;
+  bytesReceived: number;
+  durationMs: number;
+  /** Most divergent first: the order peers were reconciled in. */
+  peers: NativePeerReconciliation[];
+}
+
+export interface NativeAntiEntropyStats {
+  rounds: number;
+  messagesRecovered: number;
+  messagesPushed: number;
+  differencesFound: number;
+  bytesSent: number;
+  bytesReceived: number;
+  malformedFrames: number;
+  failedSessions: number;
+  storeSize: number;
+}

@@ -23,6 +23,7 @@ import { createRuntime, type GossipRuntime } from './runtime.js';
 import type { Subscription } from './subscription.js';
 import { createPubSub, type AbortOptions, type PubSubManager, type PubSubStats } from './pubsub.js';
 import { createMembership, type MembershipManager } from './membership.js';
+import { createAntiEntropy, type AntiEntropyManager } from './anti-entropy.js';
 import { createTransport, type PeerInfo, type TransportAdapter } from './transport.js';
 
 export type { AbortOptions, PubSubStats } from './pubsub.js';
@@ -69,6 +70,8 @@ export class Agent implements AsyncDisposable {
   readonly presence: PresenceManager;
   /** Coordinator adverts: publicly reachable agents others can use. */
   readonly coordinators: CoordinatorManager;
+  /** Repair of missed messages by IBLT reconciliation with neighbours. */
+  readonly antiEntropy: AntiEntropyManager;
 
   readonly #core: AgentCore;
   readonly #bootstrap: readonly string[];
@@ -85,6 +88,7 @@ export class Agent implements AsyncDisposable {
     this.membership = createMembership(core);
     this.presence = createPresence(core, config);
     this.coordinators = createCoordinators(core, config);
+    this.antiEntropy = createAntiEntropy(core);
   }
 
   /** Starts configuring a new agent. */

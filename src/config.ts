@@ -338,7 +338,7 @@ export class GossipConfig implements GossipConfigFields {
    * @internal
    */
   toNative(): NativeConfig {
-    // presenceBeaconTtl, antiEntropyInterval, foafTtl and foafFanout have no
+    // presenceBeaconTtl, foafTtl and foafFanout have no
     // counterpart in the binding contract (native/binding.d.ts), so they
     // cannot cross yet; they are still validated so configs stay portable.
     return {
@@ -348,6 +348,7 @@ export class GossipConfig implements GossipConfigFields {
       suspectTimeoutMs: this.suspectTimeout,
       messageCacheSize: this.messageCacheSize,
       messageCacheTtlMs: this.messageCacheTtl,
+      antiEntropyIntervalMs: this.antiEntropyInterval,
     };
   }
 }

@@ -42,6 +42,12 @@ export {
   type MembershipStats,
 } from './membership.js';
 export {
+  AntiEntropyManager,
+  type AntiEntropyStats,
+  type PeerReconciliation,
+  type ReconciliationStats,
+} from './anti-entropy.js';
+export {
   GossipConfig,
   PRESENCE_GROUP_KEY_BYTES,
   type GossipConfigField,

@@ -19,6 +19,7 @@ import { callNativeSync, NativeMissingError } from './errors.js';
 export type {
   NativeAgent,
   NativeAgentOptions,
+  NativeAntiEntropyStats,
   NativeConfig,
   NativeConnectionEvent,
   NativeConnectionEvents,
@@ -34,6 +35,7 @@ export type {
   NativeMessage,
   NativePeer,
   NativePubSubStats,
+  NativeReconciliationStats,
   NativeSubscription,
 } from '../native/binding.js';
 

@@ -16,6 +16,7 @@ export const {
   Agent,
   AgentBuilder,
   AgentKeypair,
+  AntiEntropyManager,
   BadAddressError,
   BadKeyError,
   ClosedError,

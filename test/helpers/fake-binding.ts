@@ -14,6 +14,8 @@ import type {
   NativeMembershipEvents,
   NativeMembershipStats,
   NativeFloodStats,
+  NativeReconciliationStats,
+  NativeAntiEntropyStats,
   NativeMessage,
   NativeOffer,
   NativePeer,
@@ -234,6 +236,33 @@ class FakeAgent {
 
   async membershipStats(): Promise<NativeMembershipStats> {
     return { activeViewSize: 1, passiveViewSize: 0, probesSent: 2, suspicions: 0, confirmedFailures: 0, gracefulLeaves: 0, refills: 0 };
+  }
+
+  async reconcile(): Promise<NativeReconciliationStats> {
+    this.calls.push('reconcile');
+    return {
+      messagesRecovered: 3,
+      peersContacted: 1,
+      differencesFound: 3,
+      bytesSent: 100,
+      bytesReceived: 200,
+      durationMs: 5,
+      peers: [{ peerId: 'aa'.repeat(32), estimatedDifference: 3, differencesFound: 3, messagesRecovered: 3, messagesPushed: 0 }],
+    };
+  }
+
+  antiEntropyStats(): NativeAntiEntropyStats {
+    return {
+      rounds: 1,
+      messagesRecovered: 3,
+      messagesPushed: 0,
+      differencesFound: 3,
+      bytesSent: 100,
+      bytesReceived: 200,
+      malformedFrames: 0,
+      failedSessions: 0,
+      storeSize: 3,
+    };
   }
 
   sealFrame(_topic: string, payload: Buffer): Buffer {

@@ -209,12 +209,13 @@ const b64 = (bytes) => Buffer.from(bytes).toString('base64');
 const unb64 = (text) => new Uint8Array(Buffer.from(text, 'base64'));
 
 const commands = {
-  async start({ bindAddr, bootstrap, config } = {}) {
+  async start({ bindAddr, bootstrap, config, keyFile } = {}) {
     if (agent !== undefined) throw new Error('start() was already called');
     let builder = Agent.builder();
     if (bindAddr !== undefined) builder = builder.withBindAddress(bindAddr);
     if (bootstrap !== undefined) builder = builder.withBootstrapPeers(bootstrap);
     if (config !== undefined) builder = builder.withConfig(config);
+    if (keyFile !== undefined) builder = builder.withKeyFile(keyFile);
     agent = await builder.build();
     void pumpConnections(agent.transport.events());
     void pumpMembership(agent.membership.events());
@@ -290,6 +291,19 @@ const commands = {
   async publishRaw({ topic, frameB64 }) {
     await testing.publishRawFrame(requireAgent(), topic, unb64(frameB64));
     return null;
+  },
+
+  async joinPeers({ addrs }) {
+    await requireAgent().membership.join(addrs);
+    return null;
+  },
+
+  async reconcile() {
+    return requireAgent().antiEntropy.reconcile();
+  },
+
+  async antiEntropyStats() {
+    return requireAgent().antiEntropy.stats();
   },
 
   async blockPeer({ peerId }) {

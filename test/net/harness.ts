@@ -57,6 +57,8 @@ export interface StartOptions {
   readonly bootstrap?: readonly string[];
   /** Gossip settings. @defaultValue `GossipConfig.DEFAULTS` */
   readonly config?: AgentConfig;
+  /** Identity file (`withKeyFile`): a restarted agent keeps its id. @defaultValue a fresh keypair */
+  readonly keyFile?: string;
 }
 
 /** Options of {@link spawnAgent}. */
@@ -147,6 +149,9 @@ export interface Commands {
   coordinators: { args: Record<string, never>; result: AdvertInfo[] };
   coordinatorStats: { args: Record<string, never>; result: RecordStatsInfo };
   injectAdvert: { args: { variant: ForgedAdvertVariant; victim?: AdvertInfo }; result: string };
+  joinPeers: { args: { addrs: string[] }; result: null };
+  reconcile: { args: Record<string, never>; result: ReconciliationStats };
+  antiEntropyStats: { args: Record<string, never>; result: AntiEntropyStats };
 }
 
 /** `agent.presence.getOnlineAgents()` entry. */
@@ -201,6 +206,34 @@ export interface PresenceEventInfo {
   readonly type: 'agent-online' | 'agent-offline';
   readonly agentId: string;
   readonly at: number;
+}
+
+/** `agent.antiEntropy.reconcile()` as the child reports it. */
+export interface ReconciliationStats {
+  readonly messagesRecovered: number;
+  readonly peersContacted: number;
+  readonly differencesFound: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly durationMs: number;
+  readonly peers: readonly {
+    readonly peerId: string;
+    readonly estimatedDifference: number;
+    readonly differencesFound: number;
+    readonly messagesRecovered: number;
+    readonly messagesPushed: number;
+  }[];
+}
+
+/** `agent.antiEntropy.stats()` as the child reports it. */
+export interface AntiEntropyStats {
+  readonly rounds: number;
+  readonly messagesRecovered: number;
+  readonly messagesPushed: number;
+  readonly differencesFound: number;
+  readonly malformedFrames: number;
+  readonly failedSessions: number;
+  readonly storeSize: number;
 }
 
 export type Command = keyof Commands;

@@ -146,6 +146,7 @@ describe('GossipConfig.toNative', () => {
       suspectTimeoutMs: 400,
       messageCacheSize: 10000,
       messageCacheTtlMs: 5000,
+      antiEntropyIntervalMs: 30000,
     });
   });
 });

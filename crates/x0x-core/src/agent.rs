@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::debug;
 
+use crate::anti_entropy::{self, AntiEntropy, AntiEntropyStats, ReconciliationStats};
 use crate::config::AgentConfig;
 use crate::addr_book;
 use crate::dedup::DedupCache;
@@ -107,6 +108,8 @@ struct Shared {
     /// Topics whose Plumtree peer set has been initialised.
     known_topics: StdMutex<HashSet<TopicId>>,
     dedup: StdMutex<DedupCache>,
+    /// Envelope store and reconciliation state (see [`anti_entropy`]).
+    anti_entropy: AntiEntropy,
     counters: PubSubCounters,
     message_ttl_ms: u64,
     membership_events: broadcast::Sender<MembershipEvent>,
@@ -338,6 +341,19 @@ impl Agent {
         Ok(self.shared.membership_events.subscribe())
     }
 
+    /// Runs one anti-entropy round now (after any round in progress) and
+    /// reports it; see [`crate::anti_entropy`].
+    pub async fn reconcile(&self) -> CoreResult<ReconciliationStats> {
+        let shared = Arc::clone(&self.shared);
+        self.run(async move { Ok(anti_entropy::run_round(shared).await) }).await
+    }
+
+    /// Anti-entropy totals since the agent started.
+    pub fn anti_entropy_stats(&self) -> CoreResult<AntiEntropyStats> {
+        self.ensure_open()?;
+        Ok(self.shared.anti_entropy.stats())
+    }
+
     /// Membership counters and view sizes.
     pub async fn membership_stats(&self) -> CoreResult<MembershipStats> {
         let shared = Arc::clone(&self.shared);
@@ -538,6 +554,7 @@ impl Shared {
         );
         let shared = Arc::new(Self {
             dedup: StdMutex::new(DedupCache::new(cfg.message_cache_size, cfg.message_cache_ttl)),
+            anti_entropy: AntiEntropy::new(cfg.message_cache_size, cfg.message_cache_ttl),
             keypair,
             transport,
             membership,
@@ -568,6 +585,7 @@ impl Shared {
         tokio::spawn(addr_announce_loop(Arc::downgrade(&shared)));
         tokio::spawn(dispatch_loop(Arc::clone(&shared)));
         tokio::spawn(topic_refresh_loop(Arc::downgrade(&shared)));
+        tokio::spawn(anti_entropy::background(Arc::downgrade(&shared), cfg.anti_entropy_interval));
         Ok(shared)
     }
 
@@ -678,6 +696,8 @@ impl Shared {
     async fn publish(&self, topic: String, payload: Vec<u8>) -> CoreResult<MessageId> {
         let published_at = now_ms();
         let (frame, id) = envelope::seal(&self.keypair, &topic, &payload, published_at)?;
+        let frame = Bytes::from(frame);
+        self.anti_entropy.remember(&topic, id, frame.clone());
         // Our own subscribers get the message straight away; marking the id
         // seen makes Plumtree's local echo a silent no-op.
         let fresh = self.dedup.lock().map(|mut d| d.insert(id, Instant::now())).unwrap_or(true);
@@ -695,7 +715,7 @@ impl Shared {
         let tid = topic_id(&topic);
         self.ensure_topic(tid).await;
         self.pubsub
-            .publish(tid, Bytes::from(frame))
+            .publish(tid, frame)
             .await
             .map_err(|e| CoreError::network("publish failed", e))?;
         self.counters.published.fetch_add(1, Ordering::Relaxed);
@@ -823,6 +843,7 @@ async fn topic_reader(
             continue;
         }
         if let Some(message) = shared.accept(&topic, &frame) {
+            shared.anti_entropy.remember(&topic, message.id, frame);
             deliver(&subscribers, &shared.counters, message);
         }
     }
@@ -864,6 +885,9 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                     if shared.flood.receive(&data) {
                         flood::send_to_all(&shared.transport, data, Some(from)).await;
                     }
+                }
+                GossipStreamType::Bulk if crate::ae_wire::is_anti_entropy(&data) => {
+                    anti_entropy::on_frame(&*shared, from, &data).await;
                 }
                 GossipStreamType::Bulk => match addr_book::decode(&data) {
                     Some(entries) => {
@@ -947,3 +971,33 @@ async fn topic_refresh_loop(shared: Weak<Shared>) {
 #[cfg(test)]
 #[path = "view_size_tests.rs"]
 mod view_size_tests;
+
+#[async_trait::async_trait]
+impl anti_entropy::Host for Shared {
+    fn anti_entropy(&self) -> &AntiEntropy {
+        &self.anti_entropy
+    }
+
+    async fn send(&self, peer: PeerId, frame: Vec<u8>) -> bool {
+        self.transport.send_to_peer(peer, GossipStreamType::Bulk, Bytes::from(frame)).await.is_ok()
+    }
+
+    async fn peers(&self) -> Vec<PeerId> {
+        self.gossip_peers().await
+    }
+
+    async fn topics(&self) -> Vec<String> {
+        self.topics.lock().await.keys().cloned().collect()
+    }
+
+    async fn has_topic(&self, topic: &str) -> bool {
+        self.topics.lock().await.contains_key(topic)
+    }
+
+    async fn ingest(&self, topic: &str, frame: &[u8]) -> bool {
+        let Some(message) = self.accept(topic, frame) else { return false };
+        self.anti_entropy.remember(topic, message.id, Bytes::copy_from_slice(frame));
+        self.deliver_local(topic, message).await;
+        true
+    }
+}

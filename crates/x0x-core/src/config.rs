@@ -21,6 +21,8 @@ pub struct AgentConfig {
     pub message_cache_size: usize,
     /// How long a delivered message id is remembered.
     pub message_cache_ttl: Duration,
+    /// Time between two background anti-entropy rounds.
+    pub anti_entropy_interval: Duration,
 }
 
 impl Default for AgentConfig {
@@ -32,6 +34,7 @@ impl Default for AgentConfig {
             suspect_timeout: Duration::from_secs(3),
             message_cache_size: 10_000,
             message_cache_ttl: Duration::from_secs(300),
+            anti_entropy_interval: Duration::from_secs(30),
         }
     }
 }
@@ -54,6 +57,7 @@ impl AgentConfig {
         check("suspectTimeout", self.suspect_timeout.as_millis(), 100, 600_000, " ms")?;
         check("messageCacheSize", self.message_cache_size as u128, 1, 10_000_000, "")?;
         check("messageCacheTtl", self.message_cache_ttl.as_millis(), 1_000, 86_400_000, " ms")?;
+        check("antiEntropyInterval", self.anti_entropy_interval.as_millis(), 100, 3_600_000, " ms")?;
         Ok(())
     }
 }
@@ -72,5 +76,8 @@ mod tests {
         let cfg = AgentConfig { active_view_size: 20, ..AgentConfig::default() };
         let err = cfg.validate().unwrap_err().to_string();
         assert!(err.contains("activeViewSize") && err.contains("8 to 12") && err.contains("20"), "{err}");
+        let cfg = AgentConfig { anti_entropy_interval: Duration::from_millis(50), ..AgentConfig::default() };
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("antiEntropyInterval") && err.contains("100 to 3600000 ms"), "{err}");
     }
 }

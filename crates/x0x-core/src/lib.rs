@@ -23,7 +23,9 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod addr_book;
+mod ae_wire;
 mod agent;
+mod anti_entropy;
 mod config;
 mod dedup;
 mod envelope;
@@ -32,10 +34,12 @@ mod flood;
 mod identity;
 mod membership_watch;
 pub mod records;
+mod message_store;
 mod stats;
 mod time;
 mod transport;
 
+pub use anti_entropy::{AntiEntropyStats, PeerReconciliation, ReconciliationStats};
 pub use agent::{validate_topic, Agent, AgentOptions, Message, Subscription};
 pub use config::AgentConfig;
 pub use dedup::DedupCache;

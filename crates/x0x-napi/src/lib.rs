@@ -4,6 +4,8 @@
 
 #![deny(clippy::unwrap_used)]
 
+mod anti_entropy;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -114,6 +116,7 @@ pub struct NativeConfig {
     pub suspect_timeout_ms: u32,
     pub message_cache_size: u32,
     pub message_cache_ttl_ms: u32,
+    pub anti_entropy_interval_ms: u32,
 }
 
 /// How to start an agent.
@@ -219,6 +222,7 @@ impl NativeAgent {
             suspect_timeout: Duration::from_millis(c.suspect_timeout_ms.into()),
             message_cache_size: c.message_cache_size as usize,
             message_cache_ttl: Duration::from_millis(c.message_cache_ttl_ms.into()),
+            anti_entropy_interval: Duration::from_millis(c.anti_entropy_interval_ms.into()),
         };
         let opts = AgentOptions {
             bind_addr,

@@ -1,0 +1,592 @@
+//! Anti-entropy: neighbours reconcile the message ids they hold per topic
+//! with an IBLT (`x0x-iblt`), fetch the envelopes they lack and push the
+//! ones the other side lacks, so messages lost to a partition, churn or a
+//! restart are repaired.
+//!
+//! A round (every `antiEntropyInterval`, or on demand):
+//! 1. asks every connected peer, concurrently, for a 1 KB AMS sketch of each
+//!    subscribed topic and estimates the difference from it;
+//! 2. reconciles with the peers in order of estimated difference, largest
+//!    first (the order is reported in [`ReconciliationStats::peers`]), one
+//!    IBLT session per topic;
+//! 3. fetches the envelopes only the peer holds and pushes those only this
+//!    agent holds.
+//!
+//! Recovered envelopes go through the agent's gossip acceptance path
+//! (signature, freshness, dedup) before delivery, via [`Host::ingest`], so a
+//! subscriber sees each message once however it arrived.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, Weak};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use saorsa_gossip_types::PeerId;
+use tokio::sync::oneshot;
+use x0x_iblt::{AmsSketch, Config, Next, Reconciler, Request, Response, DEFAULT_AMS_COUNTERS};
+
+use crate::ae_wire::{self as wire, Frame};
+use crate::envelope::MessageId;
+use crate::identity::AgentId;
+use crate::message_store::{MessageStore, STORE_MAX_BYTES};
+
+/// How long one request waits for its answer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Round trips one IBLT session may take before it is abandoned (the
+/// reconciler needs at most a handful: table, doublings, full list).
+const MAX_SESSION_STEPS: usize = 24;
+
+/// What anti-entropy needs from the agent.
+#[async_trait]
+pub(crate) trait Host: Send + Sync + 'static {
+    /// The agent's anti-entropy state.
+    fn anti_entropy(&self) -> &AntiEntropy;
+    /// Sends a Bulk frame; false if it could not be sent.
+    async fn send(&self, peer: PeerId, frame: Vec<u8>) -> bool;
+    /// Peers to reconcile with.
+    async fn peers(&self) -> Vec<PeerId>;
+    /// Topics this agent subscribes to.
+    async fn topics(&self) -> Vec<String>;
+    /// Whether this agent subscribes to `topic`.
+    async fn has_topic(&self, topic: &str) -> bool;
+    /// Verifies, dedups, stores and delivers an envelope as if it arrived
+    /// by gossip; true if it was new and delivered.
+    async fn ingest(&self, topic: &str, frame: &[u8]) -> bool;
+}
+
+/// One peer's part of a round, in the order peers were reconciled.
+#[derive(Debug, Clone, Default)]
+pub struct PeerReconciliation {
+    /// The peer.
+    pub peer: AgentId,
+    /// Difference estimated from the sketches, summed over shared topics.
+    pub estimated_difference: u64,
+    /// Exact difference found by reconciliation, summed over shared topics.
+    pub differences_found: u64,
+    /// Messages fetched from the peer and delivered.
+    pub messages_recovered: u64,
+    /// Messages pushed to the peer.
+    pub messages_pushed: u64,
+}
+
+/// The outcome of one reconciliation round.
+#[derive(Debug, Clone, Default)]
+pub struct ReconciliationStats {
+    /// Messages fetched in this round, verified and delivered.
+    pub messages_recovered: u64,
+    /// Peers that answered in this round.
+    pub peers_contacted: u64,
+    /// Size of the symmetric differences found, summed over peers and topics.
+    pub differences_found: u64,
+    /// Anti-entropy bytes this agent sent in the round.
+    pub bytes_sent: u64,
+    /// Anti-entropy bytes this agent received in answers in the round.
+    pub bytes_received: u64,
+    /// Wall time of the round.
+    pub duration_ms: u64,
+    /// Per peer, most divergent first (the order of reconciliation).
+    pub peers: Vec<PeerReconciliation>,
+}
+
+/// Totals since the agent started.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AntiEntropyStats {
+    /// Rounds completed (background and on demand).
+    pub rounds: u64,
+    /// Messages recovered: fetched by this agent or pushed to it, verified
+    /// and delivered for the first time.
+    pub messages_recovered: u64,
+    /// Messages pushed to peers that lacked them.
+    pub messages_pushed: u64,
+    /// Differences found by this agent's sessions.
+    pub differences_found: u64,
+    /// Anti-entropy bytes sent (requests, answers and pushes).
+    pub bytes_sent: u64,
+    /// Anti-entropy bytes received.
+    pub bytes_received: u64,
+    /// Frames dropped as malformed, oversized, or answering no request of ours.
+    pub malformed_frames: u64,
+    /// Sessions abandoned (peer did not answer, protocol error).
+    pub failed_sessions: u64,
+    /// Envelopes held for peers.
+    pub store_size: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    rounds: AtomicU64,
+    recovered: AtomicU64,
+    pushed: AtomicU64,
+    differences: AtomicU64,
+    bytes_sent: AtomicU64,
+    bytes_received: AtomicU64,
+    malformed: AtomicU64,
+    failed: AtomicU64,
+}
+
+type Waiter = (PeerId, oneshot::Sender<(u8, Vec<u8>, usize)>);
+
+/// Per-agent anti-entropy state: the envelope store and requests in flight.
+pub(crate) struct AntiEntropy {
+    store: StdMutex<MessageStore>,
+    pending: StdMutex<HashMap<u64, Waiter>>,
+    next_req: AtomicU64,
+    round: tokio::sync::Mutex<()>,
+    counters: Counters,
+    config: Config,
+}
+
+fn add(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+impl AntiEntropy {
+    /// State with a store bounded like the dedup cache.
+    pub(crate) fn new(capacity: usize, ttl: Duration) -> Self {
+        Self {
+            store: StdMutex::new(MessageStore::new(capacity, STORE_MAX_BYTES, ttl)),
+            pending: StdMutex::new(HashMap::new()),
+            next_req: AtomicU64::new(rand::random()),
+            round: tokio::sync::Mutex::new(()),
+            counters: Counters::default(),
+            config: Config::default(),
+        }
+    }
+
+    /// Keeps a verified envelope for peers that may lack it.
+    pub(crate) fn remember(&self, topic: &str, id: MessageId, frame: Bytes) {
+        if let Ok(mut s) = self.store.lock() {
+            s.insert(topic, id, frame, Instant::now());
+        }
+    }
+
+    fn ids(&self, topic: &str) -> Vec<MessageId> {
+        self.store.lock().map(|mut s| s.ids(topic, Instant::now())).unwrap_or_default()
+    }
+
+    fn frame(&self, topic: &str, id: &MessageId) -> Option<Bytes> {
+        self.store.lock().ok().and_then(|mut s| s.frame(topic, id, Instant::now()))
+    }
+
+    /// Totals since start.
+    pub(crate) fn stats(&self) -> AntiEntropyStats {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        AntiEntropyStats {
+            rounds: get(&c.rounds),
+            messages_recovered: get(&c.recovered),
+            messages_pushed: get(&c.pushed),
+            differences_found: get(&c.differences),
+            bytes_sent: get(&c.bytes_sent),
+            bytes_received: get(&c.bytes_received),
+            malformed_frames: get(&c.malformed),
+            failed_sessions: get(&c.failed),
+            store_size: self.store.lock().map(|s| s.len() as u64).unwrap_or(0),
+        }
+    }
+}
+
+/// Traffic of the round in progress.
+#[derive(Default)]
+struct Traffic {
+    sent: u64,
+    received: u64,
+}
+
+async fn send<H: Host>(host: &H, peer: PeerId, frame: Vec<u8>, traffic: &mut Traffic) -> bool {
+    let len = frame.len() as u64;
+    traffic.sent += len;
+    add(&host.anti_entropy().counters.bytes_sent, len);
+    host.send(peer, frame).await
+}
+
+/// Sends one request and waits for its answer: `(status, body)`.
+async fn ask<H: Host>(
+    host: &H,
+    peer: PeerId,
+    kind: u8,
+    topic: &str,
+    body: &[u8],
+    traffic: &mut Traffic,
+) -> Option<(u8, Vec<u8>)> {
+    let ae = host.anti_entropy();
+    let req = ae.next_req.fetch_add(1, Ordering::Relaxed);
+    let (tx, rx) = oneshot::channel();
+    ae.pending.lock().ok()?.insert(req, (peer, tx));
+    let answer = if send(host, peer, wire::request(req, kind, topic, body), traffic).await {
+        tokio::time::timeout(REQUEST_TIMEOUT, rx).await.ok().and_then(Result::ok)
+    } else {
+        None
+    };
+    if let Ok(mut p) = ae.pending.lock() {
+        p.remove(&req);
+    }
+    let (status, body, frame_len) = answer?;
+    traffic.received += frame_len as u64;
+    Some((status, body))
+}
+
+/// Estimated difference with `peer` per topic it also keeps.
+async fn estimate<H: Host>(host: Arc<H>, peer: PeerId, topics: Vec<String>) -> (PeerId, Vec<(String, u64)>, Traffic) {
+    let mut traffic = Traffic::default();
+    let mut shared = Vec::new();
+    for topic in topics {
+        let seed: u64 = rand::random();
+        let Some((status, body)) =
+            ask(&*host, peer, wire::KIND_SKETCH, &topic, &seed.to_le_bytes(), &mut traffic).await
+        else {
+            add(&host.anti_entropy().counters.failed, 1);
+            continue;
+        };
+        if status != wire::STATUS_OK {
+            continue;
+        }
+        let remote = wire::decode_sketch_answer(&body).and_then(|(size, bytes)| {
+            AmsSketch::from_bytes(bytes, DEFAULT_AMS_COUNTERS).ok().map(|s| (size, s))
+        });
+        let Some((remote_size, remote)) = remote.filter(|(_, s)| s.seed() == seed) else {
+            add(&host.anti_entropy().counters.malformed, 1);
+            continue;
+        };
+        let ids = host.anti_entropy().ids(&topic);
+        let Ok(local) = AmsSketch::from_ids(&ids, remote.counters(), seed) else { continue };
+        let d = local.estimate(&remote).map(|e| e.value as u64).unwrap_or(0);
+        shared.push((topic, d.max(remote_size.abs_diff(ids.len() as u64))));
+    }
+    (peer, shared, traffic)
+}
+
+/// Runs one IBLT session; the exact difference, or `None` if it failed.
+async fn reconcile_topic<H: Host>(
+    host: &H,
+    peer: PeerId,
+    topic: &str,
+    traffic: &mut Traffic,
+) -> Option<x0x_iblt::Diff> {
+    let ae = host.anti_entropy();
+    let (mut session, mut request) = Reconciler::start(ae.config.clone(), &ae.ids(topic));
+    for _ in 0..MAX_SESSION_STEPS {
+        let (status, body) = ask(host, peer, wire::KIND_RECONCILE, topic, &request.to_bytes(), traffic).await?;
+        if status != wire::STATUS_OK {
+            return None;
+        }
+        let Ok(response) = Response::from_bytes(&body, &ae.config.limits) else {
+            add(&ae.counters.malformed, 1);
+            return None;
+        };
+        match session.on_response(response).ok()? {
+            Next::Done(diff) => return Some(diff),
+            Next::Retry(next) | Next::FullList(next) => request = next,
+        }
+    }
+    None
+}
+
+/// Fetches `ids` from `peer` and ingests them; returns how many were new.
+async fn fetch<H: Host>(host: &H, peer: PeerId, topic: &str, ids: &[MessageId], traffic: &mut Traffic) -> u64 {
+    let mut recovered = 0;
+    let mut rest = ids;
+    while !rest.is_empty() {
+        let batch = &rest[..rest.len().min(wire::MAX_FETCH_IDS)];
+        let Some((wire::STATUS_OK, body)) =
+            ask(host, peer, wire::KIND_FETCH, topic, &wire::encode_ids(batch), traffic).await
+        else {
+            add(&host.anti_entropy().counters.failed, 1);
+            break;
+        };
+        let Some(frames) = wire::decode_list(&body).filter(|f| f.len() <= batch.len()) else {
+            add(&host.anti_entropy().counters.malformed, 1);
+            break;
+        };
+        if frames.is_empty() {
+            break;
+        }
+        for frame in &frames {
+            // An empty entry: the peer no longer holds that id.
+            if !frame.is_empty() && host.ingest(topic, frame).await {
+                recovered += 1;
+            }
+        }
+        rest = &rest[frames.len()..];
+    }
+    add(&host.anti_entropy().counters.recovered, recovered);
+    recovered
+}
+
+/// Pushes the envelopes of `ids` to `peer`; returns how many were sent.
+async fn push<H: Host>(host: &H, peer: PeerId, topic: &str, ids: &[MessageId], traffic: &mut Traffic) -> u64 {
+    let ae = host.anti_entropy();
+    let frames: Vec<Bytes> = ids.iter().filter_map(|id| ae.frame(topic, id)).collect();
+    let mut sent = 0;
+    let mut batch: Vec<Bytes> = Vec::new();
+    let mut bytes = 0;
+    for (i, frame) in frames.iter().enumerate() {
+        bytes += frame.len() + 4;
+        batch.push(frame.clone());
+        let last = i + 1 == frames.len();
+        let full = batch.len() >= wire::MAX_LIST_FRAMES
+            || frames.get(i + 1).is_some_and(|next| bytes + next.len() + 4 > wire::LIST_BUDGET_BYTES);
+        if last || full {
+            let n = batch.len() as u64;
+            if send(host, peer, wire::push(topic, &wire::encode_list(&batch)), traffic).await {
+                sent += n;
+            }
+            batch.clear();
+            bytes = 0;
+        }
+    }
+    add(&ae.counters.pushed, sent);
+    sent
+}
+
+/// One round with every connected peer, most divergent first.
+pub(crate) async fn run_round<H: Host>(host: Arc<H>) -> ReconciliationStats {
+    let ae = host.anti_entropy();
+    let _one_at_a_time = ae.round.lock().await;
+    let started = Instant::now();
+    let mut stats = ReconciliationStats::default();
+    let mut traffic = Traffic::default();
+    let topics = host.topics().await;
+    let peers = host.peers().await;
+    if !topics.is_empty() && !peers.is_empty() {
+        let probes: Vec<_> = peers
+            .into_iter()
+            .map(|p| tokio::spawn(estimate(Arc::clone(&host), p, topics.clone())))
+            .collect();
+        let mut ranked = Vec::new();
+        for probe in probes {
+            if let Ok((peer, shared, t)) = probe.await {
+                traffic.sent += t.sent;
+                traffic.received += t.received;
+                if !shared.is_empty() {
+                    let total: u64 = shared.iter().map(|(_, d)| d).sum();
+                    ranked.push((peer, total, shared));
+                }
+            }
+        }
+        // Largest estimated difference first; ties in a stable order.
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.to_bytes().cmp(&b.0.to_bytes())));
+        for (peer, estimated, shared) in ranked {
+            let mut report = PeerReconciliation {
+                peer: peer.to_bytes(),
+                estimated_difference: estimated,
+                ..PeerReconciliation::default()
+            };
+            let mut answered = false;
+            for (topic, _) in shared {
+                let Some(diff) = reconcile_topic(&*host, peer, &topic, &mut traffic).await else {
+                    add(&ae.counters.failed, 1);
+                    continue;
+                };
+                answered = true;
+                report.differences_found += diff.len() as u64;
+                report.messages_recovered += fetch(&*host, peer, &topic, &diff.remote_only, &mut traffic).await;
+                report.messages_pushed += push(&*host, peer, &topic, &diff.local_only, &mut traffic).await;
+            }
+            if answered {
+                stats.peers_contacted += 1;
+            }
+            stats.differences_found += report.differences_found;
+            stats.messages_recovered += report.messages_recovered;
+            stats.peers.push(report);
+        }
+    }
+    add(&ae.counters.differences, stats.differences_found);
+    add(&ae.counters.rounds, 1);
+    stats.bytes_sent = traffic.sent;
+    stats.bytes_received = traffic.received;
+    stats.duration_ms = started.elapsed().as_millis() as u64;
+    stats
+}
+
+/// Runs a round every `interval` until the agent is gone.
+pub(crate) async fn background<H: Host>(host: Weak<H>, interval: Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        let Some(h) = host.upgrade() else { break };
+        run_round(h).await;
+    }
+}
+
+/// Answers a request from our store; `None` if its body is malformed.
+fn answer(ae: &AntiEntropy, kind: u8, topic: &str, body: &[u8]) -> Option<Vec<u8>> {
+    match kind {
+        wire::KIND_SKETCH => {
+            let seed = wire::decode_seed(body)?;
+            let ids = ae.ids(topic);
+            let sketch = AmsSketch::from_ids(&ids, DEFAULT_AMS_COUNTERS, seed).ok()?;
+            Some(wire::sketch_answer(ids.len() as u64, &sketch.to_bytes()))
+        }
+        wire::KIND_RECONCILE => {
+            let request = Request::from_bytes(body, &ae.config.limits).ok()?;
+            let response = Reconciler::on_request(&ae.config, &ae.ids(topic), &request).ok()?;
+            Some(response.to_bytes())
+        }
+        wire::KIND_FETCH => {
+            let ids = wire::decode_ids(body)?;
+            let mut frames: Vec<Bytes> = Vec::with_capacity(ids.len());
+            let mut bytes = 0;
+            for id in &ids {
+                let frame = ae.frame(topic, id).unwrap_or_default();
+                if !frames.is_empty() && bytes + frame.len() + 4 > wire::LIST_BUDGET_BYTES {
+                    // The asker fetches the rest in its next request.
+                    break;
+                }
+                bytes += frame.len() + 4;
+                frames.push(frame);
+            }
+            Some(wire::encode_list(&frames))
+        }
+        _ => None,
+    }
+}
+
+/// Handles one anti-entropy frame from `from`.
+pub(crate) async fn on_frame<H: Host>(host: &H, from: PeerId, data: &[u8]) {
+    let ae = host.anti_entropy();
+    add(&ae.counters.bytes_received, data.len() as u64);
+    let Some(frame) = wire::decode(data) else {
+        add(&ae.counters.malformed, 1);
+        return;
+    };
+    match frame {
+        Frame::Request { req, kind, topic, body } => {
+            let (status, body) = if !host.has_topic(topic).await {
+                (wire::STATUS_NO_TOPIC, Vec::new())
+            } else if let Some(b) = answer(ae, kind, topic, body) {
+                (wire::STATUS_OK, b)
+            } else {
+                add(&ae.counters.malformed, 1);
+                (wire::STATUS_ERROR, Vec::new())
+            };
+            let mut traffic = Traffic::default();
+            send(host, from, wire::response(req, status, &body), &mut traffic).await;
+        }
+        Frame::Response { req, status, body } => {
+            let waiter = ae.pending.lock().ok().and_then(|mut p| match p.get(&req) {
+                Some((peer, _)) if *peer == from => p.remove(&req),
+                _ => None,
+            });
+            match waiter {
+                Some((_, tx)) => {
+                    let _ = tx.send((status, body.to_vec(), data.len()));
+                }
+                // Late (timed out) or not ours: nobody asked this peer.
+                None => add(&ae.counters.malformed, 1),
+            }
+        }
+        Frame::Push { topic, frames } => {
+            if !host.has_topic(topic).await {
+                return;
+            }
+            let mut recovered = 0;
+            for frame in frames {
+                if host.ingest(topic, frame).await {
+                    recovered += 1;
+                }
+            }
+            add(&ae.counters.recovered, recovered);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A host with one topic and no network: records what it would send.
+    struct FakeHost {
+        ae: AntiEntropy,
+        sent: StdMutex<Vec<Vec<u8>>>,
+        ingested: StdMutex<Vec<Vec<u8>>>,
+    }
+
+    impl FakeHost {
+        fn new() -> Self {
+            Self {
+                ae: AntiEntropy::new(100, Duration::from_secs(60)),
+                sent: StdMutex::new(Vec::new()),
+                ingested: StdMutex::new(Vec::new()),
+            }
+        }
+        fn last_sent(&self) -> Vec<u8> {
+            self.sent.lock().unwrap().last().cloned().expect("something was sent")
+        }
+    }
+
+    #[async_trait]
+    impl Host for FakeHost {
+        fn anti_entropy(&self) -> &AntiEntropy {
+            &self.ae
+        }
+        async fn send(&self, _peer: PeerId, frame: Vec<u8>) -> bool {
+            self.sent.lock().unwrap().push(frame);
+            true
+        }
+        async fn peers(&self) -> Vec<PeerId> {
+            Vec::new()
+        }
+        async fn topics(&self) -> Vec<String> {
+            vec!["t".into()]
+        }
+        async fn has_topic(&self, topic: &str) -> bool {
+            topic == "t"
+        }
+        async fn ingest(&self, _topic: &str, frame: &[u8]) -> bool {
+            self.ingested.lock().unwrap().push(frame.to_vec());
+            true
+        }
+    }
+
+    const PEER: PeerId = PeerId::new([7; 32]);
+
+    #[tokio::test]
+    async fn malformed_and_unsolicited_frames_are_dropped_and_counted() {
+        let host = FakeHost::new();
+        on_frame(&host, PEER, &[0xC0, 1, 2]).await;
+        on_frame(&host, PEER, &[0xCF]).await;
+        on_frame(&host, PEER, &wire::response(42, wire::STATUS_OK, b"nobody asked")).await;
+        // A push whose list claims more frames than it carries.
+        let mut list = wire::encode_list(&[b"x"]);
+        list[0] = 9;
+        on_frame(&host, PEER, &wire::push("t", &list)).await;
+        assert_eq!(host.ae.stats().malformed_frames, 4);
+        assert!(host.sent.lock().unwrap().is_empty(), "nothing is answered");
+        assert!(host.ingested.lock().unwrap().is_empty(), "nothing is delivered");
+    }
+
+    #[tokio::test]
+    async fn requests_are_answered_from_the_store_and_bad_bodies_get_an_error() {
+        let host = FakeHost::new();
+        host.ae.remember("t", [1; 32], Bytes::from_static(b"frame one"));
+
+        on_frame(&host, PEER, &wire::request(5, wire::KIND_SKETCH, "other", &1u64.to_le_bytes())).await;
+        let sent = host.last_sent();
+        assert_eq!(wire::decode(&sent), Some(Frame::Response { req: 5, status: wire::STATUS_NO_TOPIC, body: b"" }));
+
+        on_frame(&host, PEER, &wire::request(6, wire::KIND_FETCH, "t", &wire::encode_ids(&[[1; 32], [2; 32]]))).await;
+        let sent = host.last_sent();
+        let Some(Frame::Response { req: 6, status: wire::STATUS_OK, body }) = wire::decode(&sent) else {
+            panic!("fetch not answered")
+        };
+        let frames = wire::decode_list(body).unwrap();
+        assert_eq!(frames, vec![&b"frame one"[..], &b""[..]], "held frame, then an empty entry for the unknown id");
+
+        on_frame(&host, PEER, &wire::request(7, wire::KIND_RECONCILE, "t", b"\x09garbage")).await;
+        let sent = host.last_sent();
+        assert_eq!(wire::decode(&sent), Some(Frame::Response { req: 7, status: wire::STATUS_ERROR, body: b"" }));
+        assert_eq!(host.ae.stats().malformed_frames, 1);
+    }
+
+    #[tokio::test]
+    async fn pushes_for_unsubscribed_topics_are_ignored() {
+        let host = FakeHost::new();
+        on_frame(&host, PEER, &wire::push("other", &wire::encode_list(&[b"x"]))).await;
+        assert!(host.ingested.lock().unwrap().is_empty());
+        on_frame(&host, PEER, &wire::push("t", &wire::encode_list(&[b"x"]))).await;
+        assert_eq!(host.ingested.lock().unwrap().len(), 1);
+        assert_eq!(host.ae.stats().messages_recovered, 1);
+    }
+}
