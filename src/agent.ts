@@ -21,6 +21,8 @@ import type { Subscription } from './subscription.js';
 import { createPubSub, type AbortOptions, type PubSubManager, type PubSubStats } from './pubsub.js';
 import { createMembership, type MembershipManager } from './membership.js';
 import { createTransport, type PeerInfo, type TransportAdapter } from './transport.js';
+import { createDiscovery, type DiscoveryManager } from './discovery.js';
+import { createRendezvous, type RendezvousManager } from './rendezvous.js';
 
 export type { AbortOptions, PubSubStats } from './pubsub.js';
 
@@ -62,6 +64,10 @@ export class Agent implements AsyncDisposable {
   readonly pubsub: PubSubManager;
   /** HyParView views, SWIM failure detection and membership events. */
   readonly membership: MembershipManager;
+  /** Finding agents nearby by FOAF random walks; this agent answers for itself by default. */
+  readonly discovery: DiscoveryManager;
+  /** Rendezvous sharding of agent ids. */
+  readonly rendezvous: RendezvousManager;
 
   readonly #core: AgentCore;
   readonly #bootstrap: readonly string[];
@@ -75,6 +81,8 @@ export class Agent implements AsyncDisposable {
     this.runtime = createRuntime(core);
     this.pubsub = createPubSub(core);
     this.membership = createMembership(core);
+    this.discovery = createDiscovery(core);
+    this.rendezvous = createRendezvous();
   }
 
   /** Starts configuring a new agent. */

@@ -257,9 +257,9 @@ export class GossipConfig implements GossipConfigFields {
    * @internal
    */
   toNative(): NativeConfig {
-    // presenceBeaconTtl, antiEntropyInterval, foafTtl and foafFanout have no
-    // counterpart in the binding contract (native/binding.d.ts), so they
-    // cannot cross yet; they are still validated so configs stay portable.
+    // presenceBeaconTtl and antiEntropyInterval have no counterpart in the
+    // binding contract (native/binding.d.ts), so they cannot cross yet; they
+    // are still validated so configs stay portable.
     return {
       activeViewSize: this.activeViewSize,
       passiveViewSize: this.passiveViewSize,
@@ -267,6 +267,8 @@ export class GossipConfig implements GossipConfigFields {
       suspectTimeoutMs: this.suspectTimeout,
       messageCacheSize: this.messageCacheSize,
       messageCacheTtlMs: this.messageCacheTtl,
+      foafTtl: this.foafTtl,
+      foafFanout: this.foafFanout,
     };
   }
 }

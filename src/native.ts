@@ -17,11 +17,13 @@ import type * as Binding from '../native/binding.js';
 import { callNativeSync, NativeMissingError } from './errors.js';
 
 export type {
+  NativeAddrRecord,
   NativeAgent,
   NativeAgentOptions,
   NativeConfig,
   NativeConnectionEvent,
   NativeConnectionEvents,
+  NativeFoafStats,
   NativeKeypair,
   NativeMembershipEvent,
   NativeMembershipEvents,

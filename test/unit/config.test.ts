@@ -143,6 +143,8 @@ describe('GossipConfig.toNative', () => {
       suspectTimeoutMs: 400,
       messageCacheSize: 10000,
       messageCacheTtlMs: 5000,
+      foafTtl: 3,
+      foafFanout: 3,
     });
   });
 });

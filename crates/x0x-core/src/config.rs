@@ -21,6 +21,10 @@ pub struct AgentConfig {
     pub message_cache_size: usize,
     /// How long a delivered message id is remembered.
     pub message_cache_ttl: Duration,
+    /// Hops a FOAF query may travel (1..=10).
+    pub foaf_ttl: u8,
+    /// Neighbours each FOAF hop forwards to (1..=16).
+    pub foaf_fanout: usize,
 }
 
 impl Default for AgentConfig {
@@ -32,6 +36,8 @@ impl Default for AgentConfig {
             suspect_timeout: Duration::from_secs(3),
             message_cache_size: 10_000,
             message_cache_ttl: Duration::from_secs(300),
+            foaf_ttl: 3,
+            foaf_fanout: 3,
         }
     }
 }
@@ -54,6 +60,8 @@ impl AgentConfig {
         check("suspectTimeout", self.suspect_timeout.as_millis(), 100, 600_000, " ms")?;
         check("messageCacheSize", self.message_cache_size as u128, 1, 10_000_000, "")?;
         check("messageCacheTtl", self.message_cache_ttl.as_millis(), 1_000, 86_400_000, " ms")?;
+        check("foafTtl", self.foaf_ttl as u128, 1, crate::foaf::MAX_TTL as u128, "")?;
+        check("foafFanout", self.foaf_fanout as u128, 1, 16, "")?;
         Ok(())
     }
 }

@@ -23,17 +23,23 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod addr_book;
+pub mod addr_record;
 mod agent;
 mod config;
 mod dedup;
 mod envelope;
+pub mod foaf;
 mod error;
 mod identity;
 mod membership_watch;
+pub mod shard;
 mod stats;
 mod time;
 mod transport;
 
+pub use addr_record::AddrRecord;
+pub use foaf::FoafStats;
+pub use shard::shard_id;
 pub use agent::{validate_topic, Agent, AgentOptions, Message, Subscription};
 pub use config::AgentConfig;
 pub use dedup::DedupCache;

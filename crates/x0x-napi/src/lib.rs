@@ -15,6 +15,8 @@ use napi_derive::napi;
 use tokio::sync::{broadcast, watch, Mutex};
 use x0x_core::{Agent, AgentConfig, AgentKeypair, AgentOptions, CoreError};
 
+mod discovery;
+
 fn coded(e: CoreError) -> Error {
     Error::new(Status::GenericFailure, format!("{}: {e}", e.code()))
 }
@@ -112,6 +114,8 @@ pub struct NativeConfig {
     pub suspect_timeout_ms: u32,
     pub message_cache_size: u32,
     pub message_cache_ttl_ms: u32,
+    pub foaf_ttl: u32,
+    pub foaf_fanout: u32,
 }
 
 /// How to start an agent.
@@ -217,6 +221,8 @@ impl NativeAgent {
             suspect_timeout: Duration::from_millis(c.suspect_timeout_ms.into()),
             message_cache_size: c.message_cache_size as usize,
             message_cache_ttl: Duration::from_millis(c.message_cache_ttl_ms.into()),
+            foaf_ttl: c.foaf_ttl.min(u8::MAX.into()) as u8,
+            foaf_fanout: c.foaf_fanout as usize,
         };
         let opts = AgentOptions {
             bind_addr,
