@@ -470,7 +470,8 @@ mod tests {
         let (_, mut rx, sends) = net.nodes[0].start(far, Duration::from_secs(5), &net.peers(0), now);
         net.run(0, sends, now);
         assert!(rx.try_recv().is_err());
-        assert_eq!(net.nodes[4].stats().queries_handled, 1, "only the first query reached E");
+        assert_eq!(net.nodes[4].stats().queries_handled, 0, "the query died at D, its TTL spent");
+        assert_eq!(net.nodes[3].stats().queries_forwarded, 0);
     }
 
     #[test]

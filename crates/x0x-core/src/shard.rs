@@ -33,7 +33,7 @@ mod tests {
         let at = line.find(&format!("\"{key}\":")).unwrap() + key.len() + 3;
         let rest = line[at..].trim_start().trim_start_matches('"');
         let end = rest.find(['"', ',', '}']).unwrap();
-        &rest[..end]
+        rest[..end].trim()
     }
 
     #[test]
