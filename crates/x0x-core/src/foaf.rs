@@ -187,7 +187,13 @@ pub struct Foaf {
     counters: Counters,
 }
 
-fn pick(neighbours: &[PeerId], exclude: Option<PeerId>, me: &AgentId, n: usize) -> Vec<PeerId> {
+/// Where a query goes next: straight to the target when it is a neighbour
+/// (a random walk would miss it with probability `1 - fanout/degree`),
+/// otherwise to `n` random neighbours other than `exclude`.
+fn pick(neighbours: &[PeerId], exclude: Option<PeerId>, me: &AgentId, n: usize, target: &AgentId) -> Vec<PeerId> {
+    if let Some(t) = neighbours.iter().find(|p| p.as_bytes() == target && Some(**p) != exclude) {
+        return vec![*t];
+    }
     let candidates: Vec<PeerId> = neighbours
         .iter()
         .copied()
@@ -242,7 +248,7 @@ impl Foaf {
         }
         let frame = encode_query(&Query { id, ttl: self.ttl, lifetime_ms, target });
         let sends: Vec<Outgoing> =
-            pick(neighbours, None, &self.me, self.fanout).into_iter().map(|p| (p, frame.clone())).collect();
+            pick(neighbours, None, &self.me, self.fanout, &target).into_iter().map(|p| (p, frame.clone())).collect();
         bump(&self.counters.queries_started, 1);
         bump(&self.counters.queries_forwarded, sends.len() as u64);
         (id, rx, sends)
@@ -313,7 +319,7 @@ impl Foaf {
             if q.target == self.me {
                 Vec::new()
             } else if q.ttl > 1 {
-                let peers = pick(neighbours, Some(from), &self.me, self.fanout);
+                let peers = pick(neighbours, Some(from), &self.me, self.fanout, &q.target);
                 if !peers.is_empty() {
                     st.routes.insert(q.id, Route { previous_hop: from, target: q.target, until });
                 }
@@ -526,6 +532,22 @@ mod tests {
         let genuine = addr_record::sign(&net.keys[1], &["127.0.0.1:9".parse().unwrap()], 1_000, 60_000).unwrap();
         net.nodes[0].on_frame(from, &encode_reply(&id, &genuine), &[], || None, now, 2_000);
         assert_eq!(rx.try_recv().unwrap().agent_id, target);
+    }
+
+    #[test]
+    fn goes_straight_to_a_neighbouring_target() {
+        let now = Instant::now();
+        // A hub (0) with six leaves: a random walk of fanout 3 would reach
+        // leaf 6 in only half the runs.
+        let edges: Vec<(usize, usize)> = (1..7).map(|i| (0, i)).collect();
+        for _ in 0..10 {
+            let mut net = Net::new(7, &edges);
+            let target = net.keys[6].agent_id();
+            let (_, mut rx, sends) = net.nodes[1].start(target, Duration::from_secs(5), &net.peers(1), now);
+            net.run(1, sends, now);
+            assert_eq!(rx.try_recv().unwrap().agent_id, target);
+            assert_eq!(net.nodes[0].stats().queries_forwarded, 1);
+        }
     }
 
     #[test]
