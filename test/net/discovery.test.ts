@@ -97,15 +97,18 @@ describe('FOAF discovery', () => {
     const agents = await topology(5, [[0, 1], [1, 2], [2, 3], [3, 4], [4, 0]]);
     const got = await agents[0]!.findAgent(unknownId(), { timeoutMs: MISS_TIMEOUT_MS });
     expect(got).toStrictEqual({ found: null });
-    // TTL 3 over a 5-ring: B, E at hop 1, C, D at hop 2, and at hop 3 C and D
-    // send each other the query they already hold: two duplicates.
+    // TTL 3 over a 5-ring: B and E handle it at hop 1, C and D at hop 2, and
+    // C and D also get it from each other. Whichever copy is second (one or
+    // two of them, depending on arrival order) is a duplicate.
     const stats = await pollUntil(
       () => Promise.all(agents.map((x) => x.discoveryStats())),
-      (s) => s.reduce((n, x) => n + x.duplicatesDropped, 0) >= 2,
-      { timeoutMs: FORM_TIMEOUT_MS, what: 'the loop to close at C and D' },
+      (s) => s.reduce((n, x) => n + x.queriesHandled, 0) >= 4 && s.reduce((n, x) => n + x.duplicatesDropped, 0) >= 1,
+      { timeoutMs: FORM_TIMEOUT_MS, what: 'the query to reach every node and the loop to close' },
     );
     expect(stats.map((s) => s.queriesHandled)).toStrictEqual([0, 1, 1, 1, 1]);
-    expect(stats.reduce((n, x) => n + x.duplicatesDropped, 0)).toBe(2);
+    const dups = stats.reduce((n, x) => n + x.duplicatesDropped, 0);
+    expect(dups).toBeGreaterThanOrEqual(1);
+    expect(dups).toBeLessThanOrEqual(2);
   });
 
   it('honours timeoutMs and AbortSignal, and an agent that stops advertising is not found', async () => {
