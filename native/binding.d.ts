@@ -16,6 +16,10 @@ export interface NativeConfig {
   messageCacheSize: number;
   messageCacheTtlMs: number;
   antiEntropyIntervalMs: number;
+  /** Hops a FOAF query may travel, 1..=10. */
+  foafTtl: number;
+  /** Neighbours each FOAF hop forwards to, 1..=16. */
+  foafFanout: number;
 }
 
 export interface NativeAgentOptions {
@@ -98,6 +102,32 @@ export interface NativeMembershipEvent {
   at: number;
 }
 
+/** A verified, signed address record (FOAF answer). */
+export interface NativeAddrRecord {
+  agentId: string;
+  /** "ip:port" each. */
+  addrs: string[];
+  /** Issuer clock, ms since epoch. */
+  issuedAt: number;
+  /** ms since epoch. */
+  expiresAt: number;
+}
+
+/** FOAF counters of one agent. */
+export interface NativeFoafStats {
+  queriesStarted: number;
+  queriesHandled: number;
+  queriesForwarded: number;
+  duplicatesDropped: number;
+  repliesSent: number;
+  repliesRelayed: number;
+  answersAccepted: number;
+  malformedDropped: number;
+  badRecordsDropped: number;
+  unroutableReplies: number;
+  overloadedDropped: number;
+}
+
 export declare class NativeMembershipEvents {
   next(): Promise<NativeMembershipEvent | null>;
   close(): void;
@@ -156,6 +186,13 @@ export declare class NativeAgent {
   /** Payloads flooded by other agents, from now on. */
   floodPayloads(): NativeFloodPayloads;
   floodStats(): NativeFloodStats;
+  /** FOAF lookup; resolves null when nothing answered within timeoutMs. Rejects ERR_X0X_INVALID_ARGUMENT for a malformed id. */
+  findAgent(agentId: string, timeoutMs: number): Promise<NativeAddrRecord | null>;
+  /** Whether this agent answers FOAF queries for itself (on by default). */
+  setAdvertise(on: boolean): void;
+  /** This agent's own signed address record. */
+  ownRecord(): Buffer;
+  foafStats(): NativeFoafStats;
   /** Idempotent. Frees the socket and ends every task of this agent. */
   close(): Promise<void>;
 }

@@ -25,6 +25,8 @@ import { createPubSub, type AbortOptions, type PubSubManager, type PubSubStats }
 import { createMembership, type MembershipManager } from './membership.js';
 import { createAntiEntropy, type AntiEntropyManager } from './anti-entropy.js';
 import { createTransport, type PeerInfo, type TransportAdapter } from './transport.js';
+import { createDiscovery, type DiscoveryManager } from './discovery.js';
+import { createRendezvous, type RendezvousManager } from './rendezvous.js';
 
 export type { AbortOptions, PubSubStats } from './pubsub.js';
 
@@ -72,6 +74,10 @@ export class Agent implements AsyncDisposable {
   readonly coordinators: CoordinatorManager;
   /** Repair of missed messages by IBLT reconciliation with neighbours. */
   readonly antiEntropy: AntiEntropyManager;
+  /** Finding agents nearby by FOAF random walks; this agent answers for itself by default. */
+  readonly discovery: DiscoveryManager;
+  /** Rendezvous sharding of agent ids. */
+  readonly rendezvous: RendezvousManager;
 
   readonly #core: AgentCore;
   readonly #bootstrap: readonly string[];
@@ -89,6 +95,8 @@ export class Agent implements AsyncDisposable {
     this.presence = createPresence(core, config);
     this.coordinators = createCoordinators(core, config);
     this.antiEntropy = createAntiEntropy(core);
+    this.discovery = createDiscovery(core);
+    this.rendezvous = createRendezvous();
   }
 
   /** Starts configuring a new agent. */

@@ -338,9 +338,9 @@ export class GossipConfig implements GossipConfigFields {
    * @internal
    */
   toNative(): NativeConfig {
-    // presenceBeaconTtl, foafTtl and foafFanout have no
-    // counterpart in the binding contract (native/binding.d.ts), so they
-    // cannot cross yet; they are still validated so configs stay portable.
+    // presenceBeaconTtl, coordinatorAdvertTtl, coordinator and
+    // presenceGroupKey are used by the TypeScript managers; they have no
+    // counterpart in the binding contract (native/binding.d.ts).
     return {
       activeViewSize: this.activeViewSize,
       passiveViewSize: this.passiveViewSize,
@@ -349,6 +349,8 @@ export class GossipConfig implements GossipConfigFields {
       messageCacheSize: this.messageCacheSize,
       messageCacheTtlMs: this.messageCacheTtl,
       antiEntropyIntervalMs: this.antiEntropyInterval,
+      foafTtl: this.foafTtl,
+      foafFanout: this.foafFanout,
     };
   }
 }

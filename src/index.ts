@@ -86,6 +86,15 @@ export {
 } from './errors.js';
 export { AgentKeypair, isAgentId, type AgentId } from './identity.js';
 export { MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES } from './limits.js';
+export {
+  DiscoveryManager,
+  DEFAULT_FIND_TIMEOUT_MS,
+  MAX_FIND_TIMEOUT_MS,
+  type AgentAddresses,
+  type DiscoveryStats,
+  type FindAgentOptions,
+} from './discovery.js';
+export { RendezvousManager, SHARD_COUNT, shardId } from './rendezvous.js';
 export { GossipRuntime } from './runtime.js';
 export { Subscription, type Message } from './subscription.js';
 export {

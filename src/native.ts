@@ -17,6 +17,7 @@ import type * as Binding from '../native/binding.js';
 import { callNativeSync, NativeMissingError } from './errors.js';
 
 export type {
+  NativeAddrRecord,
   NativeAgent,
   NativeAgentOptions,
   NativeAntiEntropyStats,
@@ -28,6 +29,7 @@ export type {
   NativeOffer,
   NativeRecord,
   NativeRecordBook,
+  NativeFoafStats,
   NativeKeypair,
   NativeMembershipEvent,
   NativeMembershipEvents,

@@ -8,8 +8,10 @@ import * as path from 'node:path';
 
 import type { NativeBinding } from '../../src/native.js';
 import type {
+  NativeAddrRecord,
   NativeAgentOptions,
   NativeConnectionEvent,
+  NativeFoafStats,
   NativeMembershipEvent,
   NativeMembershipEvents,
   NativeMembershipStats,
@@ -306,6 +308,32 @@ class FakeAgent {
 
   floodStats(): NativeFloodStats {
     return { sent: 0, received: 0, duplicates: 0, oversized: 0 };
+  }
+
+  /** What the next findAgent() resolves with; a never-settling promise when unset. */
+  findAnswer: NativeAddrRecord | null | undefined;
+  advertising = true;
+
+  async findAgent(agentId: string, timeoutMs: number): Promise<NativeAddrRecord | null> {
+    this.calls.push(`findAgent:${agentId}:${timeoutMs}`);
+    if (this.findAnswer === undefined) return new Promise(() => undefined);
+    return this.findAnswer;
+  }
+
+  setAdvertise(on: boolean): void {
+    this.calls.push(`setAdvertise:${on}`);
+    this.advertising = on;
+  }
+
+  ownRecord(): Buffer {
+    return Buffer.from('record');
+  }
+
+  foafStats(): NativeFoafStats {
+    return {
+      queriesStarted: 1, queriesHandled: 2, queriesForwarded: 3, duplicatesDropped: 4, repliesSent: 5, repliesRelayed: 6,
+      answersAccepted: 7, malformedDropped: 8, badRecordsDropped: 9, unroutableReplies: 10, overloadedDropped: 11,
+    };
   }
 
   async close(): Promise<void> {

@@ -341,6 +341,31 @@ const commands = {
     return requireAgent().publish(COORDINATORS_TOPIC, forgeAdvert(variant, victim));
   },
 
+  async findAgent({ agentId, timeoutMs, abortAfterStart }) {
+    const controller = new AbortController();
+    const pending = requireAgent().discovery.findAgent(agentId, {
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      signal: controller.signal,
+    });
+    if (abortAfterStart) controller.abort();
+    try {
+      const found = await pending;
+      return { found: found === null ? null : { agentId: found.agentId, addrs: [...found.addrs] } };
+    } catch (err) {
+      return { found: null, error: errorInfo(err) };
+    }
+  },
+
+  async discoveryStats() {
+    return requireAgent().discovery.stats();
+  },
+
+  async setAdvertise({ on }) {
+    if (on) requireAgent().discovery.advertiseSelf();
+    else requireAgent().discovery.stopAdvertising();
+    return null;
+  },
+
   /**
    * Closes the agent, then reports how a publish after close failed (the
    * facade must refuse it with ERR_X0X_CLOSED). The channel is dropped after

@@ -152,6 +152,9 @@ export interface Commands {
   joinPeers: { args: { addrs: string[] }; result: null };
   reconcile: { args: Record<string, never>; result: ReconciliationStats };
   antiEntropyStats: { args: Record<string, never>; result: AntiEntropyStats };
+  findAgent: { args: { agentId: string; timeoutMs?: number; abortAfterStart?: boolean }; result: FindResult };
+  discoveryStats: { args: Record<string, never>; result: DiscoveryStats };
+  setAdvertise: { args: { on: boolean }; result: null };
 }
 
 /** `agent.presence.getOnlineAgents()` entry. */
@@ -234,6 +237,27 @@ export interface AntiEntropyStats {
   readonly malformedFrames: number;
   readonly failedSessions: number;
   readonly storeSize: number;
+}
+
+/** What `findAgent` reported: the addresses found (or null), or the error it failed with. */
+export interface FindResult {
+  readonly found: { readonly agentId: string; readonly addrs: string[] } | null;
+  readonly error?: ErrorInfo;
+}
+
+/** The same fields as `DiscoveryStats` of the public API. */
+export interface DiscoveryStats {
+  readonly queriesStarted: number;
+  readonly queriesHandled: number;
+  readonly queriesForwarded: number;
+  readonly duplicatesDropped: number;
+  readonly repliesSent: number;
+  readonly repliesRelayed: number;
+  readonly answersAccepted: number;
+  readonly malformedDropped: number;
+  readonly badRecordsDropped: number;
+  readonly unroutableReplies: number;
+  readonly overloadedDropped: number;
 }
 
 export type Command = keyof Commands;
@@ -538,6 +562,26 @@ export class AgentProcess {
 
   blockPeer(peerId: string): Promise<null> {
     return this.call('blockPeer', { peerId });
+  }
+
+  /**
+   * `agent.discovery.findAgent(agentId, { timeoutMs })`. With
+   * `abortAfterStart` the child aborts the call's signal right after starting
+   * it and reports the error.
+   */
+  findAgent(agentId: string, options: { timeoutMs?: number; abortAfterStart?: boolean } = {}): Promise<FindResult> {
+    const bound = (options.timeoutMs ?? 30_000) + CALL_TIMEOUT_MS;
+    return this.call('findAgent', { agentId, ...options }, { timeoutMs: bound });
+  }
+
+  /** `agent.discovery.stats()`. */
+  discoveryStats(): Promise<DiscoveryStats> {
+    return this.call('discoveryStats', {});
+  }
+
+  /** `agent.discovery.advertiseSelf()` / `stopAdvertising()`. */
+  setAdvertise(on: boolean): Promise<null> {
+    return this.call('setAdvertise', { on });
   }
 
   /** `agent.transport.unblockPeer(peerId)`. */

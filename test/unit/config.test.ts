@@ -147,6 +147,8 @@ describe('GossipConfig.toNative', () => {
       messageCacheSize: 10000,
       messageCacheTtlMs: 5000,
       antiEntropyIntervalMs: 30000,
+      foafTtl: 3,
+      foafFanout: 3,
     });
   });
 });

@@ -29,6 +29,8 @@ use tracing::debug;
 use crate::anti_entropy::{self, AntiEntropy, AntiEntropyStats, ReconciliationStats};
 use crate::config::AgentConfig;
 use crate::addr_book;
+use crate::addr_record::{AddrRecord, OwnRecord};
+use crate::foaf::{self, Foaf, FoafStats};
 use crate::dedup::DedupCache;
 use crate::envelope::{self, MessageId, Rejection};
 use crate::flood::{self, Flood, FloodStats};
@@ -120,6 +122,8 @@ struct Shared {
     refresh: Arc<Notify>,
     next_sub: AtomicU64,
     flood: Flood,
+    foaf: Foaf,
+    own_record: OwnRecord,
 }
 
 /// A running agent. Every method may be called from any Tokio runtime or thread.
@@ -460,6 +464,35 @@ impl Agent {
         Ok(())
     }
 
+    /// Finds `target` by a FOAF random walk (see [`crate::foaf`]): its own
+    /// signed, verified address record, or `None` when no answer came within
+    /// `timeout`.
+    pub async fn find_agent(&self, target: AgentId, timeout: Duration) -> CoreResult<Option<AddrRecord>> {
+        let shared = Arc::clone(&self.shared);
+        self.run(async move { Ok(shared.find_agent(target, timeout).await) }).await
+    }
+
+    /// Whether this agent answers FOAF queries for itself (on by default).
+    pub fn set_advertise(&self, on: bool) -> CoreResult<()> {
+        self.ensure_open()?;
+        self.shared.foaf.set_advertise(on);
+        Ok(())
+    }
+
+    /// This agent's own signed address record, as FOAF answers carry it.
+    pub fn own_record(&self) -> CoreResult<Vec<u8>> {
+        self.ensure_open()?;
+        self.shared
+            .own_record_bytes()
+            .ok_or_else(|| CoreError::Network("cannot sign the address record".into()))
+    }
+
+    /// FOAF counters.
+    pub fn foaf_stats(&self) -> CoreResult<FoafStats> {
+        self.ensure_open()?;
+        Ok(self.shared.foaf.stats())
+    }
+
     /// Flips to `true` when the agent closes; lets event readers stop waiting.
     pub fn closed_signal(&self) -> tokio::sync::watch::Receiver<bool> {
         self.closed_tx.subscribe()
@@ -552,6 +585,7 @@ impl Shared {
             )
             .with_health_oracle(membership.swim_arc()),
         );
+        let keypair_id = keypair.agent_id();
         let shared = Arc::new(Self {
             dedup: StdMutex::new(DedupCache::new(cfg.message_cache_size, cfg.message_cache_ttl)),
             anti_entropy: AntiEntropy::new(cfg.message_cache_size, cfg.message_cache_ttl),
@@ -570,6 +604,8 @@ impl Shared {
             refresh: Arc::new(Notify::new()),
             next_sub: AtomicU64::new(1),
             flood: Flood::default(),
+            foaf: Foaf::new(keypair_id, cfg.foaf_fanout, cfg.foaf_ttl),
+            own_record: OwnRecord::default(),
         });
         tokio::spawn(membership_watch::run(
             Watch {
@@ -780,6 +816,33 @@ impl Shared {
         })
     }
 
+    fn own_record_bytes(&self) -> Option<Vec<u8>> {
+        self.own_record.get(&self.keypair, &[self.transport.local_addr()], now_ms())
+    }
+
+    async fn send_bulk(&self, frames: Vec<foaf::Outgoing>) {
+        for (peer, frame) in frames {
+            if let Err(e) = self.transport.send_to_peer(peer, GossipStreamType::Bulk, Bytes::from(frame)).await {
+                debug!("foaf frame to {peer}: {e}");
+            }
+        }
+    }
+
+    async fn on_foaf_frame(&self, from: PeerId, frame: &[u8]) {
+        let neighbours = self.gossip_peers().await;
+        let out = self.foaf.on_frame(from, frame, &neighbours, || self.own_record_bytes(), Instant::now(), now_ms());
+        self.send_bulk(out).await;
+    }
+
+    async fn find_agent(&self, target: AgentId, timeout: Duration) -> Option<AddrRecord> {
+        let neighbours = self.gossip_peers().await;
+        let (id, rx, out) = self.foaf.start(target, timeout, &neighbours, Instant::now());
+        self.send_bulk(out).await;
+        let answer = tokio::time::timeout(timeout, rx).await;
+        self.foaf.cancel(&id);
+        answer.ok().and_then(Result::ok)
+    }
+
     async fn shutdown(&self) {
         // Graceful leave: neighbours drop us from their active view now
         // instead of waiting for SWIM to suspect us.
@@ -888,6 +951,9 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                 }
                 GossipStreamType::Bulk if crate::ae_wire::is_anti_entropy(&data) => {
                     anti_entropy::on_frame(&*shared, from, &data).await;
+                }
+                GossipStreamType::Bulk if data.first().is_some_and(|t| foaf::owns(*t)) => {
+                    shared.on_foaf_frame(from, &data).await;
                 }
                 GossipStreamType::Bulk => match addr_book::decode(&data) {
                     Some(entries) => {

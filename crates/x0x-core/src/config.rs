@@ -23,6 +23,10 @@ pub struct AgentConfig {
     pub message_cache_ttl: Duration,
     /// Time between two background anti-entropy rounds.
     pub anti_entropy_interval: Duration,
+    /// Hops a FOAF query may travel (1..=10).
+    pub foaf_ttl: u8,
+    /// Neighbours each FOAF hop forwards to (1..=16).
+    pub foaf_fanout: usize,
 }
 
 impl Default for AgentConfig {
@@ -35,6 +39,8 @@ impl Default for AgentConfig {
             message_cache_size: 10_000,
             message_cache_ttl: Duration::from_secs(300),
             anti_entropy_interval: Duration::from_secs(30),
+            foaf_ttl: 3,
+            foaf_fanout: 3,
         }
     }
 }
@@ -58,6 +64,8 @@ impl AgentConfig {
         check("messageCacheSize", self.message_cache_size as u128, 1, 10_000_000, "")?;
         check("messageCacheTtl", self.message_cache_ttl.as_millis(), 1_000, 86_400_000, " ms")?;
         check("antiEntropyInterval", self.anti_entropy_interval.as_millis(), 100, 3_600_000, " ms")?;
+        check("foafTtl", self.foaf_ttl as u128, 1, crate::foaf::MAX_TTL as u128, "")?;
+        check("foafFanout", self.foaf_fanout as u128, 1, 16, "")?;
         Ok(())
     }
 }

@@ -24,22 +24,28 @@
 
 mod addr_book;
 mod ae_wire;
+pub mod addr_record;
 mod agent;
 mod anti_entropy;
 mod config;
 mod dedup;
 mod envelope;
+pub mod foaf;
 mod error;
 mod flood;
 mod identity;
 mod membership_watch;
 pub mod records;
 mod message_store;
+pub mod shard;
 mod stats;
 mod time;
 mod transport;
 
 pub use anti_entropy::{AntiEntropyStats, PeerReconciliation, ReconciliationStats};
+pub use addr_record::AddrRecord;
+pub use foaf::FoafStats;
+pub use shard::shard_id;
 pub use agent::{validate_topic, Agent, AgentOptions, Message, Subscription};
 pub use config::AgentConfig;
 pub use dedup::DedupCache;

@@ -18,6 +18,7 @@ use tokio::sync::{broadcast, watch, Mutex};
 use x0x_core::{Agent, AgentConfig, AgentKeypair, AgentOptions, CoreError};
 
 pub mod records;
+mod discovery;
 
 fn coded(e: CoreError) -> Error {
     Error::new(Status::GenericFailure, format!("{}: {e}", e.code()))
@@ -117,6 +118,8 @@ pub struct NativeConfig {
     pub message_cache_size: u32,
     pub message_cache_ttl_ms: u32,
     pub anti_entropy_interval_ms: u32,
+    pub foaf_ttl: u32,
+    pub foaf_fanout: u32,
 }
 
 /// How to start an agent.
@@ -223,6 +226,8 @@ impl NativeAgent {
             message_cache_size: c.message_cache_size as usize,
             message_cache_ttl: Duration::from_millis(c.message_cache_ttl_ms.into()),
             anti_entropy_interval: Duration::from_millis(c.anti_entropy_interval_ms.into()),
+            foaf_ttl: c.foaf_ttl.min(u8::MAX.into()) as u8,
+            foaf_fanout: c.foaf_fanout as usize,
         };
         let opts = AgentOptions {
             bind_addr,

@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+// FOAF discovery benchmark (`npm run bench:discovery`): N agents in this
+// process on 127.0.0.1, joined into an ordinary HyParView overlay. For
+// queries from random origins to random targets it prints the success rate
+// by hop distance (shortest path in the overlay at query time) and the
+// messages each query cost (query frames sent, answers sent and relayed,
+// summed over every agent). X0X_BENCH_QUICK=1 runs a small network.
+//
+// Rendezvous register/lookup is not implemented yet, so there are no
+// rendezvous figures.
+import { performance } from 'node:perf_hooks';
+
+import { Agent } from '../dist/esm/index.mjs';
+
+const quick = process.env.X0X_BENCH_QUICK === '1';
+const N = quick ? 10 : 30;
+const QUERIES = quick ? 15 : 90;
+const MISS_TIMEOUT_MS = 3_000;
+const config = { activeViewSize: 8, passiveViewSize: 64 };
+
+function pick(list) {
+  return list[Math.floor(Math.random() * list.length)];
+}
+
+function totalMessages(agents) {
+  let n = 0;
+  for (const a of agents) {
+    const s = a.discovery.stats();
+    n += s.queriesForwarded + s.repliesSent + s.repliesRelayed;
+  }
+  return n;
+}
+
+async function overlay(agents) {
+  const index = new Map(agents.map((a, i) => [a.agentId, i]));
+  const adj = agents.map(() => new Set());
+  await Promise.all(
+    agents.map(async (a, i) => {
+      const ids = new Set([...a.activeView(), ...(await a.connectedPeers()).map((p) => p.peerId)]);
+      for (const id of ids) {
+        const j = index.get(id);
+        if (j !== undefined) adj[i].add(j);
+      }
+    }),
+  );
+  return adj;
+}
+
+function distances(adj, from) {
+  const dist = new Array(adj.length).fill(Infinity);
+  dist[from] = 0;
+  const queue = [from];
+  while (queue.length > 0) {
+    const u = queue.shift();
+    for (const v of adj[u]) {
+      if (dist[v] === Infinity) {
+        dist[v] = dist[u] + 1;
+        queue.push(v);
+      }
+    }
+  }
+  return dist;
+}
+
+const agents = [];
+try {
+  const seed = await Agent.builder().withConfig(config).build();
+  agents.push(seed);
+  for (let i = 1; i < N; i++) {
+    const boot = pick(agents).listenAddrs;
+    const a = await Agent.builder().withConfig(config).withBootstrapPeers(boot).build();
+    await a.joinNetwork();
+    agents.push(a);
+  }
+  // Let HyParView settle its views (a benchmark, not a test: a plain wait is fine).
+  await new Promise((r) => setTimeout(r, quick ? 3_000 : 8_000));
+
+  const byHops = new Map();
+  const costs = [];
+  const latencies = [];
+  for (let q = 0; q < QUERIES; q++) {
+    const adj = await overlay(agents);
+    const o = Math.floor(Math.random() * N);
+    let t = Math.floor(Math.random() * (N - 1));
+    if (t >= o) t += 1;
+    const hops = distances(adj, o)[t];
+    const before = totalMessages(agents);
+    const started = performance.now();
+    const found = await agents[o].discovery.findAgent(agents[t].agentId, { timeoutMs: MISS_TIMEOUT_MS });
+    const ok = found !== null && found.addrs[0] === agents[t].listenAddrs[0];
+    if (ok) latencies.push(performance.now() - started);
+    // Stragglers (forwards after the answer) belong to this query too.
+    await new Promise((r) => setTimeout(r, 200));
+    costs.push(totalMessages(agents) - before);
+    const row = byHops.get(hops) ?? { tried: 0, found: 0 };
+    row.tried += 1;
+    if (ok) row.found += 1;
+    byHops.set(hops, row);
+  }
+
+  const pct = (xs, p) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+  };
+  console.log(`FOAF discovery: N=${N} agents, ${QUERIES} queries, foafTtl=3, foafFanout=3, activeViewSize=${config.activeViewSize}`);
+  console.log('hops  tried  found  success');
+  for (const hops of [...byHops.keys()].sort((a, b) => a - b)) {
+    const { tried, found } = byHops.get(hops);
+    console.log(`${String(hops).padStart(4)}  ${String(tried).padStart(5)}  ${String(found).padStart(5)}  ${((100 * found) / tried).toFixed(1).padStart(6)}%`);
+  }
+  const mean = costs.reduce((a, b) => a + b, 0) / costs.length;
+  console.log(`messages per query: mean ${mean.toFixed(1)}, p50 ${pct(costs, 50)}, max ${Math.max(...costs)} (bound: fanout + fanout^2 + fanout^3 forwards + 3 answer hops = 42)`);
+  console.log(`latency of successful lookups: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms`);
+} finally {
+  await Promise.all(agents.map((a) => a.close()));
+}
