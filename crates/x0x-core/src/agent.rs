@@ -29,6 +29,7 @@ use tracing::debug;
 use crate::anti_entropy::{self, AntiEntropy, AntiEntropyStats, ReconciliationStats};
 use crate::config::AgentConfig;
 use crate::addr_book;
+use crate::membership_watch::Goodbye;
 use crate::addr_record::{AddrRecord, OwnRecord};
 use crate::foaf::{self, Foaf, FoafStats};
 use crate::dedup::DedupCache;
@@ -855,7 +856,17 @@ impl Shared {
                 let t = Arc::clone(&self.transport);
                 let bye = bye.clone();
                 async move {
-                    let _ = t.send_acked(peer, GossipStreamType::Membership, &bye, GOODBYE_TIMEOUT).await;
+                    let acked = t.send_acked(peer, GossipStreamType::Membership, &bye, GOODBYE_TIMEOUT).await;
+                    if acked.is_err() {
+                        // No live connection to ACK on (or it went stale): the
+                        // plain send redials the peer's last known address.
+                        let _ = tokio::time::timeout(
+                            GOODBYE_TIMEOUT,
+                            t.send_to_peer(peer, GossipStreamType::Membership, Bytes::from(bye)),
+                        )
+                        .await;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
                 }
             });
             futures_join_all(sends).await;
@@ -927,8 +938,11 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                     if let Ok(MembershipProtocolMessage::HyParView(HyParViewMessage::Disconnect)) =
                         postcard::from_bytes::<MembershipProtocolMessage>(&data)
                     {
+                        // Whether it was our neighbour when it said goodbye:
+                        // the watcher may not have ticked since it joined.
+                        let was_active = shared.membership.sample_active(usize::MAX).await.contains(&from);
                         if let Ok(mut g) = shared.hints.goodbyes.lock() {
-                            g.insert(from, now_ms());
+                            g.insert(from, Goodbye { at_ms: now_ms(), was_active });
                         }
                     }
                     if let Err(e) = shared.membership.dispatch_message(from, &data).await {

@@ -66,11 +66,20 @@ pub struct MembershipCounters {
     pub(crate) refills: AtomicU64,
 }
 
+/// A DISCONNECT a peer sent us.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Goodbye {
+    /// When it arrived, ms since the Unix epoch.
+    pub(crate) at_ms: u64,
+    /// It was in our active view when it arrived.
+    pub(crate) was_active: bool,
+}
+
 /// State the watcher shares with the dispatcher.
 #[derive(Default)]
 pub struct MembershipHints {
     /// Peers that sent us a DISCONNECT, with when (ms).
-    pub(crate) goodbyes: StdMutex<HashMap<PeerId, u64>>,
+    pub(crate) goodbyes: StdMutex<HashMap<PeerId, Goodbye>>,
     /// Wakes the watcher early.
     pub(crate) wake: Notify,
 }
@@ -98,6 +107,8 @@ fn emit(w: &Watch, kind: MembershipEventKind, peer: PeerId, reason: Option<Leave
 pub(crate) async fn run(w: Watch, alive: Weak<()>) {
     let mut active: HashSet<PeerId> = HashSet::new();
     let mut suspected: HashSet<PeerId> = HashSet::new();
+    // Goodbyes already accounted for (their peer's leave was reported).
+    let mut reported_byes: HashSet<PeerId> = HashSet::new();
     let mut conn_events = w.transport.subscribe_events();
     loop {
         tokio::select! {
@@ -118,7 +129,7 @@ pub(crate) async fn run(w: Watch, alive: Weak<()>) {
         // sample waits for the lock instead.
         let mut now_active: HashSet<PeerId> =
             w.membership.sample_active(usize::MAX).await.into_iter().collect();
-        let goodbyes: HashMap<PeerId, u64> =
+        let goodbyes: HashMap<PeerId, Goodbye> =
             w.hints.goodbyes.lock().map(|g| g.clone()).unwrap_or_default();
 
         // Evict peers SWIM declared dead (the library leaves them in place),
@@ -160,11 +171,21 @@ pub(crate) async fn run(w: Watch, alive: Weak<()>) {
             suspected.remove(peer);
             emit(&w, MembershipEventKind::Left, *peer, Some(reason));
         }
+        // A neighbour that joined and left between two ticks: report both,
+        // so a graceful leave is never silent.
+        for (peer, bye) in &goodbyes {
+            if bye.was_active && !active.contains(peer) && !now_active.contains(peer) && !reported_byes.contains(peer) {
+                w.counters.graceful_leaves.fetch_add(1, Ordering::Relaxed);
+                emit(&w, MembershipEventKind::Joined, *peer, None);
+                emit(&w, MembershipEventKind::Left, *peer, Some(LeaveReason::Graceful));
+            }
+        }
+        reported_byes = goodbyes.keys().copied().collect();
         // A suspect that answered again is no longer suspected.
         suspected.retain(|p| suspects.contains(p) || dead.contains(p));
         if let Ok(mut g) = w.hints.goodbyes.lock() {
             let cutoff = now_ms().saturating_sub(60_000);
-            g.retain(|_, at| *at > cutoff);
+            g.retain(|_, bye| bye.at_ms > cutoff);
         }
         active = now_active;
     }

@@ -1434,6 +1434,9 @@ impl<T: GossipTransport + 'static> HyParViewMembership<T> {
     pub async fn handle_disconnect(&self, sender: PeerId) -> Result<()> {
         debug!(peer = %sender, "HyParView: Received DISCONNECT");
         self.remove_active(sender).await?;
+        // x0x patch: a peer that says goodbye is leaving; upstream could find
+        // it in the passive view right here and promote it straight back.
+        self.passive.write().await.remove(&sender);
 
         // Try to promote from passive to maintain active view size
         let passive = self.passive.read().await;
