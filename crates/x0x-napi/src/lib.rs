@@ -414,6 +414,29 @@ async fn wait_closed(mut own: watch::Receiver<bool>, mut agent: watch::Receiver<
     }
 }
 
+/// Next item of an event stream, or `None` once the stream or its agent is
+/// closed. A slow reader skips what it missed rather than ending the stream.
+pub(crate) async fn next_broadcast<T: Clone>(
+    rx: &Mutex<broadcast::Receiver<T>>,
+    closed: &watch::Sender<bool>,
+    agent_closed: &watch::Receiver<bool>,
+) -> Option<T> {
+    let mut rx = rx.lock().await;
+    let stop = wait_closed(closed.subscribe(), agent_closed.clone());
+    tokio::pin!(stop);
+    loop {
+        let item = tokio::select! {
+            e = rx.recv() => e,
+            _ = &mut stop => return None,
+        };
+        match item {
+            Ok(e) => return Some(e),
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => return None,
+        }
+    }
+}
+
 /// A subscription.
 #[napi]
 pub struct NativeSubscription {
@@ -475,28 +498,12 @@ impl NativeConnectionEvents {
     /// Next event, or null once closed.
     #[napi]
     pub async fn next(&self) -> Result<Option<NativeConnectionEvent>> {
-        let mut rx = self.rx.lock().await;
-        let stop = wait_closed(self.closed.subscribe(), self.agent_closed.clone());
-        tokio::pin!(stop);
-        loop {
-            let event = tokio::select! {
-                e = rx.recv() => e,
-                _ = &mut stop => return Ok(None),
-            };
-            match event {
-                Ok(e) => {
-                    return Ok(Some(NativeConnectionEvent {
-                        kind: if e.connected { "connected" } else { "disconnected" }.to_owned(),
-                        peer_id: hex_id(&e.peer.to_bytes()),
-                        addr: e.addr.map(|a| a.to_string()),
-                        at: e.at_ms as f64,
-                    }))
-                }
-                // A slow reader skips what it missed rather than ending the stream.
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => return Ok(None),
-            }
-        }
+        Ok(next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|e| NativeConnectionEvent {
+            kind: if e.connected { "connected" } else { "disconnected" }.to_owned(),
+            peer_id: hex_id(&e.peer.to_bytes()),
+            addr: e.addr.map(|a| a.to_string()),
+            at: e.at_ms as f64,
+        }))
     }
 
     /// Stops the stream. Idempotent.
@@ -520,41 +527,28 @@ impl NativeMembershipEvents {
     #[napi]
     pub async fn next(&self) -> Result<Option<NativeMembershipEvent>> {
         use x0x_core::{LeaveReason, MembershipEventKind};
-        let mut rx = self.rx.lock().await;
-        let stop = wait_closed(self.closed.subscribe(), self.agent_closed.clone());
-        tokio::pin!(stop);
-        loop {
-            let event = tokio::select! {
-                e = rx.recv() => e,
-                _ = &mut stop => return Ok(None),
+        Ok(next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|e| {
+            let kind = match e.kind {
+                MembershipEventKind::Joined => "peer-joined",
+                MembershipEventKind::Suspected => "peer-suspected",
+                MembershipEventKind::Left => "peer-left",
             };
-            match event {
-                Ok(e) => {
-                    let kind = match e.kind {
-                        MembershipEventKind::Joined => "peer-joined",
-                        MembershipEventKind::Suspected => "peer-suspected",
-                        MembershipEventKind::Left => "peer-left",
-                    };
-                    let reason = e.reason.map(|r| {
-                        match r {
-                            LeaveReason::Graceful => "graceful",
-                            LeaveReason::Failed => "failed",
-                            LeaveReason::Demoted => "demoted",
-                        }
-                        .to_owned()
-                    });
-                    return Ok(Some(NativeMembershipEvent {
-                        kind: kind.to_owned(),
-                        peer_id: hex_id(&e.peer.to_bytes()),
-                        addr: e.addr.map(|a| a.to_string()),
-                        reason,
-                        at: e.at_ms as f64,
-                    }));
+            let reason = e.reason.map(|r| {
+                match r {
+                    LeaveReason::Graceful => "graceful",
+                    LeaveReason::Failed => "failed",
+                    LeaveReason::Demoted => "demoted",
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => return Ok(None),
+                .to_owned()
+            });
+            NativeMembershipEvent {
+                kind: kind.to_owned(),
+                peer_id: hex_id(&e.peer.to_bytes()),
+                addr: e.addr.map(|a| a.to_string()),
+                reason,
+                at: e.at_ms as f64,
             }
-        }
+        }))
     }
 
     /// Stops the stream. Idempotent.

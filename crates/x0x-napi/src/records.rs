@@ -9,7 +9,7 @@ use napi_derive::napi;
 use tokio::sync::{broadcast, watch, Mutex};
 use x0x_core::records::{self, Record, RecordBook};
 
-use crate::{coded, hex_id, parse_id, wait_closed, NativeAgent, NativeKeypair};
+use crate::{coded, hex_id, next_broadcast, parse_id, NativeAgent, NativeKeypair};
 
 fn invalid(message: String) -> Error {
     Error::new(
@@ -210,21 +210,8 @@ impl NativeFloodPayloads {
     /// Next payload, or null once closed.
     #[napi]
     pub async fn next(&self) -> Result<Option<Buffer>> {
-        let mut rx = self.rx.lock().await;
-        let stop = wait_closed(self.closed.subscribe(), self.agent_closed.clone());
-        tokio::pin!(stop);
-        loop {
-            let item = tokio::select! {
-                e = rx.recv() => e,
-                _ = &mut stop => return Ok(None),
-            };
-            match item {
-                Ok(p) => return Ok(Some(p.into())),
-                // A slow reader loses the oldest beacons; the next round repeats them.
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => return Ok(None),
-            }
-        }
+        // A slow reader loses the oldest beacons; the next round repeats them.
+        Ok(next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(Buffer::from))
     }
 
     /// Stops the stream. Idempotent.
