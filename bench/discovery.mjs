@@ -4,10 +4,11 @@
 // queries from random origins to random targets it prints the success rate
 // by hop distance (shortest path in the overlay at query time) and the
 // messages each query cost (query frames sent, answers sent and relayed,
-// summed over every agent). X0X_BENCH_QUICK=1 runs a small network.
-//
-// Rendezvous register/lookup is not implemented yet, so there are no
-// rendezvous figures.
+// summed over every agent). Then every agent registers with rendezvous
+// (COORDINATORS of them advertise as coordinators and hold the records) and
+// random agents look random agents up: it prints success, latency (p50, p99)
+// and messages per lookup (requests sent plus holders' answers, summed over
+// every agent). X0X_BENCH_QUICK=1 runs a small network.
 import { performance } from 'node:perf_hooks';
 
 import { Agent } from '../dist/esm/index.mjs';
@@ -16,6 +17,8 @@ const quick = process.env.X0X_BENCH_QUICK === '1';
 const N = quick ? 10 : 30;
 const QUERIES = quick ? 15 : 90;
 const MISS_TIMEOUT_MS = 3_000;
+const LOOKUPS = quick ? 30 : 300;
+const COORDINATORS = 3;
 const config = { activeViewSize: 8, passiveViewSize: 64 };
 
 function pick(list) {
@@ -64,11 +67,13 @@ function distances(adj, from) {
 
 const agents = [];
 try {
-  const seed = await Agent.builder().withConfig(config).build();
+  const configOf = (i) => ({ ...config, coordinator: i < COORDINATORS });
+  const seed = await Agent.builder().withConfig(configOf(0)).build();
+  await seed.joinNetwork();
   agents.push(seed);
   for (let i = 1; i < N; i++) {
     const boot = pick(agents).listenAddrs;
-    const a = await Agent.builder().withConfig(config).withBootstrapPeers(boot).build();
+    const a = await Agent.builder().withConfig(configOf(i)).withBootstrapPeers(boot).build();
     await a.joinNetwork();
     agents.push(a);
   }
@@ -111,6 +116,51 @@ try {
   const mean = costs.reduce((a, b) => a + b, 0) / costs.length;
   console.log(`messages per query: mean ${mean.toFixed(1)}, p50 ${pct(costs, 50)}, max ${Math.max(...costs)} (bound: fanout + fanout^2 + fanout^3 forwards + 3 answer hops = 42)`);
   console.log(`latency of successful lookups: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms`);
+
+  await rendezvous(agents, pct);
 } finally {
   await Promise.all(agents.map((a) => a.close()));
+}
+
+function rendezvousMessages(agents) {
+  let n = 0;
+  for (const a of agents) {
+    const s = a.rendezvous.stats();
+    n += s.requestsSent + s.lookupsServed + s.storesAccepted + s.invalidRejected + s.staleRejected + s.fullRejected;
+  }
+  return n;
+}
+
+async function rendezvous(agents, pct) {
+  const deadline = Date.now() + 60_000;
+  while (agents.some((a) => a.coordinators.getCoordinators().length < COORDINATORS)) {
+    if (Date.now() > deadline) throw new Error('coordinator adverts did not reach every agent within 60 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const registerTimes = [];
+  for (const a of agents) {
+    const started = performance.now();
+    await a.rendezvous.register(a.agentId);
+    registerTimes.push(performance.now() - started);
+  }
+  const latencies = [];
+  const costs = [];
+  let found = 0;
+  for (let q = 0; q < LOOKUPS; q++) {
+    const o = Math.floor(Math.random() * N);
+    let t = Math.floor(Math.random() * (N - 1));
+    if (t >= o) t += 1;
+    const before = rendezvousMessages(agents);
+    const started = performance.now();
+    const where = await agents[o].rendezvous.lookup(agents[t].agentId, { timeoutMs: MISS_TIMEOUT_MS });
+    latencies.push(performance.now() - started);
+    costs.push(rendezvousMessages(agents) - before);
+    if (where !== null && where.addrs[0] === agents[t].listenAddrs[0]) found += 1;
+  }
+  const mean = costs.reduce((a, b) => a + b, 0) / costs.length;
+  console.log(`\nRendezvous: N=${N} agents, ${COORDINATORS} coordinators, rendezvousReplicas=3, all ${N} registered, ${LOOKUPS} lookups`);
+  console.log(`register: p50 ${pct(registerTimes, 50).toFixed(1)} ms, p99 ${pct(registerTimes, 99).toFixed(1)} ms`);
+  console.log(`lookups found: ${found}/${LOOKUPS} (${((100 * found) / LOOKUPS).toFixed(1)}%)`);
+  console.log(`lookup latency: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms`);
+  console.log(`messages per lookup: mean ${mean.toFixed(1)}, max ${Math.max(...costs)} (bound: 2 x rendezvousReplicas = 6)`);
 }

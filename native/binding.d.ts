@@ -102,6 +102,38 @@ export interface NativeMembershipEvent {
   at: number;
 }
 
+/** A rendezvous holder to ask. Unparsable addresses are skipped. */
+export interface NativeHolder {
+  agentId: string;
+  addrs: string[];
+}
+
+export interface NativeHolderReply {
+  agentId: string;
+  outcome: 'stored' | 'invalid' | 'stale' | 'full' | 'unreachable';
+}
+
+export interface NativeLookup {
+  /** Absent when no holder had a live registration. */
+  record?: NativeAddrRecord;
+  /** Holders that answered in time. */
+  answered: number;
+  /** Answers whose record failed verification. */
+  rejected: number;
+}
+
+export interface NativeRendezvousStats {
+  recordsHeld: number;
+  storesAccepted: number;
+  invalidRejected: number;
+  staleRejected: number;
+  fullRejected: number;
+  lookupsServed: number;
+  requestsSent: number;
+  answersReceived: number;
+  malformedDropped: number;
+}
+
 /** A verified, signed address record (FOAF answer). */
 export interface NativeAddrRecord {
   agentId: string;
@@ -193,6 +225,13 @@ export declare class NativeAgent {
   /** This agent's own signed address record. */
   ownRecord(): Buffer;
   foafStats(): NativeFoafStats;
+  /** Signs this agent's address record (an empty list = unregistration). Throws ERR_X0X_BAD_ADDRESS, ERR_X0X_INVALID_CONFIG (ttlMs outside 1..86400000, more than 16 addresses). */
+  signAddrRecord(addrs: string[], ttlMs: number): Buffer;
+  /** Sends a signed address record to every holder at once; one reply per distinct holder. */
+  rendezvousStore(holders: NativeHolder[], record: Buffer, timeoutMs: number): Promise<NativeHolderReply[]>;
+  /** Asks every holder for an agent's record; the newest valid one wins (no record if none, or unregistered). */
+  rendezvousLookup(holders: NativeHolder[], agentId: string, timeoutMs: number): Promise<NativeLookup>;
+  rendezvousStats(): NativeRendezvousStats;
   /** Idempotent. Frees the socket and ends every task of this agent. */
   close(): Promise<void>;
 }

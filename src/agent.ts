@@ -76,7 +76,7 @@ export class Agent implements AsyncDisposable {
   readonly antiEntropy: AntiEntropyManager;
   /** Finding agents nearby by FOAF random walks; this agent answers for itself by default. */
   readonly discovery: DiscoveryManager;
-  /** Rendezvous sharding of agent ids. */
+  /** Rendezvous: register this agent, look any agent up by id. */
   readonly rendezvous: RendezvousManager;
 
   readonly #core: AgentCore;
@@ -96,7 +96,7 @@ export class Agent implements AsyncDisposable {
     this.coordinators = createCoordinators(core, config);
     this.antiEntropy = createAntiEntropy(core);
     this.discovery = createDiscovery(core);
-    this.rendezvous = createRendezvous();
+    this.rendezvous = createRendezvous(core, config, this.coordinators, this.presence);
   }
 
   /** Starts configuring a new agent. */
@@ -210,6 +210,7 @@ export class Agent implements AsyncDisposable {
    */
   close(): Promise<void> {
     this.coordinators.stop();
+    this.rendezvous.stop();
     return this.#core.close();
   }
 

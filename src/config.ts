@@ -85,6 +85,20 @@ export interface GossipConfigFields {
    */
   readonly coordinatorAdvertTtl: number;
   /**
+   * Lifetime of a rendezvous registration, in milliseconds: holders forget
+   * it after this unless renewed, and a registered agent renews it every
+   * half of it. Integer from 10000 to 86400000 (one day).
+   * @defaultValue 3600000 (one hour)
+   */
+  readonly rendezvousTtl: number;
+  /**
+   * How many holders keep each rendezvous registration (the highest-ranked
+   * coordinators for the agent's shard). More holders survive more
+   * coordinator failures; each lookup asks all of them. Integer from 1 to 16.
+   * @defaultValue 3
+   */
+  readonly rendezvousReplicas: number;
+  /**
    * Advertise this agent as a coordinator (a publicly reachable node others
    * may use for rendezvous) as soon as it joins; same as calling
    * `agent.coordinators.advertiseAsCoordinator()` after `joinNetwork()`.
@@ -143,6 +157,8 @@ const RULES: { readonly [K in NumericConfigField]: FieldRule } = {
   messageCacheSize: { min: 1, max: 10_000_000, unit: '' },
   messageCacheTtl: { min: 1_000, max: 86_400_000, unit: ' ms' },
   coordinatorAdvertTtl: { min: 1_000, max: 604_800_000, unit: ' ms' },
+  rendezvousTtl: { min: 10_000, max: 86_400_000, unit: ' ms' },
+  rendezvousReplicas: { min: 1, max: 16, unit: '' },
 };
 
 const FIELDS: readonly GossipConfigField[] = [
@@ -163,6 +179,8 @@ const DEFAULTS: Readonly<GossipConfigFields> = Object.freeze({
   messageCacheSize: 10_000,
   messageCacheTtl: 300_000,
   coordinatorAdvertTtl: 86_400_000,
+  rendezvousTtl: 3_600_000,
+  rendezvousReplicas: 3,
   coordinator: false,
   presenceGroupKey: null,
 });
@@ -259,6 +277,10 @@ export class GossipConfig implements GossipConfigFields {
   readonly messageCacheTtl: number;
   /** {@inheritDoc GossipConfigFields.coordinatorAdvertTtl} */
   readonly coordinatorAdvertTtl: number;
+  /** {@inheritDoc GossipConfigFields.rendezvousTtl} */
+  readonly rendezvousTtl: number;
+  /** {@inheritDoc GossipConfigFields.rendezvousReplicas} */
+  readonly rendezvousReplicas: number;
   /** {@inheritDoc GossipConfigFields.coordinator} */
   readonly coordinator: boolean;
   /** {@inheritDoc GossipConfigFields.presenceGroupKey} */
@@ -297,6 +319,8 @@ export class GossipConfig implements GossipConfigFields {
     this.messageCacheSize = pick('messageCacheSize');
     this.messageCacheTtl = pick('messageCacheTtl');
     this.coordinatorAdvertTtl = pick('coordinatorAdvertTtl');
+    this.rendezvousTtl = pick('rendezvousTtl');
+    this.rendezvousReplicas = pick('rendezvousReplicas');
     this.coordinator = given.coordinator === undefined ? false : checkCoordinator(given.coordinator);
     this.presenceGroupKey =
       given.presenceGroupKey === undefined ? null : checkGroupKey(given.presenceGroupKey);
@@ -338,8 +362,8 @@ export class GossipConfig implements GossipConfigFields {
    * @internal
    */
   toNative(): NativeConfig {
-    // presenceBeaconTtl, coordinatorAdvertTtl, coordinator and
-    // presenceGroupKey are used by the TypeScript managers; they have no
+    // presenceBeaconTtl, coordinatorAdvertTtl, rendezvousTtl,
+    // rendezvousReplicas, coordinator and presenceGroupKey are used by the TypeScript managers; they have no
     // counterpart in the binding contract (native/binding.d.ts).
     return {
       activeViewSize: this.activeViewSize,

@@ -26,6 +26,7 @@
  * - `ERR_X0X_BAD_KEY`: key bytes do not decode to a keypair ({@link BadKeyError}).
  * - `ERR_X0X_ABORTED`: an `AbortSignal` fired ({@link AbortError}).
  * - `ERR_X0X_NATIVE_MISSING`: the compiled addon for this platform cannot be found or loaded ({@link NativeMissingError}).
+ * - `ERR_X0X_RENDEZVOUS`: a rendezvous registration was refused: not this agent's own id, or no holder stored it ({@link RendezvousError}).
  * - `ERR_X0X_NETWORK`: any other failure reported by the native core ({@link NetworkError}).
  */
 export type X0xErrorCode =
@@ -39,6 +40,7 @@ export type X0xErrorCode =
   | 'ERR_X0X_BAD_KEY'
   | 'ERR_X0X_ABORTED'
   | 'ERR_X0X_NATIVE_MISSING'
+  | 'ERR_X0X_RENDEZVOUS'
   | 'ERR_X0X_NETWORK';
 
 /** Base class of every error x0x reports on purpose. */
@@ -204,6 +206,21 @@ export class NativeMissingError extends X0xError {
 }
 
 /**
+ * `ERR_X0X_RENDEZVOUS`: a rendezvous registration or unregistration was
+ * refused: the id is not this agent's own (only an agent can register
+ * itself), or no holder stored the record (none known, none reachable, or
+ * every holder refused it).
+ */
+export class RendezvousError extends X0xError {
+  declare readonly code: 'ERR_X0X_RENDEZVOUS';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_X0X_RENDEZVOUS', message, options);
+    this.name = 'RendezvousError';
+  }
+}
+
+/**
  * `ERR_X0X_NETWORK`: a failure of the native core that has no code of its own
  * (socket errors, internal faults, codes newer than this package). The message
  * is the native one, unchanged, so nothing is lost.
@@ -243,6 +260,7 @@ const FROM_CODE: { readonly [C in X0xErrorCode]: Construct } = {
   ERR_X0X_BAD_KEY: (m, o) => new BadKeyError(m, o),
   ERR_X0X_ABORTED: (m, o) => new AbortError(m, o),
   ERR_X0X_NATIVE_MISSING: (m, o) => new NativeMissingError(m, o),
+  ERR_X0X_RENDEZVOUS: (m, o) => new RendezvousError(m, o),
   ERR_X0X_NETWORK: (m, o) => new NetworkError(m, o),
 };
 

@@ -81,6 +81,7 @@ export {
   NativeMissingError,
   NetworkError,
   PayloadTooLargeError,
+  RendezvousError,
   X0xError,
   type X0xErrorCode,
 } from './errors.js';
@@ -94,7 +95,19 @@ export {
   type DiscoveryStats,
   type FindAgentOptions,
 } from './discovery.js';
-export { RendezvousManager, SHARD_COUNT, shardId } from './rendezvous.js';
+export {
+  RendezvousManager,
+  SHARD_COUNT,
+  DEFAULT_RENDEZVOUS_TIMEOUT_MS,
+  MAX_RENDEZVOUS_TIMEOUT_MS,
+  rankHolders,
+  shardId,
+  type HolderOutcome,
+  type Registration,
+  type RendezvousHolder,
+  type RendezvousOptions,
+  type RendezvousStats,
+} from './rendezvous.js';
 export { GossipRuntime } from './runtime.js';
 export { Subscription, type Message } from './subscription.js';
 export {

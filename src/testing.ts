@@ -28,3 +28,31 @@ export async function publishRawFrame(agent: Agent, topic: string, frame: Uint8A
   const native = coreOf(agent).use();
   await callNative(() => native.publishRaw(checkTopic(topic, MAX_TOPIC_BYTES), Buffer.from(frame)));
 }
+
+/** This agent's own signed address record, as FOAF answers and rendezvous holders carry it. */
+export function ownAddrRecord(agent: Agent): Buffer {
+  const native = coreOf(agent).use();
+  return callNativeSync(() => native.ownRecord());
+}
+
+/** ML-DSA-65 public key bytes; an address record embeds its signer's key after a 1-byte version. */
+const PUBLIC_KEY_LEN = 1952;
+
+/**
+ * A forged address record: it claims to be `victimRecord`'s agent (it embeds
+ * that agent's public key) and lists `addrs`, but `agent` signed it. Holders
+ * and askers must refuse it.
+ */
+export function forgeAddrRecord(agent: Agent, victimRecord: Uint8Array, addrs: string[]): Buffer {
+  const native = coreOf(agent).use();
+  const forged = Buffer.from(callNativeSync(() => native.signAddrRecord(addrs, 60_000)));
+  forged.set(victimRecord.subarray(1, 1 + PUBLIC_KEY_LEN), 1);
+  return forged;
+}
+
+/** Sends `record` as given to the rendezvous holders of `agentId`; each holder's answer. */
+export async function storeAtHolders(agent: Agent, agentId: string, record: Uint8Array): Promise<Array<{ agentId: string; outcome: string }>> {
+  const native = coreOf(agent).use();
+  const holders = agent.rendezvous.holdersFor(agentId).map((h) => ({ agentId: h.agentId, addrs: [...h.addrs] }));
+  return callNative(() => native.rendezvousStore(holders, Buffer.from(record), 10_000));
+}

@@ -12,6 +12,10 @@ import type {
   NativeAgentOptions,
   NativeConnectionEvent,
   NativeFoafStats,
+  NativeHolder,
+  NativeHolderReply,
+  NativeLookup,
+  NativeRendezvousStats,
   NativeMembershipEvent,
   NativeMembershipEvents,
   NativeMembershipStats,
@@ -327,6 +331,37 @@ class FakeAgent {
 
   ownRecord(): Buffer {
     return Buffer.from('record');
+  }
+
+  /** Holders of the last rendezvousStore/rendezvousLookup call. */
+  lastHolders: NativeHolder[] = [];
+  /** Outcome every holder reports to rendezvousStore. */
+  storeOutcome: NativeHolderReply['outcome'] = 'stored';
+  /** What rendezvousLookup resolves with. */
+  lookupAnswer: NativeLookup = { answered: 0, rejected: 0 };
+
+  signAddrRecord(addrs: string[], ttlMs: number): Buffer {
+    this.calls.push(`signAddrRecord:${addrs.join(',')}:${ttlMs}`);
+    return Buffer.from(`record:${addrs.join(',')}`);
+  }
+
+  async rendezvousStore(holders: NativeHolder[], record: Buffer, timeoutMs: number): Promise<NativeHolderReply[]> {
+    this.calls.push(`rendezvousStore:${record.toString()}:${timeoutMs}`);
+    this.lastHolders = holders;
+    return holders.map((h) => ({ agentId: h.agentId, outcome: this.storeOutcome }));
+  }
+
+  async rendezvousLookup(holders: NativeHolder[], agentId: string, timeoutMs: number): Promise<NativeLookup> {
+    this.calls.push(`rendezvousLookup:${agentId}:${timeoutMs}`);
+    this.lastHolders = holders;
+    return this.lookupAnswer;
+  }
+
+  rendezvousStats(): NativeRendezvousStats {
+    return {
+      recordsHeld: 1, storesAccepted: 2, invalidRejected: 3, staleRejected: 4, fullRejected: 5,
+      lookupsServed: 6, requestsSent: 7, answersReceived: 8, malformedDropped: 9,
+    };
   }
 
   foafStats(): NativeFoafStats {

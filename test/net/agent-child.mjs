@@ -360,6 +360,55 @@ const commands = {
     return requireAgent().discovery.stats();
   },
 
+  async rendezvousRegister({ agentId, addrs, timeoutMs }) {
+    const a = requireAgent();
+    try {
+      const r = await a.rendezvous.register(agentId ?? a.agentId, addrs, timeoutMs === undefined ? {} : { timeoutMs });
+      return { registration: { shard: r.shard, addrs: [...r.addrs], holders: r.holders.map((h) => ({ ...h })) } };
+    } catch (err) {
+      return { error: errorInfo(err) };
+    }
+  },
+
+  async rendezvousUnregister({ agentId, timeoutMs }) {
+    const a = requireAgent();
+    try {
+      const r = await a.rendezvous.unregister(agentId ?? a.agentId, timeoutMs === undefined ? {} : { timeoutMs });
+      return { registration: { shard: r.shard, addrs: [...r.addrs], holders: r.holders.map((h) => ({ ...h })) } };
+    } catch (err) {
+      return { error: errorInfo(err) };
+    }
+  },
+
+  async rendezvousLookup({ agentId, timeoutMs }) {
+    try {
+      const found = await requireAgent().rendezvous.lookup(agentId, timeoutMs === undefined ? {} : { timeoutMs });
+      return { found: found === null ? null : { agentId: found.agentId, addrs: [...found.addrs] } };
+    } catch (err) {
+      return { found: null, error: errorInfo(err) };
+    }
+  },
+
+  async rendezvousHolders({ agentId }) {
+    return requireAgent().rendezvous.holdersFor(agentId).map((h) => ({ agentId: h.agentId, addrs: [...h.addrs] }));
+  },
+
+  async rendezvousStats() {
+    return requireAgent().rendezvous.stats();
+  },
+
+  async ownAddrRecord() {
+    return testing.ownAddrRecord(requireAgent()).toString('base64');
+  },
+
+  /** Sends a record to `agentId`'s holders: as given, or forged (victim's key, our signature) when `forgeAddrs` is set. */
+  async storeAddrRecord({ agentId, recordB64, forgeAddrs }) {
+    const a = requireAgent();
+    const record = Buffer.from(recordB64, 'base64');
+    const bytes = forgeAddrs === undefined ? record : testing.forgeAddrRecord(a, record, forgeAddrs);
+    return testing.storeAtHolders(a, agentId, bytes);
+  },
+
   async setAdvertise({ on }) {
     if (on) requireAgent().discovery.advertiseSelf();
     else requireAgent().discovery.stopAdvertising();

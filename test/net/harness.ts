@@ -155,6 +155,44 @@ export interface Commands {
   findAgent: { args: { agentId: string; timeoutMs?: number; abortAfterStart?: boolean }; result: FindResult };
   discoveryStats: { args: Record<string, never>; result: DiscoveryStats };
   setAdvertise: { args: { on: boolean }; result: null };
+  rendezvousRegister: { args: { agentId?: string; addrs?: string[]; timeoutMs?: number }; result: RendezvousCallResult };
+  rendezvousUnregister: { args: { agentId?: string; timeoutMs?: number }; result: RendezvousCallResult };
+  rendezvousLookup: { args: { agentId: string; timeoutMs?: number }; result: FindResult };
+  rendezvousHolders: { args: { agentId: string }; result: HolderInfo[] };
+  rendezvousStats: { args: Record<string, never>; result: RendezvousStats };
+  ownAddrRecord: { args: Record<string, never>; result: string };
+  storeAddrRecord: { args: { agentId: string; recordB64: string; forgeAddrs?: string[] }; result: HolderOutcomeInfo[] };
+}
+
+/** A rendezvous holder as `holdersFor` lists it. */
+export interface HolderInfo {
+  readonly agentId: string;
+  readonly addrs: string[];
+}
+
+/** One holder's answer to a store. */
+export interface HolderOutcomeInfo {
+  readonly agentId: string;
+  readonly outcome: string;
+}
+
+/** What `rendezvous.register`/`unregister` returned, or the error it threw. */
+export interface RendezvousCallResult {
+  readonly registration?: { readonly shard: number; readonly addrs: string[]; readonly holders: HolderOutcomeInfo[] };
+  readonly error?: ErrorInfo;
+}
+
+/** The same fields as `RendezvousStats` of the public API. */
+export interface RendezvousStats {
+  readonly recordsHeld: number;
+  readonly storesAccepted: number;
+  readonly invalidRejected: number;
+  readonly staleRejected: number;
+  readonly fullRejected: number;
+  readonly lookupsServed: number;
+  readonly requestsSent: number;
+  readonly answersReceived: number;
+  readonly malformedDropped: number;
 }
 
 /** `agent.presence.getOnlineAgents()` entry. */
@@ -577,6 +615,45 @@ export class AgentProcess {
   /** `agent.discovery.stats()`. */
   discoveryStats(): Promise<DiscoveryStats> {
     return this.call('discoveryStats', {});
+  }
+
+  /** `agent.rendezvous.register(agentId ?? own id, addrs, { timeoutMs })`; errors are reported, not thrown. */
+  rendezvousRegister(options: { agentId?: string; addrs?: string[]; timeoutMs?: number } = {}): Promise<RendezvousCallResult> {
+    return this.call('rendezvousRegister', options, { timeoutMs: (options.timeoutMs ?? 10_000) + CALL_TIMEOUT_MS });
+  }
+
+  /** `agent.rendezvous.unregister(agentId ?? own id, { timeoutMs })`; errors are reported, not thrown. */
+  rendezvousUnregister(options: { agentId?: string; timeoutMs?: number } = {}): Promise<RendezvousCallResult> {
+    return this.call('rendezvousUnregister', options, { timeoutMs: (options.timeoutMs ?? 10_000) + CALL_TIMEOUT_MS });
+  }
+
+  /** `agent.rendezvous.lookup(agentId, { timeoutMs })`. */
+  rendezvousLookup(agentId: string, options: { timeoutMs?: number } = {}): Promise<FindResult> {
+    return this.call('rendezvousLookup', { agentId, ...options }, { timeoutMs: (options.timeoutMs ?? 10_000) + CALL_TIMEOUT_MS });
+  }
+
+  /** `agent.rendezvous.holdersFor(agentId)`. */
+  rendezvousHolders(agentId: string): Promise<HolderInfo[]> {
+    return this.call('rendezvousHolders', { agentId });
+  }
+
+  /** `agent.rendezvous.stats()`. */
+  rendezvousStats(): Promise<RendezvousStats> {
+    return this.call('rendezvousStats', {});
+  }
+
+  /** This agent's own signed address record, base64 (test hook). */
+  ownAddrRecord(): Promise<string> {
+    return this.call('ownAddrRecord', {});
+  }
+
+  /**
+   * Sends an address record to `agentId`'s rendezvous holders (test hook):
+   * `recordB64` as given, or with `forgeAddrs` a forgery carrying the key of
+   * `recordB64`'s agent but signed by this agent.
+   */
+  storeAddrRecord(agentId: string, recordB64: string, forgeAddrs?: string[]): Promise<HolderOutcomeInfo[]> {
+    return this.call('storeAddrRecord', { agentId, recordB64, ...(forgeAddrs === undefined ? {} : { forgeAddrs }) }, { timeoutMs: 10_000 + CALL_TIMEOUT_MS });
   }
 
   /** `agent.discovery.advertiseSelf()` / `stopAdvertising()`. */

@@ -16,6 +16,8 @@ const SPEC: Record<NumericConfigField, { def: number; min: number; max: number }
   messageCacheSize: { def: 10000, min: 1, max: 10000000 },
   messageCacheTtl: { def: 300000, min: 1000, max: 86400000 },
   coordinatorAdvertTtl: { def: 86400000, min: 1000, max: 604800000 },
+  rendezvousTtl: { def: 3600000, min: 10000, max: 86400000 },
+  rendezvousReplicas: { def: 3, min: 1, max: 16 },
 };
 const FIELDS = Object.keys(SPEC) as NumericConfigField[];
 /** The non-numeric fields and their defaults. */

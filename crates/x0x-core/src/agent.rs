@@ -36,6 +36,7 @@ use crate::dedup::DedupCache;
 use crate::envelope::{self, MessageId, Rejection};
 use crate::flood::{self, Flood, FloodStats};
 use crate::records;
+use crate::rendezvous::{self, Rendezvous};
 use crate::error::{CoreError, CoreResult};
 use crate::identity::{AgentId, AgentKeypair};
 use crate::membership_watch::{self, MembershipCounters, MembershipEvent, MembershipHints, Watch};
@@ -125,6 +126,7 @@ struct Shared {
     flood: Flood,
     foaf: Foaf,
     own_record: OwnRecord,
+    rendezvous: Rendezvous,
 }
 
 /// A running agent. Every method may be called from any Tokio runtime or thread.
@@ -607,6 +609,7 @@ impl Shared {
             flood: Flood::default(),
             foaf: Foaf::new(keypair_id, cfg.foaf_fanout, cfg.foaf_ttl),
             own_record: OwnRecord::default(),
+            rendezvous: Rendezvous::new(),
         });
         tokio::spawn(membership_watch::run(
             Watch {
@@ -969,6 +972,9 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                 GossipStreamType::Bulk if data.first().is_some_and(|t| foaf::owns(*t)) => {
                     shared.on_foaf_frame(from, &data).await;
                 }
+                GossipStreamType::Bulk if data.first().is_some_and(|t| rendezvous::owns(*t)) => {
+                    shared.on_rendezvous_frame(from, &data).await;
+                }
                 GossipStreamType::Bulk => match addr_book::decode(&data) {
                     Some(entries) => {
                         for (peer, addr) in entries {
@@ -1045,6 +1051,11 @@ async fn topic_refresh_loop(shared: Weak<Shared>) {
         }
     }
 }
+
+// A child module, so it can reach the agent's private state.
+#[path = "agent_rendezvous.rs"]
+mod agent_rendezvous;
+pub use agent_rendezvous::{Holder, HolderReply, LookupOutcome};
 
 // A child module, so the test can reach the agent's transport to inject
 // membership frames.

@@ -36,6 +36,7 @@ mod flood;
 mod identity;
 mod membership_watch;
 pub mod records;
+pub mod rendezvous;
 mod message_store;
 pub mod shard;
 mod stats;
@@ -46,7 +47,8 @@ pub use anti_entropy::{AntiEntropyStats, PeerReconciliation, ReconciliationStats
 pub use addr_record::AddrRecord;
 pub use foaf::FoafStats;
 pub use shard::shard_id;
-pub use agent::{validate_topic, Agent, AgentOptions, Message, Subscription};
+pub use agent::{validate_topic, Agent, AgentOptions, Holder, HolderReply, LookupOutcome, Message, Subscription};
+pub use rendezvous::{RendezvousStats, StoreOutcome};
 pub use config::AgentConfig;
 pub use dedup::DedupCache;
 pub use envelope::{MessageId, ENVELOPE_OVERHEAD};

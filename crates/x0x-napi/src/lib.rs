@@ -19,6 +19,7 @@ use x0x_core::{Agent, AgentConfig, AgentKeypair, AgentOptions, CoreError};
 
 pub mod records;
 mod discovery;
+mod rendezvous;
 
 fn coded(e: CoreError) -> Error {
     Error::new(Status::GenericFailure, format!("{}: {e}", e.code()))
