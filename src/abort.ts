@@ -5,7 +5,7 @@
  * @module
  */
 
-import { AbortError } from './errors.js';
+import { AbortError, InvalidConfigError } from './errors.js';
 
 /** The error an abort of `signal` is reported with. */
 export function abortError(signal: AbortSignal): AbortError {
@@ -36,4 +36,19 @@ export function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined):
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
+}
+
+/**
+ * Resolves a call's `timeoutMs` option: `defaultMs` when omitted, else an
+ * integer from 1 to `maxMs`.
+ * @throws {@link InvalidConfigError} (field `timeoutMs`) otherwise
+ */
+export function checkTimeoutMs(timeoutMs: unknown, defaultMs: number, maxMs: number): number {
+  if (timeoutMs === undefined) return defaultMs;
+  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > maxMs) {
+    throw new InvalidConfigError(`timeoutMs must be an integer from 1 to ${maxMs} ms (got ${String(timeoutMs)})`, {
+      field: 'timeoutMs',
+    });
+  }
+  return timeoutMs;
 }

@@ -13,9 +13,9 @@
  * @module
  */
 
-import { raceAbort, throwIfAborted } from './abort.js';
+import { checkTimeoutMs, raceAbort, throwIfAborted } from './abort.js';
 import type { AgentCore } from './agent-core.js';
-import { callNative, callNativeSync, InvalidConfigError } from './errors.js';
+import { callNative, callNativeSync } from './errors.js';
 import { isAgentId, type AgentId } from './identity.js';
 import type { NativeAddrRecord } from './native.js';
 import type { AbortOptions } from './pubsub.js';
@@ -78,17 +78,6 @@ function checkAgentId(agentId: unknown): asserts agentId is AgentId {
   }
 }
 
-function checkTimeout(timeoutMs: unknown): number {
-  if (timeoutMs === undefined) return DEFAULT_FIND_TIMEOUT_MS;
-  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_FIND_TIMEOUT_MS) {
-    throw new InvalidConfigError(
-      `timeoutMs must be an integer from 1 to ${MAX_FIND_TIMEOUT_MS} ms (got ${String(timeoutMs)})`,
-      { field: 'timeoutMs' },
-    );
-  }
-  return timeoutMs;
-}
-
 function toAddresses(r: NativeAddrRecord): AgentAddresses {
   return Object.freeze({ agentId: r.agentId, addrs: Object.freeze([...r.addrs]), issuedAt: r.issuedAt, expiresAt: r.expiresAt });
 }
@@ -133,7 +122,7 @@ export class DiscoveryManager {
    */
   async findAgent(agentId: AgentId, options: FindAgentOptions = {}): Promise<AgentAddresses | null> {
     checkAgentId(agentId);
-    const timeoutMs = checkTimeout(options.timeoutMs);
+    const timeoutMs = checkTimeoutMs(options.timeoutMs, DEFAULT_FIND_TIMEOUT_MS, MAX_FIND_TIMEOUT_MS);
     const native = this.#core.use();
     throwIfAborted(options.signal);
     const found = await raceAbort(

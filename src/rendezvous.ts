@@ -29,12 +29,12 @@ import { createRequire } from 'node:module';
 
 import type * as Blake3 from '@noble/hashes/blake3.js' with { 'resolution-mode': 'import' };
 
-import { raceAbort, throwIfAborted } from './abort.js';
+import { checkTimeoutMs, raceAbort, throwIfAborted } from './abort.js';
 import type { AgentCore } from './agent-core.js';
 import type { GossipConfig } from './config.js';
 import type { CoordinatorManager } from './coordinators.js';
 import type { AgentAddresses } from './discovery.js';
-import { callNative, callNativeSync, InvalidConfigError, RendezvousError } from './errors.js';
+import { callNative, callNativeSync, RendezvousError } from './errors.js';
 import { isAgentId, type AgentId } from './identity.js';
 import type { NativeAgent, NativeHolder } from './native.js';
 import type { PresenceManager } from './presence.js';
@@ -156,17 +156,6 @@ export interface RendezvousStats {
   readonly malformedDropped: number;
 }
 
-function checkTimeout(timeoutMs: unknown): number {
-  if (timeoutMs === undefined) return DEFAULT_RENDEZVOUS_TIMEOUT_MS;
-  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_RENDEZVOUS_TIMEOUT_MS) {
-    throw new InvalidConfigError(
-      `timeoutMs must be an integer from 1 to ${MAX_RENDEZVOUS_TIMEOUT_MS} ms (got ${String(timeoutMs)})`,
-      { field: 'timeoutMs' },
-    );
-  }
-  return timeoutMs;
-}
-
 function toNative(holders: readonly RendezvousHolder[]): NativeHolder[] {
   return holders.map((h) => ({ agentId: h.agentId, addrs: [...h.addrs] }));
 }
@@ -254,7 +243,7 @@ export class RendezvousManager {
    */
   async register(agentId: AgentId, addrs?: readonly string[], options: RendezvousOptions = {}): Promise<Registration> {
     const native = this.#self(agentId, 'register');
-    const timeoutMs = checkTimeout(options.timeoutMs);
+    const timeoutMs = checkTimeoutMs(options.timeoutMs, DEFAULT_RENDEZVOUS_TIMEOUT_MS, MAX_RENDEZVOUS_TIMEOUT_MS);
     const list = addrs === undefined ? callNativeSync(() => native.listenAddrs()) : [...addrs];
     const registration = await this.#store(native, list, timeoutMs, options.signal);
     this.#renewal?.stop();
@@ -274,7 +263,7 @@ export class RendezvousManager {
    */
   async unregister(agentId: AgentId, options: RendezvousOptions = {}): Promise<Registration> {
     const native = this.#self(agentId, 'unregister');
-    const timeoutMs = checkTimeout(options.timeoutMs);
+    const timeoutMs = checkTimeoutMs(options.timeoutMs, DEFAULT_RENDEZVOUS_TIMEOUT_MS, MAX_RENDEZVOUS_TIMEOUT_MS);
     this.#renewal?.stop();
     this.#renewal = undefined;
     return this.#store(native, [], timeoutMs, options.signal);
@@ -293,7 +282,7 @@ export class RendezvousManager {
    */
   async lookup(agentId: AgentId, options: RendezvousOptions = {}): Promise<AgentAddresses | null> {
     checkAgentId(agentId);
-    const timeoutMs = checkTimeout(options.timeoutMs);
+    const timeoutMs = checkTimeoutMs(options.timeoutMs, DEFAULT_RENDEZVOUS_TIMEOUT_MS, MAX_RENDEZVOUS_TIMEOUT_MS);
     const native = this.#core.use();
     throwIfAborted(options.signal);
     const holders = rankHolders(shardId(agentId), this.#candidates(native), this.#replicas);

@@ -18,6 +18,17 @@ pub struct NativeAddrRecord {
     pub expires_at: f64,
 }
 
+impl From<x0x_core::AddrRecord> for NativeAddrRecord {
+    fn from(r: x0x_core::AddrRecord) -> Self {
+        Self {
+            agent_id: hex_id(&r.agent_id),
+            addrs: r.addrs.iter().map(|a| a.to_string()).collect(),
+            issued_at: r.issued_at_ms as f64,
+            expires_at: r.expires_at_ms as f64,
+        }
+    }
+}
+
 /// FOAF counters.
 #[napi(object)]
 pub struct NativeFoafStats {
@@ -45,12 +56,7 @@ impl NativeAgent {
             .find_agent(id, Duration::from_millis(timeout_ms.into()))
             .await
             .map_err(coded)?;
-        Ok(found.map(|r| NativeAddrRecord {
-            agent_id: hex_id(&r.agent_id),
-            addrs: r.addrs.iter().map(|a| a.to_string()).collect(),
-            issued_at: r.issued_at_ms as f64,
-            expires_at: r.expires_at_ms as f64,
-        }))
+        Ok(found.map(NativeAddrRecord::from))
     }
 
     /// Whether this agent answers FOAF queries for itself.

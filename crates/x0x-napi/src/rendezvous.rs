@@ -103,12 +103,7 @@ impl NativeAgent {
             .await
             .map_err(coded)?;
         Ok(NativeLookup {
-            record: found.record.map(|r| NativeAddrRecord {
-                agent_id: hex_id(&r.agent_id),
-                addrs: r.addrs.iter().map(|a| a.to_string()).collect(),
-                issued_at: r.issued_at_ms as f64,
-                expires_at: r.expires_at_ms as f64,
-            }),
+            record: found.record.map(NativeAddrRecord::from),
             answered: found.answered as u32,
             rejected: found.rejected as u32,
         })
