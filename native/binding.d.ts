@@ -20,6 +20,8 @@ export interface NativeConfig {
   foafTtl: number;
   /** Neighbours each FOAF hop forwards to, 1..=16. */
   foafFanout: number;
+  /** Messages one subscription buffers for a slow reader, 1..=1000000. */
+  subscriptionBuffer: number;
 }
 
 export interface NativeAgentOptions {
@@ -80,6 +82,7 @@ export interface NativePubSubStats {
   invalidDropped: number;
   oversizedDropped: number;
   staleDropped: number;
+  laggedDropped: number;
   cacheSize: number;
 }
 
@@ -170,6 +173,8 @@ export declare class NativeSubscription {
   next(): Promise<NativeMessage | null>;
   /** Stops delivery; pending and later next() resolve null. Idempotent. */
   close(): void;
+  /** Messages dropped because the subscription's buffer (subscriptionBuffer) was full. */
+  dropped(): number;
 }
 
 export declare class NativeConnectionEvents {

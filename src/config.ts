@@ -65,6 +65,15 @@ export interface GossipConfigFields {
    */
   readonly foafFanout: number;
   /**
+   * How many delivered messages one subscription buffers while its reader is
+   * busy. When the buffer is full, newer messages are dropped for that
+   * subscription and counted (`Subscription.dropped`,
+   * `pubsubStats().laggedDropped`), so a stalled reader costs bounded memory.
+   * Integer from 1 to 1000000.
+   * @defaultValue 10000
+   */
+  readonly subscriptionBuffer: number;
+  /**
    * How many message ids the de-duplication cache holds; older entries are
    * evicted first. Integer from 1 to 10000000.
    * @defaultValue 10000
@@ -154,6 +163,7 @@ const RULES: { readonly [K in NumericConfigField]: FieldRule } = {
   antiEntropyInterval: { min: 100, max: 3_600_000, unit: ' ms' },
   foafTtl: { min: 1, max: 10, unit: '' },
   foafFanout: { min: 1, max: 16, unit: '' },
+  subscriptionBuffer: { min: 1, max: 1_000_000, unit: '' },
   messageCacheSize: { min: 1, max: 10_000_000, unit: '' },
   messageCacheTtl: { min: 1_000, max: 86_400_000, unit: ' ms' },
   coordinatorAdvertTtl: { min: 1_000, max: 604_800_000, unit: ' ms' },
@@ -176,6 +186,7 @@ const DEFAULTS: Readonly<GossipConfigFields> = Object.freeze({
   antiEntropyInterval: 30_000,
   foafTtl: 3,
   foafFanout: 3,
+  subscriptionBuffer: 10_000,
   messageCacheSize: 10_000,
   messageCacheTtl: 300_000,
   coordinatorAdvertTtl: 86_400_000,
@@ -271,6 +282,8 @@ export class GossipConfig implements GossipConfigFields {
   readonly foafTtl: number;
   /** {@inheritDoc GossipConfigFields.foafFanout} */
   readonly foafFanout: number;
+  /** {@inheritDoc GossipConfigFields.subscriptionBuffer} */
+  readonly subscriptionBuffer: number;
   /** {@inheritDoc GossipConfigFields.messageCacheSize} */
   readonly messageCacheSize: number;
   /** {@inheritDoc GossipConfigFields.messageCacheTtl} */
@@ -316,6 +329,7 @@ export class GossipConfig implements GossipConfigFields {
     this.antiEntropyInterval = pick('antiEntropyInterval');
     this.foafTtl = pick('foafTtl');
     this.foafFanout = pick('foafFanout');
+    this.subscriptionBuffer = pick('subscriptionBuffer');
     this.messageCacheSize = pick('messageCacheSize');
     this.messageCacheTtl = pick('messageCacheTtl');
     this.coordinatorAdvertTtl = pick('coordinatorAdvertTtl');
@@ -375,6 +389,7 @@ export class GossipConfig implements GossipConfigFields {
       antiEntropyIntervalMs: this.antiEntropyInterval,
       foafTtl: this.foafTtl,
       foafFanout: this.foafFanout,
+      subscriptionBuffer: this.subscriptionBuffer,
     };
   }
 }

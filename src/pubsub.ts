@@ -42,6 +42,11 @@ export interface PubSubStats {
   readonly oversizedDropped: number;
   /** Messages dropped for a publisher timestamp outside the freshness window. */
   readonly staleDropped: number;
+  /**
+   * Deliveries dropped because a subscription's buffer was full: its reader
+   * fell `subscriptionBuffer` messages behind (see `Subscription.dropped`).
+   */
+  readonly laggedDropped: number;
   /** Message ids currently held in the de-duplication cache (at most `messageCacheSize`). */
   readonly cacheSize: number;
 }
@@ -101,6 +106,7 @@ export class PubSubManager {
         subs.delete(subscription);
         if (subs.size === 0 && this.#open.get(topic) === subs) this.#open.delete(topic);
       }),
+      () => source.dropped(),
     );
     subs.add(subscription);
     return subscription;
@@ -150,6 +156,7 @@ export class PubSubManager {
       invalidDropped: s.invalidDropped,
       oversizedDropped: s.oversizedDropped,
       staleDropped: s.staleDropped,
+      laggedDropped: s.laggedDropped,
       cacheSize: s.cacheSize,
     };
   }

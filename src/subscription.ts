@@ -40,7 +40,7 @@ export function toMessage(native: NativeMessage): Message {
   };
 }
 
-let create: (topic: string, messages: ClosableAsyncIterator<Message>) => Subscription;
+let create: (topic: string, messages: ClosableAsyncIterator<Message>, dropped: () => number) => Subscription;
 
 /**
  * Messages received on one topic, in delivery order.
@@ -61,17 +61,30 @@ let create: (topic: string, messages: ClosableAsyncIterator<Message>) => Subscri
  */
 export class Subscription implements AsyncIterable<Message>, AsyncDisposable {
   static {
-    create = (topic, messages) => new Subscription(topic, messages);
+    create = (topic, messages, dropped) => new Subscription(topic, messages, dropped);
   }
 
   /** The topic this subscription receives. */
   readonly topic: string;
   readonly #messages: ClosableAsyncIterator<Message>;
+  readonly #dropped: () => number;
   #iterated = false;
 
-  private constructor(topic: string, messages: ClosableAsyncIterator<Message>) {
+  private constructor(topic: string, messages: ClosableAsyncIterator<Message>, dropped: () => number) {
     this.topic = topic;
     this.#messages = messages;
+    this.#dropped = dropped;
+  }
+
+  /**
+   * Messages this subscription missed because it was not read fast enough:
+   * each subscription buffers up to `subscriptionBuffer` messages, and while
+   * that buffer is full newer messages are dropped for it (and counted in
+   * `pubsubStats().laggedDropped`) instead of growing memory without bound.
+   * Other subscriptions are not affected.
+   */
+  get dropped(): number {
+    return this.#dropped();
   }
 
   /**
@@ -108,6 +121,7 @@ export class Subscription implements AsyncIterable<Message>, AsyncDisposable {
 export function createSubscription(
   topic: string,
   messages: ClosableAsyncIterator<Message>,
+  dropped: () => number,
 ): Subscription {
-  return create(topic, messages);
+  return create(topic, messages, dropped);
 }

@@ -223,7 +223,7 @@ class FakeAgent {
   }
 
   pubsubStats(): NativePubSubStats {
-    return { published: 1, delivered: 2, duplicatesDropped: 3, invalidDropped: 4, oversizedDropped: 6, staleDropped: 7, cacheSize: 5 };
+    return { published: 1, delivered: 2, duplicatesDropped: 3, invalidDropped: 4, oversizedDropped: 6, staleDropped: 7, laggedDropped: 8, cacheSize: 5 };
   }
 
   async activePeers(): Promise<NativePeer[]> {

@@ -8,12 +8,18 @@ import type { PullSource } from '../../src/async-queue.js';
 export class FakePullSource<T> implements PullSource<T> {
   closeCalls = 0;
   nextCalls = 0;
+  /** What `dropped()` reports (subscriptions only). */
+  droppedCount = 0;
   maxConcurrentNext = 0;
   #buffered: T[] = [];
   #waiting: Array<{ resolve: (item: T | null) => void; reject: (err: unknown) => void }> = [];
   #closed = false;
   #ended = false;
   #failWith: unknown;
+
+  dropped(): number {
+    return this.droppedCount;
+  }
 
   get pendingNext(): number {
     return this.#waiting.length;

@@ -75,6 +75,7 @@ export interface Stats {
   readonly invalidDropped: number;
   readonly oversizedDropped: number;
   readonly staleDropped: number;
+  readonly laggedDropped: number;
   readonly cacheSize: number;
 }
 

@@ -220,6 +220,7 @@ describe('Agent', () => {
       invalidDropped: 4,
       oversizedDropped: 6,
       staleDropped: 7,
+      laggedDropped: 8,
       cacheSize: 5,
     });
     expect(agent.listenAddrs).toStrictEqual(['127.0.0.1:40000']);

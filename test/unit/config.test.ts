@@ -13,6 +13,7 @@ const SPEC: Record<NumericConfigField, { def: number; min: number; max: number }
   antiEntropyInterval: { def: 30000, min: 100, max: 3600000 },
   foafTtl: { def: 3, min: 1, max: 10 },
   foafFanout: { def: 3, min: 1, max: 16 },
+  subscriptionBuffer: { def: 10000, min: 1, max: 1000000 },
   messageCacheSize: { def: 10000, min: 1, max: 10000000 },
   messageCacheTtl: { def: 300000, min: 1000, max: 86400000 },
   coordinatorAdvertTtl: { def: 86400000, min: 1000, max: 604800000 },
@@ -151,6 +152,7 @@ describe('GossipConfig.toNative', () => {
       antiEntropyIntervalMs: 30000,
       foafTtl: 3,
       foafFanout: 3,
+      subscriptionBuffer: 10000,
     });
   });
 });

@@ -160,7 +160,7 @@ describe('Subscription', () => {
   function subscription() {
     const source = new FakePullSource<NativeMessage>();
     const core = new AgentCore(fakeAgent().native);
-    const sub = createSubscription('t', core.openStream(source, { map: toMessage }));
+    const sub = createSubscription('t', core.openStream(source, { map: toMessage }), () => source.dropped());
     return { source, core, sub };
   }
 
@@ -183,6 +183,13 @@ describe('Subscription', () => {
     const { sub } = subscription();
     sub[Symbol.asyncIterator]();
     expect(() => sub[Symbol.asyncIterator]()).toThrow(TypeError);
+  });
+
+  it('reports the messages the native side dropped for it', () => {
+    const { source, sub } = subscription();
+    expect(sub.dropped).toBe(0);
+    source.droppedCount = 42;
+    expect(sub.dropped).toBe(42);
   });
 
   it('unsubscribe() is idempotent and ends a running loop', async () => {

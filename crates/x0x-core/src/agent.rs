@@ -96,7 +96,14 @@ pub struct Message {
     pub received_at: u64,
 }
 
-type Subscribers = Arc<StdMutex<HashMap<u64, mpsc::UnboundedSender<Message>>>>;
+/// One subscription's sending end and its count of messages dropped because
+/// its buffer was full.
+struct Subscriber {
+    tx: mpsc::Sender<Message>,
+    dropped: Arc<AtomicU64>,
+}
+
+type Subscribers = Arc<StdMutex<HashMap<u64, Subscriber>>>;
 
 struct TopicEntry {
     subscribers: Subscribers,
@@ -116,6 +123,8 @@ struct Shared {
     anti_entropy: AntiEntropy,
     counters: PubSubCounters,
     message_ttl_ms: u64,
+    /// Messages each subscription buffers before it drops (see [`deliver`]).
+    subscription_buffer: usize,
     membership_events: broadcast::Sender<MembershipEvent>,
     membership_counters: Arc<MembershipCounters>,
     hints: Arc<MembershipHints>,
@@ -138,11 +147,23 @@ pub struct Agent {
     closed_tx: tokio::sync::watch::Sender<bool>,
 }
 
+/// Shared read access to a [`Subscription`]'s dropped-message count.
+#[derive(Debug, Clone)]
+pub struct DropCount(Arc<AtomicU64>);
+
+impl DropCount {
+    /// Messages dropped so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// A subscription's receiving end.
 pub struct Subscription {
     id: u64,
     topic: String,
-    rx: mpsc::UnboundedReceiver<Message>,
+    rx: mpsc::Receiver<Message>,
+    dropped: Arc<AtomicU64>,
     agent: Weak<Shared>,
     handle: Handle,
 }
@@ -242,11 +263,12 @@ impl Agent {
         validate_topic(topic)?;
         let shared = Arc::clone(&self.shared);
         let t = topic.to_owned();
-        let (id, rx) = self.run(async move { shared.subscribe(t).await }).await?;
+        let (id, rx, dropped) = self.run(async move { shared.subscribe(t).await }).await?;
         Ok(Subscription {
             id,
             topic: topic.to_owned(),
             rx,
+            dropped,
             agent: Arc::downgrade(&self.shared),
             handle: self.handle.clone(),
         })
@@ -537,6 +559,18 @@ impl Subscription {
         self.rx.recv().await
     }
 
+    /// Messages this subscription missed because it was not read fast
+    /// enough: its buffer (`subscription_buffer` messages) was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// A handle on [`Self::dropped`] that can be read while another task
+    /// awaits [`Self::next`].
+    pub fn drop_count(&self) -> DropCount {
+        DropCount(Arc::clone(&self.dropped))
+    }
+
     /// The subscribed topic.
     pub fn topic(&self) -> &str {
         &self.topic
@@ -600,6 +634,7 @@ impl Shared {
             known_topics: StdMutex::new(HashSet::new()),
             counters: PubSubCounters::default(),
             message_ttl_ms: cfg.message_cache_ttl.as_millis() as u64,
+            subscription_buffer: cfg.subscription_buffer,
             membership_events: broadcast::channel(4096).0,
             membership_counters: Arc::new(MembershipCounters::default()),
             hints: Arc::new(MembershipHints::default()),
@@ -686,15 +721,17 @@ impl Shared {
         }
     }
 
-    async fn subscribe(self: Arc<Self>, topic: String) -> CoreResult<(u64, mpsc::UnboundedReceiver<Message>)> {
-        let (tx, rx) = mpsc::unbounded_channel();
+    async fn subscribe(self: Arc<Self>, topic: String) -> CoreResult<(u64, mpsc::Receiver<Message>, Arc<AtomicU64>)> {
+        let (tx, rx) = mpsc::channel(self.subscription_buffer);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let tx = Subscriber { tx, dropped: Arc::clone(&dropped) };
         let id = self.next_sub.fetch_add(1, Ordering::Relaxed);
         let mut topics = self.topics.lock().await;
         if let Some(entry) = topics.get(&topic) {
             if let Ok(mut subs) = entry.subscribers.lock() {
                 subs.insert(id, tx);
             }
-            return Ok((id, rx));
+            return Ok((id, rx, dropped));
         }
         let tid = topic_id(&topic);
         self.ensure_topic(tid).await;
@@ -707,7 +744,7 @@ impl Shared {
             Arc::clone(&subscribers),
         ));
         topics.insert(topic, TopicEntry { subscribers, reader });
-        Ok((id, rx))
+        Ok((id, rx, dropped))
     }
 
     async fn unsubscribe(&self, topic: &str, id: u64) {
@@ -900,9 +937,18 @@ async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(
 
 fn deliver(subscribers: &Subscribers, counters: &PubSubCounters, message: Message) {
     let Ok(subs) = subscribers.lock() else { return };
-    for tx in subs.values() {
-        if tx.send(message.clone()).is_ok() {
-            counters.delivered.fetch_add(1, Ordering::Relaxed);
+    for sub in subs.values() {
+        match sub.tx.try_send(message.clone()) {
+            Ok(()) => {
+                counters.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+            // A reader that falls a whole buffer behind loses the newest
+            // messages, counted, rather than growing memory without bound.
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                sub.dropped.fetch_add(1, Ordering::Relaxed);
+                counters.lagged_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
 }

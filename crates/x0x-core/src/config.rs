@@ -27,6 +27,9 @@ pub struct AgentConfig {
     pub foaf_ttl: u8,
     /// Neighbours each FOAF hop forwards to (1..=16).
     pub foaf_fanout: usize,
+    /// Messages one subscription buffers for a slow reader before it drops
+    /// the newest ones (1..=1_000_000).
+    pub subscription_buffer: usize,
 }
 
 impl Default for AgentConfig {
@@ -41,6 +44,7 @@ impl Default for AgentConfig {
             anti_entropy_interval: Duration::from_secs(30),
             foaf_ttl: 3,
             foaf_fanout: 3,
+            subscription_buffer: 10_000,
         }
     }
 }
@@ -66,6 +70,7 @@ impl AgentConfig {
         check("antiEntropyInterval", self.anti_entropy_interval.as_millis(), 100, 3_600_000, " ms")?;
         check("foafTtl", self.foaf_ttl as u128, 1, crate::foaf::MAX_TTL as u128, "")?;
         check("foafFanout", self.foaf_fanout as u128, 1, 16, "")?;
+        check("subscriptionBuffer", self.subscription_buffer as u128, 1, 1_000_000, "")?;
         Ok(())
     }
 }

@@ -47,7 +47,7 @@ pub use anti_entropy::{AntiEntropyStats, PeerReconciliation, ReconciliationStats
 pub use addr_record::AddrRecord;
 pub use foaf::FoafStats;
 pub use shard::shard_id;
-pub use agent::{validate_topic, Agent, AgentOptions, Holder, HolderReply, LookupOutcome, Message, Subscription};
+pub use agent::{validate_topic, Agent, AgentOptions, DropCount, Holder, HolderReply, LookupOutcome, Message, Subscription};
 pub use rendezvous::{RendezvousStats, StoreOutcome};
 pub use config::AgentConfig;
 pub use dedup::DedupCache;

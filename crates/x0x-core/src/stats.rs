@@ -12,6 +12,7 @@ pub struct PubSubCounters {
     pub(crate) oversized_dropped: AtomicU64,
     pub(crate) stale_dropped: AtomicU64,
     pub(crate) unroutable_dropped: AtomicU64,
+    pub(crate) lagged_dropped: AtomicU64,
 }
 
 /// A snapshot of [`PubSubCounters`].
@@ -32,6 +33,9 @@ pub struct PubSubStats {
     pub stale_dropped: u64,
     /// Frames on a stream x0x does not route.
     pub unroutable_dropped: u64,
+    /// Deliveries dropped because a subscription's buffer was full (its
+    /// reader fell `subscription_buffer` messages behind).
+    pub lagged_dropped: u64,
     /// Ids currently held by the dedup cache.
     pub cache_size: u64,
 }
@@ -47,6 +51,7 @@ impl PubSubCounters {
             oversized_dropped: get(&self.oversized_dropped),
             stale_dropped: get(&self.stale_dropped),
             unroutable_dropped: get(&self.unroutable_dropped),
+            lagged_dropped: get(&self.lagged_dropped),
             cache_size: cache_size as u64,
         }
     }

@@ -138,3 +138,44 @@ async fn overlay_is_a_mesh_not_a_star() {
     }
     seed.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_does_not_read_holds_its_buffer_and_counts_the_rest() {
+    let mut options = AgentOptions::default();
+    options.config.subscription_buffer = 16;
+    let slow = Agent::start(AgentKeypair::generate().unwrap(), options).await.unwrap();
+    let publisher = agent().await;
+    publisher.join(vec![slow.local_addr()]).await.unwrap();
+    let mut sub = slow.subscribe("burst").await.unwrap();
+    let mut warm = slow.subscribe("warm").await.unwrap();
+    publish_until_seen(&publisher, &mut warm, "warm").await;
+
+    const SENT: u64 = 100;
+    for i in 0..SENT {
+        publisher.publish("burst", vec![i as u8; 64]).await.unwrap();
+    }
+    // Every message either sits in the buffer or was dropped, counted.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while sub.dropped() < SENT - 16 {
+        assert!(tokio::time::Instant::now() < deadline, "only {} dropped", sub.dropped());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut got = Vec::new();
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), sub.next()).await {
+        got.push(m.payload[0]);
+    }
+    // The first 16 to arrive were kept (arrival order is not publish order:
+    // frames are dispatched concurrently); the later ones were dropped.
+    assert_eq!(got.len(), 16);
+    got.sort_unstable();
+    got.dedup();
+    assert_eq!(got.len(), 16, "no message delivered twice");
+    assert!(got.iter().all(|&b| u64::from(b) < SENT));
+    assert_eq!(sub.dropped(), SENT - 16);
+    assert_eq!(slow.pubsub_stats().unwrap().lagged_dropped, SENT - 16);
+    // Reading again frees the buffer: the next message is delivered.
+    publisher.publish("burst", vec![200; 64]).await.unwrap();
+    assert_eq!(next(&mut sub).await.payload[0], 200);
+    slow.close().await;
+    publisher.close().await;
+}

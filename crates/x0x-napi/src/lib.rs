@@ -121,6 +121,7 @@ pub struct NativeConfig {
     pub anti_entropy_interval_ms: u32,
     pub foaf_ttl: u32,
     pub foaf_fanout: u32,
+    pub subscription_buffer: u32,
 }
 
 /// How to start an agent.
@@ -169,6 +170,7 @@ pub struct NativePubSubStats {
     pub invalid_dropped: f64,
     pub oversized_dropped: f64,
     pub stale_dropped: f64,
+    pub lagged_dropped: f64,
     pub cache_size: f64,
 }
 
@@ -229,6 +231,7 @@ impl NativeAgent {
             anti_entropy_interval: Duration::from_millis(c.anti_entropy_interval_ms.into()),
             foaf_ttl: c.foaf_ttl.min(u8::MAX.into()) as u8,
             foaf_fanout: c.foaf_fanout as usize,
+            subscription_buffer: c.subscription_buffer as usize,
         };
         let opts = AgentOptions {
             bind_addr,
@@ -265,6 +268,7 @@ impl NativeAgent {
         let sub = self.inner.subscribe(&topic).await.map_err(coded)?;
         let (closed_tx, _) = watch::channel(false);
         Ok(NativeSubscription {
+            dropped: sub.drop_count(),
             inner: Arc::new(Mutex::new(Some(sub))),
             closed: closed_tx,
             agent_closed: self.inner.closed_signal(),
@@ -376,6 +380,7 @@ impl NativeAgent {
             invalid_dropped: s.invalid_dropped as f64,
             oversized_dropped: s.oversized_dropped as f64,
             stale_dropped: s.stale_dropped as f64,
+            lagged_dropped: s.lagged_dropped as f64,
             cache_size: s.cache_size as f64,
         })
     }
@@ -442,6 +447,7 @@ pub(crate) async fn next_broadcast<T: Clone>(
 #[napi]
 pub struct NativeSubscription {
     inner: Arc<Mutex<Option<x0x_core::Subscription>>>,
+    dropped: x0x_core::DropCount,
     closed: watch::Sender<bool>,
     agent_closed: watch::Receiver<bool>,
 }
@@ -472,6 +478,12 @@ impl NativeSubscription {
             published_at: m.published_at as f64,
             received_at: m.received_at as f64,
         }))
+    }
+
+    /// Messages dropped because this subscription was not read fast enough.
+    #[napi]
+    pub fn dropped(&self) -> f64 {
+        self.dropped.get() as f64
     }
 
     /// Stops delivery. Idempotent.
