@@ -13,7 +13,7 @@
 import { throwIfAborted, raceAbort } from './abort.js';
 import type { AgentCore } from './agent-core.js';
 import { checkSocketAddress } from './address.js';
-import { callNative } from './errors.js';
+import { callNative, ClosedError, InvalidConfigError } from './errors.js';
 import type { NativeMembershipEvent } from './native.js';
 import type { AbortOptions } from './pubsub.js';
 import type { PeerInfo } from './transport.js';
@@ -137,6 +137,45 @@ export class MembershipManager {
     const native = this.#core.use();
     const source = native.membershipEvents();
     return this.#core.openStream(source, { map: toEvent, signal: options.signal });
+  }
+
+  /**
+   * Resolves once the active view holds at least `count` peers: a readiness
+   * promise, so code that needs neighbours (tests, a first publish) waits
+   * for them instead of sleeping. Re-checks the view on every `peer-joined`
+   * event; pass `AbortSignal.timeout(ms)` to bound the wait.
+   *
+   * @param count - integer from 1 to 12 (the largest `activeViewSize`)
+   * @returns the active view at that moment
+   * @throws {@link InvalidConfigError} when `count` is out of range
+   * @throws {@link AbortError} when `options.signal` aborts first
+   * @throws {@link ClosedError} when the agent is or gets closed first
+   * @example
+   * ```ts
+   * await agent.joinNetwork();
+   * await agent.membership.waitForPeers(2, { signal: AbortSignal.timeout(10_000) });
+   * ```
+   */
+  async waitForPeers(count: number, options: AbortOptions = {}): Promise<PeerInfo[]> {
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 12) {
+      throw new InvalidConfigError(`count must be an integer from 1 to 12 (got ${String(count)})`, { field: 'count' });
+    }
+    throwIfAborted(options.signal);
+    // Listen before the first look, so a join in between is not missed.
+    const events = this.events(options);
+    try {
+      let view = await this.activeView();
+      if (view.length >= count) return view;
+      for await (const e of events) {
+        if (e.type !== 'peer-joined') continue;
+        view = await this.activeView();
+        if (view.length >= count) return view;
+      }
+      throwIfAborted(options.signal);
+      throw new ClosedError();
+    } finally {
+      await events.return?.();
+    }
   }
 
   /**

@@ -226,8 +226,11 @@ class FakeAgent {
     return { published: 1, delivered: 2, duplicatesDropped: 3, invalidDropped: 4, oversizedDropped: 6, staleDropped: 7, laggedDropped: 8, cacheSize: 5 };
   }
 
+  /** What activePeers() resolves with. */
+  active: NativePeer[] = [{ peerId: 'aa'.repeat(32), addr: '127.0.0.1:40001' }];
+
   async activePeers(): Promise<NativePeer[]> {
-    return [{ peerId: 'aa'.repeat(32), addr: '127.0.0.1:40001' }];
+    return this.active;
   }
 
   async passivePeers(): Promise<NativePeer[]> {
