@@ -271,6 +271,16 @@ const commands = {
     return requireAgent().membership.passiveView();
   },
 
+  /** `membership.waitForPeers(count)`, given up after `timeoutMs`; reports the view or the error. */
+  async waitForPeers({ count, timeoutMs }) {
+    try {
+      const view = await requireAgent().membership.waitForPeers(count, { signal: AbortSignal.timeout(timeoutMs) });
+      return { view };
+    } catch (err) {
+      return { error: errorInfo(err) };
+    }
+  },
+
   async membershipStats() {
     return requireAgent().membership.stats();
   },

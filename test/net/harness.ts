@@ -134,6 +134,7 @@ export interface Commands {
   connectedPeers: { args: Record<string, never>; result: Peer[] };
   activeView: { args: Record<string, never>; result: string[] };
   activePeers: { args: Record<string, never>; result: Peer[] };
+  waitForPeers: { args: { count: number; timeoutMs: number }; result: { view?: Peer[]; error?: ErrorInfo } };
   passivePeers: { args: Record<string, never>; result: Peer[] };
   membershipStats: { args: Record<string, never>; result: MembershipStats };
   membershipJoin: { args: { peers: string[] }; result: null };

@@ -296,6 +296,20 @@ describe('overlay invariants', () => {
     expectExactlyOnce(c, handle, 'burst', sent);
   });
 
+  it('membership.waitForPeers resolves once peers have joined, and gives up by its signal', async () => {
+    const seed = await spawnAgent({ name: 'seed' });
+    // Asked before anyone joins: it must wait for the join, not fail.
+    const waiting = seed.call('waitForPeers', { count: 2, timeoutMs: 60_000 }, { timeoutMs: 90_000 });
+    const joiners = [await spawnAgent({ name: 'j1', bootstrap: [seed.addr] }), await spawnAgent({ name: 'j2', bootstrap: [seed.addr] })];
+    await Promise.all(joiners.map((j) => j.join()));
+    const { view, error } = await waiting;
+    expect(error).toBeUndefined();
+    expect(view?.map((p) => p.peerId).sort()).toStrictEqual(joiners.map((j) => j.agentId).sort());
+    // Three peers never come: the caller's signal ends the wait.
+    const { error: gaveUp } = await seed.call('waitForPeers', { count: 3, timeoutMs: 500 });
+    expect(gaveUp?.code).toBe('ERR_X0X_ABORTED');
+  });
+
   it('every peer in an active view has an open connection', async () => {
     // activeView() is documented as "the peers this agent gossips with
     // directly"; a view entry without a connection is a link that does not
