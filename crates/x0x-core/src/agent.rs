@@ -1072,6 +1072,10 @@ mod view_size_tests;
 #[path = "forward_join_tests.rs"]
 mod forward_join_tests;
 
+#[cfg(test)]
+#[path = "watch_tests.rs"]
+mod watch_tests;
+
 #[async_trait::async_trait]
 impl anti_entropy::Host for Shared {
     fn anti_entropy(&self) -> &AntiEntropy {
