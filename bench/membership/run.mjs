@@ -153,6 +153,17 @@ try {
     `  failure detection after SIGKILL of ${victimIds.size} agents: ${times.length}/${expected.length} neighbour links reported peer-left; ` +
       `suspected p50 ${pct(suspectTimes, 0.5)} ms p95 ${pct(suspectTimes, 0.95)} ms; left p50 ${pct(times, 0.5)} ms p95 ${pct(times, 0.95)} ms`,
   );
+  // Links that stayed silent: does the survivor still list the victim (a
+  // detection gap), or did the link go before the kill (a stale snapshot)?
+  const silent = expected.filter((_, i) => found()[i] === undefined);
+  if (silent.length > 0) {
+    const now = await allViews(survivors, ids.slice(0, -1));
+    const stillListed = silent.filter(({ w, ai, peer }) => now.get(ids[workers.indexOf(w)][ai]).includes(peer)).length;
+    const leftBefore = silent.filter(({ w, ai, peer }) =>
+      w.events.some((e) => e.agent === ai && e.peer === peer && e.type === 'peer-left' && e.at < killedAt),
+    ).length;
+    console.log(`  silent links: ${silent.length}; ${stillListed} still list the dead agent, ${leftBefore} had left before the kill`);
+  }
   await Promise.all(survivors.map((w) => w.call('close')));
 } finally {
   for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');

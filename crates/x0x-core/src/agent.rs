@@ -32,6 +32,7 @@ use crate::addr_book;
 use crate::membership_watch::Goodbye;
 use crate::addr_record::{AddrRecord, OwnRecord};
 use crate::foaf::{self, Foaf, FoafStats};
+use crate::forward_join;
 use crate::dedup::DedupCache;
 use crate::envelope::{self, MessageId, Rejection};
 use crate::flood::{self, Flood, FloodStats};
@@ -128,6 +129,8 @@ struct Shared {
     membership_events: broadcast::Sender<MembershipEvent>,
     membership_counters: Arc<MembershipCounters>,
     hints: Arc<MembershipHints>,
+    /// HyParView's target active view size (`activeViewSize`).
+    active_degree: usize,
     /// Dropped with the agent; background watchers stop when it is gone.
     alive: Arc<()>,
     refresh: Arc<Notify>,
@@ -638,6 +641,7 @@ impl Shared {
             membership_events: broadcast::channel(4096).0,
             membership_counters: Arc::new(MembershipCounters::default()),
             hints: Arc::new(MembershipHints::default()),
+            active_degree: cfg.active_view_size,
             alive: Arc::new(()),
             refresh: Arc::new(Notify::new()),
             next_sub: AtomicU64::new(1),
@@ -984,9 +988,8 @@ async fn dispatch_loop(shared: Arc<Shared>) {
             let _permit = permit;
             match kind {
                 GossipStreamType::Membership => {
-                    if let Ok(MembershipProtocolMessage::HyParView(HyParViewMessage::Disconnect)) =
-                        postcard::from_bytes::<MembershipProtocolMessage>(&data)
-                    {
+                    let msg = postcard::from_bytes::<MembershipProtocolMessage>(&data).ok();
+                    if let Some(MembershipProtocolMessage::HyParView(HyParViewMessage::Disconnect)) = msg {
                         // Whether it was our neighbour when it said goodbye:
                         // the watcher may not have ticked since it joined.
                         let was_active = shared.membership.sample_active(usize::MAX).await.contains(&from);
@@ -994,8 +997,21 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                             g.insert(from, Goodbye { at_ms: now_ms(), was_active });
                         }
                     }
+                    let fj = msg.as_ref().and_then(forward_join::forward_join);
+                    let accepts = match fj {
+                        Some(fj) => {
+                            forward_join::before_dispatch(&shared.membership, &shared.transport, shared.active_degree, fj)
+                                .await
+                        }
+                        None => false,
+                    };
                     if let Err(e) = shared.membership.dispatch_message(from, &data).await {
                         debug!("membership frame from {from}: {e}");
+                        if let (true, Some((joiner, _))) = (accepts, fj) {
+                            if forward_join::after_failed_dispatch(&shared.membership, &shared.transport, joiner).await {
+                                debug!("FORWARDJOIN: NEIGHBOR to {joiner} never went out; back to passive");
+                            }
+                        }
                     }
                     shared.hints.wake.notify_one();
                 }
@@ -1108,6 +1124,14 @@ pub use agent_rendezvous::{Holder, HolderReply, LookupOutcome};
 #[cfg(test)]
 #[path = "view_size_tests.rs"]
 mod view_size_tests;
+
+#[cfg(test)]
+#[path = "forward_join_tests.rs"]
+mod forward_join_tests;
+
+#[cfg(test)]
+#[path = "watch_tests.rs"]
+mod watch_tests;
 
 #[async_trait::async_trait]
 impl anti_entropy::Host for Shared {

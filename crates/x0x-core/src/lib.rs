@@ -33,6 +33,7 @@ mod envelope;
 pub mod foaf;
 mod error;
 mod flood;
+mod forward_join;
 mod identity;
 mod membership_watch;
 pub mod records;

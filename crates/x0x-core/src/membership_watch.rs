@@ -132,6 +132,14 @@ pub(crate) async fn run(w: Watch, alive: Weak<()>) {
         let goodbyes: HashMap<PeerId, Goodbye> =
             w.hints.goodbyes.lock().map(|g| g.clone()).unwrap_or_default();
 
+        // SWIM probes only the peers it tracks, and HyParView's degree
+        // maintenance promotes passive peers without telling it: such a
+        // neighbour would never be found dead. Track every neighbour.
+        for peer in &now_active {
+            if swim.get_state(peer).await.is_none() {
+                swim.mark_alive(*peer).await;
+            }
+        }
         // Evict peers SWIM declared dead (the library leaves them in place),
         // then refill from the passive view.
         for peer in now_active.intersection(&dead).copied().collect::<Vec<_>>() {

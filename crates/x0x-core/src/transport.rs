@@ -18,7 +18,7 @@ use ant_quic::{BootstrapCacheConfig, MlDsaPublicKey, MlDsaSecretKey, Node, NodeC
 use bytes::Bytes;
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
 use saorsa_gossip_types::PeerId;
-use tokio::sync::{broadcast, mpsc, Mutex};
+use tokio::sync::{broadcast, mpsc, Mutex, Notify};
 use tracing::{debug, warn};
 
 use crate::error::{CoreError, CoreResult};
@@ -74,6 +74,8 @@ pub struct QuicTransport {
     local_addr: SocketAddr,
     inbound: Mutex<mpsc::Receiver<Inbound>>,
     addrs: StdRwLock<HashMap<PeerId, SocketAddr>>,
+    /// Wakes [`Self::wait_reachable`] whenever `addrs` gains an entry.
+    addr_learned: Notify,
     blocked: Arc<StdRwLock<HashSet<PeerId>>>,
     /// Bound to a loopback IP: refuse peers from anywhere else. ant-quic
     /// 0.27.44 binds every interface whatever IP it is given, so this is what
@@ -167,6 +169,7 @@ impl QuicTransport {
             node,
             inbound: Mutex::new(rx),
             addrs: StdRwLock::new(HashMap::new()),
+            addr_learned: Notify::new(),
             blocked: Arc::new(StdRwLock::new(HashSet::new())),
             loopback_only: bind.ip().is_loopback(),
             events,
@@ -281,9 +284,7 @@ impl QuicTransport {
         }
         let addr = match addr {
             Some(a) => {
-                if let Ok(mut map) = self.addrs.write() {
-                    map.insert(peer, a);
-                }
+                self.remember_addr(peer, a);
                 Some(a)
             }
             None => self.peer_addr(&peer),
@@ -300,12 +301,38 @@ impl QuicTransport {
         if let Ok(mut map) = self.addrs.write() {
             map.entry(peer).or_insert(addr);
         }
+        self.addr_learned.notify_waiters();
     }
 
     fn remember_addr(&self, peer: PeerId, addr: SocketAddr) {
         if let Ok(mut map) = self.addrs.write() {
             map.insert(peer, addr);
         }
+        self.addr_learned.notify_waiters();
+    }
+
+    /// Waits until `peer` is connected or has a known address, at most
+    /// `timeout`; true when it can be reached.
+    pub async fn wait_reachable(&self, peer: &PeerId, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Registered before the check, so an address learned in between
+            // still wakes us.
+            let learned = self.addr_learned.notified();
+            tokio::pin!(learned);
+            learned.as_mut().enable();
+            if self.peer_addr(peer).is_some() || self.is_connected(peer).await {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, learned).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// True while a QUIC connection to `peer` is open.
+    pub async fn is_connected(&self, peer: &PeerId) -> bool {
+        self.node.is_connected(&to_ant(peer)).await
     }
 
     /// The address peers can dial (wildcard hosts replaced by loopback).
@@ -396,9 +423,7 @@ impl QuicTransport {
             let _ = self.node.disconnect(&conn.peer_id).await;
             return Err(anyhow!("peer at {addr} is blocked"));
         }
-        if let Ok(mut map) = self.addrs.write() {
-            map.insert(peer, addr);
-        }
+        self.remember_addr(peer, addr);
         Ok(peer)
     }
 }
