@@ -28,3 +28,14 @@ export async function publishRawFrame(agent: Agent, topic: string, frame: Uint8A
   const native = coreOf(agent).use();
   await callNative(() => native.publishRaw(checkTopic(topic, MAX_TOPIC_BYTES), Buffer.from(frame)));
 }
+
+/**
+ * Counters of the layers under pub/sub (transport frames and disconnects,
+ * Plumtree's per-peer timeouts and admission drops, ant-quic's inbound
+ * queue), by name, for finding where a message went missing. The set of
+ * names may change between versions.
+ */
+export function diagnostics(agent: Agent): Record<string, number> {
+  const native = coreOf(agent).use();
+  return callNativeSync(() => native.diagnostics());
+}

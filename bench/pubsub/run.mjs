@@ -54,6 +54,13 @@ const PROBE_ROUND_MS = 15_000;
 /** A case ends when no node has received anything new for this long. */
 const IDLE_MS = 10_000;
 const CASE_CAP_MS = 300_000;
+/**
+ * After a case that lost messages, how long a stack with anti-entropy may
+ * take to repair them: two rounds of x0x's default `antiEntropyInterval`
+ * (30 s) plus slack. gossipsub has no such repair; its IHAVE gossip acts
+ * within the case's own quiet wait.
+ */
+const SETTLE_MS = { x0x: 70_000 };
 
 function parseArgs(argv) {
   const opts = {
@@ -65,6 +72,7 @@ function parseArgs(argv) {
     messages: undefined,
     json: undefined,
     rate: 0,
+    settleMs: undefined,
     netns: true,
   };
   const list = (v) => v.split(',').filter(Boolean);
@@ -95,6 +103,9 @@ function parseArgs(argv) {
       case 'json':
         opts.json = value;
         break;
+      case 'settle':
+        opts.settleMs = Number(value);
+        break;
       case 'no-netns':
         opts.netns = false;
         break;
@@ -112,6 +123,9 @@ function parseArgs(argv) {
   for (const p of opts.publishers) if (p !== 'one' && p !== 'many') throw new Error(`--publishers: ${p} is not one|many`);
   for (const s of opts.stacks) if (!(s in STACKS)) throw new Error(`--stacks: ${s} is not one of ${Object.keys(STACKS)}`);
   if (!Number.isFinite(opts.rate) || opts.rate < 0) throw new Error(`--rate: ${opts.rate} is not a number >= 0`);
+  if (opts.settleMs !== undefined && !(Number.isInteger(opts.settleMs) && opts.settleMs >= 0)) {
+    throw new Error(`--settle: ${opts.settleMs} is not an integer >= 0 (milliseconds)`);
+  }
   if (opts.messages !== undefined && (!Number.isInteger(opts.messages) || opts.messages < 1)) {
     throw new Error(`--messages: ${opts.messages} is not an integer >= 1`);
   }
@@ -338,7 +352,7 @@ function percentile(sorted, p) {
 
 let nextCaseId = 1;
 
-async function runCase(nodes, { payload, publishers, messages, rate }) {
+async function runCase(nodes, { payload, publishers, messages, rate, settleMs }) {
   const caseId = nextCaseId++;
   const pubs = publishers === 'one' ? [nodes[1]] : nodes;
   const perPublisher = Math.max(1, Math.round(messages / pubs.length));
@@ -388,15 +402,35 @@ async function runCase(nodes, { payload, publishers, messages, rate }) {
   const cpuMs = ends.reduce((a, e) => a + e.cpuMs, 0);
   const tx = ends.every((e) => e.transmissions !== null) ? ends.reduce((a, e) => a + e.transmissions, 0) : null;
   const rss = ends.map((e) => e.rssBytes);
+  // A stack with anti-entropy (x0x) gets a bounded wait to repair what the
+  // burst lost; the figures above stay those of the burst itself.
+  let repair = null;
+  let final = ends;
+  if (delivered < expected && settleMs > 0) {
+    const t0 = Date.now();
+    while (done.size < nodes.length && Date.now() - t0 < settleMs) await sleep(500);
+    final = await Promise.all(nodes.map((node) => node.call('endCase')));
+    repair = { delivered: final.reduce((a, e) => a + e.delivered, 0), waitedMs: Date.now() - t0 };
+  }
   // Who missed what from whom, to tell a lost message from a slow one.
-  const missing = [];
-  ends.forEach((e, i) => {
-    for (const p of pubs) {
-      if (p.index === i) continue;
-      const got = e.fromPublisher[p.index] ?? 0;
-      if (got < perPublisher) missing.push({ receiver: i, publisher: p.index, missed: perPublisher - got });
-    }
-  });
+  const missingIn = (list) => {
+    const out = [];
+    list.forEach((e, i) => {
+      for (const p of pubs) {
+        if (p.index === i) continue;
+        const got = e.fromPublisher[p.index] ?? 0;
+        if (got < perPublisher) out.push({ receiver: i, publisher: p.index, missed: perPublisher - got });
+      }
+    });
+    return out;
+  };
+  const missing = missingIn(ends);
+  // Lower-layer counters summed over nodes, for the whole case (repair wait included).
+  let counters = null;
+  if (final.every((e) => e.counters !== null)) {
+    counters = {};
+    for (const e of final) for (const [k, v] of Object.entries(e.counters)) counters[k] = (counters[k] ?? 0) + v;
+  }
   return {
     payload,
     publishers,
@@ -416,8 +450,16 @@ async function runCase(nodes, { payload, publishers, messages, rate }) {
     appDuplicates: ends.reduce((a, e) => a + e.appDuplicates, 0),
     publishErrors: published.reduce((a, p) => a + p.errors, 0),
     lastPublishError: published.find((p) => p.errors > 0)?.lastError,
+    repairedRatio: repair === null ? null : repair.delivered / expected,
+    repairWaitMs: repair?.waitedMs ?? null,
     missing,
-    lossyNodeStats: [...new Set(missing.map((m) => m.receiver))].map((i) => ({ node: i, stats: ends[i].stackStats })),
+    missingAfterRepair: repair === null ? null : missingIn(final),
+    counters,
+    lossyNodeStats: [...new Set(missing.map((m) => m.receiver))].map((i) => ({
+      node: i,
+      stats: ends[i].stackStats,
+      counters: ends[i].counters,
+    })),
   };
 }
 
@@ -431,6 +473,7 @@ const COLUMNS = [
   ['msgs', 5, (r) => String(r.messages)],
   ['deliv/s', 8, (r) => fmt(r.deliveriesPerSec)],
   ['ratio', 6, (r) => fmt(r.deliveryRatio, 4)],
+  ['repaired', 8, (r) => (r.repairedRatio === null ? '-' : fmt(r.repairedRatio, 4))],
   ['p50 ms', 8, (r) => fmt(r.p50Ms, 1)],
   ['p99 ms', 8, (r) => fmt(r.p99Ms, 1)],
   ['cpu ms/1k', 9, (r) => fmt(r.cpuMsPer1k)],
@@ -448,7 +491,32 @@ function printHeader() {
 function printRow(r) {
   console.log(COLUMNS.map(([, w, get]) => get(r).padStart(w)).join(' '));
   if (r.publishErrors > 0) console.log(`    ${r.publishErrors} publishes failed, last: ${r.lastPublishError}`);
+  if (r.counters !== null) {
+    const shown = Object.entries(r.counters).filter(
+      ([k, v]) => v !== 0 && (LOSS_COUNTERS.has(k) || k.startsWith('transport.closed.')),
+    );
+    if (shown.length > 0) console.log(`    counters, all nodes: ${shown.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  }
 }
+
+/** Lower-layer x0x counters that can explain a lost message; printed under a case when not zero. */
+const LOSS_COUNTERS = new Set([
+  'transport.sendFailures',
+  'transport.framesRejected',
+  'transport.disconnects',
+  'transport.readerExits',
+  'transport.replaced',
+  'transport.inboundHighWater',
+  'transport.outboxWaits',
+  'plumtree.decodeFailed',
+  'plumtree.perPeerTimeouts',
+  'plumtree.budgetExhausted',
+  'plumtree.zeroFanoutPublishes',
+  'plumtree.zeroSucceededPublishes',
+  'plumtree.droppedCriticalHardError',
+  'plumtree.droppedCriticalCooling',
+  'plumtree.droppedCriticalNoTarget',
+]);
 
 function printRatios(results) {
   const others = [...new Set(results.map((r) => r.stack))].filter((s) => s !== 'x0x');
@@ -523,7 +591,8 @@ async function main() {
             }
             const target = DEFAULT_DELIVERIES[payload] ?? FALLBACK_DELIVERIES;
             const messages = opts.messages ?? Math.max(n, Math.round(target / (n - 1)));
-            const r = { stack, n, ...(await runCase(nodes, { payload, publishers, messages, rate: opts.rate })) };
+            const settleMs = opts.settleMs ?? SETTLE_MS[stack] ?? 0;
+            const r = { stack, n, ...(await runCase(nodes, { payload, publishers, messages, rate: opts.rate, settleMs })) };
             results.push(r);
             printRow(r);
           } catch (err) {
@@ -543,11 +612,25 @@ async function main() {
   if (lossy.length > 0) {
     console.log('\nLOST MESSAGES (delivery ratio < 1):');
     for (const r of lossy) {
-      console.log(`  ${r.stack} N=${r.n} ${sizeLabel(r.payload)} pubs=${r.publisherCount}: ${r.delivered}/${r.expected}`);
-      const shown = r.missing.slice(0, 12).map((m) => `node${m.receiver}<-node${m.publisher}: ${m.missed}`);
-      console.log(`    missed (receiver<-publisher: count): ${shown.join(', ')}${r.missing.length > 12 ? ', ...' : ''}`);
-      for (const { node, stats } of r.lossyNodeStats.slice(0, 4)) {
+      const after =
+        r.repairedRatio === null
+          ? ''
+          : `; after a repair wait of ${fmt(r.repairWaitMs / 1000)} s: ${Math.round(r.repairedRatio * r.expected)}/${r.expected}`;
+      console.log(`  ${r.stack} N=${r.n} ${sizeLabel(r.payload)} pubs=${r.publisherCount}: ${r.delivered}/${r.expected}${after}`);
+      const list = (missing) => {
+        const shown = missing.slice(0, 12).map((m) => `node${m.receiver}<-node${m.publisher}: ${m.missed}`);
+        return `${shown.join(', ')}${missing.length > 12 ? ', ...' : ''}`;
+      };
+      console.log(`    missed (receiver<-publisher: count): ${list(r.missing)}`);
+      if (r.missingAfterRepair !== null && r.missingAfterRepair.length > 0) {
+        console.log(`    still missed after the repair wait: ${list(r.missingAfterRepair)}`);
+      }
+      for (const { node, stats, counters } of r.lossyNodeStats.slice(0, 4)) {
         if (stats !== null) console.log(`    node${node} stats: ${JSON.stringify(stats)}`);
+        if (counters !== undefined && counters !== null) {
+          const nz = Object.entries(counters).filter(([, v]) => v !== 0);
+          console.log(`    node${node} counters (case delta): ${nz.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+        }
       }
     }
   }

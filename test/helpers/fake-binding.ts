@@ -222,6 +222,10 @@ class FakeAgent {
     return { published: 1, delivered: 2, duplicatesDropped: 3, invalidDropped: 4, oversizedDropped: 6, staleDropped: 7, cacheSize: 5 };
   }
 
+  diagnostics(): Record<string, number> {
+    return { 'transport.framesIn': 1 };
+  }
+
   async activePeers(): Promise<NativePeer[]> {
     return [{ peerId: 'aa'.repeat(32), addr: '127.0.0.1:40001' }];
   }

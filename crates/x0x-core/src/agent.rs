@@ -51,6 +51,10 @@ type PubSub_ = PlumtreePubSub<QuicTransport>;
 const TOPIC_REFRESH: Duration = Duration::from_secs(1);
 /// Largest accepted lead of a publisher's clock over ours.
 const MAX_CLOCK_SKEW_MS: u64 = 60_000;
+/// Pub/sub bytes waiting to be written, over all peers, above which a local
+/// publish waits: a few 1 MiB messages to a handful of peers, or a few
+/// hundred small ones.
+const PUBLISH_BACKLOG_BYTES: usize = 4 * 1024 * 1024;
 /// Frames handled concurrently; one slow peer must not stall the dispatcher.
 const DISPATCH_CONCURRENCY: usize = 64;
 
@@ -357,6 +361,50 @@ impl Agent {
     pub fn anti_entropy_stats(&self) -> CoreResult<AntiEntropyStats> {
         self.ensure_open()?;
         Ok(self.shared.anti_entropy.stats())
+    }
+
+    /// Named counters of the layers under pub/sub (transport, Plumtree,
+    /// ant-quic), for finding where messages go missing. Names and set may
+    /// change between versions; not a stable API.
+    pub fn diagnostics(&self) -> CoreResult<Vec<(String, u64)>> {
+        self.ensure_open()?;
+        let t = &self.shared.transport.stats;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let p = self.shared.pubsub.stage_stats();
+        let a = &p.admission;
+        let mut out: Vec<(String, u64)> = [
+            ("transport.framesIn", get(&t.frames_in)),
+            ("transport.framesOut", get(&t.frames_out)),
+            ("transport.sendFailures", get(&t.send_failures)),
+            ("transport.framesRejected", get(&t.frames_rejected)),
+            ("transport.disconnects", get(&t.disconnects)),
+            ("transport.readerExits", get(&t.reader_exits)),
+            ("transport.inboundHighWater", self.shared.transport.inbound_high_water()),
+            ("transport.outboxWaits", self.shared.transport.outbox_waits()),
+            ("plumtree.eagerIn", p.message_kinds.eager),
+            ("plumtree.ihaveIn", p.message_kinds.ihave),
+            ("plumtree.iwantIn", p.message_kinds.iwant),
+            ("plumtree.decodeFailed", p.message_kinds.decode_failed),
+            ("plumtree.prunes", p.message_kinds.prune),
+            ("plumtree.grafts", p.message_kinds.graft),
+            ("plumtree.perPeerTimeouts", p.republish_per_peer_timeout),
+            ("plumtree.budgetExhausted", p.outbound_budget_exhausted),
+            ("plumtree.zeroFanoutPublishes", p.zero_fanout_publishes),
+            ("plumtree.zeroSucceededPublishes", p.zero_succeeded_publishes),
+            ("plumtree.suppressedPeers", p.suppressed_peers.len() as u64),
+            ("plumtree.admittedCritical", a.admitted_critical),
+            ("plumtree.droppedCriticalHardError", a.dropped_critical_hard_error),
+            ("plumtree.droppedCriticalCooling", a.dropped_critical_cooling),
+            ("plumtree.droppedCriticalNoTarget", a.dropped_critical_no_target),
+            ("transport.replaced", get(&t.replaced)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        if let Ok(m) = t.closed_by_reason.lock() {
+            out.extend(m.iter().map(|(k, v)| (format!("transport.closed.{k}"), *v)));
+        }
+        Ok(out)
     }
 
     /// Membership counters and view sizes.
@@ -731,6 +779,9 @@ impl Shared {
     }
 
     async fn publish(&self, topic: String, payload: Vec<u8>) -> CoreResult<MessageId> {
+        // Backpressure at the source: relays never wait (see crate::outbox),
+        // so publishers must not outrun what the network drains.
+        self.transport.wait_for_backlog_below(PUBLISH_BACKLOG_BYTES).await;
         let published_at = now_ms();
         let (frame, id) = envelope::seal(&self.keypair, &topic, &payload, published_at)?;
         let frame = Bytes::from(frame);

@@ -37,6 +37,7 @@ mod identity;
 mod membership_watch;
 pub mod records;
 mod message_store;
+mod outbox;
 pub mod shard;
 mod stats;
 mod time;
