@@ -506,6 +506,8 @@ const LOSS_COUNTERS = new Set([
   'transport.disconnects',
   'transport.readerExits',
   'transport.replaced',
+  'transport.stuckSends',
+  'pubsub.publishRetries',
   'transport.inboundHighWater',
   'transport.outboxWaits',
   'plumtree.decodeFailed',

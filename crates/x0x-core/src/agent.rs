@@ -55,6 +55,10 @@ const MAX_CLOCK_SKEW_MS: u64 = 60_000;
 /// publish waits: a few 1 MiB messages to a handful of peers, or a few
 /// hundred small ones.
 const PUBLISH_BACKLOG_BYTES: usize = 4 * 1024 * 1024;
+/// Times a publish that reached no peer is sent again, and the pause before
+/// each (Plumtree's connectivity snapshot refreshes every second).
+const ZERO_FANOUT_RETRIES: u32 = 10;
+const ZERO_FANOUT_RETRY_DELAY: Duration = Duration::from_millis(250);
 /// Frames handled concurrently; one slow peer must not stall the dispatcher.
 const DISPATCH_CONCURRENCY: usize = 64;
 
@@ -397,6 +401,9 @@ impl Agent {
             ("plumtree.droppedCriticalCooling", a.dropped_critical_cooling),
             ("plumtree.droppedCriticalNoTarget", a.dropped_critical_no_target),
             ("transport.replaced", get(&t.replaced)),
+            ("transport.stuckSends", get(&t.stuck_sends)),
+            ("pubsub.publishRetries", get(&self.shared.counters.publish_retries)),
+            ("transport.backlogBytes", self.shared.transport.backlog_bytes() as u64),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -802,10 +809,30 @@ impl Shared {
         }
         let tid = topic_id(&topic);
         self.ensure_topic(tid).await;
-        self.pubsub
-            .publish(tid, frame)
-            .await
-            .map_err(|e| CoreError::network("publish failed", e))?;
+        let mut retries = 0;
+        loop {
+            let counts = self
+                .pubsub
+                .publish_with_fanout(tid, frame.clone())
+                .await
+                .map_err(|e| CoreError::network("publish failed", e))?;
+            let went_nowhere = counts.is_some_and(|c| c.attempted == 0);
+            if !went_nowhere || retries == ZERO_FANOUT_RETRIES {
+                break;
+            }
+            // Plumtree sent to no peer: its 1 s connectivity snapshot dropped
+            // every topic peer after a connection blip, and the lazy peers
+            // it would announce the id to went with them. Hand it the peers
+            // we have and send again; receivers drop the second copy by id.
+            let peers = self.gossip_peers().await;
+            if peers.is_empty() {
+                break;
+            }
+            retries += 1;
+            self.counters.publish_retries.fetch_add(1, Ordering::Relaxed);
+            self.pubsub.set_topic_peers(tid, peers).await;
+            tokio::time::sleep(ZERO_FANOUT_RETRY_DELAY).await;
+        }
         self.counters.published.fetch_add(1, Ordering::Relaxed);
         Ok(id)
     }

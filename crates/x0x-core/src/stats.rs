@@ -12,6 +12,8 @@ pub struct PubSubCounters {
     pub(crate) oversized_dropped: AtomicU64,
     pub(crate) stale_dropped: AtomicU64,
     pub(crate) unroutable_dropped: AtomicU64,
+    /// Publishes sent again because Plumtree sent them to no peer.
+    pub(crate) publish_retries: AtomicU64,
 }
 
 /// A snapshot of [`PubSubCounters`].

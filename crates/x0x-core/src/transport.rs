@@ -18,7 +18,7 @@ use ant_quic::{BootstrapCacheConfig, MlDsaPublicKey, MlDsaSecretKey, Node, NodeC
 use bytes::Bytes;
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
 use saorsa_gossip_types::PeerId;
-use tokio::sync::{broadcast, mpsc, Mutex};
+use tokio::sync::{broadcast, mpsc, Mutex, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
@@ -30,6 +30,9 @@ use crate::time::now_ms;
 /// How long a caller waits for a membership or bulk send before it is told
 /// the send failed; the write itself runs on (see `spawn_send`).
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one frame's write may take before its connection is deemed
+/// stuck and closed (see `spawn_send`).
+const STUCK_SEND: Duration = Duration::from_secs(20);
 /// How long a dial may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long close() lets QUIC say goodbye before the runtime is dropped.
@@ -72,6 +75,9 @@ pub struct TransportStats {
     /// whose last reader exits, and a reader exits on any stream error, a
     /// peer's reset stream included.
     pub reader_exits: AtomicU64,
+    /// Writes that did not finish within the stuck-send bound; each closed
+    /// its connection.
+    pub stuck_sends: AtomicU64,
     /// Connections a newer connection to the same peer replaced.
     pub replaced: AtomicU64,
     /// Closed connections by ant-quic's close reason.
@@ -314,6 +320,11 @@ impl QuicTransport {
         self.outboxes.wait_below(limit).await;
     }
 
+    /// Pub/sub bytes queued or being written, over all peers.
+    pub fn backlog_bytes(&self) -> usize {
+        self.outboxes.backlog()
+    }
+
     /// Pub/sub sends that found their peer's outbox budget spent and waited.
     pub fn outbox_waits(&self) -> u64 {
         self.outboxes.waits.load(Ordering::Relaxed)
@@ -496,10 +507,27 @@ fn spawn_send(
     stats: Arc<TransportStats>,
     peer: PeerId,
     frame: Vec<u8>,
-    permit: Option<OutboxPermit>,
+    queued: Option<(OutboxPermit, Arc<Semaphore>)>,
 ) -> JoinHandle<Result<()>> {
     tokio::spawn(async move {
-        let result = node.send(&to_ant(&peer), &frame).await;
+        let ant = to_ant(&peer);
+        let (permit, lane) = queued.unzip();
+        // A closed lane cannot happen (lanes are never closed); write anyway.
+        let _slot = match lane {
+            Some(lane) => lane.acquire_owned().await.ok(),
+            None => None,
+        };
+        let result = match tokio::time::timeout(STUCK_SEND, node.send(&ant, &frame)).await {
+            Ok(r) => r.map_err(|e| anyhow!("send to {peer} failed: {e}")),
+            Err(_) => {
+                // The connection no longer moves data (a stream never opens
+                // or never drains). Close it rather than let its sends pile
+                // up; the next send redials.
+                stats.stuck_sends.fetch_add(1, Ordering::Relaxed);
+                let _ = node.disconnect(&ant).await;
+                Err(anyhow!("send to {peer} stuck for {STUCK_SEND:?}; connection closed"))
+            }
+        };
         drop(permit);
         match result {
             Ok(()) => {
@@ -508,7 +536,7 @@ fn spawn_send(
             }
             Err(e) => {
                 stats.send_failures.fetch_add(1, Ordering::Relaxed);
-                Err(anyhow!("send to {peer} failed: {e}"))
+                Err(e)
             }
         }
     })
@@ -585,10 +613,11 @@ impl GossipTransport for QuicTransport {
             // backpressure, and giving up here (a caller's timeout) costs
             // nothing on the wire.
             let permit = self.outboxes.reserve(peer, frame.len()).await?;
+            let lane = self.outboxes.lane(peer)?;
             // Done once queued, as ant-quic's own send is done once buffered:
             // Plumtree's per-peer timeouts then measure queueing here rather
             // than cutting streams off (see `spawn_send`).
-            drop(spawn_send(Arc::clone(&self.node), Arc::clone(&self.stats), peer, frame, Some(permit)));
+            drop(spawn_send(Arc::clone(&self.node), Arc::clone(&self.stats), peer, frame, Some((permit, lane))));
             return Ok(());
         }
         let sent = spawn_send(Arc::clone(&self.node), Arc::clone(&self.stats), peer, frame, None);
