@@ -252,10 +252,12 @@ const commands = {
     return requireAgent().publish(topic, payloadOf(payload));
   },
 
-  /** `count` publishes started at once, not one after the other: a burst. Resolves with their ids. */
+  /** `count` publishes back to back, each awaited, as an application loop would. Resolves with their ids. */
   async publishMany({ topic, payload, count }) {
     const a = requireAgent();
-    return Promise.all(Array.from({ length: count }, () => a.publish(topic, payloadOf(payload))));
+    const ids = [];
+    for (let k = 0; k < count; k += 1) ids.push(await a.publish(topic, payloadOf(payload)));
+    return ids;
   },
 
   async stats() {

@@ -515,7 +515,7 @@ export class AgentProcess {
     return this.call('publish', { topic, payload });
   }
 
-  /** `count` publishes of `payload` started at once (a burst); resolves with their ids. */
+  /** `count` publishes of `payload` back to back, each awaited; resolves with their ids. */
   publishMany(topic: string, payload: PayloadSpec, count: number): Promise<string[]> {
     // A burst of large payloads takes a while on a loaded machine.
     return this.call('publishMany', { topic, payload, count }, { timeoutMs: 180_000 });
