@@ -2,9 +2,13 @@
 // Pub/sub benchmark: x0x against js-libp2p gossipsub, on loopback, one
 // process per node, both on the Node 22 of bench/libp2p (npm package `node`).
 //
-//   node bench/pubsub/run.mjs [--quick] [--nodes=10,30] [--payloads=256,4096,65536]
+//   node bench/pubsub/run.mjs [--full | --quick] [--nodes=10,30] [--payloads=256,4096,65536]
 //        [--publishers=one,many] [--stacks=x0x,libp2p-tcp,libp2p-quic]
-//        [--messages=N] [--rate=MSGS_PER_SEC] [--json=FILE] [--no-netns]
+//        [--messages=N] [--rate=MSGS_PER_SEC] [--settle=MS] [--json=FILE] [--no-netns]
+//
+// The default set fits in about 5 minutes on 2 cores: x0x and libp2p-tcp,
+// every payload at N = 10, 4 KiB at N = 30. --full runs every case of the
+// issue on all three stacks with larger cases.
 //
 // One case = one stack, N nodes all subscribed to one topic, one payload size,
 // one publisher (node 1) or every node publishing. Publishers publish back to
@@ -27,8 +31,7 @@ const STACKS = {
 };
 /**
  * Deliveries a case aims at (messages x (N - 1)), by payload size, so that N=30
- * costs about what N=10 does. The whole default run still takes well over 10
- * minutes on 2 cores shared with other work (see bench/README.md); --quick is the short one.
+ * costs about what N=10 does.
  */
 const DEFAULT_DELIVERIES = { 256: 900, 4096: 900, 65536: 360 };
 /** The same, for `--full`. */
