@@ -212,6 +212,8 @@ export declare class NativeAgent {
   /** Diagnostic: gossips bytes as they are, without an envelope. */
   publishRaw(topic: string, frame: Buffer): Promise<void>;
   pubsubStats(): NativePubSubStats;
+  /** Diagnostic: counters of the layers under pub/sub (transport, Plumtree, ant-quic), by name; not a stable set. */
+  diagnostics(): Record<string, number>;
   /** Refuses all traffic with a peer. Throws ERR_X0X_INVALID_ARGUMENT for a malformed id. */
   blockPeer(peerId: string): Promise<void>;
   unblockPeer(peerId: string): void;

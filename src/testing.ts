@@ -56,3 +56,14 @@ export async function storeAtHolders(agent: Agent, agentId: string, record: Uint
   const holders = agent.rendezvous.holdersFor(agentId).map((h) => ({ agentId: h.agentId, addrs: [...h.addrs] }));
   return callNative(() => native.rendezvousStore(holders, Buffer.from(record), 10_000));
 }
+
+/**
+ * Counters of the layers under pub/sub (transport frames and disconnects,
+ * Plumtree's per-peer timeouts and admission drops, ant-quic's inbound
+ * queue), by name, for finding where a message went missing. The set of
+ * names may change between versions.
+ */
+export function diagnostics(agent: Agent): Record<string, number> {
+  const native = coreOf(agent).use();
+  return callNativeSync(() => native.diagnostics());
+}

@@ -3,7 +3,8 @@
 // runs. x0x-node.mjs and libp2p-node.mjs each supply an adapter:
 //
 //   { start(opts) -> { id, addrs }, connect(addrs), subscribe(topic, onPayload),
-//     publish(topic, bytes), transmissions() -> number | null, stats?() -> object, close() }
+//     publish(topic, bytes), transmissions() -> number | null, stats?() -> object,
+//     counters?() -> { name: number } | null, close() }
 //
 // `transmissions` is how many copies of a payload this node has received
 // from the network so far, duplicates included (null when the stack cannot
@@ -74,8 +75,16 @@ export function serve(adapter) {
       cpuAtLast: undefined,
       fromPublisher: new Map(),
       tx: adapter.transmissions(),
+      counters: adapter.counters?.() ?? null,
       done: expected === 0,
     };
+  }
+
+  /** How much each of the stack's counters grew since the case began. */
+  function counterDelta() {
+    const now = adapter.counters?.() ?? null;
+    if (now === null || current.counters === null) return null;
+    return Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - (current.counters[k] ?? 0)]));
   }
 
   function send(message) {
@@ -174,6 +183,7 @@ export function serve(adapter) {
     async progress() {
       return current.seen.size;
     },
+    /** The case's figures so far; may be called again after a repair wait, with more deliveries. */
     async endCase() {
       const cpu = current.cpuAtLast ?? process.cpuUsage(current.cpu);
       const tx = adapter.transmissions();
@@ -189,6 +199,7 @@ export function serve(adapter) {
         transmissions: tx === null || current.tx === null ? null : tx - current.tx,
         fromPublisher: Object.fromEntries(current.fromPublisher),
         stackStats: adapter.stats?.() ?? null,
+        counters: counterDelta(),
       };
     },
     async close() {

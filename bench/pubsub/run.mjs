@@ -2,9 +2,13 @@
 // Pub/sub benchmark: x0x against js-libp2p gossipsub, on loopback, one
 // process per node, both on the Node 22 of bench/libp2p (npm package `node`).
 //
-//   node bench/pubsub/run.mjs [--quick] [--nodes=10,30] [--payloads=256,4096,65536]
+//   node bench/pubsub/run.mjs [--full | --quick] [--nodes=10,30] [--payloads=256,4096,65536]
 //        [--publishers=one,many] [--stacks=x0x,libp2p-tcp,libp2p-quic]
-//        [--messages=N] [--rate=MSGS_PER_SEC] [--json=FILE] [--no-netns]
+//        [--messages=N] [--rate=MSGS_PER_SEC] [--settle=MS] [--json=FILE] [--no-netns]
+//
+// The default set fits in about 5 minutes on 2 cores: x0x and libp2p-tcp,
+// every payload at N = 10, 4 KiB at N = 30. --full runs every case of the
+// issue on all three stacks with larger cases.
 //
 // One case = one stack, N nodes all subscribed to one topic, one payload size,
 // one publisher (node 1) or every node publishing. Publishers publish back to
@@ -27,10 +31,11 @@ const STACKS = {
 };
 /**
  * Deliveries a case aims at (messages x (N - 1)), by payload size, so that N=30
- * costs about what N=10 does. The whole default run still takes well over 10
- * minutes on 2 cores shared with other work (see bench/README.md); --quick is the short one.
+ * costs about what N=10 does.
  */
-const DEFAULT_DELIVERIES = { 256: 2_400, 4096: 2_400, 65536: 900 };
+const DEFAULT_DELIVERIES = { 256: 900, 4096: 900, 65536: 360 };
+/** The same, for `--full`. */
+const FULL_DELIVERIES = { 256: 2_400, 4096: 2_400, 65536: 900 };
 /** Deliveries a case aims at when its payload size has no entry above. */
 const FALLBACK_DELIVERIES = 1_800;
 /**
@@ -44,7 +49,13 @@ const FRAME_OVERHEAD = { x0x: 5_290 + 5_500, 'libp2p-tcp': 200, 'libp2p-quic': 2
 /** Peers a libp2p node dials besides the seed (a user would run a discovery service). */
 const LIBP2P_EXTRA_DIALS = 5;
 const CALL_TIMEOUT_MS = 120_000;
-const WARMUP_TIMEOUT_MS = Number(process.env.X0X_BENCH_WARMUP_MS ?? 180_000);
+/**
+ * How long a new network may take to deliver a probe round everywhere. The
+ * default run gives up sooner, so that an overlay that does not form (libp2p
+ * at N = 30, see README.md) does not eat the time budget.
+ */
+const DEFAULT_WARMUP_MS = Number(process.env.X0X_BENCH_WARMUP_MS ?? 90_000);
+const FULL_WARMUP_MS = Number(process.env.X0X_BENCH_WARMUP_MS ?? 180_000);
 /** How long the idle cost of a fresh network is measured. */
 const IDLE_WINDOW_MS = 5_000;
 /** Bound of the probe round that checks the overlay before each case. */
@@ -54,17 +65,30 @@ const PROBE_ROUND_MS = 15_000;
 /** A case ends when no node has received anything new for this long. */
 const IDLE_MS = 10_000;
 const CASE_CAP_MS = 300_000;
+/**
+ * After a case that lost messages, how long a stack with anti-entropy may
+ * take to repair them: two rounds of x0x's default `antiEntropyInterval`
+ * (30 s) plus slack. gossipsub has no such repair; its IHAVE gossip acts
+ * within the case's own quiet wait.
+ */
+const SETTLE_MS = { x0x: 70_000 };
 
 function parseArgs(argv) {
   const opts = {
     quick: false,
+    full: false,
     nodes: [10, 30],
     payloads: [256, 4096, 65536],
+    /** Payloads per node count, when they differ (the default run); else `payloads` for all. */
+    payloadsByN: undefined,
     publishers: ['one', 'many'],
-    stacks: ['x0x', 'libp2p-tcp', 'libp2p-quic'],
+    stacks: ['x0x', 'libp2p-tcp'],
+    deliveries: DEFAULT_DELIVERIES,
+    warmupMs: DEFAULT_WARMUP_MS,
     messages: undefined,
     json: undefined,
     rate: 0,
+    settleMs: undefined,
     netns: true,
   };
   const list = (v) => v.split(',').filter(Boolean);
@@ -73,6 +97,9 @@ function parseArgs(argv) {
     switch (key) {
       case 'quick':
         opts.quick = true;
+        break;
+      case 'full':
+        opts.full = true;
         break;
       case 'nodes':
         opts.nodes = list(value).map(Number);
@@ -95,6 +122,9 @@ function parseArgs(argv) {
       case 'json':
         opts.json = value;
         break;
+      case 'settle':
+        opts.settleMs = Number(value);
+        break;
       case 'no-netns':
         opts.netns = false;
         break;
@@ -102,16 +132,28 @@ function parseArgs(argv) {
         throw new Error(`unknown option ${arg}`);
     }
   }
-  if (opts.quick) {
-    if (!argv.some((a) => a.startsWith('--nodes'))) opts.nodes = [10];
-    if (!argv.some((a) => a.startsWith('--stacks'))) opts.stacks = ['x0x', 'libp2p-tcp'];
+  const given = (name) => argv.some((a) => a.startsWith(`--${name}`));
+  if (opts.full) {
+    // Every case of the issue on every stack, with the large message counts.
+    if (!given('stacks')) opts.stacks = Object.keys(STACKS);
+    opts.deliveries = FULL_DELIVERIES;
+    opts.warmupMs = FULL_WARMUP_MS;
+  } else if (opts.quick) {
+    if (!given('nodes')) opts.nodes = [10];
     if (opts.messages === undefined) opts.messages = 100;
+  } else if (!given('nodes') && !given('payloads')) {
+    // Default run: every payload at N = 10, the 4 KiB goal case at N = 30
+    // (30 processes on a 2-core box make every N = 30 case slow).
+    opts.payloadsByN = { 10: [256, 4096, 65536], 30: [4096] };
   }
   for (const n of opts.nodes) if (!Number.isInteger(n) || n < 2) throw new Error(`--nodes: ${n} is not an integer >= 2`);
   for (const p of opts.payloads) if (!Number.isInteger(p) || p < 32) throw new Error(`--payloads: ${p} is not an integer >= 32`);
   for (const p of opts.publishers) if (p !== 'one' && p !== 'many') throw new Error(`--publishers: ${p} is not one|many`);
   for (const s of opts.stacks) if (!(s in STACKS)) throw new Error(`--stacks: ${s} is not one of ${Object.keys(STACKS)}`);
   if (!Number.isFinite(opts.rate) || opts.rate < 0) throw new Error(`--rate: ${opts.rate} is not a number >= 0`);
+  if (opts.settleMs !== undefined && !(Number.isInteger(opts.settleMs) && opts.settleMs >= 0)) {
+    throw new Error(`--settle: ${opts.settleMs} is not an integer >= 0 (milliseconds)`);
+  }
   if (opts.messages !== undefined && (!Number.isInteger(opts.messages) || opts.messages < 1)) {
     throw new Error(`--messages: ${opts.messages} is not an integer >= 1`);
   }
@@ -243,7 +285,7 @@ function sample(items, k) {
 }
 
 /** Starts `n` nodes of `stack`, connects them, subscribes all to `topic` and waits for the overlay. */
-async function startNetwork(stack, n, topic) {
+async function startNetwork(stack, n, topic, warmupMs) {
   const nodes = Array.from({ length: n }, (_, i) => new BenchNode(stack, i));
   try {
     if (stack === 'x0x') {
@@ -269,7 +311,7 @@ async function startNetwork(stack, n, topic) {
       }
     }
     await Promise.all(nodes.map((node) => node.call('subscribe', { topic })));
-    await warmUp(nodes);
+    await warmUp(nodes, warmupMs);
     return nodes;
   } catch (err) {
     await Promise.all(nodes.map((node) => node.stop()));
@@ -285,7 +327,7 @@ async function startNetwork(stack, n, topic) {
  */
 let nextProbeRound = 0;
 
-async function warmUp(nodes, timeoutMs = WARMUP_TIMEOUT_MS) {
+async function warmUp(nodes, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   let missing = nodes.length;
   let unheard = [];
@@ -338,7 +380,7 @@ function percentile(sorted, p) {
 
 let nextCaseId = 1;
 
-async function runCase(nodes, { payload, publishers, messages, rate }) {
+async function runCase(nodes, { payload, publishers, messages, rate, settleMs }) {
   const caseId = nextCaseId++;
   const pubs = publishers === 'one' ? [nodes[1]] : nodes;
   const perPublisher = Math.max(1, Math.round(messages / pubs.length));
@@ -388,15 +430,35 @@ async function runCase(nodes, { payload, publishers, messages, rate }) {
   const cpuMs = ends.reduce((a, e) => a + e.cpuMs, 0);
   const tx = ends.every((e) => e.transmissions !== null) ? ends.reduce((a, e) => a + e.transmissions, 0) : null;
   const rss = ends.map((e) => e.rssBytes);
+  // A stack with anti-entropy (x0x) gets a bounded wait to repair what the
+  // burst lost; the figures above stay those of the burst itself.
+  let repair = null;
+  let final = ends;
+  if (delivered < expected && settleMs > 0) {
+    const t0 = Date.now();
+    while (done.size < nodes.length && Date.now() - t0 < settleMs) await sleep(500);
+    final = await Promise.all(nodes.map((node) => node.call('endCase')));
+    repair = { delivered: final.reduce((a, e) => a + e.delivered, 0), waitedMs: Date.now() - t0 };
+  }
   // Who missed what from whom, to tell a lost message from a slow one.
-  const missing = [];
-  ends.forEach((e, i) => {
-    for (const p of pubs) {
-      if (p.index === i) continue;
-      const got = e.fromPublisher[p.index] ?? 0;
-      if (got < perPublisher) missing.push({ receiver: i, publisher: p.index, missed: perPublisher - got });
-    }
-  });
+  const missingIn = (list) => {
+    const out = [];
+    list.forEach((e, i) => {
+      for (const p of pubs) {
+        if (p.index === i) continue;
+        const got = e.fromPublisher[p.index] ?? 0;
+        if (got < perPublisher) out.push({ receiver: i, publisher: p.index, missed: perPublisher - got });
+      }
+    });
+    return out;
+  };
+  const missing = missingIn(ends);
+  // Lower-layer counters summed over nodes, for the whole case (repair wait included).
+  let counters = null;
+  if (final.every((e) => e.counters !== null)) {
+    counters = {};
+    for (const e of final) for (const [k, v] of Object.entries(e.counters)) counters[k] = (counters[k] ?? 0) + v;
+  }
   return {
     payload,
     publishers,
@@ -416,8 +478,16 @@ async function runCase(nodes, { payload, publishers, messages, rate }) {
     appDuplicates: ends.reduce((a, e) => a + e.appDuplicates, 0),
     publishErrors: published.reduce((a, p) => a + p.errors, 0),
     lastPublishError: published.find((p) => p.errors > 0)?.lastError,
+    repairedRatio: repair === null ? null : repair.delivered / expected,
+    repairWaitMs: repair?.waitedMs ?? null,
     missing,
-    lossyNodeStats: [...new Set(missing.map((m) => m.receiver))].map((i) => ({ node: i, stats: ends[i].stackStats })),
+    missingAfterRepair: repair === null ? null : missingIn(final),
+    counters,
+    lossyNodeStats: [...new Set(missing.map((m) => m.receiver))].map((i) => ({
+      node: i,
+      stats: ends[i].stackStats,
+      counters: ends[i].counters,
+    })),
   };
 }
 
@@ -431,6 +501,7 @@ const COLUMNS = [
   ['msgs', 5, (r) => String(r.messages)],
   ['deliv/s', 8, (r) => fmt(r.deliveriesPerSec)],
   ['ratio', 6, (r) => fmt(r.deliveryRatio, 4)],
+  ['repaired', 8, (r) => (r.repairedRatio === null ? '-' : fmt(r.repairedRatio, 4))],
   ['p50 ms', 8, (r) => fmt(r.p50Ms, 1)],
   ['p99 ms', 8, (r) => fmt(r.p99Ms, 1)],
   ['cpu ms/1k', 9, (r) => fmt(r.cpuMsPer1k)],
@@ -448,7 +519,34 @@ function printHeader() {
 function printRow(r) {
   console.log(COLUMNS.map(([, w, get]) => get(r).padStart(w)).join(' '));
   if (r.publishErrors > 0) console.log(`    ${r.publishErrors} publishes failed, last: ${r.lastPublishError}`);
+  if (r.counters !== null) {
+    const shown = Object.entries(r.counters).filter(
+      ([k, v]) => v !== 0 && (LOSS_COUNTERS.has(k) || k.startsWith('transport.closed.')),
+    );
+    if (shown.length > 0) console.log(`    counters, all nodes: ${shown.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  }
 }
+
+/** Lower-layer x0x counters that can explain a lost message; printed under a case when not zero. */
+const LOSS_COUNTERS = new Set([
+  'transport.sendFailures',
+  'transport.framesRejected',
+  'transport.disconnects',
+  'transport.readerExits',
+  'transport.replaced',
+  'transport.stuckSends',
+  'pubsub.publishRetries',
+  'transport.inboundHighWater',
+  'transport.outboxWaits',
+  'plumtree.decodeFailed',
+  'plumtree.perPeerTimeouts',
+  'plumtree.budgetExhausted',
+  'plumtree.zeroFanoutPublishes',
+  'plumtree.zeroSucceededPublishes',
+  'plumtree.droppedCriticalHardError',
+  'plumtree.droppedCriticalCooling',
+  'plumtree.droppedCriticalNoTarget',
+]);
 
 function printRatios(results) {
   const others = [...new Set(results.map((r) => r.stack))].filter((s) => s !== 'x0x');
@@ -492,13 +590,17 @@ async function main() {
   );
   const results = [];
   const failures = [];
+  /** Stacks and sizes whose overlay never formed, so no case ran. */
+  const unformed = [];
   printHeader();
   for (const stack of opts.stacks) {
     for (const n of opts.nodes) {
       const topic = `bench-${stack}-${n}`;
       let nodes;
-      for (const payload of opts.payloads) {
+      let noOverlay = false;
+      for (const payload of opts.payloadsByN?.[n] ?? opts.payloads) {
         for (const publishers of opts.publishers) {
+          if (noOverlay) continue;
           try {
             // Every case starts on an overlay that delivers: a case that broke
             // connections (see README) must not spoil the next one.
@@ -512,7 +614,17 @@ async function main() {
               }
             }
             if (nodes === undefined) {
-              nodes = await startNetwork(stack, n, topic);
+              try {
+                nodes = await startNetwork(stack, n, topic, opts.warmupMs);
+              } catch (err) {
+                if (!err.message.startsWith('overlay not formed')) throw err;
+                // Said plainly, once, instead of a failure per case.
+                noOverlay = true;
+                const line = `${stack} N=${n}: NO FIGURES, the overlay did not form: ${err.message.split('\n')[0]}`;
+                unformed.push(line);
+                console.log(`  ${line}`);
+                continue;
+              }
               const idle = await measureIdle(nodes);
               console.log(
                 `  (${stack} N=${n} idle, ${IDLE_WINDOW_MS / 1000} s after warm-up: ` +
@@ -521,9 +633,10 @@ async function main() {
                   `${fmt(idle.rssMeanMiB)} MiB RSS per node)`,
               );
             }
-            const target = DEFAULT_DELIVERIES[payload] ?? FALLBACK_DELIVERIES;
+            const target = opts.deliveries[payload] ?? FALLBACK_DELIVERIES;
             const messages = opts.messages ?? Math.max(n, Math.round(target / (n - 1)));
-            const r = { stack, n, ...(await runCase(nodes, { payload, publishers, messages, rate: opts.rate })) };
+            const settleMs = opts.settleMs ?? SETTLE_MS[stack] ?? 0;
+            const r = { stack, n, ...(await runCase(nodes, { payload, publishers, messages, rate: opts.rate, settleMs })) };
             results.push(r);
             printRow(r);
           } catch (err) {
@@ -539,15 +652,30 @@ async function main() {
     }
   }
   printRatios(results);
+  if (unformed.length > 0) console.log(`\nNO COMPARISON for:\n  ${unformed.join('\n  ')}`);
   const lossy = results.filter((r) => r.deliveryRatio < 1);
   if (lossy.length > 0) {
     console.log('\nLOST MESSAGES (delivery ratio < 1):');
     for (const r of lossy) {
-      console.log(`  ${r.stack} N=${r.n} ${sizeLabel(r.payload)} pubs=${r.publisherCount}: ${r.delivered}/${r.expected}`);
-      const shown = r.missing.slice(0, 12).map((m) => `node${m.receiver}<-node${m.publisher}: ${m.missed}`);
-      console.log(`    missed (receiver<-publisher: count): ${shown.join(', ')}${r.missing.length > 12 ? ', ...' : ''}`);
-      for (const { node, stats } of r.lossyNodeStats.slice(0, 4)) {
+      const after =
+        r.repairedRatio === null
+          ? ''
+          : `; after a repair wait of ${fmt(r.repairWaitMs / 1000)} s: ${Math.round(r.repairedRatio * r.expected)}/${r.expected}`;
+      console.log(`  ${r.stack} N=${r.n} ${sizeLabel(r.payload)} pubs=${r.publisherCount}: ${r.delivered}/${r.expected}${after}`);
+      const list = (missing) => {
+        const shown = missing.slice(0, 12).map((m) => `node${m.receiver}<-node${m.publisher}: ${m.missed}`);
+        return `${shown.join(', ')}${missing.length > 12 ? ', ...' : ''}`;
+      };
+      console.log(`    missed (receiver<-publisher: count): ${list(r.missing)}`);
+      if (r.missingAfterRepair !== null && r.missingAfterRepair.length > 0) {
+        console.log(`    still missed after the repair wait: ${list(r.missingAfterRepair)}`);
+      }
+      for (const { node, stats, counters } of r.lossyNodeStats.slice(0, 4)) {
         if (stats !== null) console.log(`    node${node} stats: ${JSON.stringify(stats)}`);
+        if (counters !== undefined && counters !== null) {
+          const nz = Object.entries(counters).filter(([, v]) => v !== 0);
+          console.log(`    node${node} counters (case delta): ${nz.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+        }
       }
     }
   }

@@ -1,7 +1,12 @@
 // One x0x agent of the benchmark, over the built package (dist/).
+import { createRequire } from 'node:module';
+
 import { Agent } from '../../dist/esm/index.mjs';
 
 import { serve } from './node-runtime.mjs';
+
+// Test hooks (not part of the package API): the core's lower-layer counters.
+const testing = createRequire(import.meta.url)('../../dist/cjs/testing.js');
 
 /** @type {import('../../dist/cjs/index.js').Agent | undefined} */
 let agent;
@@ -49,6 +54,11 @@ serve({
   /** The core's pub/sub counters, shown when a case loses messages. */
   stats() {
     return agent === undefined || agent.closed ? null : agent.pubsub.stats();
+  },
+
+  /** Transport, Plumtree and ant-quic counters; the driver prints their change over a case. */
+  counters() {
+    return agent === undefined || agent.closed ? null : testing.diagnostics(agent);
   },
 
   async close() {

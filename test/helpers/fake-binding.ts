@@ -229,6 +229,10 @@ class FakeAgent {
   /** What activePeers() resolves with. */
   active: NativePeer[] = [{ peerId: 'aa'.repeat(32), addr: '127.0.0.1:40001' }];
 
+  diagnostics(): Record<string, number> {
+    return { 'transport.framesIn': 1 };
+  }
+
   async activePeers(): Promise<NativePeer[]> {
     return this.active;
   }

@@ -18,7 +18,7 @@
 // replies and drops the IPC channel; the process must then end because
 // nothing is left on the event loop. The tests rely on that to detect native
 // handles that outlive `Agent.close()`.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 
 import {
@@ -71,8 +71,9 @@ function requireAgent() {
 function payloadOf(spec) {
   if (typeof spec?.text === 'string') return spec.text;
   if (Number.isInteger(spec?.zeros)) return new Uint8Array(spec.zeros);
+  if (Number.isInteger(spec?.random)) return new Uint8Array(randomBytes(spec.random));
   if (typeof spec?.bytesB64 === 'string') return new Uint8Array(Buffer.from(spec.bytesB64, 'base64'));
-  throw new TypeError(`publish payload must be {text}, {zeros} or {bytesB64}, got ${JSON.stringify(spec)}`);
+  throw new TypeError(`publish payload must be {text}, {zeros}, {random} or {bytesB64}, got ${JSON.stringify(spec)}`);
 }
 
 async function pump(handle, subscription) {
@@ -251,8 +252,20 @@ const commands = {
     return requireAgent().publish(topic, payloadOf(payload));
   },
 
+  /** `count` publishes back to back, each awaited, as an application loop would. Resolves with their ids. */
+  async publishMany({ topic, payload, count }) {
+    const a = requireAgent();
+    const ids = [];
+    for (let k = 0; k < count; k += 1) ids.push(await a.publish(topic, payloadOf(payload)));
+    return ids;
+  },
+
   async stats() {
     return requireAgent().pubsubStats();
+  },
+
+  async diagnostics() {
+    return testing.diagnostics(requireAgent());
   },
 
   async connectedPeers() {

@@ -43,10 +43,11 @@ const LOG_LIMIT_CHARS = 64 * 1024;
 /** Gossip settings passed to `AgentBuilder.withConfig()` in the child. */
 export type AgentConfig = Readonly<Record<string, number | boolean | string | null>>;
 
-/** What `publish` sends: UTF-8 text, `n` zero bytes (built in the child), or raw bytes. */
+/** What `publish` sends: UTF-8 text, `n` zero or random bytes (built in the child), or raw bytes. */
 export type PayloadSpec =
   | { readonly text: string }
   | { readonly zeros: number }
+  | { readonly random: number }
   | { readonly bytesB64: string };
 
 /** `AgentBuilder` settings of a child agent. */
@@ -130,7 +131,9 @@ export interface Commands {
   subscribe: { args: { topic: string }; result: number };
   unsubscribe: { args: { handle: number }; result: null };
   publish: { args: { topic: string; payload: PayloadSpec }; result: string };
+  publishMany: { args: { topic: string; payload: PayloadSpec; count: number }; result: string[] };
   stats: { args: Record<string, never>; result: Stats };
+  diagnostics: { args: Record<string, never>; result: Record<string, number> };
   connectedPeers: { args: Record<string, never>; result: Peer[] };
   activeView: { args: Record<string, never>; result: string[] };
   activePeers: { args: Record<string, never>; result: Peer[] };
@@ -552,9 +555,20 @@ export class AgentProcess {
     return this.call('publish', { topic, payload });
   }
 
+  /** `count` publishes of `payload` back to back, each awaited; resolves with their ids. */
+  publishMany(topic: string, payload: PayloadSpec, count: number): Promise<string[]> {
+    // A burst of large payloads takes a while on a loaded machine.
+    return this.call('publishMany', { topic, payload, count }, { timeoutMs: 180_000 });
+  }
+
   /** `agent.pubsubStats()`. */
   stats(): Promise<Stats> {
     return this.call('stats', {});
+  }
+
+  /** The core's lower-layer counters (test hook `diagnostics`), by name. */
+  diagnostics(): Promise<Record<string, number>> {
+    return this.call('diagnostics', {});
   }
 
   /** `agent.connectedPeers()`. */

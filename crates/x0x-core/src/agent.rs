@@ -53,6 +53,14 @@ type PubSub_ = PlumtreePubSub<QuicTransport>;
 const TOPIC_REFRESH: Duration = Duration::from_secs(1);
 /// Largest accepted lead of a publisher's clock over ours.
 const MAX_CLOCK_SKEW_MS: u64 = 60_000;
+/// Pub/sub bytes waiting to be written, over all peers, above which a local
+/// publish waits: a few 1 MiB messages to a handful of peers, or a few
+/// hundred small ones.
+const PUBLISH_BACKLOG_BYTES: usize = 4 * 1024 * 1024;
+/// Times a publish that reached no peer is sent again, and the pause before
+/// each (Plumtree's connectivity snapshot refreshes every second).
+const ZERO_FANOUT_RETRIES: u32 = 10;
+const ZERO_FANOUT_RETRY_DELAY: Duration = Duration::from_millis(250);
 /// Frames handled concurrently; one slow peer must not stall the dispatcher.
 const DISPATCH_CONCURRENCY: usize = 64;
 
@@ -384,6 +392,53 @@ impl Agent {
     pub fn anti_entropy_stats(&self) -> CoreResult<AntiEntropyStats> {
         self.ensure_open()?;
         Ok(self.shared.anti_entropy.stats())
+    }
+
+    /// Named counters of the layers under pub/sub (transport, Plumtree,
+    /// ant-quic), for finding where messages go missing. Names and set may
+    /// change between versions; not a stable API.
+    pub fn diagnostics(&self) -> CoreResult<Vec<(String, u64)>> {
+        self.ensure_open()?;
+        let t = &self.shared.transport.stats;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let p = self.shared.pubsub.stage_stats();
+        let a = &p.admission;
+        let mut out: Vec<(String, u64)> = [
+            ("transport.framesIn", get(&t.frames_in)),
+            ("transport.framesOut", get(&t.frames_out)),
+            ("transport.sendFailures", get(&t.send_failures)),
+            ("transport.framesRejected", get(&t.frames_rejected)),
+            ("transport.disconnects", get(&t.disconnects)),
+            ("transport.readerExits", get(&t.reader_exits)),
+            ("transport.inboundHighWater", self.shared.transport.inbound_high_water()),
+            ("transport.outboxWaits", self.shared.transport.outbox_waits()),
+            ("plumtree.eagerIn", p.message_kinds.eager),
+            ("plumtree.ihaveIn", p.message_kinds.ihave),
+            ("plumtree.iwantIn", p.message_kinds.iwant),
+            ("plumtree.decodeFailed", p.message_kinds.decode_failed),
+            ("plumtree.prunes", p.message_kinds.prune),
+            ("plumtree.grafts", p.message_kinds.graft),
+            ("plumtree.perPeerTimeouts", p.republish_per_peer_timeout),
+            ("plumtree.budgetExhausted", p.outbound_budget_exhausted),
+            ("plumtree.zeroFanoutPublishes", p.zero_fanout_publishes),
+            ("plumtree.zeroSucceededPublishes", p.zero_succeeded_publishes),
+            ("plumtree.suppressedPeers", p.suppressed_peers.len() as u64),
+            ("plumtree.admittedCritical", a.admitted_critical),
+            ("plumtree.droppedCriticalHardError", a.dropped_critical_hard_error),
+            ("plumtree.droppedCriticalCooling", a.dropped_critical_cooling),
+            ("plumtree.droppedCriticalNoTarget", a.dropped_critical_no_target),
+            ("transport.replaced", get(&t.replaced)),
+            ("transport.stuckSends", get(&t.stuck_sends)),
+            ("pubsub.publishRetries", get(&self.shared.counters.publish_retries)),
+            ("transport.backlogBytes", self.shared.transport.backlog_bytes() as u64),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        if let Ok(m) = t.closed_by_reason.lock() {
+            out.extend(m.iter().map(|(k, v)| (format!("transport.closed.{k}"), *v)));
+        }
+        Ok(out)
     }
 
     /// Membership counters and view sizes.
@@ -775,6 +830,9 @@ impl Shared {
     }
 
     async fn publish(&self, topic: String, payload: Vec<u8>) -> CoreResult<MessageId> {
+        // Backpressure at the source: relays never wait (see crate::outbox),
+        // so publishers must not outrun what the network drains.
+        self.transport.wait_for_backlog_below(PUBLISH_BACKLOG_BYTES).await;
         let published_at = now_ms();
         let (frame, id) = envelope::seal(&self.keypair, &topic, &payload, published_at)?;
         let frame = Bytes::from(frame);
@@ -795,10 +853,30 @@ impl Shared {
         }
         let tid = topic_id(&topic);
         self.ensure_topic(tid).await;
-        self.pubsub
-            .publish(tid, frame)
-            .await
-            .map_err(|e| CoreError::network("publish failed", e))?;
+        let mut retries = 0;
+        loop {
+            let counts = self
+                .pubsub
+                .publish_with_fanout(tid, frame.clone())
+                .await
+                .map_err(|e| CoreError::network("publish failed", e))?;
+            let went_nowhere = counts.is_some_and(|c| c.attempted == 0);
+            if !went_nowhere || retries == ZERO_FANOUT_RETRIES {
+                break;
+            }
+            // Plumtree sent to no peer: its 1 s connectivity snapshot dropped
+            // every topic peer after a connection blip, and the lazy peers
+            // it would announce the id to went with them. Hand it the peers
+            // we have and send again; receivers drop the second copy by id.
+            let peers = self.gossip_peers().await;
+            if peers.is_empty() {
+                break;
+            }
+            retries += 1;
+            self.counters.publish_retries.fetch_add(1, Ordering::Relaxed);
+            self.pubsub.set_topic_peers(tid, peers).await;
+            tokio::time::sleep(ZERO_FANOUT_RETRY_DELAY).await;
+        }
         self.counters.published.fetch_add(1, Ordering::Relaxed);
         Ok(id)
     }

@@ -39,6 +39,7 @@ mod membership_watch;
 pub mod records;
 pub mod rendezvous;
 mod message_store;
+mod outbox;
 pub mod shard;
 mod stats;
 mod time;

@@ -5,28 +5,34 @@
 //! every node on the host), mDNS, or stream limits, and cannot shut its node
 //! down. Frames are one QUIC uni stream each: a stream-type byte, then the body.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock as StdRwLock};
+use std::sync::{Arc, Mutex as StdMutex, RwLock as StdRwLock};
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use ant_quic::transport::TransportAddr;
-use ant_quic::{BootstrapCacheConfig, MlDsaPublicKey, MlDsaSecretKey, Node, NodeConfig, NodeEvent};
+use ant_quic::{BootstrapCacheConfig, MlDsaPublicKey, MlDsaSecretKey, Node, NodeConfig, NodeEvent, PeerLifecycleEvent};
 use bytes::Bytes;
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
 use saorsa_gossip_types::PeerId;
-use tokio::sync::{broadcast, mpsc, Mutex, Notify};
+use tokio::sync::{broadcast, mpsc, Mutex, Notify, Semaphore};
+use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::error::{CoreError, CoreResult};
 use crate::identity::AgentKeypair;
+use crate::outbox::{OutboxPermit, Outboxes, OUTBOX_BYTES_PER_PEER};
 use crate::time::now_ms;
 
-/// How long one send may take before the peer is treated as unreachable.
+/// How long a caller waits for a membership or bulk send before it is told
+/// the send failed; the write itself runs on (see `spawn_send`).
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one frame's write may take before its connection is deemed
+/// stuck and closed (see `spawn_send`).
+const STUCK_SEND: Duration = Duration::from_secs(20);
 /// How long a dial may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long close() lets QUIC say goodbye before the runtime is dropped.
@@ -63,6 +69,19 @@ pub struct TransportStats {
     pub send_failures: AtomicU64,
     /// SWIM probes (ping and ping-req) sent.
     pub probes_sent: AtomicU64,
+    /// Connections that went down.
+    pub disconnects: AtomicU64,
+    /// ant-quic connection readers that exited. ant-quic closes a connection
+    /// whose last reader exits, and a reader exits on any stream error, a
+    /// peer's reset stream included.
+    pub reader_exits: AtomicU64,
+    /// Writes that did not finish within the stuck-send bound; each closed
+    /// its connection.
+    pub stuck_sends: AtomicU64,
+    /// Connections a newer connection to the same peer replaced.
+    pub replaced: AtomicU64,
+    /// Closed connections by ant-quic's close reason.
+    pub closed_by_reason: StdMutex<BTreeMap<String, u64>>,
 }
 
 type Inbound = (PeerId, GossipStreamType, Bytes);
@@ -82,6 +101,9 @@ pub struct QuicTransport {
     /// keeps a `127.0.0.1` agent private to the machine.
     loopback_only: bool,
     events: broadcast::Sender<ConnectionEvent>,
+    outboxes: Outboxes,
+    /// One lock per peer being dialled (see `dial`).
+    dialing: StdMutex<HashMap<PeerId, Arc<Mutex<()>>>>,
     /// Counters readable at any time.
     pub stats: Arc<TransportStats>,
 }
@@ -173,11 +195,14 @@ impl QuicTransport {
             blocked: Arc::new(StdRwLock::new(HashSet::new())),
             loopback_only: bind.ip().is_loopback(),
             events,
+            outboxes: Outboxes::new(OUTBOX_BYTES_PER_PEER),
+            dialing: StdMutex::new(HashMap::new()),
             stats: Arc::new(TransportStats::default()),
         });
         transport.spawn_reader(tx);
         transport.spawn_acceptor();
         transport.spawn_event_bridge();
+        transport.spawn_lifecycle_counter();
         Ok(transport)
     }
 
@@ -266,12 +291,64 @@ impl QuicTransport {
         });
     }
 
+    fn spawn_lifecycle_counter(self: &Arc<Self>) {
+        let mut rx = self.node.subscribe_all_peer_events();
+        let stats = Arc::clone(&self.stats);
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok((_, PeerLifecycleEvent::ReaderExited { .. })) => {
+                        stats.reader_exits.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok((_, PeerLifecycleEvent::Replaced { .. })) => {
+                        stats.replaced.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok((_, PeerLifecycleEvent::Closed { reason, .. })) => {
+                        let name = format!("{reason:?}");
+                        let name = name.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("").to_owned();
+                        if let Ok(mut m) = stats.closed_by_reason.lock() {
+                            *m.entry(name).or_insert(0) += 1;
+                        }
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+
+    /// Waits while more than `limit` bytes of pub/sub frames are queued for
+    /// sending, over all peers (see [`crate::outbox`]).
+    pub async fn wait_for_backlog_below(&self, limit: usize) {
+        self.outboxes.wait_below(limit).await;
+    }
+
+    /// Pub/sub bytes queued or being written, over all peers.
+    pub fn backlog_bytes(&self) -> usize {
+        self.outboxes.backlog()
+    }
+
+    /// Pub/sub sends that found their peer's outbox budget spent and waited.
+    pub fn outbox_waits(&self) -> u64 {
+        self.outboxes.waits.load(Ordering::Relaxed)
+    }
+
+    /// Times ant-quic found its shared inbound queue at least 80 % full
+    /// (its high-water count) since the endpoint started.
+    pub fn inbound_high_water(&self) -> u64 {
+        self.node.data_channel_diagnostics().data_tx_high_water_count
+    }
+
     async fn on_node_event(&self, event: NodeEvent) {
         let (connected, peer, addr) = match event {
             NodeEvent::PeerConnected { peer_id, addr, .. } => (true, from_ant(&peer_id), udp_addr(&addr)),
             NodeEvent::PeerDisconnected { peer_id, .. } => (false, from_ant(&peer_id), None),
             _ => return,
         };
+        if !connected {
+            self.stats.disconnects.fetch_add(1, Ordering::Relaxed);
+            self.outboxes.forget(&peer);
+        }
         let foreign = self.loopback_only
             && addr.is_some_and(|a| !a.ip().is_loopback() && !is_mapped_loopback(&a));
         if connected && foreign {
@@ -443,6 +520,53 @@ fn is_probe(data: &[u8]) -> bool {
     )
 }
 
+/// Writes one frame on a task of its own, so that no caller can abandon the
+/// write halfway. An abandoned QUIC stream is reset, and ant-quic 0.27.44's
+/// connection reader treats any stream error as fatal: the reader exits and
+/// ant-quic closes the whole connection, losing every other frame in flight
+/// on it in both directions. Plumtree puts a 1.5-10 s timeout on each send
+/// and callers here time sends out too, so under load this tore connections
+/// down mid-burst (counted as `reader_exits`).
+fn spawn_send(
+    node: Arc<Node>,
+    stats: Arc<TransportStats>,
+    peer: PeerId,
+    frame: Vec<u8>,
+    queued: Option<(OutboxPermit, Arc<Semaphore>)>,
+) -> JoinHandle<Result<()>> {
+    tokio::spawn(async move {
+        let ant = to_ant(&peer);
+        let (permit, lane) = queued.unzip();
+        // A closed lane cannot happen (lanes are never closed); write anyway.
+        let _slot = match lane {
+            Some(lane) => lane.acquire_owned().await.ok(),
+            None => None,
+        };
+        let result = match tokio::time::timeout(STUCK_SEND, node.send(&ant, &frame)).await {
+            Ok(r) => r.map_err(|e| anyhow!("send to {peer} failed: {e}")),
+            Err(_) => {
+                // The connection no longer moves data (a stream never opens
+                // or never drains). Close it rather than let its sends pile
+                // up; the next send redials.
+                stats.stuck_sends.fetch_add(1, Ordering::Relaxed);
+                let _ = node.disconnect(&ant).await;
+                Err(anyhow!("send to {peer} stuck for {STUCK_SEND:?}; connection closed"))
+            }
+        };
+        drop(permit);
+        match result {
+            Ok(()) => {
+                stats.frames_out.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                stats.send_failures.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    })
+}
+
 fn is_blocked(blocked: &StdRwLock<HashSet<PeerId>>, peer: &PeerId) -> bool {
     blocked.read().map(|b| b.contains(peer)).unwrap_or(false)
 }
@@ -450,6 +574,20 @@ fn is_blocked(blocked: &StdRwLock<HashSet<PeerId>>, peer: &PeerId) -> bool {
 #[async_trait::async_trait]
 impl GossipTransport for QuicTransport {
     async fn dial(&self, peer: PeerId, addr: SocketAddr) -> Result<()> {
+        if self.node.is_connected(&to_ant(&peer)).await {
+            return Ok(());
+        }
+        // One dial per peer at a time: every send to a peer whose connection
+        // just dropped would otherwise dial it, and the extra connections
+        // supersede each other (each closing with whatever was in flight).
+        let lock = self
+            .dialing
+            .lock()
+            .map_err(|_| anyhow!("dial table poisoned"))?
+            .entry(peer)
+            .or_default()
+            .clone();
+        let _turn = lock.lock().await;
         if self.node.is_connected(&to_ant(&peer)).await {
             return Ok(());
         }
@@ -495,20 +633,23 @@ impl GossipTransport for QuicTransport {
         let mut frame = Vec::with_capacity(1 + data.len());
         frame.push(stream.to_byte());
         frame.extend_from_slice(&data);
-        let result = tokio::time::timeout(SEND_TIMEOUT, self.node.send(&ant, &frame)).await;
-        match result {
-            Ok(Ok(())) => {
-                self.stats.frames_out.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            }
-            Ok(Err(e)) => {
-                self.stats.send_failures.fetch_add(1, Ordering::Relaxed);
-                Err(anyhow!("send to {peer} failed: {e}"))
-            }
-            Err(_) => {
-                self.stats.send_failures.fetch_add(1, Ordering::Relaxed);
-                Err(anyhow!("send to {peer} timed out"))
-            }
+        if stream == GossipStreamType::PubSub {
+            // Taken before the frame is handed over: waiting here is the only
+            // backpressure, and giving up here (a caller's timeout) costs
+            // nothing on the wire.
+            let permit = self.outboxes.reserve(peer, frame.len()).await?;
+            let lane = self.outboxes.lane(peer)?;
+            // Done once queued, as ant-quic's own send is done once buffered:
+            // Plumtree's per-peer timeouts then measure queueing here rather
+            // than cutting streams off (see `spawn_send`).
+            drop(spawn_send(Arc::clone(&self.node), Arc::clone(&self.stats), peer, frame, Some((permit, lane))));
+            return Ok(());
+        }
+        let sent = spawn_send(Arc::clone(&self.node), Arc::clone(&self.stats), peer, frame, None);
+        match tokio::time::timeout(SEND_TIMEOUT, sent).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(anyhow!("send task to {peer} failed: {e}")),
+            Err(_) => Err(anyhow!("send to {peer} timed out (it may still arrive)")),
         }
     }
 

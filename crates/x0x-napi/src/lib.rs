@@ -6,6 +6,7 @@
 
 mod anti_entropy;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -383,6 +384,13 @@ impl NativeAgent {
             lagged_dropped: s.lagged_dropped as f64,
             cache_size: s.cache_size as f64,
         })
+    }
+
+    /// Diagnostic: counters of the layers under pub/sub, by name.
+    #[napi]
+    pub fn diagnostics(&self) -> Result<HashMap<String, f64>> {
+        let list = self.inner.diagnostics().map_err(coded)?;
+        Ok(list.into_iter().map(|(k, v)| (k, v as f64)).collect())
     }
 
     /// Refuses all traffic with a peer.
