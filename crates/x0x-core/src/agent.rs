@@ -875,7 +875,12 @@ impl Shared {
             retries += 1;
             self.counters.publish_retries.fetch_add(1, Ordering::Relaxed);
             self.pubsub.set_topic_peers(tid, peers).await;
-            tokio::time::sleep(ZERO_FANOUT_RETRY_DELAY).await;
+            // The first retry goes at once: handing Plumtree the peers is
+            // often all it lacked, and a publisher's latency is what waits.
+            // Later ones give a blipped connection time to come back.
+            if retries > 1 {
+                tokio::time::sleep(ZERO_FANOUT_RETRY_DELAY).await;
+            }
         }
         self.counters.published.fetch_add(1, Ordering::Relaxed);
         Ok(id)
