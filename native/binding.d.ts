@@ -192,6 +192,8 @@ export declare class NativeAgent {
   join(seeds: string[]): Promise<void>;
   subscribe(topic: string): Promise<NativeSubscription>;
   /** Resolves with the message id (hex). Rejects ERR_X0X_PAYLOAD_TOO_LARGE / ERR_X0X_INVALID_TOPIC. */
+  /** Connected subscribers of `topic` once there are `n`, or after `timeoutMs` with fewer. */
+  waitForTopicPeers(topic: string, n: number, timeoutMs: number): Promise<string[]>;
   publish(topic: string, payload: Buffer): Promise<string>;
   connectionEvents(): NativeConnectionEvents;
   connectedPeers(): Promise<NativePeer[]>;

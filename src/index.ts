@@ -34,7 +34,7 @@
 import './polyfills.js';
 
 export { Agent, AgentBuilder } from './agent.js';
-export { PubSubManager, type AbortOptions, type PubSubStats } from './pubsub.js';
+export { PubSubManager, MAX_TOPIC_PEERS_WAIT, type AbortOptions, type PubSubStats } from './pubsub.js';
 export {
   MembershipManager,
   type LeaveReason,

@@ -15,9 +15,10 @@
  * @module
  */
 
-import { throwIfAborted, abortError } from './abort.js';
+import { throwIfAborted, abortError, raceAbort } from './abort.js';
 import type { AgentCore } from './agent-core.js';
-import { callNative, callNativeSync, ClosedError } from './errors.js';
+import { callNative, callNativeSync, ClosedError, InvalidConfigError } from './errors.js';
+import type { AgentId } from './identity.js';
 import { MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES } from './limits.js';
 import { checkTopic, encodePayload } from './message-input.js';
 import { createSubscription, toMessage, type Subscription } from './subscription.js';
@@ -50,6 +51,11 @@ export interface PubSubStats {
   /** Message ids currently held in the de-duplication cache (at most `messageCacheSize`). */
   readonly cacheSize: number;
 }
+
+/** Largest `count` {@link PubSubManager.waitForTopicPeers} accepts (ant-quic's connection cap). */
+export const MAX_TOPIC_PEERS_WAIT = 4096;
+/** How long one native wait runs before the facade checks its signal again. */
+const TOPIC_WAIT_SLICE_MS = 500;
 
 let create: (core: AgentCore) => PubSubManager;
 
@@ -129,6 +135,50 @@ export class PubSubManager {
     checkTopic(topic, MAX_TOPIC_BYTES);
     const payload = encodePayload(data, MAX_PAYLOAD_BYTES);
     return callNative(() => native.publish(topic, payload));
+  }
+
+  /**
+   * Waits until at least `count` connected peers subscribe to `topic`, the
+   * readiness signal for a topic: a publish made after this resolves is sent
+   * to each of them. Peers announce their own subscriptions to every peer
+   * they are connected to (topic ids only, never names), so this counts
+   * subscribers among this agent's direct connections; in a large network a
+   * publish also reaches subscribers further away, through relays.
+   *
+   * @example
+   * ```ts
+   * await agent.pubsub.waitForTopicPeers('news', 2, { signal: AbortSignal.timeout(10_000) });
+   * await agent.publish('news', 'hello');
+   * ```
+   *
+   * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
+   * @param count - an integer from 1 to {@link MAX_TOPIC_PEERS_WAIT}
+   * @returns the agent ids of the subscribed peers (at least `count`)
+   * @throws {@link InvalidConfigError} (field `count`) when `count` is out of range
+   * @throws {@link InvalidTopicError} when the topic is empty or too long
+   * @throws {@link AbortError} when `options.signal` aborts first
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  async waitForTopicPeers(topic: string, count: number, options: AbortOptions = {}): Promise<AgentId[]> {
+    const native = this.#core.use();
+    checkTopic(topic, MAX_TOPIC_BYTES);
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_TOPIC_PEERS_WAIT) {
+      throw new InvalidConfigError(`count must be an integer from 1 to ${MAX_TOPIC_PEERS_WAIT} (got ${String(count)})`, {
+        field: 'count',
+      });
+    }
+    const { signal } = options;
+    throwIfAborted(signal);
+    // The native wait cannot be cancelled, so it runs in short slices and the
+    // signal is checked between them; each slice returns early on success.
+    for (;;) {
+      const peers = await raceAbort(
+        callNative(() => native.waitForTopicPeers(topic, count, TOPIC_WAIT_SLICE_MS)),
+        signal,
+      );
+      if (peers.length >= count) return peers;
+      throwIfAborted(signal);
+    }
   }
 
   /**

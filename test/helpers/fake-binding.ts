@@ -190,6 +190,16 @@ class FakeAgent {
     return source;
   }
 
+  /** Subscribers `waitForTopicPeers` reports, set by a test. */
+  topicPeers: string[] = [];
+
+  async waitForTopicPeers(topic: string, n: number, timeoutMs: number): Promise<string[]> {
+    this.calls.push(`waitForTopicPeers ${topic} ${n} ${timeoutMs}`);
+    // Like the native slice: short of `n`, it answers only at its timeout.
+    if (this.topicPeers.length < n) await new Promise((resolve) => setTimeout(resolve, timeoutMs));
+    return this.topicPeers;
+  }
+
   async publish(topic: string, payload: Buffer): Promise<string> {
     this.calls.push(`publish ${topic} ${payload.byteLength}`);
     const message: NativeMessage = {

@@ -38,6 +38,7 @@ use crate::envelope::{self, MessageId, Rejection};
 use crate::flood::{self, Flood, FloodStats};
 use crate::records;
 use crate::rendezvous::{self, Rendezvous};
+use crate::topic_interest::{self, TopicInterest};
 use crate::error::{CoreError, CoreResult};
 use crate::identity::{AgentId, AgentKeypair};
 use crate::membership_watch::{self, MembershipCounters, MembershipEvent, MembershipHints, Watch};
@@ -147,6 +148,8 @@ struct Shared {
     foaf: Foaf,
     own_record: OwnRecord,
     rendezvous: Rendezvous,
+    /// Which connected peers subscribe to which topics.
+    interest: TopicInterest,
 }
 
 /// A running agent. Every method may be called from any Tokio runtime or thread.
@@ -283,6 +286,20 @@ impl Agent {
             agent: Arc::downgrade(&self.shared),
             handle: self.handle.clone(),
         })
+    }
+
+    /// Connected peers that subscribe to `topic` (as their own announcements
+    /// say), once at least `n` of them are there, or when `timeout` passes
+    /// with fewer. A publish made after this returns with `n` or more peers
+    /// is sent to each of them: this is the readiness signal for a topic.
+    pub async fn wait_for_topic_peers(&self, topic: &str, n: usize, timeout: Duration) -> CoreResult<Vec<AgentId>> {
+        validate_topic(topic)?;
+        let shared = Arc::clone(&self.shared);
+        let topic = topic.to_owned();
+        let peers = self
+            .run(async move { Ok(shared.wait_for_topic_peers(&topic, n, timeout).await) })
+            .await?;
+        Ok(peers.into_iter().map(|p| p.to_bytes()).collect())
     }
 
     /// Signs and publishes; resolves with the message id once handed to the
@@ -704,6 +721,7 @@ impl Shared {
             foaf: Foaf::new(keypair_id, cfg.foaf_fanout, cfg.foaf_ttl),
             own_record: OwnRecord::default(),
             rendezvous: Rendezvous::new(),
+            interest: TopicInterest::default(),
         });
         tokio::spawn(membership_watch::run(
             Watch {
@@ -803,6 +821,9 @@ impl Shared {
             Arc::clone(&subscribers),
         ));
         topics.insert(topic, TopicEntry { subscribers, reader });
+        let frame = self.interest_frame(&topics);
+        drop(topics);
+        self.announce_interest(frame, None).await;
         Ok((id, rx, dropped))
     }
 
@@ -826,6 +847,9 @@ impl Shared {
             // Drops Plumtree's local subscription; the topic may live on as
             // pass-through for others.
             let _ = self.pubsub.unsubscribe(topic_id(topic)).await;
+            let frame = self.interest_frame(&topics);
+            drop(topics);
+            self.announce_interest(frame, None).await;
         }
     }
 
@@ -884,6 +908,59 @@ impl Shared {
         }
         self.counters.published.fetch_add(1, Ordering::Relaxed);
         Ok(id)
+    }
+
+    /// Our topic-interest announcement: every topic subscribed to now.
+    fn interest_frame(&self, topics: &HashMap<String, TopicEntry>) -> Bytes {
+        let ids: Vec<TopicId> = topics.keys().map(|t| topic_id(t)).collect();
+        Bytes::from(topic_interest::encode(self.interest.next_seq(now_ms()), &ids))
+    }
+
+    /// Sends our topic interest to `to`, or to every connected peer. The
+    /// sends run on their own tasks: a slow peer must not hold up a
+    /// subscribe, and a lost frame is healed by the next announcement.
+    async fn announce_interest(&self, frame: Bytes, to: Option<PeerId>) {
+        let peers = match to {
+            Some(p) => vec![p],
+            None => self.transport.connected_peer_ids().await,
+        };
+        for peer in peers {
+            let t = Arc::clone(&self.transport);
+            let frame = frame.clone();
+            tokio::spawn(async move {
+                if let Err(e) = t.send_to_peer(peer, GossipStreamType::Bulk, frame).await {
+                    debug!("topic interest to {peer}: {e}");
+                }
+            });
+        }
+    }
+
+    /// Connected peers that subscribe to `topic`, once there are at least
+    /// `n` of them or `timeout` has passed, whichever is first.
+    async fn wait_for_topic_peers(&self, topic: &str, n: usize, timeout: Duration) -> Vec<PeerId> {
+        let tid = topic_id(topic);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut events = self.transport.subscribe_events();
+        loop {
+            // Registered before the look, so a change in between wakes us.
+            let changed = self.interest.changed();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let peers = self.gossip_peers().await;
+            let subscribers = self.interest.subscribers(&tid, &peers);
+            if subscribers.len() >= n {
+                // Hand Plumtree the same peers now rather than at its next
+                // refresh, so a publish right after this reaches them.
+                self.ensure_topic(tid).await;
+                self.pubsub.set_topic_peers(tid, peers).await;
+                return subscribers;
+            }
+            tokio::select! {
+                _ = changed => {}
+                _ = events.recv() => {}
+                _ = tokio::time::sleep_until(deadline) => return subscribers,
+            }
+        }
     }
 
     async fn deliver_local(&self, topic: &str, message: Message) {
@@ -1106,6 +1183,11 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                         debug!("pubsub frame from {from}: {e}");
                     }
                 }
+                GossipStreamType::Bulk if data.first() == Some(&topic_interest::TAG) => {
+                    if !shared.interest.on_frame(from, &data) {
+                        shared.counters.unroutable_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
                 GossipStreamType::Bulk if data.first() == Some(&flood::TAG) => {
                     if shared.flood.receive(&data) {
                         flood::send_to_all(&shared.transport, data, Some(from)).await;
@@ -1148,8 +1230,17 @@ async fn addr_announce_loop(shared: Weak<Shared>) {
             Err(broadcast::error::RecvError::Lagged(_)) => continue,
             Err(broadcast::error::RecvError::Closed) => break,
         };
-        let (true, Some(new_addr)) = (event.connected, event.addr) else { continue };
         let Some(s) = shared.upgrade() else { break };
+        if !event.connected {
+            // A superseded connection can close after its successor opened.
+            if !s.transport.is_connected(&event.peer).await {
+                s.interest.forget(&event.peer);
+            }
+            continue;
+        }
+        let frame = s.interest_frame(&*s.topics.lock().await);
+        s.announce_interest(frame, Some(event.peer)).await;
+        let Some(new_addr) = event.addr else { continue };
         let mut known: Vec<(PeerId, SocketAddr)> = vec![(s.keypair.peer_id(), s.transport.local_addr())];
         let connected = s.transport.connected().await;
         for (peer, addr) in &connected {

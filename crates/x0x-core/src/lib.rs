@@ -43,6 +43,7 @@ mod outbox;
 pub mod shard;
 mod stats;
 mod time;
+mod topic_interest;
 mod transport;
 
 pub use anti_entropy::{AntiEntropyStats, PeerReconciliation, ReconciliationStats};

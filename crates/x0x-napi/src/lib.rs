@@ -276,6 +276,18 @@ impl NativeAgent {
         })
     }
 
+    /// Connected subscribers of `topic`, once there are `n`, or after
+    /// `timeout_ms` with fewer (the facade loops, checking its AbortSignal).
+    #[napi]
+    pub async fn wait_for_topic_peers(&self, topic: String, n: u32, timeout_ms: u32) -> Result<Vec<String>> {
+        let peers = self
+            .inner
+            .wait_for_topic_peers(&topic, n as usize, Duration::from_millis(u64::from(timeout_ms)))
+            .await
+            .map_err(coded)?;
+        Ok(peers.iter().map(hex_id).collect())
+    }
+
     /// Publishes; resolves with the message id.
     #[napi]
     pub async fn publish(&self, topic: String, payload: Buffer) -> Result<String> {
