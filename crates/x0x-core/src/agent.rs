@@ -50,18 +50,12 @@ use crate::{MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES};
 type Membership_ = HyParViewMembership<QuicTransport>;
 type PubSub_ = PlumtreePubSub<QuicTransport>;
 
-/// How often topic peer sets are refreshed when nothing else triggers it.
-const TOPIC_REFRESH: Duration = Duration::from_secs(1);
 /// Largest accepted lead of a publisher's clock over ours.
 const MAX_CLOCK_SKEW_MS: u64 = 60_000;
 /// Pub/sub bytes waiting to be written, over all peers, above which a local
 /// publish waits: a few 1 MiB messages to a handful of peers, or a few
 /// hundred small ones.
 const PUBLISH_BACKLOG_BYTES: usize = 4 * 1024 * 1024;
-/// Times a publish that reached no peer is sent again, and the pause before
-/// each (Plumtree's connectivity snapshot refreshes every second).
-const ZERO_FANOUT_RETRIES: u32 = 10;
-const ZERO_FANOUT_RETRY_DELAY: Duration = Duration::from_millis(250);
 /// Frames handled concurrently; one slow peer must not stall the dispatcher.
 const DISPATCH_CONCURRENCY: usize = 64;
 
@@ -446,7 +440,7 @@ impl Agent {
             ("plumtree.droppedCriticalNoTarget", a.dropped_critical_no_target),
             ("transport.replaced", get(&t.replaced)),
             ("transport.stuckSends", get(&t.stuck_sends)),
-            ("pubsub.publishRetries", get(&self.shared.counters.publish_retries)),
+            ("plumtree.emptyEagerRegrafts", p.empty_eager_regrafts),
             ("transport.backlogBytes", self.shared.transport.backlog_bytes() as u64),
         ]
         .into_iter()
@@ -877,35 +871,10 @@ impl Shared {
         }
         let tid = topic_id(&topic);
         self.ensure_topic(tid).await;
-        let mut retries = 0;
-        loop {
-            let counts = self
-                .pubsub
-                .publish_with_fanout(tid, frame.clone())
-                .await
-                .map_err(|e| CoreError::network("publish failed", e))?;
-            let went_nowhere = counts.is_some_and(|c| c.attempted == 0);
-            if !went_nowhere || retries == ZERO_FANOUT_RETRIES {
-                break;
-            }
-            // Plumtree sent to no peer: its 1 s connectivity snapshot dropped
-            // every topic peer after a connection blip, and the lazy peers
-            // it would announce the id to went with them. Hand it the peers
-            // we have and send again; receivers drop the second copy by id.
-            let peers = self.gossip_peers().await;
-            if peers.is_empty() {
-                break;
-            }
-            retries += 1;
-            self.counters.publish_retries.fetch_add(1, Ordering::Relaxed);
-            self.pubsub.set_topic_peers(tid, peers).await;
-            // The first retry goes at once: handing Plumtree the peers is
-            // often all it lacked, and a publisher's latency is what waits.
-            // Later ones give a blipped connection time to come back.
-            if retries > 1 {
-                tokio::time::sleep(ZERO_FANOUT_RETRY_DELAY).await;
-            }
-        }
+        self.pubsub
+            .publish_with_fanout(tid, frame.clone())
+            .await
+            .map_err(|e| CoreError::network("publish failed", e))?;
         self.counters.published.fetch_add(1, Ordering::Relaxed);
         Ok(id)
     }
@@ -1265,17 +1234,26 @@ async fn addr_announce_loop(shared: Weak<Shared>) {
     }
 }
 
+/// Hands Plumtree the current peer set of every topic whenever it can have
+/// changed: a connection opened or closed, the membership view moved, or a
+/// caller asked ([`Shared::refresh`]). Plumtree has no membership of its own.
+/// There is no timer: Plumtree re-grafts lazy peers on every refresh, so a
+/// periodic one undoes its pruning and multiplies duplicates.
 async fn topic_refresh_loop(shared: Weak<Shared>) {
-    let (mut events, notify) = match shared.upgrade() {
-        Some(s) => (s.transport.subscribe_events(), Arc::clone(&s.refresh)),
+    let (mut events, mut membership, notify) = match shared.upgrade() {
+        Some(s) => (s.transport.subscribe_events(), s.membership_events.subscribe(), Arc::clone(&s.refresh)),
         None => return,
     };
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(TOPIC_REFRESH) => {}
             _ = notify.notified() => {}
             ev = events.recv() => {
-                if matches!(ev, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                if matches!(ev, Err(broadcast::error::RecvError::Closed)) {
+                    break;
+                }
+            }
+            ev = membership.recv() => {
+                if matches!(ev, Err(broadcast::error::RecvError::Closed)) {
                     break;
                 }
             }

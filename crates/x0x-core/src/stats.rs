@@ -13,8 +13,6 @@ pub struct PubSubCounters {
     pub(crate) stale_dropped: AtomicU64,
     pub(crate) unroutable_dropped: AtomicU64,
     pub(crate) lagged_dropped: AtomicU64,
-    /// Publishes sent again because Plumtree sent them to no peer.
-    pub(crate) publish_retries: AtomicU64,
 }
 
 /// A snapshot of [`PubSubCounters`].

@@ -99,6 +99,8 @@ async fn every_message_reaches_every_subscriber_without_repair() {
             format!("{:?}\n  {}", a.pubsub_stats().unwrap(), nonzero.join(" "))
         })
         .collect();
+    // Shown with --nocapture, and on failure.
+    println!("stats:\n{}", stats.join("\n"));
     for a in agents {
         a.close().await;
     }
