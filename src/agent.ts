@@ -7,8 +7,6 @@
 
 import './polyfills.js';
 
-import { stat } from 'node:fs/promises';
-
 import { throwIfAborted } from './abort.js';
 import { checkSocketAddress } from './address.js';
 import { AgentCore } from './agent-core.js';
@@ -16,8 +14,9 @@ import { registerCore } from './core-registry.js';
 import { GossipConfig, type GossipConfigInput } from './config.js';
 import { createCoordinators, type CoordinatorManager } from './coordinators.js';
 import { createPresence, type PresenceManager } from './presence.js';
-import { callNative, callNativeSync, InvalidConfigError, KeyFileError } from './errors.js';
+import { callNative, callNativeSync, InvalidConfigError } from './errors.js';
 import { AgentKeypair, nativeKeypairOf, type AgentId } from './identity.js';
+import { loadOrCreateKeyFile } from './key-file.js';
 import { loadBinding, type NativeAgentOptions } from './native.js';
 import { createRuntime, type GossipRuntime } from './runtime.js';
 import type { Subscription } from './subscription.js';
@@ -27,6 +26,8 @@ import { createAntiEntropy, type AntiEntropyManager } from './anti-entropy.js';
 import { createTransport, type PeerInfo, type TransportAdapter } from './transport.js';
 import { createDiscovery, type DiscoveryManager } from './discovery.js';
 import { createRendezvous, type RendezvousManager } from './rendezvous.js';
+import { agentMetricFamilies } from './metrics.js';
+import { formatExposition } from './prometheus.js';
 
 export type { AbortOptions, PubSubStats } from './pubsub.js';
 
@@ -205,6 +206,43 @@ export class Agent implements AsyncDisposable {
   }
 
   /**
+   * The agent's counters and gauges in the Prometheus text exposition format
+   * (version 0.0.4; serve it with `PROMETHEUS_CONTENT_TYPE`). Every sample is
+   * a figure the managers' `stats()` already report, renamed `x0x_*`, plus
+   * the connected-peer count and the transport frame counters, so two
+   * scrapes can be compared like any Prometheus counters.
+   *
+   * @example
+   * ```ts
+   * import { createServer } from 'node:http';
+   * import { PROMETHEUS_CONTENT_TYPE } from '@x0x/node';
+   *
+   * createServer(async (req, res) => {
+   *   res.setHeader('Content-Type', PROMETHEUS_CONTENT_TYPE);
+   *   res.end(await agent.metrics());
+   * }).listen(9464, '127.0.0.1');
+   * ```
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  async metrics(): Promise<string> {
+    const native = this.#core.use();
+    const [membership, peers] = await Promise.all([this.membership.stats(), this.transport.connectedPeers()]);
+    return formatExposition(
+      agentMetricFamilies({
+        pubsub: this.pubsub.stats(),
+        membership,
+        antiEntropy: this.antiEntropy.stats(),
+        presence: this.presence.stats(),
+        coordinators: this.coordinators.stats(),
+        discovery: this.discovery.stats(),
+        rendezvous: this.rendezvous.stats(),
+        connectedPeers: peers.length,
+        diagnostics: callNativeSync(() => native.diagnostics()),
+      }),
+    );
+  }
+
+  /**
    * Ends every subscription and event iterator, then closes the socket and
    * stops the runtime. Idempotent: every call returns the same promise.
    */
@@ -371,29 +409,7 @@ export class AgentBuilder {
       case 'generate':
         return AgentKeypair.generate();
       case 'file':
-        return (await fileExists(source.path))
-          ? AgentKeypair.load(source.path)
-          : createKeyFile(source.path);
+        return (await loadOrCreateKeyFile(source.path)).keypair;
     }
   }
-}
-
-/**
- * Distinguishes "no file yet" (create one) from "cannot look" (fail):
- * treating every error as absence would overwrite an identity we could not read.
- */
-async function fileExists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new KeyFileError(`cannot access key file ${path}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-function createKeyFile(path: string): AgentKeypair {
-  const keypair = AgentKeypair.generate();
-  keypair.save(path);
-  return keypair;
 }
