@@ -10,8 +10,10 @@
 export interface Io {
   /** One line of result on stdout. */
   readonly out: (line: string) => void;
-  /** One line of log on stderr. */
+  /** One line of log on stderr, timestamped. */
   readonly log: (line: string) => void;
+  /** Text on stderr as given: error messages and usage. */
+  readonly err: (text: string) => void;
 }
 
 /** The process's own streams; log lines carry an ISO timestamp. */
@@ -21,5 +23,8 @@ export const processIo: Io = {
   },
   log: (line) => {
     process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  },
+  err: (text) => {
+    process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
   },
 };

@@ -48,19 +48,19 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   const command = name === undefined || !Object.hasOwn(COMMANDS, name) ? undefined : COMMANDS[name];
   if (command === undefined) {
     const why = name === undefined ? 'no command given' : `unknown command ${JSON.stringify(name)}`;
-    process.stderr.write(`x0x: ${why}\n\n${MAIN_USAGE}\n`);
+    io.err(`x0x: ${why}\n\n${MAIN_USAGE}`);
     return ExitCode.usage;
   }
   try {
     return await command(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`x0x ${name}: ${err.message}\n\n${err.usage}\n`);
+      io.err(`x0x ${name}: ${err.message}\n\n${err.usage}`);
       return ExitCode.usage;
     }
     const code = (err as { code?: unknown }).code;
     const prefix = typeof code === 'string' ? `${code}: ` : '';
-    process.stderr.write(`x0x ${name}: ${prefix}${(err as Error).message ?? String(err)}\n`);
+    io.err(`x0x ${name}: ${prefix}${(err as Error).message ?? String(err)}`);
     return ExitCode.failed;
   }
 }
