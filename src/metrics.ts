@@ -36,27 +36,64 @@ export interface AgentStatsSnapshot {
   readonly diagnostics: Readonly<Record<string, number>>;
 }
 
-/**
- * Native diagnostics exported as transport metrics: diagnostic name, metric
- * name, type, help, and the label they share a family under. Plumtree's and
- * ant-quic's internal counters stay out: they explain lost messages to a
- * developer, but are not a stable vocabulary to alert on.
- */
-export const TRANSPORT_DIAGNOSTICS: readonly {
+/** One native diagnostic exported as a transport metric. */
+export interface TransportDiagnostic {
+  /** Its name in the addon's `diagnostics()`. */
   readonly diagnostic: string;
   readonly name: string;
   readonly type: MetricType;
   readonly help: string;
-  readonly label?: readonly [string, string];
-}[] = [
-  { diagnostic: 'transport.framesIn', name: 'x0x_transport_frames_total', type: 'counter', help: 'Frames received and handed to the dispatcher, or sent successfully.', label: ['direction', 'in'] },
-  { diagnostic: 'transport.framesOut', name: 'x0x_transport_frames_total', type: 'counter', help: 'Frames received and handed to the dispatcher, or sent successfully.', label: ['direction', 'out'] },
-  { diagnostic: 'transport.framesRejected', name: 'x0x_transport_frames_rejected_total', type: 'counter', help: 'Received frames dropped as malformed or oversized.' },
-  { diagnostic: 'transport.sendFailures', name: 'x0x_transport_send_failures_total', type: 'counter', help: 'Frame sends that failed.' },
-  { diagnostic: 'transport.stuckSends', name: 'x0x_transport_stuck_sends_total', type: 'counter', help: 'Writes that did not finish in time; each closed its connection.' },
-  { diagnostic: 'transport.disconnects', name: 'x0x_transport_disconnects_total', type: 'counter', help: 'Connections that went down.' },
-  { diagnostic: 'transport.replaced', name: 'x0x_transport_connections_replaced_total', type: 'counter', help: 'Connections replaced by a newer connection to the same peer.' },
-  { diagnostic: 'transport.backlogBytes', name: 'x0x_transport_send_backlog_bytes', type: 'gauge', help: 'Pub/sub bytes queued or being written, over all peers.' },
+  /** The label it carries in a family it shares with other diagnostics. */
+  readonly label?: readonly [name: string, value: string];
+}
+
+function diag(
+  diagnostic: string,
+  name: string,
+  type: MetricType,
+  help: string,
+  label?: readonly [string, string],
+): TransportDiagnostic {
+  return label === undefined ? { diagnostic, name, type, help } : { diagnostic, name, type, help, label };
+}
+
+const FRAMES = 'x0x_transport_frames_total';
+const FRAMES_HELP = 'Frames received and handed to the dispatcher, or sent successfully.';
+
+/**
+ * The native diagnostics exported as transport metrics. Plumtree's and
+ * ant-quic's internal counters stay out: they explain lost messages to a
+ * developer, but are not a stable vocabulary to alert on.
+ */
+export const TRANSPORT_DIAGNOSTICS: readonly TransportDiagnostic[] = [
+  diag('transport.framesIn', FRAMES, 'counter', FRAMES_HELP, ['direction', 'in']),
+  diag('transport.framesOut', FRAMES, 'counter', FRAMES_HELP, ['direction', 'out']),
+  diag(
+    'transport.framesRejected',
+    'x0x_transport_frames_rejected_total',
+    'counter',
+    'Received frames dropped as malformed or oversized.',
+  ),
+  diag('transport.sendFailures', 'x0x_transport_send_failures_total', 'counter', 'Frame sends that failed.'),
+  diag(
+    'transport.stuckSends',
+    'x0x_transport_stuck_sends_total',
+    'counter',
+    'Writes that did not finish in time; each closed its connection.',
+  ),
+  diag('transport.disconnects', 'x0x_transport_disconnects_total', 'counter', 'Connections that went down.'),
+  diag(
+    'transport.replaced',
+    'x0x_transport_connections_replaced_total',
+    'counter',
+    'Connections replaced by a newer connection to the same peer.',
+  ),
+  diag(
+    'transport.backlogBytes',
+    'x0x_transport_send_backlog_bytes',
+    'gauge',
+    'Pub/sub bytes queued or being written, over all peers.',
+  ),
 ];
 
 /** Prefix of the per-reason close counters among the diagnostics. */
