@@ -27,13 +27,15 @@ import { createTransport, type PeerInfo, type TransportAdapter } from './transpo
 import { createDiscovery, type DiscoveryManager } from './discovery.js';
 import { createRendezvous, type RendezvousManager } from './rendezvous.js';
 import { agentMetricFamilies } from './metrics.js';
+import { logAgentEvents } from './event-log.js';
+import { AgentLog, type Logger } from './logging.js';
 import { formatExposition } from './prometheus.js';
 
 export type { AbortOptions, PubSubStats } from './pubsub.js';
 
 const DEFAULT_BIND_ADDRESS = '127.0.0.1:0';
 
-let createAgent: (core: AgentCore, config: GossipConfig, bootstrap: readonly string[]) => Agent;
+let createAgent: (core: AgentCore, config: GossipConfig, bootstrap: readonly string[], log: AgentLog) => Agent;
 
 /**
  * One node of the x0x network.
@@ -54,7 +56,7 @@ let createAgent: (core: AgentCore, config: GossipConfig, bootstrap: readonly str
  */
 export class Agent implements AsyncDisposable {
   static {
-    createAgent = (core, config, bootstrap) => new Agent(core, config, bootstrap);
+    createAgent = (core, config, bootstrap, log) => new Agent(core, config, bootstrap, log);
   }
 
   /** This agent's id, derived from its keypair. */
@@ -82,9 +84,12 @@ export class Agent implements AsyncDisposable {
 
   readonly #core: AgentCore;
   readonly #bootstrap: readonly string[];
+  readonly #log: AgentLog;
+  #closing: Promise<void> | undefined;
 
-  private constructor(core: AgentCore, config: GossipConfig, bootstrap: readonly string[]) {
+  private constructor(core: AgentCore, config: GossipConfig, bootstrap: readonly string[], log: AgentLog) {
     this.#core = core;
+    this.#log = log;
     registerCore(this, core);
     this.#bootstrap = bootstrap;
     this.agentId = core.native.agentId;
@@ -134,7 +139,16 @@ export class Agent implements AsyncDisposable {
   async joinNetwork(options: AbortOptions = {}): Promise<void> {
     this.#core.use();
     throwIfAborted(options.signal);
-    await this.membership.join(this.#bootstrap, options);
+    const seeds = this.#bootstrap.length;
+    this.#log.emit('debug', 'x0x:agent', 'joining', { seeds });
+    try {
+      await this.membership.join(this.#bootstrap, options);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      this.#log.emit('error', 'x0x:agent', 'join failed', { seeds, code: typeof code === 'string' ? code : 'unknown' });
+      throw err;
+    }
+    this.#log.emit('info', 'x0x:agent', seeds === 0 ? 'started a new network' : 'joined', { seeds });
     // Records start once there is a network to tell (the config's
     // `coordinator` flag advertises here).
     await this.coordinators.start();
@@ -247,9 +261,16 @@ export class Agent implements AsyncDisposable {
    * stops the runtime. Idempotent: every call returns the same promise.
    */
   close(): Promise<void> {
+    this.#closing ??= this.#closeOnce();
+    return this.#closing;
+  }
+
+  async #closeOnce(): Promise<void> {
+    this.#log.emit('debug', 'x0x:agent', 'closing', { agentId: this.agentId });
     this.coordinators.stop();
     this.rendezvous.stop();
-    return this.#core.close();
+    await this.#core.close();
+    this.#log.emit('info', 'x0x:agent', 'closed', { agentId: this.agentId });
   }
 
   /** Same as {@link Agent.close}; lets `await using` close the agent. */
@@ -283,6 +304,7 @@ export class AgentBuilder {
   #bootstrap: readonly string[] = [];
   #config = new GossipConfig();
   #dataDir: string | undefined;
+  #logger: Logger | undefined;
   #built = false;
 
   /**
@@ -373,6 +395,20 @@ export class AgentBuilder {
   }
 
   /**
+   * Sends the agent's log records (lifecycle, membership and connection
+   * events; TypeScript side only, see `LogRecord`) to `logger` as well
+   * as to the `debug` package (`DEBUG=x0x:*`). Without a logger and with
+   * `DEBUG` off, no record is made at all.
+   * @defaultValue none: records go to `debug` only, which is silent unless `DEBUG` names them
+   */
+  withLogger(logger: Logger): this {
+    this.#assertUnbuilt();
+    if (typeof logger !== 'function') throw new TypeError('withLogger() expects a function taking a log record');
+    this.#logger = logger;
+    return this;
+  }
+
+  /**
    * Creates the agent: resolves the keypair, binds the socket and starts the
    * gossip runtime. Can be called once per builder.
    *
@@ -392,7 +428,11 @@ export class AgentBuilder {
     };
     const { NativeAgent } = loadBinding();
     const native = await callNative(() => NativeAgent.create(options, nativeKeypairOf(keypair)));
-    return createAgent(new AgentCore(native), this.#config, this.#bootstrap);
+    const log = new AgentLog(this.#logger);
+    const agent = createAgent(new AgentCore(native), this.#config, this.#bootstrap, log);
+    log.emit('info', 'x0x:agent', 'started', { agentId: agent.agentId, addrs: agent.listenAddrs.join(',') });
+    logAgentEvents(agent, log);
+    return agent;
   }
 
   #assertUnbuilt(): void {
