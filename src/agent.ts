@@ -157,7 +157,9 @@ export class Agent implements AsyncDisposable {
 
   /**
    * Subscribes to a topic. Messages published on it from now on arrive on
-   * the returned {@link Subscription}.
+   * the returned {@link Subscription}; anti-entropy may also deliver ones
+   * published shortly before, while a neighbour still holds them (within
+   * `messageCacheTtl`).
    *
    * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
    * @param options - aborting `signal` ends the subscription, also after this call resolved
