@@ -7,8 +7,6 @@
 
 import './polyfills.js';
 
-import { stat } from 'node:fs/promises';
-
 import { throwIfAborted } from './abort.js';
 import { checkSocketAddress } from './address.js';
 import { AgentCore } from './agent-core.js';
@@ -16,8 +14,9 @@ import { registerCore } from './core-registry.js';
 import { GossipConfig, type GossipConfigInput } from './config.js';
 import { createCoordinators, type CoordinatorManager } from './coordinators.js';
 import { createPresence, type PresenceManager } from './presence.js';
-import { callNative, callNativeSync, InvalidConfigError, KeyFileError } from './errors.js';
+import { callNative, callNativeSync, InvalidConfigError } from './errors.js';
 import { AgentKeypair, nativeKeypairOf, type AgentId } from './identity.js';
+import { loadOrCreateKeyFile } from './key-file.js';
 import { loadBinding, type NativeAgentOptions } from './native.js';
 import { createRuntime, type GossipRuntime } from './runtime.js';
 import type { Subscription } from './subscription.js';
@@ -27,12 +26,16 @@ import { createAntiEntropy, type AntiEntropyManager } from './anti-entropy.js';
 import { createTransport, type PeerInfo, type TransportAdapter } from './transport.js';
 import { createDiscovery, type DiscoveryManager } from './discovery.js';
 import { createRendezvous, type RendezvousManager } from './rendezvous.js';
+import { agentMetricFamilies } from './metrics.js';
+import { logAgentEvents } from './event-log.js';
+import { AgentLog, type Logger } from './logging.js';
+import { formatExposition } from './prometheus.js';
 
 export type { AbortOptions, PubSubStats } from './pubsub.js';
 
 const DEFAULT_BIND_ADDRESS = '127.0.0.1:0';
 
-let createAgent: (core: AgentCore, config: GossipConfig, bootstrap: readonly string[]) => Agent;
+let createAgent: (core: AgentCore, config: GossipConfig, bootstrap: readonly string[], log: AgentLog) => Agent;
 
 /**
  * One node of the x0x network.
@@ -53,7 +56,7 @@ let createAgent: (core: AgentCore, config: GossipConfig, bootstrap: readonly str
  */
 export class Agent implements AsyncDisposable {
   static {
-    createAgent = (core, config, bootstrap) => new Agent(core, config, bootstrap);
+    createAgent = (core, config, bootstrap, log) => new Agent(core, config, bootstrap, log);
   }
 
   /** This agent's id, derived from its keypair. */
@@ -81,9 +84,12 @@ export class Agent implements AsyncDisposable {
 
   readonly #core: AgentCore;
   readonly #bootstrap: readonly string[];
+  readonly #log: AgentLog;
+  #closing: Promise<void> | undefined;
 
-  private constructor(core: AgentCore, config: GossipConfig, bootstrap: readonly string[]) {
+  private constructor(core: AgentCore, config: GossipConfig, bootstrap: readonly string[], log: AgentLog) {
     this.#core = core;
+    this.#log = log;
     registerCore(this, core);
     this.#bootstrap = bootstrap;
     this.agentId = core.native.agentId;
@@ -133,7 +139,16 @@ export class Agent implements AsyncDisposable {
   async joinNetwork(options: AbortOptions = {}): Promise<void> {
     this.#core.use();
     throwIfAborted(options.signal);
-    await this.membership.join(this.#bootstrap, options);
+    const seeds = this.#bootstrap.length;
+    this.#log.emit('debug', 'x0x:agent', 'joining', { seeds });
+    try {
+      await this.membership.join(this.#bootstrap, options);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      this.#log.emit('error', 'x0x:agent', 'join failed', { seeds, code: typeof code === 'string' ? code : 'unknown' });
+      throw err;
+    }
+    this.#log.emit('info', 'x0x:agent', seeds === 0 ? 'started a new network' : 'joined', { seeds });
     // Records start once there is a network to tell (the config's
     // `coordinator` flag advertises here).
     await this.coordinators.start();
@@ -142,7 +157,9 @@ export class Agent implements AsyncDisposable {
 
   /**
    * Subscribes to a topic. Messages published on it from now on arrive on
-   * the returned {@link Subscription}.
+   * the returned {@link Subscription}; anti-entropy may also deliver ones
+   * published shortly before, while a neighbour still holds them (within
+   * `messageCacheTtl`).
    *
    * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
    * @param options - aborting `signal` ends the subscription, also after this call resolved
@@ -205,13 +222,57 @@ export class Agent implements AsyncDisposable {
   }
 
   /**
+   * The agent's counters and gauges in the Prometheus text exposition format
+   * (version 0.0.4; serve it with `PROMETHEUS_CONTENT_TYPE`). Every sample is
+   * a figure the managers' `stats()` already report, renamed `x0x_*`, plus
+   * the connected-peer count and the transport frame counters, so two
+   * scrapes can be compared like any Prometheus counters.
+   *
+   * @example
+   * ```ts
+   * import { createServer } from 'node:http';
+   * import { PROMETHEUS_CONTENT_TYPE } from '@x0x/node';
+   *
+   * createServer(async (req, res) => {
+   *   res.setHeader('Content-Type', PROMETHEUS_CONTENT_TYPE);
+   *   res.end(await agent.metrics());
+   * }).listen(9464, '127.0.0.1');
+   * ```
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  async metrics(): Promise<string> {
+    const native = this.#core.use();
+    const [membership, peers] = await Promise.all([this.membership.stats(), this.transport.connectedPeers()]);
+    return formatExposition(
+      agentMetricFamilies({
+        pubsub: this.pubsub.stats(),
+        membership,
+        antiEntropy: this.antiEntropy.stats(),
+        presence: this.presence.stats(),
+        coordinators: this.coordinators.stats(),
+        discovery: this.discovery.stats(),
+        rendezvous: this.rendezvous.stats(),
+        connectedPeers: peers.length,
+        diagnostics: callNativeSync(() => native.diagnostics()),
+      }),
+    );
+  }
+
+  /**
    * Ends every subscription and event iterator, then closes the socket and
    * stops the runtime. Idempotent: every call returns the same promise.
    */
   close(): Promise<void> {
+    this.#closing ??= this.#closeOnce();
+    return this.#closing;
+  }
+
+  async #closeOnce(): Promise<void> {
+    this.#log.emit('debug', 'x0x:agent', 'closing', { agentId: this.agentId });
     this.coordinators.stop();
     this.rendezvous.stop();
-    return this.#core.close();
+    await this.#core.close();
+    this.#log.emit('info', 'x0x:agent', 'closed', { agentId: this.agentId });
   }
 
   /** Same as {@link Agent.close}; lets `await using` close the agent. */
@@ -245,6 +306,7 @@ export class AgentBuilder {
   #bootstrap: readonly string[] = [];
   #config = new GossipConfig();
   #dataDir: string | undefined;
+  #logger: Logger | undefined;
   #built = false;
 
   /**
@@ -335,6 +397,20 @@ export class AgentBuilder {
   }
 
   /**
+   * Sends the agent's log records (lifecycle, membership and connection
+   * events; TypeScript side only, see `LogRecord`) to `logger` as well
+   * as to the `debug` package (`DEBUG=x0x:*`). Without a logger and with
+   * `DEBUG` off, no record is made at all.
+   * @defaultValue none: records go to `debug` only, which is silent unless `DEBUG` names them
+   */
+  withLogger(logger: Logger): this {
+    this.#assertUnbuilt();
+    if (typeof logger !== 'function') throw new TypeError('withLogger() expects a function taking a log record');
+    this.#logger = logger;
+    return this;
+  }
+
+  /**
    * Creates the agent: resolves the keypair, binds the socket and starts the
    * gossip runtime. Can be called once per builder.
    *
@@ -354,7 +430,11 @@ export class AgentBuilder {
     };
     const { NativeAgent } = loadBinding();
     const native = await callNative(() => NativeAgent.create(options, nativeKeypairOf(keypair)));
-    return createAgent(new AgentCore(native), this.#config, this.#bootstrap);
+    const log = new AgentLog(this.#logger);
+    const agent = createAgent(new AgentCore(native), this.#config, this.#bootstrap, log);
+    log.emit('info', 'x0x:agent', 'started', { agentId: agent.agentId, addrs: agent.listenAddrs.join(',') });
+    logAgentEvents(agent, log);
+    return agent;
   }
 
   #assertUnbuilt(): void {
@@ -371,29 +451,7 @@ export class AgentBuilder {
       case 'generate':
         return AgentKeypair.generate();
       case 'file':
-        return (await fileExists(source.path))
-          ? AgentKeypair.load(source.path)
-          : createKeyFile(source.path);
+        return (await loadOrCreateKeyFile(source.path)).keypair;
     }
   }
-}
-
-/**
- * Distinguishes "no file yet" (create one) from "cannot look" (fail):
- * treating every error as absence would overwrite an identity we could not read.
- */
-async function fileExists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new KeyFileError(`cannot access key file ${path}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-function createKeyFile(path: string): AgentKeypair {
-  const keypair = AgentKeypair.generate();
-  keypair.save(path);
-  return keypair;
 }

@@ -79,7 +79,9 @@ export class PubSubManager {
   /**
    * Subscribes to a topic. Messages published on it from now on arrive on
    * the returned {@link Subscription}; several subscriptions to one topic
-   * each receive every message.
+   * each receive every message. Anti-entropy may also deliver messages
+   * published shortly before, while a neighbour still holds them (within
+   * `messageCacheTtl`); `Message.publishedAt` tells them apart.
    *
    * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
    * @param options - aborting `signal` ends the subscription, also after this call resolved

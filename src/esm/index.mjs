@@ -41,6 +41,7 @@ export const {
   PayloadTooLargeError,
   PRESENCE_GROUP_KEY_BYTES,
   PresenceManager,
+  PROMETHEUS_CONTENT_TYPE,
   PubSubManager,
   RendezvousError,
   RendezvousManager,

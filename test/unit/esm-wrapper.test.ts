@@ -11,8 +11,8 @@ const ts = createRequire(__filename)('typescript') as TypeScript;
 
 const ROOT = path.join(__dirname, '..', '..');
 
-function valueExportsOfIndex(): string[] {
-  const entry = path.join(ROOT, 'src', 'index.ts');
+function valueExportsOf(module: string): string[] {
+  const entry = path.join(ROOT, 'src', module);
   const config = ts.getParsedCommandLineOfConfigFile(path.join(ROOT, 'tsconfig.json'), {}, {
     ...ts.sys,
     onUnRecoverableConfigFileDiagnostic: (d) => {
@@ -24,7 +24,7 @@ function valueExportsOfIndex(): string[] {
   const checker = program.getTypeChecker();
   const source = program.getSourceFile(entry);
   const moduleSymbol = source && checker.getSymbolAtLocation(source);
-  if (!moduleSymbol) throw new Error('cannot resolve src/index.ts');
+  if (!moduleSymbol) throw new Error(`cannot resolve src/${module}`);
   return checker
     .getExportsOfModule(moduleSymbol)
     .filter((symbol) => {
@@ -35,10 +35,10 @@ function valueExportsOfIndex(): string[] {
     .sort();
 }
 
-function namesInWrapper(): string[] {
-  const text = readFileSync(path.join(ROOT, 'src', 'esm', 'index.mjs'), 'utf8');
+function namesInWrapper(wrapper: string): string[] {
+  const text = readFileSync(path.join(ROOT, 'src', 'esm', wrapper), 'utf8');
   const block = /export const \{([^}]*)\} = cjs;/.exec(text)?.[1];
-  if (block === undefined) throw new Error('src/esm/index.mjs has no `export const { ... } = cjs;`');
+  if (block === undefined) throw new Error(`src/esm/${wrapper} has no \`export const { ... } = cjs;\``);
   return block
     .split(',')
     .map((name) => name.trim())
@@ -48,8 +48,14 @@ function namesInWrapper(): string[] {
 
 describe('ESM wrapper', () => {
   it('re-exports exactly the runtime values of src/index.ts', () => {
-    const expected = valueExportsOfIndex();
+    const expected = valueExportsOf('index.ts');
     expect(expected).toContain('Agent');
-    expect(namesInWrapper()).toStrictEqual(expected);
+    expect(namesInWrapper('index.mjs')).toStrictEqual(expected);
+  });
+
+  it('re-exports exactly the runtime values of src/testnet.ts as @x0x/node/testing', () => {
+    const expected = valueExportsOf('testnet.ts');
+    expect(expected).toContain('createTestnet');
+    expect(namesInWrapper('testnet.mjs')).toStrictEqual(expected);
   });
 });

@@ -1,0 +1,33 @@
+/**
+ * Joining for the short-lived commands (`pub`, `sub`): join, then wait for a
+ * first neighbour, bounded by a timeout and cut short by SIGINT/SIGTERM.
+ *
+ * @internal
+ * @module
+ */
+
+import type { Agent } from '../agent.js';
+import { AbortError } from '../errors.js';
+
+/**
+ * Joins through the builder's bootstrap peers and waits until the active
+ * view holds a peer. Resolves `false` when `shutdown` fired first (the user
+ * stopped the command: not an error).
+ *
+ * @throws {@link AbortError} (with a message naming the bound) when `timeoutMs` passes first
+ * @throws {@link JoinFailedError} when no bootstrap peer answered
+ */
+export async function waitForNeighbour(agent: Agent, timeoutMs: number, shutdown: AbortSignal): Promise<boolean> {
+  const signal = AbortSignal.any([shutdown, AbortSignal.timeout(timeoutMs)]);
+  try {
+    await agent.joinNetwork({ signal });
+    await agent.membership.waitForPeers(1, { signal });
+    return true;
+  } catch (err) {
+    if (!(err instanceof AbortError)) throw err;
+    if (shutdown.aborted) return false;
+    throw new AbortError(`no neighbour within ${timeoutMs / 1000} s; is the bootstrap address right and reachable?`, {
+      cause: err,
+    });
+  }
+}
