@@ -439,6 +439,7 @@ impl Agent {
             ("plumtree.droppedCriticalCooling", a.dropped_critical_cooling),
             ("plumtree.droppedCriticalNoTarget", a.dropped_critical_no_target),
             ("transport.replaced", get(&t.replaced)),
+            ("transport.dials", get(&t.dials)),
             ("transport.stuckSends", get(&t.stuck_sends)),
             ("plumtree.emptyEagerRegrafts", p.empty_eager_regrafts),
             ("transport.backlogBytes", self.shared.transport.backlog_bytes() as u64),
@@ -1018,8 +1019,29 @@ impl Shared {
     }
 
     async fn shutdown(&self) {
-        // Graceful leave: neighbours drop us from their active view now
-        // instead of waiting for SWIM to suspect us.
+        // Plumtree's own stop (its background loops end within its 1 s
+        // grace) runs beside the goodbyes rather than after them.
+        let pubsub_stopped = self.pubsub.shutdown();
+        let goodbyes = self.say_goodbye();
+        let (report, ()) = tokio::join!(pubsub_stopped, goodbyes);
+        if report.aborted > 0 {
+            debug!("plumtree shutdown aborted {} straggling tasks", report.aborted);
+        }
+        // Ending the channels resolves every pending `next()` with None.
+        let mut topics = self.topics.lock().await;
+        for (_, entry) in topics.drain() {
+            entry.reader.abort();
+            if let Ok(mut subs) = entry.subscribers.lock() {
+                subs.clear();
+            }
+        }
+        drop(topics);
+        self.transport.shutdown().await;
+    }
+
+    /// Graceful leave: neighbours drop us from their active view now
+    /// instead of waiting for SWIM to suspect us.
+    async fn say_goodbye(&self) {
         if let Ok(bye) = postcard::to_stdvec(&MembershipProtocolMessage::HyParView(HyParViewMessage::Disconnect)) {
             // Everyone we hold a link with, not just our active view: views
             // can be asymmetric, and a peer that lists us must hear it too.
@@ -1044,16 +1066,6 @@ impl Shared {
             });
             futures_join_all(sends).await;
         }
-        // Ending the channels resolves every pending `next()` with None.
-        let mut topics = self.topics.lock().await;
-        for (_, entry) in topics.drain() {
-            entry.reader.abort();
-            if let Ok(mut subs) = entry.subscribers.lock() {
-                subs.clear();
-            }
-        }
-        drop(topics);
-        self.transport.shutdown().await;
     }
 }
 
@@ -1284,6 +1296,10 @@ mod forward_join_tests;
 #[cfg(test)]
 #[path = "watch_tests.rs"]
 mod watch_tests;
+
+#[cfg(test)]
+#[path = "dial_tests.rs"]
+mod dial_tests;
 
 #[async_trait::async_trait]
 impl anti_entropy::Host for Shared {

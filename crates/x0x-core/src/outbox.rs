@@ -2,12 +2,13 @@
 //! budget per peer, and the total backlog that local publishes wait on.
 //!
 //! A pub/sub send completes once its frame is queued (see
-//! `transport::spawn_send`). Plumtree reads a send that waits too long as a
-//! failing peer: it cools the peer and skips it, and the message is lost to
-//! it. So relays must not wait; the per-peer budget is a memory bound sized
-//! never to be reached while publishers hold back. Publishers hold back
-//! instead: a local publish waits while the agent's backlog is above a few
-//! MiB ([`Outboxes::wait_below`]), which paces the sources of all traffic to
+//! `transport::spawn_pubsub_send`): Plumtree admits one send in flight per
+//! peer and lane, and reads a send that waits as a failing peer (it cools
+//! the peer and skips it, and the message is lost to it). So relays must not
+//! wait; the per-peer budget is a memory bound sized never to be reached
+//! while publishers hold back. Publishers hold back instead: a local publish
+//! waits while the agent's backlog is above a few MiB
+//! ([`Outboxes::wait_below`]), which paces the sources of all traffic to
 //! what the network drains.
 
 use std::collections::HashMap;

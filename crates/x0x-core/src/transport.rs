@@ -19,7 +19,6 @@ use bytes::Bytes;
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
 use saorsa_gossip_types::PeerId;
 use tokio::sync::{broadcast, mpsc, Mutex, Notify, Semaphore};
-use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::error::{CoreError, CoreResult};
@@ -27,11 +26,10 @@ use crate::identity::AgentKeypair;
 use crate::outbox::{OutboxPermit, Outboxes, OUTBOX_BYTES_PER_PEER};
 use crate::time::now_ms;
 
-/// How long a caller waits for a membership or bulk send before it is told
-/// the send failed; the write itself runs on (see `spawn_send`).
+/// How long a membership or bulk send may take before it is given up.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one frame's write may take before its connection is deemed
-/// stuck and closed (see `spawn_send`).
+/// How long one pub/sub frame's write may take before its connection is
+/// deemed stuck and closed (see `spawn_pubsub_send`).
 const STUCK_SEND: Duration = Duration::from_secs(20);
 /// How long a dial may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -71,13 +69,14 @@ pub struct TransportStats {
     pub probes_sent: AtomicU64,
     /// Connections that went down.
     pub disconnects: AtomicU64,
-    /// ant-quic connection readers that exited. ant-quic closes a connection
-    /// whose last reader exits, and a reader exits on any stream error, a
-    /// peer's reset stream included.
+    /// ant-quic connection readers that exited (since ant-quic 0.27.45 only
+    /// a lost connection ends a reader; a failed stream no longer does).
     pub reader_exits: AtomicU64,
     /// Writes that did not finish within the stuck-send bound; each closed
     /// its connection.
     pub stuck_sends: AtomicU64,
+    /// Outgoing connection attempts (each a full PQ handshake).
+    pub dials: AtomicU64,
     /// Connections a newer connection to the same peer replaced.
     pub replaced: AtomicU64,
     /// Closed connections by ant-quic's close reason.
@@ -460,10 +459,16 @@ impl QuicTransport {
 
     /// Closes every connection and releases the UDP socket.
     pub async fn shutdown(&self) {
-        // ant-quic waits up to several seconds to drain connections to peers
-        // that may already be gone; the agent's runtime is dropped right
-        // after, which closes the socket whether or not the drain finished.
-        let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.node.inner_endpoint().shutdown()).await;
+        // ant-quic's own shutdown joins its workers and releases the socket,
+        // but bounds each phase separately and no longer the whole (about
+        // 22 s in the worst case, with dead peers). close() must stay fast,
+        // so it gets a grace period; the agent's runtime is dropped right
+        // after, which ends whatever is left and closes the socket.
+        match tokio::time::timeout(SHUTDOWN_GRACE, self.node.inner_endpoint().try_shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => debug!("QUIC endpoint shutdown: {e}"),
+            Err(_) => debug!("QUIC endpoint shutdown still draining after {SHUTDOWN_GRACE:?}; dropping it"),
+        }
     }
 
     /// Sends one frame and waits until the peer's reader has taken it (an
@@ -491,6 +496,7 @@ impl QuicTransport {
     }
 
     async fn connect(&self, addr: SocketAddr) -> Result<PeerId> {
+        self.stats.dials.fetch_add(1, Ordering::Relaxed);
         let conn = tokio::time::timeout(DIAL_TIMEOUT, self.node.connect_addr(addr))
             .await
             .map_err(|_| anyhow!("dial {addr} timed out"))?
@@ -520,51 +526,43 @@ fn is_probe(data: &[u8]) -> bool {
     )
 }
 
-/// Writes one frame on a task of its own, so that no caller can abandon the
-/// write halfway. An abandoned QUIC stream is reset, and ant-quic 0.27.44's
-/// connection reader treats any stream error as fatal: the reader exits and
-/// ant-quic closes the whole connection, losing every other frame in flight
-/// on it in both directions. Plumtree puts a 1.5-10 s timeout on each send
-/// and callers here time sends out too, so under load this tore connections
-/// down mid-burst (counted as `reader_exits`).
-fn spawn_send(
+/// Writes one pub/sub frame on a task of its own, so that the send completes
+/// for its caller once queued. Plumtree 0.5.90 admits one Data send in
+/// flight per peer and priority lane, and skips (for Critical: drops and
+/// counts as a hard error) a forward that finds the lane busy; a send that
+/// awaited the QUIC write would hold that lane for the write's duration and
+/// lose every frame published meanwhile. The outbox budget (see
+/// [`crate::outbox`]) bounds what this queues, and a write that makes no
+/// progress for [`STUCK_SEND`] closes its connection: a peer that stops
+/// reading must not pin its budget, and with it every local publish.
+fn spawn_pubsub_send(
     node: Arc<Node>,
     stats: Arc<TransportStats>,
     peer: PeerId,
     frame: Vec<u8>,
-    queued: Option<(OutboxPermit, Arc<Semaphore>)>,
-) -> JoinHandle<Result<()>> {
+    permit: OutboxPermit,
+    lane: Arc<Semaphore>,
+) {
     tokio::spawn(async move {
         let ant = to_ant(&peer);
-        let (permit, lane) = queued.unzip();
         // A closed lane cannot happen (lanes are never closed); write anyway.
-        let _slot = match lane {
-            Some(lane) => lane.acquire_owned().await.ok(),
-            None => None,
-        };
+        let _slot = lane.acquire_owned().await.ok();
         let result = match tokio::time::timeout(STUCK_SEND, node.send(&ant, &frame)).await {
             Ok(r) => r.map_err(|e| anyhow!("send to {peer} failed: {e}")),
             Err(_) => {
-                // The connection no longer moves data (a stream never opens
-                // or never drains). Close it rather than let its sends pile
-                // up; the next send redials.
                 stats.stuck_sends.fetch_add(1, Ordering::Relaxed);
                 let _ = node.disconnect(&ant).await;
                 Err(anyhow!("send to {peer} stuck for {STUCK_SEND:?}; connection closed"))
             }
         };
         drop(permit);
-        match result {
-            Ok(()) => {
-                stats.frames_out.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(e) => {
-                stats.send_failures.fetch_add(1, Ordering::Relaxed);
-                Err(e)
-            }
-        }
-    })
+        count_send(&stats, &result);
+    });
+}
+
+fn count_send(stats: &TransportStats, result: &Result<()>) {
+    let counter = if result.is_ok() { &stats.frames_out } else { &stats.send_failures };
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 fn is_blocked(blocked: &StdRwLock<HashSet<PeerId>>, peer: &PeerId) -> bool {
@@ -578,8 +576,9 @@ impl GossipTransport for QuicTransport {
             return Ok(());
         }
         // One dial per peer at a time: every send to a peer whose connection
-        // just dropped would otherwise dial it, and the extra connections
-        // supersede each other (each closing with whatever was in flight).
+        // just dropped would otherwise dial it, each a full PQ handshake.
+        // (Since ant-quic 0.27.58 the extra connections no longer take the
+        // frames in flight down with them; they still cost the handshakes.)
         let lock = self
             .dialing
             .lock()
@@ -639,18 +638,18 @@ impl GossipTransport for QuicTransport {
             // nothing on the wire.
             let permit = self.outboxes.reserve(peer, frame.len()).await?;
             let lane = self.outboxes.lane(peer)?;
-            // Done once queued, as ant-quic's own send is done once buffered:
-            // Plumtree's per-peer timeouts then measure queueing here rather
-            // than cutting streams off (see `spawn_send`).
-            drop(spawn_send(Arc::clone(&self.node), Arc::clone(&self.stats), peer, frame, Some((permit, lane))));
+            spawn_pubsub_send(Arc::clone(&self.node), Arc::clone(&self.stats), peer, frame, permit, lane);
             return Ok(());
         }
-        let sent = spawn_send(Arc::clone(&self.node), Arc::clone(&self.stats), peer, frame, None);
-        match tokio::time::timeout(SEND_TIMEOUT, sent).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(e)) => Err(anyhow!("send task to {peer} failed: {e}")),
-            Err(_) => Err(anyhow!("send to {peer} timed out (it may still arrive)")),
-        }
+        // Membership and bulk frames are written in place. Since ant-quic
+        // 0.27.45 a write given up at the timeout resets only its own stream,
+        // not the connection, so nothing else is lost with it.
+        let result = match tokio::time::timeout(SEND_TIMEOUT, self.node.send(&ant, &frame)).await {
+            Ok(r) => r.map_err(|e| anyhow!("send to {peer} failed: {e}")),
+            Err(_) => Err(anyhow!("send to {peer} timed out after {SEND_TIMEOUT:?}")),
+        };
+        count_send(&self.stats, &result);
+        result
     }
 
     async fn receive_message(&self) -> Result<Inbound> {
