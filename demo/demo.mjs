@@ -4,7 +4,7 @@
 //   npm run demo -- --agents 8 --duration 5
 //
 // Agent 0 starts a network; the others join through it. Every agent
-// subscribes to one topic, the demo waits until the overlay really delivers,
+// subscribes to one topic, the demo waits until each sees its peers subscribed,
 // then the agents take turns publishing small JSON messages. It prints what
 // the network did and exits 1 if any message failed to reach every agent.
 //
@@ -48,9 +48,6 @@ const RATE_PER_AGENT = 5;
 const MAX_DELIVERIES_PER_SECOND = 400;
 /** How long in-flight messages may take to arrive once publishing stops. */
 const GRACE_MS = 5_000;
-/** Pause after the first probe round; it doubles each round up to the maximum. */
-const PROBE_ROUND_MS = 500;
-const PROBE_ROUND_MAX_MS = 4_000;
 
 // ---------------------------------------------------------------------------
 // Command line
@@ -141,10 +138,7 @@ function describeError(err) {
 // ---------------------------------------------------------------------------
 // The network
 
-/**
- * Everything the demo tracks. Counters cover chat messages only; probes are
- * bookkeeping for readiness and are kept apart.
- */
+/** Everything the demo tracks (chat messages only). */
 function createState(count) {
   return {
     nodes: [], // see newNode()
@@ -189,7 +183,6 @@ function newNode(index, agent) {
     sent: 0,
     received: 0,
     keysSeen: new Set(),
-    heardBy: new Set(), // agents that received a probe from this one
     loop: Promise.resolve(),
   };
 }
@@ -211,11 +204,7 @@ async function consume(state, node, sub) {
     // to other agents say anything about the network.
     if (msg.from === node.id) continue;
     const body = JSON.parse(decoder.decode(msg.payload));
-    if (body.kind === 'probe') {
-      state.nodes[body.from]?.heardBy.add(node.index);
-    } else if (body.kind === 'chat') {
-      recordChat(state, node, body, receivedAt);
-    }
+    if (body.kind === 'chat') recordChat(state, node, body, receivedAt);
   }
 }
 
@@ -236,31 +225,27 @@ function recordChat(state, node, body, receivedAt) {
 }
 
 /**
- * Waits until every agent has received a probe from every other agent.
- *
- * A join returns once HyParView has a contact, but Plumtree's per-topic peer
- * sets are filled a moment later (on connection events and a 1 s refresh),
- * so an early publish can miss agents. Probing all pairs, rather than
- * sleeping, proves that each publisher reaches everyone before measuring.
- * Only agents that someone has not heard yet probe again.
+ * Neighbours each agent must see subscribed before the demo measures: all the
+ * others in a small network; in a large one, a handful (each agent holds
+ * direct links to about an active view's worth of peers, not to everyone).
+ */
+function readyPeers(count) {
+  return Math.min(count - 1, 6);
+}
+
+/**
+ * Waits until every agent sees enough connected peers subscribed to the
+ * topic (`pubsub.waitForTopicPeers`): from then on a publish is sent to each
+ * of them, so the measurement starts on a formed overlay without probing.
+ * Resolves with the agents that were not ready in time (none on success).
  */
 async function waitForOverlay(state, topic, timeoutMs) {
-  const unheard = () => state.nodes.filter((n) => n.heardBy.size < state.count - 1);
-  const everyoneHeard = () => unheard().length === 0;
-  const deadline = performance.now() + timeoutMs;
-  let round = 0;
-  while (!everyoneHeard()) {
-    const remaining = deadline - performance.now();
-    if (remaining <= 0) return false;
-    round++;
-    const probes = unheard().map((n) => n.agent.publish(topic, JSON.stringify({ kind: 'probe', from: n.index, round })));
-    await Promise.all(probes);
-    // Back off between rounds: on a busy machine probes are slow rather than
-    // lost, and re-probing at a fixed pace would only queue more of them.
-    const pause = Math.min(PROBE_ROUND_MS * 2 ** (round - 1), PROBE_ROUND_MAX_MS);
-    await waitUntil(everyoneHeard, Math.min(pause, remaining));
-  }
-  return round;
+  const signal = AbortSignal.timeout(timeoutMs);
+  const want = readyPeers(state.count);
+  const results = await Promise.allSettled(
+    state.nodes.map((n) => n.agent.pubsub.waitForTopicPeers(topic, want, { signal })),
+  );
+  return results.flatMap((r, i) => (r.status === 'rejected' ? [i] : []));
 }
 
 /** Total messages per second: RATE_PER_AGENT each, within the delivery budget. */
@@ -397,13 +382,16 @@ async function run(options) {
     await subscribeAll(state, options.topic);
     const readyTimeout = 20_000 + 500 * options.agents;
     const t1 = performance.now();
-    const rounds = await waitForOverlay(state, options.topic, readyTimeout);
-    if (rounds === false) {
-      const deaf = state.nodes.filter((n) => n.heardBy.size < state.count - 1).map((n) => n.index);
-      console.log(`\nFAIL: the overlay did not deliver probes between all agents within ${readyTimeout / 1000} s (not heard by everyone: agents ${deaf.join(', ')}).`);
+    const notReady = await waitForOverlay(state, options.topic, readyTimeout);
+    if (notReady.length > 0) {
+      console.log(
+        `\nFAIL: within ${readyTimeout / 1000} s, agents ${notReady.join(', ')} did not see ${readyPeers(options.agents)} connected peers subscribed to "${options.topic}".`,
+      );
       return 1;
     }
-    console.log(`\nOverlay ready on "${options.topic}": every agent heard every other (${rounds} probe round${rounds === 1 ? '' : 's'}, ${((performance.now() - t1) / 1000).toFixed(1)} s).`);
+    console.log(
+      `\nOverlay ready on "${options.topic}": every agent sees ${readyPeers(options.agents)} connected subscribers (${((performance.now() - t1) / 1000).toFixed(1)} s).`,
+    );
 
     const rate = publishRate(options.agents);
     const capped = rate < RATE_PER_AGENT * options.agents;

@@ -35,6 +35,7 @@ export const {
   MAX_FIND_TIMEOUT_MS,
   MAX_PAYLOAD_BYTES,
   MAX_TOPIC_BYTES,
+  MAX_TOPIC_PEERS_WAIT,
   MembershipManager,
   NativeMissingError,
   NetworkError,

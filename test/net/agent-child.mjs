@@ -294,6 +294,16 @@ const commands = {
     }
   },
 
+  /** `pubsub.waitForTopicPeers(topic, count)`, given up after `timeoutMs`; reports the peers or the error. */
+  async waitForTopicPeers({ topic, count, timeoutMs }) {
+    try {
+      const peers = await requireAgent().pubsub.waitForTopicPeers(topic, count, { signal: AbortSignal.timeout(timeoutMs) });
+      return { peers };
+    } catch (err) {
+      return { error: errorInfo(err) };
+    }
+  },
+
   async membershipStats() {
     return requireAgent().membership.stats();
   },

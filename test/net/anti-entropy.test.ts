@@ -125,7 +125,11 @@ describe('anti-entropy over real QUIC between processes', () => {
     for (const a of everyone) {
       const was = before.get(a)!;
       const stats = await a.call('antiEntropyStats', {});
-      expect(stats.messagesRecovered - was.stats.messagesRecovered, `${a.name}: recovered = what it was missing`).toBe(
+      // Since saorsa-gossip 0.5.90 Plumtree also offers its cached messages
+      // to a new neighbour, so the heal runs through gossip and anti-entropy
+      // at once: anti-entropy recovers at most what was missing (the
+      // restarted-agent test below has it repair alone).
+      expect(stats.messagesRecovered - was.stats.messagesRecovered, `${a.name}: recovered at most what it was missing`).toBeLessThanOrEqual(
         deliveries(a) - was.delivered,
       );
       expect(deliveries(a) - was.delivered, `${a.name} was missing at least the other island's 50`).toBeGreaterThanOrEqual(50);
@@ -192,10 +196,13 @@ describe('anti-entropy over real QUIC between processes', () => {
     const farReport = round.peers.find((p) => p.peerId === far.agentId)!;
     const nearReport = round.peers.find((p) => p.peerId === near.agentId)!;
     expect(farReport.estimatedDifference).toBeGreaterThan(nearReport.estimatedDifference);
-    expect(farReport).toMatchObject({ differencesFound: 30, messagesRecovered: 30, messagesPushed: 0 });
-    // By the time near's turn comes, A already holds far's 30 and pushes them on.
-    expect(nearReport).toMatchObject({ differencesFound: 35, messagesRecovered: 5, messagesPushed: 30 });
-    expect(round.messagesRecovered).toBe(35);
+    // Plumtree (0.5.90) also offers far's and near's own publishes to A, the
+    // new topic peer, so some may reach A by gossip before or during the
+    // round. Whatever anti-entropy recovered, it recovered once, and far's
+    // turn, first, found its gap at least as large as what it recovered.
+    expect(farReport.differencesFound).toBeGreaterThanOrEqual(farReport.messagesRecovered);
+    expect(farReport.messagesRecovered + nearReport.messagesRecovered).toBe(round.messagesRecovered);
+    expect(round.messagesRecovered).toBeLessThanOrEqual(35);
     expect(round.peersContacted).toBe(2);
     expect(round.bytesSent).toBeGreaterThan(0);
     expect(round.bytesReceived).toBeGreaterThan(0);

@@ -138,6 +138,10 @@ export interface Commands {
   activeView: { args: Record<string, never>; result: string[] };
   activePeers: { args: Record<string, never>; result: Peer[] };
   waitForPeers: { args: { count: number; timeoutMs: number }; result: { view?: Peer[]; error?: ErrorInfo } };
+  waitForTopicPeers: {
+    args: { topic: string; count: number; timeoutMs: number };
+    result: { peers?: string[]; error?: ErrorInfo };
+  };
   passivePeers: { args: Record<string, never>; result: Peer[] };
   membershipStats: { args: Record<string, never>; result: MembershipStats };
   membershipJoin: { args: { peers: string[] }; result: null };
@@ -592,6 +596,11 @@ export class AgentProcess {
 
   membershipStats(): Promise<MembershipStats> {
     return this.call('membershipStats', {});
+  }
+
+  /** `agent.pubsub.waitForTopicPeers(topic, count)` in the child, bounded by `timeoutMs`. */
+  waitForTopicPeers(topic: string, count: number, timeoutMs: number): Promise<{ peers?: string[]; error?: ErrorInfo }> {
+    return this.call('waitForTopicPeers', { topic, count, timeoutMs }, { timeoutMs: timeoutMs + CALL_TIMEOUT_MS });
   }
 
   /** `agent.membership.join(peers)` in the child. */

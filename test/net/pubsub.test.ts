@@ -141,6 +141,39 @@ describe('pub/sub across processes', () => {
     }
   }, 300_000); // 600 large messages to 6 processes on a shared 2-core box take minutes
 
+  it('waitForTopicPeers: resolves with the subscribers once they subscribe; one publish right after reaches each of them, with no warm-up', async () => {
+    const { agents } = await startNetwork(4);
+    const [a, b, c, d] = agents as [AgentProcess, AgentProcess, AgentProcess, AgentProcess];
+    // Nobody subscribes yet: the wait gives up by its signal.
+    const { error: early } = await a.waitForTopicPeers('ready', 1, 300);
+    expect(early?.code).toBe('ERR_X0X_ABORTED');
+    const waiting = a.waitForTopicPeers('ready', 2, 30_000);
+    const handles = new Map([
+      [b, await b.subscribe('ready')],
+      [c, await c.subscribe('ready')],
+    ]);
+    await d.subscribe('other');
+    const { peers, error } = await waiting;
+    expect(error).toBeUndefined();
+    expect(new Set(peers)).toEqual(new Set([b.agentId, c.agentId]));
+    // Published once each, no probes: each subscriber gets each message once.
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await a.publish('ready', { text: `ready ${i}` }));
+    for (const [s, handle] of handles) {
+      const got = await s.waitForMessages(5, { where: (m) => m.handle === handle, timeoutMs: 20_000 });
+      expect(got.map((m) => m.id).sort(), s.name).toEqual([...ids].sort());
+      expect(got.every((m) => m.from === a.agentId)).toBe(true);
+    }
+    expect(d.messages.filter((m) => m.topic === 'ready')).toEqual([]);
+    // An unsubscribe is announced too: c drops out of a's count.
+    await c.unsubscribe(handles.get(c)!);
+    await pollUntil(
+      () => a.waitForTopicPeers('ready', 1, 1_000),
+      ({ peers: now }) => now !== undefined && now.length === 1 && now[0] === b.agentId,
+      { timeoutMs: 20_000, what: 'c to drop out of the subscribers a sees' },
+    );
+  });
+
   it('SIGKILL 3 of 10 mid-run: messages published after the kill reach every surviving subscriber', async () => {
     const config = { probeInterval: 500, suspectTimeout: 2_000 };
     const { agents } = await startNetwork(10, { bootstrapCount: 2, config });
