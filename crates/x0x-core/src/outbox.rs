@@ -23,16 +23,9 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 /// bound, see the module doc).
 pub(crate) const OUTBOX_BYTES_PER_PEER: usize = 32 * 1024 * 1024;
 
-/// Pub/sub frames written to one peer at the same time. ant-quic opens a
-/// stream per frame and QUIC shares the connection among open streams, so
-/// with hundreds open every frame finishes late; a few at a time keeps each
-/// write short and the queue FIFO.
-pub(crate) const WRITES_IN_FLIGHT_PER_PEER: usize = 4;
-
-/// One byte budget and one write lane per peer, and the backlog over all.
+/// One byte budget per peer, and the backlog over all.
 pub(crate) struct Outboxes {
     budgets: Mutex<HashMap<PeerId, Arc<Semaphore>>>,
-    lanes: Mutex<HashMap<PeerId, Arc<Semaphore>>>,
     per_peer: usize,
     backlog: Arc<Backlog>,
     /// Sends that found their peer's budget spent and had to wait.
@@ -65,7 +58,6 @@ impl Outboxes {
     pub(crate) fn new(per_peer: usize) -> Self {
         Self {
             budgets: Mutex::new(HashMap::new()),
-            lanes: Mutex::new(HashMap::new()),
             per_peer: per_peer.max(1),
             backlog: Arc::new(Backlog::default()),
             waits: AtomicU64::new(0),
@@ -116,20 +108,10 @@ impl Outboxes {
         Ok(OutboxPermit { _permit: permit, bytes, backlog: Arc::clone(&self.backlog) })
     }
 
-    /// The peer's write lane: a frame's writer holds one of its
-    /// [`WRITES_IN_FLIGHT_PER_PEER`] permits (taken in FIFO order) while it writes.
-    pub(crate) fn lane(&self, peer: PeerId) -> Result<Arc<Semaphore>> {
-        let mut map = self.lanes.lock().map_err(|_| anyhow!("outbox lanes poisoned"))?;
-        Ok(Arc::clone(map.entry(peer).or_insert_with(|| Arc::new(Semaphore::new(WRITES_IN_FLIGHT_PER_PEER)))))
-    }
-
-    /// Forgets a peer's budget and lane (its connection went down). Frames
-    /// still queued or in flight keep the old ones alive until they finish.
+    /// Forgets a peer's budget (its connection went down). Frames still
+    /// queued or in flight keep the old one alive until they finish.
     pub(crate) fn forget(&self, peer: &PeerId) {
         if let Ok(mut map) = self.budgets.lock() {
-            map.remove(peer);
-        }
-        if let Ok(mut map) = self.lanes.lock() {
             map.remove(peer);
         }
     }

@@ -18,7 +18,7 @@ use ant_quic::{BootstrapCacheConfig, MlDsaPublicKey, MlDsaSecretKey, Node, NodeC
 use bytes::Bytes;
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
 use saorsa_gossip_types::PeerId;
-use tokio::sync::{broadcast, mpsc, Mutex, Notify, Semaphore};
+use tokio::sync::{broadcast, mpsc, Mutex, Notify};
 use tracing::{debug, warn};
 
 use crate::error::{CoreError, CoreResult};
@@ -541,12 +541,9 @@ fn spawn_pubsub_send(
     peer: PeerId,
     frame: Vec<u8>,
     permit: OutboxPermit,
-    lane: Arc<Semaphore>,
 ) {
     tokio::spawn(async move {
         let ant = to_ant(&peer);
-        // A closed lane cannot happen (lanes are never closed); write anyway.
-        let _slot = lane.acquire_owned().await.ok();
         let result = match tokio::time::timeout(STUCK_SEND, node.send(&ant, &frame)).await {
             Ok(r) => r.map_err(|e| anyhow!("send to {peer} failed: {e}")),
             Err(_) => {
@@ -637,8 +634,7 @@ impl GossipTransport for QuicTransport {
             // backpressure, and giving up here (a caller's timeout) costs
             // nothing on the wire.
             let permit = self.outboxes.reserve(peer, frame.len()).await?;
-            let lane = self.outboxes.lane(peer)?;
-            spawn_pubsub_send(Arc::clone(&self.node), Arc::clone(&self.stats), peer, frame, permit, lane);
+            spawn_pubsub_send(Arc::clone(&self.node), Arc::clone(&self.stats), peer, frame, permit);
             return Ok(());
         }
         // Membership and bulk frames are written in place. Since ant-quic
