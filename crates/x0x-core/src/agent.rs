@@ -1047,21 +1047,26 @@ impl Shared {
             // can be asymmetric, and a peer that lists us must hear it too.
             let mut peers: HashSet<PeerId> = self.membership.sample_active(usize::MAX).await.into_iter().collect();
             peers.extend(self.transport.connected_peer_ids().await);
+            // One deadline for every goodbye, so that peers that died without
+            // a word (their connections look open until QUIC's idle timeout)
+            // cannot hold close() up for longer.
+            let deadline = tokio::time::Instant::now() + GOODBYE_BUDGET;
             let sends = peers.into_iter().map(|peer| {
                 let t = Arc::clone(&self.transport);
                 let bye = bye.clone();
                 async move {
-                    let acked = t.send_acked(peer, GossipStreamType::Membership, &bye, GOODBYE_TIMEOUT).await;
-                    if acked.is_err() {
-                        // No live connection to ACK on (or it went stale): the
-                        // plain send redials the peer's last known address.
-                        let _ = tokio::time::timeout(
-                            GOODBYE_TIMEOUT,
-                            t.send_to_peer(peer, GossipStreamType::Membership, Bytes::from(bye)),
-                        )
-                        .await;
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
+                    let _ = tokio::time::timeout_at(deadline, async {
+                        let acked = t.send_acked(peer, GossipStreamType::Membership, &bye, GOODBYE_ACK_WAIT).await;
+                        if acked.is_err() {
+                            // No live connection to ACK on (or it went stale):
+                            // the plain send redials the peer's last known
+                            // address, and the pause lets it leave before the
+                            // endpoint shuts down.
+                            let _ = t.send_to_peer(peer, GossipStreamType::Membership, Bytes::from(bye)).await;
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    })
+                    .await;
                 }
             });
             futures_join_all(sends).await;
@@ -1069,9 +1074,12 @@ impl Shared {
     }
 }
 
-/// How long a graceful close waits for each goodbye to be sent (they go out
-/// in parallel; a busy machine can take a while to open a stream).
-const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a goodbye waits for its receive ACK (they go out in parallel; a
+/// busy machine can take a while to open a stream).
+const GOODBYE_ACK_WAIT: Duration = Duration::from_secs(1);
+/// Bound of all goodbyes together: an acknowledged one normally takes
+/// milliseconds, and close() must stay within about 3 s with dead peers.
+const GOODBYE_BUDGET: Duration = Duration::from_millis(1500);
 
 async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(futs: impl Iterator<Item = F>) {
     let handles: Vec<_> = futs.map(tokio::spawn).collect();
