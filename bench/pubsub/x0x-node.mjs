@@ -15,8 +15,9 @@ let subscription;
 let pump;
 
 serve({
-  async start({ bootstrap }) {
+  async start({ bootstrap, config }) {
     let builder = Agent.builder();
+    if (config !== undefined) builder = builder.withConfig(config);
     if (bootstrap !== undefined && bootstrap.length > 0) builder = builder.withBootstrapPeers(bootstrap);
     agent = await builder.build();
     return { id: agent.agentId, addrs: agent.listenAddrs };
