@@ -55,6 +55,21 @@ describe('packed tarball', () => {
     expect(files).toContain('dist/cjs/index.d.ts');
     expect(files).toContain('dist/esm/index.mjs');
     expect(files.some((f) => f.startsWith('crates/') || f.startsWith('src/'))).toBe(false);
+    expect(files).toEqual(expect.arrayContaining(['LICENSE-MIT', 'LICENSE-APACHE', 'CHANGELOG.md']));
+  });
+
+  it('runs no script when a user installs it, and its source maps carry their sources', () => {
+    const installed = path.join(app, 'node_modules', '@x0x', 'node');
+    const manifest = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')) as {
+      scripts?: Record<string, string>;
+    };
+    // An install on a platform without a prebuilt binary must not fail:
+    // the loader reports that at require time instead.
+    for (const hook of ['preinstall', 'install', 'postinstall']) expect(manifest.scripts?.[hook], hook).toBeUndefined();
+    const map = JSON.parse(readFileSync(path.join(installed, 'dist', 'cjs', 'agent.js.map'), 'utf8')) as {
+      sourcesContent?: string[];
+    };
+    expect(map.sourcesContent?.[0]).toContain('class Agent');
   });
 
   it('runs a two-agent exchange via import and require with no cargo on PATH', () => {

@@ -1,6 +1,9 @@
 'use strict';
-// npm install hook. A packed tarball ships prebuilds/<platform>-<arch>/x0x.node
-// and needs nothing; a git checkout has no prebuild, so build from source.
+// `prepare` hook: runs on `npm install` / `npm ci` in a git clone (and before
+// `npm pack`), never when a user installs the published package, so a
+// consumer's install runs no script at all and cannot fail on a platform
+// without a prebuilt binary (the loader says so at require time instead).
+// A clone has no prebuild, so build one from source.
 
 const fs = require('node:fs');
 const path = require('node:path');
