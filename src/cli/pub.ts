@@ -6,12 +6,9 @@
  */
 
 import { integerFlag, networkSettings, NETWORK_OPTIONS, parse, positionals } from './args.js';
-import { buildAgent } from './build-agent.js';
 import type { Io } from './io.js';
-import { loadX0x } from './load.js';
-import { onShutdownSignal } from './signals.js';
 import { ExitCode, UsageError } from './usage.js';
-import { waitForNeighbour } from './wait.js';
+import { withJoinedAgent } from './wait.js';
 
 /** The usage text of `x0x pub`. */
 export const PUB_USAGE = `Usage: x0x pub --bootstrap ADDR [options] <topic> <message>
@@ -45,18 +42,7 @@ export async function pubCommand(argv: readonly string[], io: Io): Promise<numbe
   if (settings.bootstrap.length === 0) throw new UsageError('--bootstrap ADDR is required', PUB_USAGE);
   const timeoutMs = integerFlag('timeout', values.timeout, 1, 3600, PUB_USAGE) * 1000;
 
-  const shutdown = onShutdownSignal();
-  try {
-    const x0x = await loadX0x();
-    const agent = await buildAgent(x0x, settings);
-    try {
-      if (!(await waitForNeighbour(agent, timeoutMs, shutdown.signal))) return ExitCode.ok;
-      io.out(await agent.publish(topic, message));
-    } finally {
-      await agent.close();
-    }
-    return ExitCode.ok;
-  } finally {
-    shutdown.dispose();
-  }
+  return withJoinedAgent(settings, timeoutMs, async (agent) => {
+    io.out(await agent.publish(topic, message));
+  });
 }

@@ -7,12 +7,9 @@
 
 import type { Message } from '../subscription.js';
 import { integerFlag, networkSettings, NETWORK_OPTIONS, parse, positionals } from './args.js';
-import { buildAgent } from './build-agent.js';
 import type { Io } from './io.js';
-import { loadX0x } from './load.js';
-import { onShutdownSignal } from './signals.js';
 import { ExitCode, UsageError } from './usage.js';
-import { waitForNeighbour } from './wait.js';
+import { withJoinedAgent } from './wait.js';
 
 /** The usage text of `x0x sub`. */
 export const SUB_USAGE = `Usage: x0x sub --bootstrap ADDR [options] <topic>
@@ -74,29 +71,18 @@ export async function subCommand(argv: readonly string[], io: Io): Promise<numbe
   const count = values.count === undefined ? Infinity : integerFlag('count', values.count, 1, 1_000_000, SUB_USAGE);
   const timeoutMs = integerFlag('timeout', values.timeout, 1, 3600, SUB_USAGE) * 1000;
 
-  const shutdown = onShutdownSignal();
-  try {
-    const x0x = await loadX0x();
-    const agent = await buildAgent(x0x, settings);
+  return withJoinedAgent(settings, timeoutMs, async (agent, shutdown) => {
+    const subscription = await agent.subscribe(topic, { signal: shutdown });
+    io.log(`subscribed ${topic}`);
+    let seen = 0;
     try {
-      if (!(await waitForNeighbour(agent, timeoutMs, shutdown.signal))) return ExitCode.ok;
-      const subscription = await agent.subscribe(topic, { signal: shutdown.signal });
-      io.log(`subscribed ${topic}`);
-      let seen = 0;
-      try {
-        for await (const message of subscription) {
-          io.out(formatMessage(message, values.json));
-          seen += 1;
-          if (seen >= count) break;
-        }
-      } catch (err) {
-        if (!shutdown.signal.aborted) throw err;
+      for await (const message of subscription) {
+        io.out(formatMessage(message, values.json));
+        seen += 1;
+        if (seen >= count) break;
       }
-    } finally {
-      await agent.close();
+    } catch (err) {
+      if (!shutdown.aborted) throw err;
     }
-    return ExitCode.ok;
-  } finally {
-    shutdown.dispose();
-  }
+  });
 }

@@ -7,7 +7,37 @@
  */
 
 import type { Agent } from '../agent.js';
+import type { GossipConfig } from '../config.js';
 import { AbortError } from '../errors.js';
+import type { NetworkSettings } from './args.js';
+import { buildAgent } from './build-agent.js';
+import { loadX0x } from './load.js';
+import { onShutdownSignal } from './signals.js';
+import { ExitCode } from './usage.js';
+
+/**
+ * The life of a short-lived command: build an agent, join and wait for a
+ * neighbour, run `work`, close. `work` gets the SIGINT/SIGTERM signal, which
+ * ends the command cleanly (exit 0) at any stage.
+ */
+export async function withJoinedAgent(
+  settings: NetworkSettings & { readonly config: GossipConfig },
+  timeoutMs: number,
+  work: (agent: Agent, shutdown: AbortSignal) => Promise<void>,
+): Promise<number> {
+  const shutdown = onShutdownSignal();
+  try {
+    const agent = await buildAgent(await loadX0x(), settings);
+    try {
+      if (await waitForNeighbour(agent, timeoutMs, shutdown.signal)) await work(agent, shutdown.signal);
+    } finally {
+      await agent.close();
+    }
+    return ExitCode.ok;
+  } finally {
+    shutdown.dispose();
+  }
+}
 
 /**
  * Joins through the builder's bootstrap peers and waits until the active
