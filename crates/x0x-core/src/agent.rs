@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex as StdMutex, Weak};
+use std::sync::{Arc, Mutex as StdMutex, RwLock as StdRwLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -18,7 +18,7 @@ use saorsa_gossip_membership::{
     MembershipProtocolMessage,
 };
 use tokio::sync::broadcast;
-use saorsa_gossip_pubsub::{PlumtreePubSub, PubSub, PubSubCacheConfig};
+use saorsa_gossip_pubsub::{PlumtreePubSub, PubSub, PubSubCacheConfig, TopicValidator, ValidationAction};
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
 use saorsa_gossip_types::{MessageHeader, PeerId, TopicId, TopicPriority};
 use tokio::runtime::{Handle, Runtime};
@@ -114,12 +114,24 @@ struct TopicEntry {
     reader: JoinHandle<()>,
 }
 
+/// A subscribed topic as the receive path needs it.
+struct LocalTopic {
+    name: String,
+    subscribers: Subscribers,
+}
+
 struct Shared {
+    /// This agent, for callbacks that must not keep it alive (Plumtree's
+    /// topic validators).
+    me: Weak<Shared>,
     keypair: AgentKeypair,
     transport: Arc<QuicTransport>,
     membership: Arc<Membership_>,
     pubsub: Arc<PubSub_>,
     topics: tokio::sync::Mutex<HashMap<String, TopicEntry>>,
+    /// The subscribed topics by id, for delivery from inside Plumtree's
+    /// (synchronous) topic validator; kept in step with `topics`.
+    local_topics: StdRwLock<HashMap<TopicId, LocalTopic>>,
     /// Topics whose Plumtree peer set has been initialised.
     known_topics: StdMutex<HashSet<TopicId>>,
     dedup: StdMutex<DedupCache>,
@@ -477,7 +489,7 @@ impl Agent {
     pub fn seal_frame(&self, topic: &str, payload: &[u8]) -> CoreResult<Vec<u8>> {
         self.ensure_open()?;
         validate_topic(topic)?;
-        Ok(envelope::seal(&self.shared.keypair, topic, payload, now_ms())?.0)
+        Ok(envelope::seal(&self.shared.keypair, &topic_id(topic), payload, now_ms())?.0)
     }
 
     /// Re-signs one of this agent's frames: same message id, new bytes.
@@ -486,7 +498,7 @@ impl Agent {
     pub fn reseal_frame(&self, topic: &str, frame: &[u8]) -> CoreResult<Vec<u8>> {
         self.ensure_open()?;
         validate_topic(topic)?;
-        envelope::resign(&self.shared.keypair, frame, topic)
+        envelope::resign(&self.shared.keypair, frame, &topic_id(topic))
     }
 
     /// Gossips `frame` as it is, without sealing it in an envelope.
@@ -690,10 +702,17 @@ impl Shared {
                 keypair.gossip_keypair().clone(),
                 cache,
             )
-            .with_health_oracle(membership.swim_arc()),
+            .with_health_oracle(membership.swim_arc())
+            // ant-quic proves every connection's peer with ML-DSA-65, and
+            // every payload carries its publisher's signature (checked in
+            // the topic validator), so Plumtree's own per-frame signature
+            // would be a second sign per send and verify per receipt.
+            .with_transport_authenticated_hops(),
         );
         let keypair_id = keypair.agent_id();
-        let shared = Arc::new(Self {
+        let shared = Arc::new_cyclic(|me| Self {
+            me: me.clone(),
+            local_topics: StdRwLock::new(HashMap::new()),
             dedup: StdMutex::new(DedupCache::new(cfg.message_cache_size, cfg.message_cache_ttl)),
             anti_entropy: AntiEntropy::new(cfg.message_cache_size, cfg.message_cache_ttl),
             keypair,
@@ -791,6 +810,7 @@ impl Shared {
             // of messages published back to back all cross a relay" failed
             // 1 run in 2. Critical has a lane of its own per peer.
             self.pubsub.admission().registry().register(tid, TopicPriority::Critical);
+            self.pubsub.set_topic_validator(tid, self.validator());
             let peers = self.gossip_peers().await;
             self.pubsub.set_topic_peers(tid, peers).await;
         }
@@ -812,12 +832,10 @@ impl Shared {
         self.ensure_topic(tid).await;
         let gossip_rx = self.pubsub.subscribe_ready(tid).await;
         let subscribers: Subscribers = Arc::new(StdMutex::new(HashMap::from([(id, tx)])));
-        let reader = tokio::spawn(topic_reader(
-            Arc::downgrade(&self),
-            topic.clone(),
-            gossip_rx,
-            Arc::clone(&subscribers),
-        ));
+        let reader = tokio::spawn(topic_reader(gossip_rx));
+        if let Ok(mut local) = self.local_topics.write() {
+            local.insert(tid, LocalTopic { name: topic.clone(), subscribers: Arc::clone(&subscribers) });
+        }
         topics.insert(topic, TopicEntry { subscribers, reader });
         let frame = self.interest_frame(&topics);
         drop(topics);
@@ -842,6 +860,9 @@ impl Shared {
             if let Some(entry) = topics.remove(topic) {
                 entry.reader.abort();
             }
+            if let Ok(mut local) = self.local_topics.write() {
+                local.remove(&topic_id(topic));
+            }
             // Drops Plumtree's local subscription; the topic may live on as
             // pass-through for others.
             let _ = self.pubsub.unsubscribe(topic_id(topic)).await;
@@ -856,7 +877,8 @@ impl Shared {
         // so publishers must not outrun what the network drains.
         self.transport.wait_for_backlog_below(PUBLISH_BACKLOG_BYTES).await;
         let published_at = now_ms();
-        let (frame, id) = envelope::seal(&self.keypair, &topic, &payload, published_at)?;
+        let tid = topic_id(&topic);
+        let (frame, id) = envelope::seal(&self.keypair, &tid, &payload, published_at)?;
         let frame = Bytes::from(frame);
         self.anti_entropy.remember(&topic, id, frame.clone());
         // Our own subscribers get the message straight away; marking the id
@@ -873,7 +895,6 @@ impl Shared {
             })
             .await;
         }
-        let tid = topic_id(&topic);
         self.ensure_topic(tid).await;
         self.pubsub
             .publish_with_fanout(tid, frame.clone())
@@ -943,9 +964,9 @@ impl Shared {
         }
     }
 
-    /// Verifies and dedups one gossip payload; `None` if it must not be delivered.
-    fn accept(&self, topic: &str, frame: &[u8]) -> Option<Message> {
-        let opened = match envelope::open(frame, topic, MAX_PAYLOAD_BYTES) {
+    /// Parses a frame and checks size and freshness; counts what it drops.
+    fn open_fresh<'a>(&self, tid: &TopicId, frame: &'a [u8]) -> Option<envelope::Opened<'a>> {
+        let opened = match envelope::open(frame, tid, MAX_PAYLOAD_BYTES) {
             Ok(o) => o,
             Err(Rejection::Oversized) => {
                 self.counters.oversized_dropped.fetch_add(1, Ordering::Relaxed);
@@ -965,32 +986,78 @@ impl Shared {
             self.counters.stale_dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let now = Instant::now();
-        // Cheap check first; the id is only recorded after the signature
-        // verifies, so a forgery cannot shadow the genuine message.
-        if self.dedup.lock().map(|mut d| d.contains(&opened.id, now)).unwrap_or(false) {
-            self.counters.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        let env = match opened.verify() {
-            Ok(e) => e,
-            Err(_) => {
-                self.counters.invalid_dropped.fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
-        };
-        let fresh = self.dedup.lock().map(|mut d| d.insert(env.id, now)).unwrap_or(true);
+        Some(opened)
+    }
+
+    /// Records a verified envelope as seen; the message to deliver if it is
+    /// new here.
+    fn first_sight(&self, tid: &TopicId, env: envelope::Envelope) -> Option<Message> {
+        let fresh = self.dedup.lock().map(|mut d| d.insert(env.id, Instant::now())).unwrap_or(true);
         if !fresh {
             self.counters.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         }
+        let topic = self.local_topics.read().ok().and_then(|l| l.get(tid).map(|t| t.name.clone()));
         Some(Message {
-            topic: topic.to_owned(),
+            topic: topic.unwrap_or_default(),
             payload: env.payload,
             from: env.publisher,
             id: env.id,
             published_at: env.published_at,
             received_at: now_ms(),
+        })
+    }
+
+    /// Verifies and dedups one payload from x0x's own anti-entropy; `None` if
+    /// it must not be delivered.
+    fn accept(&self, tid: &TopicId, frame: &[u8]) -> Option<Message> {
+        let opened = self.open_fresh(tid, frame)?;
+        // Cheap check first; the id is only recorded after the signature
+        // verifies, so a forgery cannot shadow the genuine message.
+        if self.dedup.lock().map(|mut d| d.contains(&opened.id, Instant::now())).unwrap_or(false) {
+            self.counters.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let Ok(env) = opened.verify() else {
+            self.counters.invalid_dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        self.first_sight(tid, env)
+    }
+
+    /// Plumtree's verdict on an inbound payload, given before it delivers or
+    /// forwards anything: the one signature check a message gets here. A
+    /// valid message is delivered to local subscribers from here, once; a
+    /// forged, malformed or stale one goes no further, so it is never
+    /// amplified.
+    fn admit(&self, tid: &TopicId, frame: &[u8]) -> ValidationAction {
+        let Some(opened) = self.open_fresh(tid, frame) else { return ValidationAction::Drop };
+        let Ok(env) = opened.verify() else {
+            self.counters.invalid_dropped.fetch_add(1, Ordering::Relaxed);
+            return ValidationAction::Drop;
+        };
+        // Plumtree drops what it has seen before calling us, so this is
+        // seen only when x0x got it first (its own publish or anti-entropy);
+        // forwarding it is still right.
+        if let Some(message) = self.first_sight(tid, env) {
+            let local = self.local_topics.read().ok().and_then(|l| {
+                l.get(tid).map(|t| (t.name.clone(), Arc::clone(&t.subscribers)))
+            });
+            if let Some((name, subscribers)) = local {
+                self.anti_entropy.remember(&name, message.id, Bytes::copy_from_slice(frame));
+                deliver(&subscribers, &self.counters, message);
+            }
+        }
+        ValidationAction::ForwardAndDeliver
+    }
+
+    /// The validator registered with Plumtree for every topic this agent
+    /// handles (see [`Self::admit`]).
+    fn validator(&self) -> TopicValidator {
+        let me = self.me.clone();
+        Arc::new(move |tid: &TopicId, payload: &[u8]| match me.upgrade() {
+            Some(shared) => shared.admit(tid, payload),
+            None => ValidationAction::Drop,
         })
     }
 
@@ -1039,6 +1106,9 @@ impl Shared {
             }
         }
         drop(topics);
+        if let Ok(mut local) = self.local_topics.write() {
+            local.clear();
+        }
         self.transport.shutdown().await;
     }
 
@@ -1109,23 +1179,11 @@ fn deliver(subscribers: &Subscribers, counters: &PubSubCounters, message: Messag
     }
 }
 
-async fn topic_reader(
-    shared: Weak<Shared>,
-    topic: String,
-    mut rx: mpsc::UnboundedReceiver<(PeerId, Bytes)>,
-    subscribers: Subscribers,
-) {
-    while let Some((from, frame)) = rx.recv().await {
-        let Some(shared) = shared.upgrade() else { break };
-        if from == shared.keypair.peer_id() {
-            // Plumtree's echo of our own publish, already delivered locally.
-            continue;
-        }
-        if let Some(message) = shared.accept(&topic, &frame) {
-            shared.anti_entropy.remember(&topic, message.id, frame);
-            deliver(&subscribers, &shared.counters, message);
-        }
-    }
+/// Drains Plumtree's delivery channel for a subscribed topic. Delivery
+/// itself happens in the topic validator ([`Shared::admit`]), which sees each
+/// message once, verified; what arrives here is the same messages again.
+async fn topic_reader(mut rx: mpsc::UnboundedReceiver<(PeerId, Bytes)>) {
+    while rx.recv().await.is_some() {}
 }
 
 async fn dispatch_loop(shared: Arc<Shared>) {
@@ -1335,7 +1393,7 @@ impl anti_entropy::Host for Shared {
     }
 
     async fn ingest(&self, topic: &str, frame: &[u8]) -> bool {
-        let Some(message) = self.accept(topic, frame) else { return false };
+        let Some(message) = self.accept(&topic_id(topic), frame) else { return false };
         self.anti_entropy.remember(topic, message.id, Bytes::copy_from_slice(frame));
         self.deliver_local(topic, message).await;
         true

@@ -19,16 +19,18 @@
 //! | 1981 | 3309 | ML-DSA-65 signature over the message id |
 //! | 5290 | n | payload XOR keystream |
 //!
-//! The message id is `BLAKE3(ID_DOMAIN || u16 topic_len || topic || publisher_id
-//! || nonce || published_at || payload)`, so it binds topic and payload, and the
-//! signature over it authenticates both.
+//! The message id is `BLAKE3(ID_DOMAIN || topic_id || publisher_id || nonce ||
+//! published_at || payload)`, so it binds topic and payload, and the signature
+//! over it authenticates both. It binds the 32-byte topic id (the BLAKE3-based
+//! hash saorsa-gossip routes by) rather than the name, so a relay that knows
+//! only the id can still verify a frame before it forwards it.
 
 use crate::error::{CoreError, CoreResult};
 use crate::identity::{self, AgentId, AgentKeypair, PUBLIC_KEY_LEN, SIGNATURE_LEN};
-use saorsa_gossip_types::PeerId;
+use saorsa_gossip_types::{PeerId, TopicId};
 
 const VERSION: u8 = 1;
-const ID_DOMAIN: &[u8] = b"x0x/message-id/v1";
+const ID_DOMAIN: &[u8] = b"x0x/message-id/v2";
 const WHITEN_CONTEXT: &str = "x0x envelope whitening v1";
 const NONCE_LEN: usize = 16;
 const HEADER_LEN: usize = 1 + PUBLIC_KEY_LEN + NONCE_LEN + 8 + 4;
@@ -64,7 +66,7 @@ pub enum Rejection {
 }
 
 fn message_id(
-    topic: &str,
+    topic: &TopicId,
     publisher: &AgentId,
     nonce: &[u8],
     published_at: u64,
@@ -72,8 +74,6 @@ fn message_id(
 ) -> MessageId {
     let mut h = blake3::Hasher::new();
     h.update(ID_DOMAIN);
-    // Topics are at most MAX_TOPIC_BYTES (< u16::MAX), checked at the API.
-    h.update(&(topic.len() as u16).to_le_bytes());
     h.update(topic.as_bytes());
     h.update(publisher);
     h.update(nonce);
@@ -99,7 +99,7 @@ fn whiten(nonce: &[u8], data: &mut [u8]) {
 /// Builds and signs an envelope; returns the frame and the message id.
 pub fn seal(
     keypair: &AgentKeypair,
-    topic: &str,
+    topic: &TopicId,
     payload: &[u8],
     published_at: u64,
 ) -> CoreResult<(Vec<u8>, MessageId)> {
@@ -128,7 +128,7 @@ pub fn seal(
 /// publisher re-sending a message produces; tests use it to prove the
 /// receiver's dedup cache, since saorsa-gossip already drops byte-identical
 /// payloads before they reach x0x.
-pub fn resign(keypair: &AgentKeypair, frame: &[u8], topic: &str) -> CoreResult<Vec<u8>> {
+pub fn resign(keypair: &AgentKeypair, frame: &[u8], topic: &TopicId) -> CoreResult<Vec<u8>> {
     let opened = open(frame, topic, usize::MAX)
         .map_err(|r| CoreError::Network(format!("not an x0x envelope for this topic: {r:?}")))?;
     if opened.publisher != keypair.agent_id() {
@@ -156,7 +156,7 @@ pub struct Opened<'a> {
 }
 
 /// Parses a frame and computes its id; checks size limits but not the signature.
-pub fn open<'a>(frame: &'a [u8], topic: &str, max_payload: usize) -> Result<Opened<'a>, Rejection> {
+pub fn open<'a>(frame: &'a [u8], topic: &TopicId, max_payload: usize) -> Result<Opened<'a>, Rejection> {
     if frame.len() < ENVELOPE_OVERHEAD || frame[0] != VERSION {
         return Err(Rejection::Malformed);
     }
@@ -210,23 +210,27 @@ mod tests {
         AgentKeypair::generate().unwrap()
     }
 
+    fn t(name: &str) -> TopicId {
+        TopicId::from_entity(name)
+    }
+
     #[test]
     fn resigned_frame_keeps_the_id_with_new_bytes() {
         let k = kp();
-        let (frame, id) = seal(&k, "t", b"again", 7).unwrap();
-        let again = resign(&k, &frame, "t").unwrap();
+        let (frame, id) = seal(&k, &t("t"), b"again", 7).unwrap();
+        let again = resign(&k, &frame, &t("t")).unwrap();
         assert_ne!(frame, again, "ML-DSA signing is randomised, so the bytes differ");
-        let env = open(&again, "t", 1 << 20).unwrap().verify().unwrap();
+        let env = open(&again, &t("t"), 1 << 20).unwrap().verify().unwrap();
         assert_eq!(env.id, id);
-        assert!(resign(&kp(), &frame, "t").is_err(), "another key cannot re-sign");
-        assert!(resign(&k, &frame[..10], "t").is_err());
+        assert!(resign(&kp(), &frame, &t("t")).is_err(), "another key cannot re-sign");
+        assert!(resign(&k, &frame[..10], &t("t")).is_err());
     }
 
     #[test]
     fn seals_and_opens_with_publisher_and_id() {
         let k = kp();
-        let (frame, id) = seal(&k, "t", b"hello", 42).unwrap();
-        let env = open(&frame, "t", 1 << 20).unwrap().verify().unwrap();
+        let (frame, id) = seal(&k, &t("t"), b"hello", 42).unwrap();
+        let env = open(&frame, &t("t"), 1 << 20).unwrap().verify().unwrap();
         assert_eq!(env.publisher, k.agent_id());
         assert_eq!(env.id, id);
         assert_eq!(env.payload, b"hello");
@@ -236,8 +240,8 @@ mod tests {
     #[test]
     fn same_payload_twice_gives_distinct_frames_and_ids() {
         let k = kp();
-        let (a, ida) = seal(&k, "t", b"same", 1).unwrap();
-        let (b, idb) = seal(&k, "t", b"same", 1).unwrap();
+        let (a, ida) = seal(&k, &t("t"), b"same", 1).unwrap();
+        let (b, idb) = seal(&k, &t("t"), b"same", 1).unwrap();
         assert_ne!(a, b);
         assert_ne!(ida, idb);
     }
@@ -246,7 +250,7 @@ mod tests {
     fn zero_payload_has_no_zero_run_on_the_wire() {
         let k = kp();
         let payload = vec![0u8; 64 * 1024];
-        let (frame, _) = seal(&k, "t", &payload, 1).unwrap();
+        let (frame, _) = seal(&k, &t("t"), &payload, 1).unwrap();
         let body = &frame[ENVELOPE_OVERHEAD..];
         let longest = body
             .split(|b| *b != 0)
@@ -254,37 +258,37 @@ mod tests {
             .max()
             .unwrap_or(0);
         assert!(longest < 16, "zero run of {longest} bytes survived whitening");
-        let env = open(&frame, "t", 1 << 20).unwrap().verify().unwrap();
+        let env = open(&frame, &t("t"), 1 << 20).unwrap().verify().unwrap();
         assert_eq!(env.payload, payload);
     }
 
     #[test]
     fn tampered_payload_or_topic_fails_verification() {
         let k = kp();
-        let (mut frame, _) = seal(&k, "t", b"hello", 1).unwrap();
-        assert_eq!(open(&frame, "other", 1 << 20).unwrap().verify().unwrap_err(), Rejection::BadSignature);
+        let (mut frame, _) = seal(&k, &t("t"), b"hello", 1).unwrap();
+        assert_eq!(open(&frame, &t("other"), 1 << 20).unwrap().verify().unwrap_err(), Rejection::BadSignature);
         let last = frame.len() - 1;
         frame[last] ^= 1;
-        assert_eq!(open(&frame, "t", 1 << 20).unwrap().verify().unwrap_err(), Rejection::BadSignature);
+        assert_eq!(open(&frame, &t("t"), 1 << 20).unwrap().verify().unwrap_err(), Rejection::BadSignature);
     }
 
     #[test]
     fn swapped_key_fails_verification() {
         let (a, b) = (kp(), kp());
-        let (mut frame, _) = seal(&a, "t", b"hello", 1).unwrap();
+        let (mut frame, _) = seal(&a, &t("t"), b"hello", 1).unwrap();
         frame[1..1 + PUBLIC_KEY_LEN].copy_from_slice(b.public_key());
-        assert_eq!(open(&frame, "t", 1 << 20).unwrap().verify().unwrap_err(), Rejection::BadSignature);
+        assert_eq!(open(&frame, &t("t"), 1 << 20).unwrap().verify().unwrap_err(), Rejection::BadSignature);
     }
 
     #[test]
     fn malformed_and_oversized_frames_are_rejected() {
         let k = kp();
-        assert_eq!(open(&[1, 2, 3], "t", 10).err(), Some(Rejection::Malformed));
-        let (frame, _) = seal(&k, "t", &[7u8; 100], 1).unwrap();
-        assert_eq!(open(&frame, "t", 99).err(), Some(Rejection::Oversized));
-        assert_eq!(open(&frame[..frame.len() - 1], "t", 1000).err(), Some(Rejection::Malformed));
+        assert_eq!(open(&[1, 2, 3], &t("t"), 10).err(), Some(Rejection::Malformed));
+        let (frame, _) = seal(&k, &t("t"), &[7u8; 100], 1).unwrap();
+        assert_eq!(open(&frame, &t("t"), 99).err(), Some(Rejection::Oversized));
+        assert_eq!(open(&frame[..frame.len() - 1], &t("t"), 1000).err(), Some(Rejection::Malformed));
         let mut v2 = frame.clone();
         v2[0] = 2;
-        assert_eq!(open(&v2, "t", 1000).err(), Some(Rejection::Malformed));
+        assert_eq!(open(&v2, &t("t"), 1000).err(), Some(Rejection::Malformed));
     }
 }

@@ -26,6 +26,7 @@
 
 pub mod admission;
 pub mod compat;
+mod hop_auth;
 mod key_cache;
 pub mod peer_scoring;
 pub mod timing;
@@ -6999,7 +7000,7 @@ pub struct PlumtreePubSub<T: GossipTransport + 'static> {
     /// Transport layer for sending messages
     transport: Arc<PolicyTransport<T>>,
     /// ML-DSA key pair for signing messages
-    signing_key: Arc<saorsa_gossip_identity::MlDsaKeyPair>,
+    signing_key: Arc<hop_auth::HopSigner>,
     /// Low-overhead timing counters for inbound PubSub processing stages.
     stage_stats: Arc<PubSubStageStats>,
     /// Verified outer signer keys and negotiated per-session wire capability.
@@ -7270,7 +7271,7 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
 
     async fn send_key_cache_control(
         transport: &Arc<PolicyTransport<T>>,
-        signing_key: &Arc<saorsa_gossip_identity::MlDsaKeyPair>,
+        signing_key: &Arc<hop_auth::HopSigner>,
         egress_limiter: &Arc<egress::LeafEgressLimiter>,
         stage_stats: &Arc<PubSubStageStats>,
         session: saorsa_gossip_transport::AuthenticatedSession,
@@ -7741,7 +7742,8 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
         message: &GossipMessage,
         session: Option<saorsa_gossip_transport::AuthenticatedSession>,
     ) {
-        if message.header.topic == key_cache::control_topic() {
+        // x0x patch: an unsigned (hop-vouched) frame carries no key to learn.
+        if message.header.topic == key_cache::control_topic() || message.public_key.is_empty() {
             return;
         }
         if let Ok(mut cache) = self.key_cache.lock() {
@@ -7808,7 +7810,6 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
         start_background_tasks: bool,
         cache_config: PubSubCacheConfig,
     ) -> Self {
-        let signing_key = Arc::new(signing_key);
         let mut key_cache_state = key_cache::KeyCache::default();
         key_cache_state.note_verified_key(
             signing_key.peer_id(),
@@ -7818,9 +7819,11 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
         let key_cache = Arc::new(Mutex::new(key_cache_state));
         let transport = Arc::new(PolicyTransport::new_with_key_cache(
             transport,
-            Arc::clone(&signing_key),
+            Arc::new(signing_key.clone()),
             Arc::clone(&key_cache),
         ));
+        // x0x patch: frames are signed through the hop signer (see hop_auth).
+        let signing_key = Arc::new(hop_auth::HopSigner::new(signing_key));
         let pubsub = Self {
             topics: Arc::new(ShardedTopicMap::new()),
             peer_id,
@@ -8402,9 +8405,14 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
         ) {
             return false;
         }
-        let verified =
-            self.verify_signature(&message.header, &message.signature, &message.public_key)
-                && self.verify_payload_covering_signature(message);
+        // x0x patch: with transport-authenticated hops an unsigned frame is
+        // vouched for by the QUIC connection it arrived on (see hop_auth).
+        let hop_vouched = self.signing_key.transport_authenticated()
+            && message.signature.is_empty()
+            && message.public_key.is_empty();
+        let verified = (hop_vouched
+            || self.verify_signature(&message.header, &message.signature, &message.public_key))
+            && self.verify_payload_covering_signature(message);
         self.record_stage(PubSubStage::Verify, verify_started);
         verified
     }
@@ -10110,6 +10118,10 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
     /// Serializes the header and signs it with the node's ML-DSA key pair.
     /// Per SPEC2 §2, all gossip messages MUST be signed for authenticity.
     fn sign_message(&self, header: &MessageHeader) -> Vec<u8> {
+        // x0x patch: nothing to sign with transport-authenticated hops.
+        if self.signing_key.transport_authenticated() {
+            return Vec::new();
+        }
         // Serialize header for signing
         let header_bytes = match postcard::to_stdvec(header) {
             Ok(bytes) => bytes,
@@ -10461,6 +10473,20 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
     }
 
     /// Handle incoming EAGER message
+    /// x0x patch: stop signing frames and carrying the node's public key in
+    /// them, and accept unsigned frames, because the transport authenticates
+    /// every hop (each `from` peer id is proven by the connection's ML-DSA
+    /// handshake). Every peer must use the same mode: a signing peer's frames
+    /// still verify here, but this node's unsigned frames fail at a peer
+    /// that has not opted in. End-to-end authenticity of payloads is the
+    /// application's (x0x signs each message and checks it in a topic
+    /// validator, before delivery and forwarding).
+    #[must_use]
+    pub fn with_transport_authenticated_hops(self) -> Self {
+        self.signing_key.set_transport_authenticated(true);
+        self
+    }
+
     /// Register a per-topic storm-control validator. The validator runs in
     /// `handle_eager` AFTER signature verification and the payload-replay
     /// check, BEFORE subscriber delivery and any outbound consequence —
@@ -11843,7 +11869,7 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
     async fn flush_ihave_batches(
         topics: &Arc<ShardedTopicMap>,
         transport: &Arc<PolicyTransport<T>>,
-        signing_key: &Arc<saorsa_gossip_identity::MlDsaKeyPair>,
+        signing_key: &Arc<hop_auth::HopSigner>,
         stage_stats: &Arc<PubSubStageStats>,
         outbound_budgets: &Arc<PeerOutboundBudgets>,
         mut env: IhaveFlushEnv<'_>,
@@ -12390,7 +12416,7 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
     async fn flush_deferred_eager_replies(
         topics: &Arc<ShardedTopicMap>,
         transport: &Arc<PolicyTransport<T>>,
-        signing_key: &Arc<saorsa_gossip_identity::MlDsaKeyPair>,
+        signing_key: &Arc<hop_auth::HopSigner>,
         stage_stats: &Arc<PubSubStageStats>,
         outbound_budgets: &Arc<PeerOutboundBudgets>,
         env: &mut IhaveFlushEnv<'_>,
