@@ -454,6 +454,10 @@ impl Agent {
             ("transport.dials", get(&t.dials)),
             ("transport.stuckSends", get(&t.stuck_sends)),
             ("plumtree.emptyEagerRegrafts", p.empty_eager_regrafts),
+            ("plumtree.validatorDropped", p.validator.dropped),
+            ("plumtree.eagerOut", p.outbound_by_kind.get("eager").map_or(0, |k| k.msgs)),
+            ("plumtree.bytesOut", p.outbound_by_kind.values().map(|k| k.bytes).sum()),
+            ("plumtree.framesOut", p.outbound_by_kind.values().map(|k| k.msgs).sum()),
             ("transport.backlogBytes", self.shared.transport.backlog_bytes() as u64),
         ]
         .into_iter()
