@@ -711,7 +711,11 @@ impl Shared {
             // every payload carries its publisher's signature (checked in
             // the topic validator), so Plumtree's own per-frame signature
             // would be a second sign per send and verify per receipt.
-            .with_transport_authenticated_hops(),
+            .with_transport_authenticated_hops()
+            // x0x reconciles topic history itself (crate::anti_entropy, IBLT
+            // rounds bounded in bytes); Plumtree's digests would list every
+            // cached id every 30 s and answer with unbounded re-sends.
+            .without_anti_entropy(),
         );
         let keypair_id = keypair.agent_id();
         let shared = Arc::new_cyclic(|me| Self {
@@ -753,6 +757,7 @@ impl Shared {
             Arc::downgrade(&shared.alive),
         ));
         tokio::spawn(addr_announce_loop(Arc::downgrade(&shared)));
+        shared.pubsub.set_eager_degree_ceiling(PLUMTREE_EAGER_DEGREE).await;
         tokio::spawn(dispatch_loop(Arc::clone(&shared)));
         tokio::spawn(topic_refresh_loop(Arc::downgrade(&shared)));
         tokio::spawn(anti_entropy::background(Arc::downgrade(&shared), cfg.anti_entropy_interval));
@@ -1150,6 +1155,16 @@ impl Shared {
         }
     }
 }
+
+/// Eager (payload-pushing) links per topic. saorsa-gossip keeps at least 6,
+/// a gossipsub-like mesh in which every node receives each payload 4-5
+/// times; Plumtree's design is a spanning tree, with the other links lazy
+/// (IHAVE announcements that pull a missed payload). With 2, every node
+/// still has two eager paths in and the lazy links repair the rest: at
+/// N = 10 (bench:pubsub, one run) payload copies per delivery fell from 4.3
+/// to 2.4 at 4 KiB and 4.9 to 2.4 at 64 KiB, CPU per delivery by 40 %, and
+/// 64 KiB throughput doubled, every case still delivering 1.0000.
+const PLUMTREE_EAGER_DEGREE: usize = 2;
 
 /// How long a goodbye waits for its receive ACK (they go out in parallel; a
 /// busy machine can take a while to open a stream).

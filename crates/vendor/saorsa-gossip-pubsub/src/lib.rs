@@ -3687,6 +3687,11 @@ struct BoundedMessageCache {
     /// lock on every membership refresh. Callers that need age-exact
     /// answers prune first (`prune_expired_at`), which this counter tracks.
     live_local_origin: usize,
+    /// x0x patch: entries in insertion order, so age pruning pops expired
+    /// ones from the front instead of scanning the whole LRU on every insert
+    /// and lookup. Items whose entry was since evicted or re-inserted are
+    /// stale and skipped; the queue is compacted at twice the count cap.
+    insertion_order: std::collections::VecDeque<(Instant, MessageIdType)>,
 }
 
 impl BoundedMessageCache {
@@ -3701,6 +3706,7 @@ impl BoundedMessageCache {
             evicted_by_bytes: 0,
             evicted_by_count: 0,
             live_local_origin: 0,
+            insertion_order: std::collections::VecDeque::new(),
         }
     }
 
@@ -3778,6 +3784,12 @@ impl BoundedMessageCache {
         if live_local {
             self.live_local_origin = self.live_local_origin.saturating_add(1);
         }
+        self.insertion_order.push_back((now, msg_id));
+        if self.insertion_order.len() > self.max_count.get().saturating_mul(2) {
+            let lru = &self.lru;
+            self.insertion_order
+                .retain(|(at, id)| lru.peek(id).is_some_and(|e| e.inserted_at == *at));
+        }
         true
     }
 
@@ -3813,16 +3825,16 @@ impl BoundedMessageCache {
     }
 
     fn prune_expired_at(&mut self, now: Instant) {
-        let expired: Vec<MessageIdType> = self
-            .lru
-            .iter()
-            .filter_map(|(msg_id, entry)| {
-                (now.saturating_duration_since(entry.inserted_at) >= self.max_age)
-                    .then_some(*msg_id)
-            })
-            .collect();
-
-        for msg_id in expired {
+        // x0x patch: front of the insertion queue only (see `insertion_order`).
+        while let Some(&(at, msg_id)) = self.insertion_order.front() {
+            if now.saturating_duration_since(at) < self.max_age {
+                break;
+            }
+            self.insertion_order.pop_front();
+            let current = self.lru.peek(&msg_id).is_some_and(|e| e.inserted_at == at);
+            if !current {
+                continue;
+            }
             if let Some(entry) = self.lru.pop(&msg_id) {
                 self.total_bytes = self.total_bytes.saturating_sub(entry.bytes);
                 self.note_removed_entry(&entry);
@@ -3876,6 +3888,7 @@ impl BoundedMessageCache {
         for (_, entry) in self.lru.iter_mut() {
             entry.inserted_at = inserted_at;
         }
+        self.insertion_order = self.lru.iter().rev().map(|(id, _)| (inserted_at, *id)).collect();
     }
 }
 
@@ -7064,6 +7077,8 @@ pub struct PlumtreePubSub<T: GossipTransport + 'static> {
     /// anti-entropy, connected-peers refresher). Setting the value wakes
     /// every task's `select!` arm at its next await point.
     shutdown_tx: tokio::sync::watch::Sender<bool>,
+    /// x0x patch: whether this node runs (and answers) digest anti-entropy.
+    anti_entropy_enabled: Arc<std::sync::atomic::AtomicBool>,
     /// Issue #42: retained JoinHandles for those background tasks, joined
     /// (or aborted after a bounded grace) by [`Self::shutdown`] so no
     /// worker is left spinning after transport shutdown.
@@ -7848,6 +7863,7 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
             signature_policy: StdRwLock::new(SignaturePolicy::AcceptV1),
             v1_receipts: std::sync::atomic::AtomicU64::new(0),
             shutdown_tx: tokio::sync::watch::channel(false).0,
+            anti_entropy_enabled: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             background_tasks: Mutex::new(Vec::new()),
         };
 
@@ -10473,6 +10489,17 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
     }
 
     /// Handle incoming EAGER message
+    /// x0x patch: switch off digest anti-entropy, both the periodic digests
+    /// this node sends and its answers to digests from peers. For an
+    /// application that reconciles topic history itself (x0x's IBLT rounds
+    /// are bounded in bytes; a digest lists every cached id, up to 2,048 per
+    /// topic, every 30 s, and its answer re-sends every missing message).
+    #[must_use]
+    pub fn without_anti_entropy(self) -> Self {
+        self.anti_entropy_enabled.store(false, Ordering::Relaxed);
+        self
+    }
+
     /// x0x patch: stop signing frames and carrying the node's public key in
     /// them, and accept unsigned frames, because the transport authenticates
     /// every hop (each `from` peer id is proven by the connection's ML-DSA
@@ -11405,6 +11432,10 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
         message: GossipMessage,
         session: Option<saorsa_gossip_transport::AuthenticatedSession>,
     ) -> Result<()> {
+        // x0x patch: a node without digest anti-entropy answers none.
+        if !self.anti_entropy_enabled.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         if !self.verify_message_signature(&message) {
             warn!(peer_id = %LogPeerId::from(from), "Anti-entropy: invalid signature, dropping");
             return Err(anyhow!("Invalid signature on anti-entropy message"));
@@ -13195,6 +13226,7 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
     /// Every `ANTI_ENTROPY_INTERVAL_SECS` seconds, for each topic with cached messages,
     /// picks one random peer and sends an anti-entropy digest containing our cached message IDs.
     fn spawn_anti_entropy_task(&self) {
+        let enabled = Arc::clone(&self.anti_entropy_enabled);
         let topics = self.topics.clone();
         let transport = self.transport.clone();
         let signing_key = self.signing_key.clone();
@@ -13225,6 +13257,9 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
                         break;
                     }
                     _ = interval.tick() => {}
+                }
+                if !enabled.load(Ordering::Relaxed) {
+                    continue;
                 }
 
                 let topics_guard = topics.read_all().await;
