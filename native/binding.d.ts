@@ -305,6 +305,9 @@ export declare function verifyRecord(
   signature: Buffer,
 ): boolean;
 
+/** Every `code` a native error can carry, one per Rust `CoreError` variant. */
+export declare function errorCodes(): string[];
+
 /** Largest payload accepted by publish(), bytes. */
 export declare const MAX_PAYLOAD_BYTES: number;
 /** Longest topic accepted, UTF-8 bytes. */

@@ -70,6 +70,7 @@ export {
 export { type RecordRejection, type RecordStats } from './records.js';
 export {
   AbortError,
+  AlreadyBuiltError,
   BadAddressError,
   BadKeyError,
   ClosedError,

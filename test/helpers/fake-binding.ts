@@ -33,6 +33,11 @@ import { FakePullSource } from './fake-pull-source.js';
 
 export const FAKE_LIMITS = { MAX_PAYLOAD_BYTES: 64, MAX_TOPIC_BYTES: 16 } as const;
 
+/** An error shaped as the addon throws it: the code in `code`, not in the message. */
+function nativeError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
 class FakeKeypair {
   constructor(readonly seed: string) {}
 
@@ -42,12 +47,12 @@ class FakeKeypair {
 
   static fromBytes(bytes: Buffer): FakeKeypair {
     const text = bytes.toString('utf8');
-    if (!/^[0-9a-f]{8}$/.test(text)) throw new Error('ERR_X0X_BAD_KEY: not a keypair');
+    if (!/^[0-9a-f]{8}$/.test(text)) throw nativeError('ERR_X0X_BAD_KEY', 'not a keypair');
     return new FakeKeypair(text);
   }
 
   static load(file: string): FakeKeypair {
-    if (!existsSync(file)) throw new Error(`ERR_X0X_KEY_FILE: ${file} does not exist`);
+    if (!existsSync(file)) throw nativeError('ERR_X0X_KEY_FILE', `${file} does not exist`);
     return FakeKeypair.fromBytes(readFileSync(file));
   }
 
@@ -162,7 +167,7 @@ class FakeAgent {
   ) {}
 
   static async create(options: NativeAgentOptions, keypair: FakeKeypair): Promise<FakeAgent> {
-    if (options.bindAddr.endsWith(':1')) throw new Error('ERR_X0X_BAD_ADDRESS: port 1 is privileged');
+    if (options.bindAddr.endsWith(':1')) throw nativeError('ERR_X0X_BAD_ADDRESS', 'port 1 is privileged');
     const agent = new FakeAgent(options, keypair);
     FakeAgent.created.push(agent);
     return agent;
@@ -180,7 +185,7 @@ class FakeAgent {
   async join(seeds: string[]): Promise<void> {
     this.calls.push(`join ${seeds.join(',')}`);
     await this.joinGate;
-    if (seeds.includes('10.0.0.1:9')) throw new Error('ERR_X0X_JOIN_FAILED: nobody answered');
+    if (seeds.includes('10.0.0.1:9')) throw nativeError('ERR_X0X_JOIN_FAILED', 'nobody answered');
   }
 
   async subscribe(topic: string): Promise<FakePullSource<NativeMessage>> {
@@ -409,6 +414,7 @@ const checked = {
   NativeRecordBook: FakeRecordBook,
   NativeFloodPayloads: FakePullSource,
   verifyRecord: fakeVerifyRecord,
+  errorCodes: (): string[] => [],
   ...FAKE_LIMITS,
 } satisfies {
   [K in keyof NativeBinding]: NativeBinding[K] extends abstract new (...args: never) => unknown

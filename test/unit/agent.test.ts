@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   AbortError,
   Agent,
+  AlreadyBuiltError,
   AgentKeypair,
   BadAddressError,
   BadKeyError,
@@ -88,8 +89,9 @@ describe('AgentBuilder', () => {
   it('builds once', async () => {
     const builder = Agent.builder();
     const agent = await builder.build();
-    await expect(builder.build()).rejects.toThrow(/already built/);
-    expect(() => builder.withBindAddress('127.0.0.1:0')).toThrow(/already built/);
+    await expect(builder.build()).rejects.toMatchObject({ code: 'ERR_X0X_ALREADY_BUILT' });
+    await expect(builder.build()).rejects.toBeInstanceOf(AlreadyBuiltError);
+    expect(() => builder.withBindAddress('127.0.0.1:0')).toThrow(AlreadyBuiltError);
     await agent.close();
   });
 
