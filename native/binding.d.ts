@@ -207,12 +207,6 @@ export declare class NativeAgent {
   /** Runs one anti-entropy round now (after any round in progress). */
   reconcile(): Promise<NativeReconciliationStats>;
   antiEntropyStats(): NativeAntiEntropyStats;
-  /** Diagnostic: a signed envelope for `topic`, not published. */
-  sealFrame(topic: string, payload: Buffer): Buffer;
-  /** Diagnostic: re-signs one of this agent's frames (same message id, new bytes). */
-  resealFrame(topic: string, frame: Buffer): Buffer;
-  /** Diagnostic: gossips bytes as they are, without an envelope. */
-  publishRaw(topic: string, frame: Buffer): Promise<void>;
   pubsubStats(): NativePubSubStats;
   /** Diagnostic: counters of the layers under pub/sub (transport, Plumtree, ant-quic), by name; not a stable set. */
   diagnostics(): Record<string, number>;

@@ -1,6 +1,8 @@
 'use strict';
 // Loads the compiled x0x addon. Order: the prebuilt binary shipped in the
 // package, then a local `cargo build --release` output for development.
+// X0X_NATIVE_LIBRARY_PATH names one file to load instead (tests use it for
+// the test addon built with `node native/build.cjs --test-hooks`).
 // Failures throw an Error whose `code` is ERR_X0X_NATIVE_MISSING so that
 // src/errors.ts maps it to NativeMissingError.
 
@@ -43,7 +45,11 @@ function missing(message, options) {
 }
 
 function load() {
-  const tried = candidates();
+  // An explicit addon file (the test addon, or a custom build) and nothing else.
+  const explicit = process.env.X0X_NATIVE_LIBRARY_PATH;
+  const tried = explicit
+    ? [{ file: path.resolve(explicit), load: candidates()[1].load }]
+    : candidates();
   for (const { file, load: loadFile } of tried) {
     if (!fs.existsSync(file)) continue;
     try {

@@ -293,18 +293,6 @@ class FakeAgent {
     };
   }
 
-  sealFrame(_topic: string, payload: Buffer): Buffer {
-    return payload;
-  }
-
-  resealFrame(_topic: string, frame: Buffer): Buffer {
-    return frame;
-  }
-
-  async publishRaw(topic: string): Promise<void> {
-    this.calls.push(`publishRaw:${topic}`);
-  }
-
   async blockPeer(peerId: string): Promise<void> {
     this.calls.push(`blockPeer:${peerId}`);
   }

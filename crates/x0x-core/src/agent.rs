@@ -474,6 +474,8 @@ impl Agent {
 
     /// Signs an envelope without publishing it. Diagnostic: lets tests build
     /// frames to tamper with before [`Self::publish_raw`].
+    /// Test hook: only with the `test-hooks` feature, never in the shipped addon.
+    #[cfg(feature = "test-hooks")]
     pub fn seal_frame(&self, topic: &str, payload: &[u8]) -> CoreResult<Vec<u8>> {
         self.ensure_open()?;
         validate_topic(topic)?;
@@ -483,6 +485,8 @@ impl Agent {
     /// Re-signs one of this agent's frames: same message id, new bytes.
     /// Diagnostic: lets tests re-send a message the way a publisher retrying
     /// would, to prove receivers deliver it once.
+    /// Test hook: only with the `test-hooks` feature, never in the shipped addon.
+    #[cfg(feature = "test-hooks")]
     pub fn reseal_frame(&self, topic: &str, frame: &[u8]) -> CoreResult<Vec<u8>> {
         self.ensure_open()?;
         validate_topic(topic)?;
@@ -492,6 +496,8 @@ impl Agent {
     /// Gossips `frame` as it is, without sealing it in an envelope.
     /// Diagnostic: receivers verify every frame, so this is how tests prove
     /// forged and malformed messages are dropped.
+    /// Test hook: only with the `test-hooks` feature, never in the shipped addon.
+    #[cfg(feature = "test-hooks")]
     pub async fn publish_raw(&self, topic: &str, frame: Vec<u8>) -> CoreResult<()> {
         validate_topic(topic)?;
         let shared = Arc::clone(&self.shared);

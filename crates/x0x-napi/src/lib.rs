@@ -7,6 +7,8 @@
 
 mod anti_entropy;
 mod errors;
+#[cfg(feature = "test-hooks")]
+mod hooks;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -371,24 +373,6 @@ impl NativeAgent {
                 }
             })
             .into()
-    }
-
-    /// Diagnostic: a signed envelope, not published.
-    #[napi]
-    pub fn seal_frame(&self, topic: String, payload: Buffer) -> Outcome<Buffer> {
-        self.inner.seal_frame(&topic, &payload).map(Buffer::from).into()
-    }
-
-    /// Diagnostic: re-signs one of this agent's frames (same id, new bytes).
-    #[napi]
-    pub fn reseal_frame(&self, topic: String, frame: Buffer) -> Outcome<Buffer> {
-        self.inner.reseal_frame(&topic, &frame).map(Buffer::from).into()
-    }
-
-    /// Diagnostic: gossips bytes without an envelope.
-    #[napi]
-    pub async fn publish_raw(&self, topic: String, frame: Buffer) -> Outcome<()> {
-        self.inner.publish_raw(&topic, frame.to_vec()).await.into()
     }
 
     /// HyParView active view, hex ids.
