@@ -61,14 +61,17 @@ export interface NativeMessage {
   receivedAt: number;
 }
 
-export interface NativeConnectionEvent {
-  type: 'connected' | 'disconnected';
-  peerId: string;
-  /** "ip:port" when known. */
-  addr?: string;
-  /** ms since epoch. */
-  at: number;
-}
+/** A connection change, or a lag report; Rust `NativeConnectionEvent`. */
+export type NativeConnectionEvent =
+  | {
+      type: 'connected' | 'disconnected';
+      peerId: string;
+      /** "ip:port" when known. */
+      addr?: string;
+      /** ms since epoch. */
+      at: number;
+    }
+  | { type: 'lagged'; missed: number };
 
 export interface NativePeer {
   peerId: string;
@@ -96,14 +99,17 @@ export interface NativeMembershipStats {
   refills: number;
 }
 
-export interface NativeMembershipEvent {
-  type: 'peer-joined' | 'peer-suspected' | 'peer-left';
-  peerId: string;
-  addr?: string;
-  /** For peer-left: 'graceful' | 'failed' | 'demoted'. */
-  reason?: string;
-  at: number;
-}
+/** Rust `NativeLeaveReason`. */
+export type NativeLeaveReason = 'graceful' | 'failed' | 'demoted';
+
+/** A membership change, or a lag report; Rust `NativeMembershipEvent`. */
+export type NativeMembershipEvent =
+  | { type: 'peer-joined' | 'peer-suspected'; peerId: string; addr?: string; at: number }
+  | { type: 'peer-left'; peerId: string; addr?: string; reason: NativeLeaveReason; at: number }
+  | { type: 'lagged'; missed: number };
+
+/** A flooded payload, or a lag report; Rust `NativeFlood`. */
+export type NativeFlood = { type: 'payload'; payload: Buffer } | { type: 'lagged'; missed: number };
 
 /** A rendezvous holder to ask. Unparsable addresses are skipped. */
 export interface NativeHolder {
@@ -284,7 +290,7 @@ export declare class NativeRecordBook {
 }
 
 export declare class NativeFloodPayloads {
-  next(): Promise<Buffer | null>;
+  next(): Promise<NativeFlood | null>;
   close(): void;
 }
 

@@ -19,6 +19,7 @@ import type {
   NativeMembershipEvent,
   NativeMembershipEvents,
   NativeMembershipStats,
+  NativeFlood,
   NativeFloodStats,
   NativeReconciliationStats,
   NativeAntiEntropyStats,
@@ -156,7 +157,7 @@ class FakeAgent {
   readonly subscriptions: FakePullSource<NativeMessage>[] = [];
   readonly events: FakePullSource<NativeConnectionEvent>[] = [];
   readonly membershipStreams: FakePullSource<NativeMembershipEvent>[] = [];
-  readonly floodStreams: FakePullSource<Buffer>[] = [];
+  readonly floodStreams: FakePullSource<NativeFlood>[] = [];
   /** Set to make the next join() wait for `release`. */
   joinGate: Promise<void> | undefined;
   closed = false;
@@ -314,8 +315,8 @@ class FakeAgent {
     return 0;
   }
 
-  floodPayloads(): FakePullSource<Buffer> {
-    const source = new FakePullSource<Buffer>();
+  floodPayloads(): FakePullSource<NativeFlood> {
+    const source = new FakePullSource<NativeFlood>();
     this.floodStreams.push(source);
     return source;
   }

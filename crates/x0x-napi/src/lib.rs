@@ -145,15 +145,15 @@ pub struct NativeMessage {
     pub received_at: f64,
 }
 
-/// A transport connection change.
-#[napi(object)]
-pub struct NativeConnectionEvent {
-    /// "connected" or "disconnected".
-    #[napi(js_name = "type")]
-    pub kind: String,
-    pub peer_id: String,
-    pub addr: Option<String>,
-    pub at: f64,
+/// A transport connection change, as a union discriminated by `type`.
+#[napi(discriminant = "type", discriminant_case = "lowercase")]
+pub enum NativeConnectionEvent {
+    /// A connection to `peer_id` opened.
+    Connected { peer_id: String, addr: Option<String>, at: f64 },
+    /// The connection to `peer_id` closed.
+    Disconnected { peer_id: String, addr: Option<String>, at: f64 },
+    /// The reader fell behind; `missed` events were dropped.
+    Lagged { missed: f64 },
 }
 
 /// A connected peer.
@@ -188,17 +188,28 @@ pub struct NativeMembershipStats {
     pub refills: f64,
 }
 
-/// A membership change.
-#[napi(object)]
-pub struct NativeMembershipEvent {
-    /// "peer-joined", "peer-suspected" or "peer-left".
-    #[napi(js_name = "type")]
-    pub kind: String,
-    pub peer_id: String,
-    pub addr: Option<String>,
-    /// For "peer-left": "graceful", "failed" or "demoted".
-    pub reason: Option<String>,
-    pub at: f64,
+/// Why a peer left the active view.
+#[napi(string_enum = "lowercase")]
+pub enum NativeLeaveReason {
+    /// It said goodbye.
+    Graceful,
+    /// SWIM declared it dead.
+    Failed,
+    /// HyParView moved it to the passive view.
+    Demoted,
+}
+
+/// A membership change, as a union discriminated by `type`.
+#[napi(discriminant = "type", discriminant_case = "kebab-case")]
+pub enum NativeMembershipEvent {
+    /// `peer_id` entered the active view.
+    PeerJoined { peer_id: String, addr: Option<String>, at: f64 },
+    /// SWIM stopped hearing from `peer_id`.
+    PeerSuspected { peer_id: String, addr: Option<String>, at: f64 },
+    /// `peer_id` left the active view.
+    PeerLeft { peer_id: String, addr: Option<String>, reason: NativeLeaveReason, at: f64 },
+    /// The reader fell behind; `missed` events were dropped.
+    Lagged { missed: f64 },
 }
 
 fn to_peers(list: Vec<([u8; 32], Option<SocketAddr>)>) -> Vec<NativePeer> {
@@ -441,26 +452,32 @@ async fn wait_closed(mut own: watch::Receiver<bool>, mut agent: watch::Receiver<
     }
 }
 
+/// What an event stream hands out next.
+pub(crate) enum Next<T> {
+    /// The next event.
+    Item(T),
+    /// The reader fell behind and this many events were dropped.
+    Lagged(u64),
+}
+
 /// Next item of an event stream, or `None` once the stream or its agent is
-/// closed. A slow reader skips what it missed rather than ending the stream.
+/// closed. A slow reader gets [`Next::Lagged`] with the count it missed, then
+/// the oldest event still held; nothing is dropped silently.
 pub(crate) async fn next_broadcast<T: Clone>(
     rx: &Mutex<broadcast::Receiver<T>>,
     closed: &watch::Sender<bool>,
     agent_closed: &watch::Receiver<bool>,
-) -> Option<T> {
+) -> Option<Next<T>> {
     let mut rx = rx.lock().await;
     let stop = wait_closed(closed.subscribe(), agent_closed.clone());
-    tokio::pin!(stop);
-    loop {
-        let item = tokio::select! {
-            e = rx.recv() => e,
-            _ = &mut stop => return None,
-        };
-        match item {
-            Ok(e) => return Some(e),
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(broadcast::error::RecvError::Closed) => return None,
-        }
+    let item = tokio::select! {
+        e = rx.recv() => e,
+        _ = stop => return None,
+    };
+    match item {
+        Ok(e) => Some(Next::Item(e)),
+        Err(broadcast::error::RecvError::Lagged(n)) => Some(Next::Lagged(n)),
+        Err(broadcast::error::RecvError::Closed) => None,
     }
 }
 
@@ -531,13 +548,18 @@ pub struct NativeConnectionEvents {
 impl NativeConnectionEvents {
     /// Next event, or null once closed.
     #[napi]
-    pub async fn next(&self) -> napi::Result<Option<NativeConnectionEvent>> {
-        Ok(next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|e| NativeConnectionEvent {
-            kind: if e.connected { "connected" } else { "disconnected" }.to_owned(),
-            peer_id: hex_id(&e.peer.to_bytes()),
-            addr: e.addr.map(|a| a.to_string()),
-            at: e.at_ms as f64,
-        }))
+    pub async fn next(&self) -> Option<NativeConnectionEvent> {
+        next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|next| match next {
+            Next::Lagged(n) => NativeConnectionEvent::Lagged { missed: n as f64 },
+            Next::Item(e) => {
+                let (peer_id, addr, at) = (hex_id(&e.peer.to_bytes()), e.addr.map(|a| a.to_string()), e.at_ms as f64);
+                if e.connected {
+                    NativeConnectionEvent::Connected { peer_id, addr, at }
+                } else {
+                    NativeConnectionEvent::Disconnected { peer_id, addr, at }
+                }
+            }
+        })
     }
 
     /// Stops the stream. Idempotent.
@@ -559,30 +581,29 @@ pub struct NativeMembershipEvents {
 impl NativeMembershipEvents {
     /// Next event, or null once closed.
     #[napi]
-    pub async fn next(&self) -> napi::Result<Option<NativeMembershipEvent>> {
+    pub async fn next(&self) -> Option<NativeMembershipEvent> {
         use x0x_core::{LeaveReason, MembershipEventKind};
-        Ok(next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|e| {
-            let kind = match e.kind {
-                MembershipEventKind::Joined => "peer-joined",
-                MembershipEventKind::Suspected => "peer-suspected",
-                MembershipEventKind::Left => "peer-left",
+        next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|next| {
+            let e = match next {
+                Next::Lagged(n) => return NativeMembershipEvent::Lagged { missed: n as f64 },
+                Next::Item(e) => e,
             };
-            let reason = e.reason.map(|r| {
-                match r {
-                    LeaveReason::Graceful => "graceful",
-                    LeaveReason::Failed => "failed",
-                    LeaveReason::Demoted => "demoted",
-                }
-                .to_owned()
-            });
-            NativeMembershipEvent {
-                kind: kind.to_owned(),
-                peer_id: hex_id(&e.peer.to_bytes()),
-                addr: e.addr.map(|a| a.to_string()),
-                reason,
-                at: e.at_ms as f64,
+            let (peer_id, addr, at) = (hex_id(&e.peer.to_bytes()), e.addr.map(|a| a.to_string()), e.at_ms as f64);
+            match e.kind {
+                MembershipEventKind::Joined => NativeMembershipEvent::PeerJoined { peer_id, addr, at },
+                MembershipEventKind::Suspected => NativeMembershipEvent::PeerSuspected { peer_id, addr, at },
+                MembershipEventKind::Left { reason } => NativeMembershipEvent::PeerLeft {
+                    peer_id,
+                    addr,
+                    reason: match reason {
+                        LeaveReason::Graceful => NativeLeaveReason::Graceful,
+                        LeaveReason::Failed => NativeLeaveReason::Failed,
+                        LeaveReason::Demoted => NativeLeaveReason::Demoted,
+                    },
+                    at,
+                },
             }
-        }))
+        })
     }
 
     /// Stops the stream. Idempotent.

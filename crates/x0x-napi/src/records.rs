@@ -11,7 +11,7 @@ use tokio::sync::{broadcast, watch, Mutex};
 use x0x_core::records::{self, Record, RecordBook};
 
 use crate::errors::{outcome, outcome_async, Outcome, Try};
-use crate::{hex_id, next_broadcast, parse_id, NativeAgent, NativeKeypair};
+use crate::{hex_id, next_broadcast, parse_id, NativeAgent, NativeKeypair, Next};
 
 fn invalid(message: String) -> Error {
     Error::new(Status::InvalidArg, message)
@@ -197,6 +197,15 @@ pub fn verify_record(
     })
 }
 
+/// One item of the flood stream, as a union discriminated by `type`.
+#[napi(discriminant = "type", discriminant_case = "lowercase")]
+pub enum NativeFlood {
+    /// A payload flooded by another agent.
+    Payload { payload: Buffer },
+    /// The reader fell behind; `missed` payloads were dropped.
+    Lagged { missed: f64 },
+}
+
 /// Flooded payloads.
 #[napi]
 pub struct NativeFloodPayloads {
@@ -209,9 +218,12 @@ pub struct NativeFloodPayloads {
 impl NativeFloodPayloads {
     /// Next payload, or null once closed.
     #[napi]
-    pub async fn next(&self) -> napi::Result<Option<Buffer>> {
-        // A slow reader loses the oldest beacons; the next round repeats them.
-        Ok(next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(Buffer::from))
+    pub async fn next(&self) -> Option<NativeFlood> {
+        next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|next| match next {
+            Next::Item(bytes) => NativeFlood::Payload { payload: bytes.into() },
+            // A slow reader loses the oldest beacons; the next round repeats them.
+            Next::Lagged(n) => NativeFlood::Lagged { missed: n as f64 },
+        })
     }
 
     /// Stops the stream. Idempotent.
