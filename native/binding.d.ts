@@ -203,8 +203,6 @@ export declare class NativeAgent {
   publish(topic: string, payload: Buffer): Promise<string>;
   connectionEvents(): NativeConnectionEvents;
   connectedPeers(): Promise<NativePeer[]>;
-  activeView(): string[];
-  passiveView(): string[];
   /** Active view with last known addresses (waits for the view lock). */
   activePeers(): Promise<NativePeer[]>;
   passivePeers(): Promise<NativePeer[]>;

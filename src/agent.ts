@@ -196,24 +196,6 @@ export class Agent implements AsyncDisposable {
   }
 
   /**
-   * The HyParView active view: ids of the peers this agent gossips with directly.
-   * @throws {@link ClosedError} once the agent is closed
-   */
-  activeView(): AgentId[] {
-    const native = this.#core.use();
-    return callNativeSync(() => native.activeView());
-  }
-
-  /**
-   * The HyParView passive view: ids of known peers kept in reserve.
-   * @throws {@link ClosedError} once the agent is closed
-   */
-  passiveView(): AgentId[] {
-    const native = this.#core.use();
-    return callNativeSync(() => native.passiveView());
-  }
-
-  /**
    * Counters of the publish/subscribe layer.
    * @throws {@link ClosedError} once the agent is closed
    */

@@ -230,14 +230,6 @@ class FakeAgent {
     return [];
   }
 
-  activeView(): string[] {
-    return ['aa'.repeat(32)];
-  }
-
-  passiveView(): string[] {
-    return [];
-  }
-
   pubsubStats(): NativePubSubStats {
     return { published: 1, delivered: 2, duplicatesDropped: 3, invalidDropped: 4, oversizedDropped: 6, staleDropped: 7, laggedDropped: 8, cacheSize: 5 };
   }

@@ -276,7 +276,7 @@ const commands = {
   },
 
   async activeView() {
-    return requireAgent().activeView();
+    return (await requireAgent().membership.activeView()).map((p) => p.peerId);
   },
 
   async activePeers() {

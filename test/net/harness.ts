@@ -590,7 +590,7 @@ export class AgentProcess {
     return this.call('connectedPeers', {});
   }
 
-  /** `agent.activeView()`. */
+  /** Ids of `agent.membership.activeView()`. */
   activeView(): Promise<string[]> {
     return this.call('activeView', {});
   }

@@ -323,33 +323,6 @@ impl Agent {
         .await
     }
 
-    /// HyParView active view.
-    ///
-    /// From a thread outside any Tokio runtime (Node's main thread) this waits
-    /// briefly for the view's lock; inside a runtime it cannot block, and the
-    /// library's non-blocking read answers empty while the lock is busy (use
-    /// [`Self::active_peers`] there).
-    pub fn active_view(&self) -> CoreResult<Vec<AgentId>> {
-        self.ensure_open()?;
-        let m = &self.shared.membership;
-        let peers = match tokio::runtime::Handle::try_current() {
-            Err(_) => self.handle.block_on(m.sample_active(usize::MAX)),
-            Ok(_) => m.active_view(),
-        };
-        Ok(peers.into_iter().map(PeerId::to_bytes).collect())
-    }
-
-    /// HyParView passive view; waits for the lock as [`Self::active_view`] does.
-    pub fn passive_view(&self) -> CoreResult<Vec<AgentId>> {
-        self.ensure_open()?;
-        let m = &self.shared.membership;
-        let peers = match tokio::runtime::Handle::try_current() {
-            Err(_) => self.handle.block_on(m.sample_passive(usize::MAX)),
-            Ok(_) => m.passive_view(),
-        };
-        Ok(peers.into_iter().map(PeerId::to_bytes).collect())
-    }
-
     /// HyParView active view with last known addresses (waits for the view's
     /// lock rather than answering empty under contention).
     pub async fn active_peers(&self) -> CoreResult<Vec<(AgentId, Option<SocketAddr>)>> {

@@ -386,18 +386,6 @@ impl NativeAgent {
             .into()
     }
 
-    /// HyParView active view, hex ids.
-    #[napi]
-    pub fn active_view(&self) -> Outcome<Vec<String>> {
-        self.inner.active_view().map(|v| v.iter().map(hex_id).collect()).into()
-    }
-
-    /// HyParView passive view, hex ids.
-    #[napi]
-    pub fn passive_view(&self) -> Outcome<Vec<String>> {
-        self.inner.passive_view().map(|v| v.iter().map(hex_id).collect()).into()
-    }
-
     /// Pub/sub counters.
     #[napi]
     pub fn pubsub_stats(&self) -> Outcome<NativePubSubStats> {
