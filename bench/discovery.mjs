@@ -39,7 +39,7 @@ async function overlay(agents) {
   const adj = agents.map(() => new Set());
   await Promise.all(
     agents.map(async (a, i) => {
-      const ids = new Set([...a.activeView(), ...(await a.connectedPeers()).map((p) => p.peerId)]);
+      const ids = new Set([...(await a.membership.activeView()).map((p) => p.peerId), ...(await a.connectedPeers()).map((p) => p.peerId)]);
       for (const id of ids) {
         const j = index.get(id);
         if (j !== undefined) adj[i].add(j);

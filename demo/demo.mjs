@@ -309,7 +309,7 @@ async function printSummary(state) {
   for (const n of state.nodes) {
     const stats = n.agent.pubsubStats();
     const connected = await n.agent.connectedPeers();
-    rows.push([n.index, shortId(n.id), n.agent.activeView().length, connected.length, n.sent, n.received, stats.duplicatesDropped, stats.invalidDropped]);
+    rows.push([n.index, shortId(n.id), (await n.agent.membership.activeView()).length, connected.length, n.sent, n.received, stats.duplicatesDropped, stats.invalidDropped]);
   }
   printTable(['#', 'id', 'active view', 'connected', 'sent', 'delivered', 'dup dropped', 'invalid'], rows);
 

@@ -61,14 +61,17 @@ export interface NativeMessage {
   receivedAt: number;
 }
 
-export interface NativeConnectionEvent {
-  type: 'connected' | 'disconnected';
-  peerId: string;
-  /** "ip:port" when known. */
-  addr?: string;
-  /** ms since epoch. */
-  at: number;
-}
+/** A connection change, or a lag report; Rust `NativeConnectionEvent`. */
+export type NativeConnectionEvent =
+  | {
+      type: 'connected' | 'disconnected';
+      peerId: string;
+      /** "ip:port" when known. */
+      addr?: string;
+      /** ms since epoch. */
+      at: number;
+    }
+  | { type: 'lagged'; missed: number };
 
 export interface NativePeer {
   peerId: string;
@@ -96,14 +99,17 @@ export interface NativeMembershipStats {
   refills: number;
 }
 
-export interface NativeMembershipEvent {
-  type: 'peer-joined' | 'peer-suspected' | 'peer-left';
-  peerId: string;
-  addr?: string;
-  /** For peer-left: 'graceful' | 'failed' | 'demoted'. */
-  reason?: string;
-  at: number;
-}
+/** Rust `NativeLeaveReason`. */
+export type NativeLeaveReason = 'graceful' | 'failed' | 'demoted';
+
+/** A membership change, or a lag report; Rust `NativeMembershipEvent`. */
+export type NativeMembershipEvent =
+  | { type: 'peer-joined' | 'peer-suspected'; peerId: string; addr?: string; at: number }
+  | { type: 'peer-left'; peerId: string; addr?: string; reason: NativeLeaveReason; at: number }
+  | { type: 'lagged'; missed: number };
+
+/** A flooded payload, or a lag report; Rust `NativeFlood`. */
+export type NativeFlood = { type: 'payload'; payload: Buffer } | { type: 'lagged'; missed: number };
 
 /** A rendezvous holder to ask. Unparsable addresses are skipped. */
 export interface NativeHolder {
@@ -197,8 +203,6 @@ export declare class NativeAgent {
   publish(topic: string, payload: Buffer): Promise<string>;
   connectionEvents(): NativeConnectionEvents;
   connectedPeers(): Promise<NativePeer[]>;
-  activeView(): string[];
-  passiveView(): string[];
   /** Active view with last known addresses (waits for the view lock). */
   activePeers(): Promise<NativePeer[]>;
   passivePeers(): Promise<NativePeer[]>;
@@ -207,12 +211,6 @@ export declare class NativeAgent {
   /** Runs one anti-entropy round now (after any round in progress). */
   reconcile(): Promise<NativeReconciliationStats>;
   antiEntropyStats(): NativeAntiEntropyStats;
-  /** Diagnostic: a signed envelope for `topic`, not published. */
-  sealFrame(topic: string, payload: Buffer): Buffer;
-  /** Diagnostic: re-signs one of this agent's frames (same message id, new bytes). */
-  resealFrame(topic: string, frame: Buffer): Buffer;
-  /** Diagnostic: gossips bytes as they are, without an envelope. */
-  publishRaw(topic: string, frame: Buffer): Promise<void>;
   pubsubStats(): NativePubSubStats;
   /** Diagnostic: counters of the layers under pub/sub (transport, Plumtree, ant-quic), by name; not a stable set. */
   diagnostics(): Record<string, number>;
@@ -290,7 +288,7 @@ export declare class NativeRecordBook {
 }
 
 export declare class NativeFloodPayloads {
-  next(): Promise<Buffer | null>;
+  next(): Promise<NativeFlood | null>;
   close(): void;
 }
 
@@ -304,6 +302,9 @@ export declare function verifyRecord(
   publicKey: Buffer,
   signature: Buffer,
 ): boolean;
+
+/** Every `code` a native error can carry, one per Rust `CoreError` variant. */
+export declare function errorCodes(): string[];
 
 /** Largest payload accepted by publish(), bytes. */
 export declare const MAX_PAYLOAD_BYTES: number;

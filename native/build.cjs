@@ -1,6 +1,9 @@
 'use strict';
 // Builds crates/x0x-napi in release mode and installs the result as
 // prebuilds/<platform>-<arch>/x0x.node, the layout native/index.cjs loads.
+// With --test-hooks it builds the test addon instead (feature `test-hooks`:
+// sealFrame, resealFrame, publishRaw) into the cargo target directory, outside
+// the package, where only tests load it (X0X_NATIVE_LIBRARY_PATH).
 // Plain cargo (not `napi build`) so the build shares its target directory
 // and artifacts with `cargo test`, which halves a clean CI build.
 
@@ -16,15 +19,23 @@ function libraryName() {
   return 'libx0x_napi.so';
 }
 
-function build() {
-  const targetDir = process.env.CARGO_TARGET_DIR
-    ? path.resolve(root, process.env.CARGO_TARGET_DIR)
-    : path.join(root, 'target');
+function targetDir() {
+  return process.env.CARGO_TARGET_DIR ? path.resolve(root, process.env.CARGO_TARGET_DIR) : path.join(root, 'target');
+}
+
+/** Where the test addon goes: under the cargo target directory, never packed. */
+function testAddonPath() {
+  return path.join(targetDir(), 'x0x-test-hooks', 'x0x.node');
+}
+
+function build({ testHooks = false } = {}) {
+  const target = targetDir();
   const started = Date.now();
-  const result = spawnSync('cargo', ['build', '--release', '--locked', '-p', 'x0x-napi'], {
+  const features = testHooks ? ['--features', 'test-hooks'] : [];
+  const result = spawnSync('cargo', ['build', '--release', '--locked', '-p', 'x0x-napi', ...features], {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, CARGO_TARGET_DIR: targetDir },
+    env: { ...process.env, CARGO_TARGET_DIR: target },
   });
   if (result.error) {
     throw new Error(
@@ -32,12 +43,13 @@ function build() {
     );
   }
   if (result.status !== 0) throw new Error(`cargo build failed with exit code ${result.status}`);
-  const out = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-  fs.mkdirSync(out, { recursive: true });
-  const dest = path.join(out, 'x0x.node');
+  const dest = testHooks
+    ? testAddonPath()
+    : path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'x0x.node');
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
   // Copy to a temp name then rename: a process that has the old addon mapped
   // keeps a valid file.
-  fs.copyFileSync(path.join(targetDir, 'release', libraryName()), `${dest}.tmp`);
+  fs.copyFileSync(path.join(target, 'release', libraryName()), `${dest}.tmp`);
   fs.renameSync(`${dest}.tmp`, dest);
   const mb = (fs.statSync(dest).size / 1048576).toFixed(1);
   console.log(`x0x: built ${path.relative(root, dest)} (${mb} MB) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
@@ -45,11 +57,11 @@ function build() {
 
 if (require.main === module) {
   try {
-    build();
+    build({ testHooks: process.argv.includes('--test-hooks') });
   } catch (err) {
     console.error(`x0x: ${err.message}`);
     process.exit(1);
   }
 }
 
-module.exports = { build };
+module.exports = { build, testAddonPath };

@@ -1,8 +1,10 @@
 'use strict';
 // Loads the compiled x0x addon. Order: the prebuilt binary shipped in the
 // package, then a local `cargo build --release` output for development.
-// Failures throw an Error whose message starts with ERR_X0X_NATIVE_MISSING so
-// that src/errors.ts maps it to NativeMissingError.
+// X0X_NATIVE_LIBRARY_PATH names one file to load instead (tests use it for
+// the test addon built with `node native/build.cjs --test-hooks`).
+// Failures throw an Error whose `code` is ERR_X0X_NATIVE_MISSING so that
+// src/errors.ts maps it to NativeMissingError.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -36,22 +38,32 @@ function candidates() {
   ];
 }
 
+function missing(message, options) {
+  const err = new Error(message, options);
+  err.code = 'ERR_X0X_NATIVE_MISSING';
+  return err;
+}
+
 function load() {
-  const tried = candidates();
+  // An explicit addon file (the test addon, or a custom build) and nothing else.
+  const explicit = process.env.X0X_NATIVE_LIBRARY_PATH;
+  const tried = explicit
+    ? [{ file: path.resolve(explicit), load: candidates()[1].load }]
+    : candidates();
   for (const { file, load: loadFile } of tried) {
     if (!fs.existsSync(file)) continue;
     try {
       return loadFile(file);
     } catch (cause) {
-      throw new Error(
-        `ERR_X0X_NATIVE_MISSING: the x0x addon at ${file} failed to load (${cause && cause.message}); ` +
+      throw missing(
+        `the x0x addon at ${file} failed to load (${cause && cause.message}); ` +
           'rebuild it with `npm run build:native`',
         { cause },
       );
     }
   }
-  throw new Error(
-    `ERR_X0X_NATIVE_MISSING: no x0x addon for ${process.platform}-${process.arch}; tried:\n` +
+  throw missing(
+    `no x0x addon for ${process.platform}-${process.arch}; tried:\n` +
       tried.map(({ file }) => `  ${file}\n`).join('') +
       'Build it from source with `npm run build:native` (needs a Rust toolchain).',
   );

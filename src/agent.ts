@@ -14,7 +14,7 @@ import { registerCore } from './core-registry.js';
 import { GossipConfig, type GossipConfigInput } from './config.js';
 import { createCoordinators, type CoordinatorManager } from './coordinators.js';
 import { createPresence, type PresenceManager } from './presence.js';
-import { callNative, callNativeSync, InvalidConfigError } from './errors.js';
+import { AlreadyBuiltError, callNative, callNativeSync, InvalidConfigError } from './errors.js';
 import { AgentKeypair, nativeKeypairOf, type AgentId } from './identity.js';
 import { loadOrCreateKeyFile } from './key-file.js';
 import { loadBinding, type NativeAgentOptions } from './native.js';
@@ -193,24 +193,6 @@ export class Agent implements AsyncDisposable {
    */
   connectedPeers(): Promise<PeerInfo[]> {
     return this.transport.connectedPeers();
-  }
-
-  /**
-   * The HyParView active view: ids of the peers this agent gossips with directly.
-   * @throws {@link ClosedError} once the agent is closed
-   */
-  activeView(): AgentId[] {
-    const native = this.#core.use();
-    return callNativeSync(() => native.activeView());
-  }
-
-  /**
-   * The HyParView passive view: ids of known peers kept in reserve.
-   * @throws {@link ClosedError} once the agent is closed
-   */
-  passiveView(): AgentId[] {
-    const native = this.#core.use();
-    return callNativeSync(() => native.passiveView());
   }
 
   /**
@@ -439,7 +421,7 @@ export class AgentBuilder {
 
   #assertUnbuilt(): void {
     if (this.#built) {
-      throw new Error('this AgentBuilder was already built; call Agent.builder() for another agent');
+      throw new AlreadyBuiltError();
     }
   }
 

@@ -6,9 +6,10 @@
  * Programmer errors (a number where a string belongs) stay plain `TypeError`s,
  * as in Node's own APIs.
  *
- * The native addon cannot throw JS classes, so it prefixes each message with
- * its code (`"ERR_X0X_CLOSED: agent is closed"`); {@link fromNative} is the one
- * place that turns such an error back into a class.
+ * The native addon cannot throw JS classes; it throws plain `Error`s whose
+ * `code` property is the stable code, with the fields of that failure as
+ * properties (`size` and `limit`, `field`). {@link fromNative} is the one place
+ * that turns such an error into a class, reading `code`, never the message.
  *
  * @module
  */
@@ -27,6 +28,7 @@
  * - `ERR_X0X_ABORTED`: an `AbortSignal` fired ({@link AbortError}).
  * - `ERR_X0X_NATIVE_MISSING`: the compiled addon for this platform cannot be found or loaded ({@link NativeMissingError}).
  * - `ERR_X0X_RENDEZVOUS`: a rendezvous registration was refused: not this agent's own id, or no holder stored it ({@link RendezvousError}).
+ * - `ERR_X0X_ALREADY_BUILT`: an `AgentBuilder` was used after `build()` ({@link AlreadyBuiltError}).
  * - `ERR_X0X_NETWORK`: any other failure reported by the native core ({@link NetworkError}).
  */
 export type X0xErrorCode =
@@ -41,6 +43,7 @@ export type X0xErrorCode =
   | 'ERR_X0X_ABORTED'
   | 'ERR_X0X_NATIVE_MISSING'
   | 'ERR_X0X_RENDEZVOUS'
+  | 'ERR_X0X_ALREADY_BUILT'
   | 'ERR_X0X_NETWORK';
 
 /** Base class of every error x0x reports on purpose. */
@@ -221,6 +224,20 @@ export class RendezvousError extends X0xError {
 }
 
 /**
+ * `ERR_X0X_ALREADY_BUILT`: an `AgentBuilder` builds one agent; `build()` or
+ * any `with…` call after the first `build()` fails with this error. Call
+ * `Agent.builder()` again for another agent.
+ */
+export class AlreadyBuiltError extends X0xError {
+  declare readonly code: 'ERR_X0X_ALREADY_BUILT';
+
+  constructor(message = 'this AgentBuilder was already built; call Agent.builder() for another agent', options?: ErrorOptions) {
+    super('ERR_X0X_ALREADY_BUILT', message, options);
+    this.name = 'AlreadyBuiltError';
+  }
+}
+
+/**
  * `ERR_X0X_NETWORK`: a failure of the native core that has no code of its own
  * (socket errors, internal faults, codes newer than this package). The message
  * is the native one, unchanged, so nothing is lost.
@@ -246,7 +263,14 @@ export function isX0xError(err: unknown, code?: X0xErrorCode): err is X0xError {
   return err instanceof X0xError && (code === undefined || err.code === code);
 }
 
-type Construct = (message: string, options: ErrorOptions) => X0xError;
+/** What a native error carries besides its message; see `crates/x0x-napi/src/errors.rs`. */
+interface NativeFields {
+  readonly size?: number | undefined;
+  readonly limit?: number | undefined;
+  readonly field?: string | undefined;
+}
+
+type Construct = (message: string, options: ErrorOptions & NativeFields) => X0xError;
 
 /** The one table from native code to class. `ERR_X0X_NETWORK` doubles as the fallback. */
 const FROM_CODE: { readonly [C in X0xErrorCode]: Construct } = {
@@ -261,34 +285,62 @@ const FROM_CODE: { readonly [C in X0xErrorCode]: Construct } = {
   ERR_X0X_ABORTED: (m, o) => new AbortError(m, o),
   ERR_X0X_NATIVE_MISSING: (m, o) => new NativeMissingError(m, o),
   ERR_X0X_RENDEZVOUS: (m, o) => new RendezvousError(m, o),
+  ERR_X0X_ALREADY_BUILT: (m, o) => new AlreadyBuiltError(m, o),
   ERR_X0X_NETWORK: (m, o) => new NetworkError(m, o),
 };
 
-function isKnownCode(code: string): code is X0xErrorCode {
-  return Object.hasOwn(FROM_CODE, code);
+/**
+ * The codes the native addon raises, one per Rust `CoreError` variant (its
+ * `errorCodes()` export lists the same set; a test compares the two). The
+ * others (`ABORTED`, `NATIVE_MISSING`, `RENDEZVOUS`) are raised in TypeScript
+ * or by the loader.
+ *
+ * @internal
+ */
+export const NATIVE_ERROR_CODES: readonly X0xErrorCode[] = [
+  'ERR_X0X_CLOSED',
+  'ERR_X0X_BAD_KEY',
+  'ERR_X0X_KEY_FILE',
+  'ERR_X0X_BAD_ADDRESS',
+  'ERR_X0X_JOIN_FAILED',
+  'ERR_X0X_INVALID_TOPIC',
+  'ERR_X0X_PAYLOAD_TOO_LARGE',
+  'ERR_X0X_INVALID_CONFIG',
+  'ERR_X0X_NETWORK',
+];
+
+function isKnownCode(code: unknown): code is X0xErrorCode {
+  return typeof code === 'string' && Object.hasOwn(FROM_CODE, code);
 }
 
-// The code is the leading run of capitals up to the first colon; the message
-// may span lines (native errors sometimes carry a source chain).
-const CODE_PREFIX = /^(ERR_[A-Z0-9_]+):[ \t]*([\s\S]*)$/;
+function numberField(value: unknown): number | undefined {
+  return typeof value === 'number' ? value : undefined;
+}
 
 /**
  * Turns whatever the native addon threw into an {@link X0xError}.
  *
- * A known `CODE: message` prefix selects the subclass and is stripped from the
- * message; anything else (an unknown code, no code, a non-Error value) becomes
- * a {@link NetworkError} with the original message. The original error is kept
- * as `cause`. An `X0xError` is returned unchanged.
+ * A known `code` property selects the subclass, and the fields the native
+ * side attached (`size`, `limit`, `field`) are copied onto it; anything else
+ * (an unknown code, no code, a non-Error value) becomes a
+ * {@link NetworkError} with the original message. The message is never
+ * parsed. The original error is kept as `cause`. An `X0xError` is returned
+ * unchanged.
  *
  * @internal
  */
 export function fromNative(err: unknown): X0xError {
   if (err instanceof X0xError) return err;
   const text = err instanceof Error ? err.message : String(err);
-  const match = CODE_PREFIX.exec(text);
-  const code = match?.[1];
-  if (match && code !== undefined && isKnownCode(code)) {
-    return FROM_CODE[code](match[2] ?? '', { cause: err });
+  const raw = typeof err === 'object' && err !== null ? (err as Record<string, unknown>) : {};
+  const code = raw['code'];
+  if (isKnownCode(code)) {
+    return FROM_CODE[code](text, {
+      cause: err,
+      size: numberField(raw['size']),
+      limit: numberField(raw['limit']),
+      field: typeof raw['field'] === 'string' ? raw['field'] : undefined,
+    });
   }
   return new NetworkError(text, { cause: err });
 }

@@ -29,12 +29,20 @@ async function drain<T>(events: AsyncIterable<T>, each: (event: T) => void): Pro
 export function logAgentEvents(agent: Agent, log: AgentLog): void {
   if (log.enabled('x0x:membership')) {
     void drain(agent.membership.events(), (e) => {
+      if (e.type === 'lagged') {
+        log.emit('warn', 'x0x:membership', 'lagged', { missed: e.missed });
+        return;
+      }
       const fields = { peer: e.peer.peerId, addr: e.peer.addr };
       log.emit(membershipLevel(e), 'x0x:membership', e.type, e.type === 'peer-left' ? { ...fields, reason: e.reason } : fields);
     });
   }
   if (log.enabled('x0x:transport')) {
     void drain(agent.transport.events(), (e) => {
+      if (e.type === 'lagged') {
+        log.emit('warn', 'x0x:transport', 'lagged', { missed: e.missed });
+        return;
+      }
       log.emit('debug', 'x0x:transport', e.type, e.addr === undefined ? { peer: e.peerId } : { peer: e.peerId, addr: e.addr });
     });
   }

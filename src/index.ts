@@ -64,12 +64,15 @@ export {
 export {
   PresenceManager,
   type OnlineAgent,
+  type PresenceChange,
   type PresenceEvent,
   type PresenceStats,
 } from './presence.js';
 export { type RecordRejection, type RecordStats } from './records.js';
+export { type LaggedEvent } from './events.js';
 export {
   AbortError,
+  AlreadyBuiltError,
   BadAddressError,
   BadKeyError,
   ClosedError,
@@ -114,6 +117,7 @@ export { GossipRuntime } from './runtime.js';
 export { Subscription, type Message } from './subscription.js';
 export {
   TransportAdapter,
+  type ConnectionChange,
   type ConnectionEvent,
   type EventsOptions,
   type PeerInfo,

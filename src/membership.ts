@@ -14,6 +14,7 @@ import { throwIfAborted, raceAbort } from './abort.js';
 import type { AgentCore } from './agent-core.js';
 import { checkSocketAddress } from './address.js';
 import { callNative, ClosedError, InvalidConfigError } from './errors.js';
+import { lagged, type LaggedEvent } from './events.js';
 import type { NativeMembershipEvent } from './native.js';
 import type { AbortOptions } from './pubsub.js';
 import type { PeerInfo } from './transport.js';
@@ -21,8 +22,12 @@ import type { PeerInfo } from './transport.js';
 /** Why a peer left the active view. */
 export type LeaveReason = 'graceful' | 'failed' | 'demoted';
 
-/** A change in this agent's active view. */
+/**
+ * A change in this agent's active view, or a {@link LaggedEvent} when the
+ * reader fell behind and older changes were dropped.
+ */
 export type MembershipEvent =
+  | LaggedEvent
   | { readonly type: 'peer-joined'; readonly peer: PeerInfo; readonly at: number }
   | { readonly type: 'peer-suspected'; readonly peer: PeerInfo; readonly at: number }
   | {
@@ -55,11 +60,10 @@ export interface MembershipStats {
 }
 
 function toEvent(e: NativeMembershipEvent): MembershipEvent {
+  if (e.type === 'lagged') return lagged(e.missed);
   const peer: PeerInfo = { peerId: e.peerId, addr: e.addr ?? '' };
-  if (e.type === 'peer-left') {
-    return { type: 'peer-left', peer, reason: (e.reason ?? 'demoted') as LeaveReason, at: e.at };
-  }
-  return { type: e.type as 'peer-joined' | 'peer-suspected', peer, at: e.at };
+  if (e.type === 'peer-left') return { type: 'peer-left', peer, reason: e.reason, at: e.at };
+  return { type: e.type, peer, at: e.at };
 }
 
 let create: (core: AgentCore) => MembershipManager;
@@ -129,6 +133,7 @@ export class MembershipManager {
    * ```ts
    * for await (const e of agent.membership.events()) {
    *   if (e.type === 'peer-left') console.log(e.peer.peerId, 'left:', e.reason);
+   *   if (e.type === 'lagged') console.warn(`missed ${e.missed} events`);
    * }
    * ```
    * @throws {@link ClosedError} once the agent is closed

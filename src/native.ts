@@ -24,6 +24,7 @@ export type {
   NativeConfig,
   NativeConnectionEvent,
   NativeConnectionEvents,
+  NativeFlood,
   NativeFloodPayloads,
   NativeFloodStats,
   NativeOffer,

@@ -35,8 +35,9 @@ import type { AbortOptions } from './pubsub.js';
 import type { GossipConfig } from './config.js';
 import { callNative, callNativeSync } from './errors.js';
 import { EventChannel } from './event-channel.js';
+import { lagged, type LaggedEvent } from './events.js';
 import type { AgentId } from './identity.js';
-import type { NativeAgent } from './native.js';
+import type { NativeAgent, NativeFlood } from './native.js';
 import { BODY_BLOCK, deriveBeaconKey, openBeacon, sealBeacon, type BeaconKey } from './presence-seal.js';
 import { RecordKeeper, RecordKind, Ticker, type VerifiedRecord } from './records.js';
 
@@ -50,12 +51,19 @@ export interface OnlineAgent {
 }
 
 /** An agent came online or went offline. */
-export interface PresenceEvent {
+export interface PresenceChange {
   readonly type: 'agent-online' | 'agent-offline';
   readonly agentId: AgentId;
   /** Local clock, ms since the epoch. */
   readonly at: number;
 }
+
+/**
+ * What `presence.events()` yields: a {@link PresenceChange}, or a
+ * {@link LaggedEvent} when the reader fell behind and older changes were
+ * dropped.
+ */
+export type PresenceEvent = PresenceChange | LaggedEvent;
 
 /** Presence counters since the agent started. */
 export interface PresenceStats {
@@ -144,7 +152,7 @@ export class PresenceManager {
     const native = this.#core.use();
     this.#started = true;
     const source = callNativeSync(() => native.floodPayloads());
-    void this.#pump(this.#core.openStream(source, { map: (b: Buffer) => b }));
+    void this.#pump(this.#core.openStream(source, { map: (item: NativeFlood) => item }));
     this.#tickers.push(
       new Ticker(Math.max(250, Math.floor(this.#ttl / 2)), () => this.broadcastPresence()),
       new Ticker(Math.min(1_000, Math.max(100, Math.floor(this.#ttl / 8))), () => this.#sweep()),
@@ -152,9 +160,13 @@ export class PresenceManager {
     await this.broadcastPresence();
   }
 
-  async #pump(frames: AsyncIterable<Buffer>): Promise<void> {
+  async #pump(frames: AsyncIterable<NativeFlood>): Promise<void> {
     try {
-      for await (const frame of frames) this.#receive(frame);
+      for await (const item of frames) {
+        // A lag costs beacons only: every agent repeats its beacon each
+        // round, so the next round brings the state back.
+        if (item.type === 'payload') this.#receive(item.payload);
+      }
     } catch {
       // The stream ends with the agent.
     }
@@ -259,6 +271,7 @@ export class PresenceManager {
    * @example
    * ```ts
    * for await (const e of agent.presence.events()) {
+   *   if (e.type === 'lagged') continue; // e.missed changes were dropped
    *   console.log(e.agentId, e.type === 'agent-online' ? 'is online' : 'went offline');
    * }
    * ```
@@ -266,7 +279,7 @@ export class PresenceManager {
    */
   events(options: AbortOptions = {}): AsyncIterableIterator<PresenceEvent> {
     this.#core.use();
-    const channel = new EventChannel<PresenceEvent>();
+    const channel = new EventChannel<PresenceEvent>(lagged);
     this.#channels.add(channel);
     return this.#core.openStream(channel, { map: (e: PresenceEvent) => e, signal: options.signal }, () =>
       this.#channels.delete(channel),

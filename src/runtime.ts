@@ -5,7 +5,7 @@
  */
 
 import type { AgentCore } from './agent-core.js';
-import { callNativeSync, ClosedError } from './errors.js';
+import { callNativeSync } from './errors.js';
 
 let create: (core: AgentCore) => GossipRuntime;
 
@@ -13,9 +13,8 @@ let create: (core: AgentCore) => GossipRuntime;
  * The gossip runtime of one agent, reachable as `agent.runtime`: membership
  * (HyParView), failure detection (SWIM) and dissemination (Plumtree).
  *
- * The runtime is already running when `AgentBuilder.build()` resolves, so
- * {@link GossipRuntime.start} exists for code written against a start/stop
- * service interface; it never restarts a runtime that was shut down.
+ * The runtime is running from the moment `AgentBuilder.build()` resolves
+ * until {@link GossipRuntime.shutdown} or `agent.close()`; it cannot restart.
  */
 export class GossipRuntime {
   static {
@@ -26,15 +25,6 @@ export class GossipRuntime {
 
   private constructor(core: AgentCore) {
     this.#core = core;
-  }
-
-  /**
-   * Resolves once the runtime is running, which it is from `build()` on.
-   * Idempotent.
-   * @throws {@link ClosedError} after {@link GossipRuntime.shutdown} or `agent.close()`
-   */
-  async start(): Promise<void> {
-    if (this.#core.closed) throw new ClosedError('the gossip runtime was shut down and cannot restart');
   }
 
   /** Stops the runtime by closing the agent; same as `agent.close()`. Idempotent. */

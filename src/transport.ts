@@ -7,6 +7,7 @@
 
 import type { AgentCore } from './agent-core.js';
 import { callNative, callNativeSync } from './errors.js';
+import { lagged, type LaggedEvent } from './events.js';
 import { type AgentId, isAgentId } from './identity.js';
 import type { NativeConnectionEvent, NativePeer } from './native.js';
 
@@ -28,7 +29,7 @@ export interface PeerInfo {
  * }
  * ```
  */
-export interface ConnectionEvent {
+export interface ConnectionChange {
   /** Whether the connection opened or closed. */
   readonly type: 'connected' | 'disconnected';
   /** The remote peer's id (its agent id). */
@@ -38,6 +39,13 @@ export interface ConnectionEvent {
   /** When it happened, in milliseconds since the epoch. */
   readonly at: number;
 }
+
+/**
+ * What `transport.events()` yields: a {@link ConnectionChange}, or a
+ * {@link LaggedEvent} when the reader fell behind and older events were
+ * dropped.
+ */
+export type ConnectionEvent = ConnectionChange | LaggedEvent;
 
 /** Options of {@link TransportAdapter.events}. */
 export interface EventsOptions {
@@ -56,6 +64,7 @@ function toPeer(native: NativePeer): PeerInfo {
 }
 
 function toEvent(native: NativeConnectionEvent): ConnectionEvent {
+  if (native.type === 'lagged') return lagged(native.missed);
   const base = { type: native.type, peerId: native.peerId, at: native.at };
   return native.addr === undefined ? base : { ...base, addr: native.addr };
 }

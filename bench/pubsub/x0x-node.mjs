@@ -6,7 +6,7 @@ import { Agent } from '../../dist/esm/index.mjs';
 import { serve } from './node-runtime.mjs';
 
 // Test hooks (not part of the package API): the core's lower-layer counters.
-const testing = createRequire(import.meta.url)('../../dist/cjs/testing.js');
+const testing = createRequire(import.meta.url)('../../test/helpers/hooks.cjs');
 
 /** @type {import('../../dist/cjs/index.js').Agent | undefined} */
 let agent;

@@ -118,6 +118,7 @@ async function join(agent: Agent, seeds: number, signal: AbortSignal, io: Io): P
 }
 
 function describe(e: MembershipEvent): string {
+  if (e.type === 'lagged') return `lagged: missed ${e.missed} membership events`;
   const base = `${e.type} ${e.peer.peerId} ${e.peer.addr || '-'}`;
   return e.type === 'peer-left' ? `${base} ${e.reason}` : base;
 }

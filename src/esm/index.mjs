@@ -16,6 +16,7 @@ export const {
   Agent,
   AgentBuilder,
   AgentKeypair,
+  AlreadyBuiltError,
   AntiEntropyManager,
   BadAddressError,
   BadKeyError,

@@ -19,6 +19,7 @@ import type {
   NativeMembershipEvent,
   NativeMembershipEvents,
   NativeMembershipStats,
+  NativeFlood,
   NativeFloodStats,
   NativeReconciliationStats,
   NativeAntiEntropyStats,
@@ -33,6 +34,11 @@ import { FakePullSource } from './fake-pull-source.js';
 
 export const FAKE_LIMITS = { MAX_PAYLOAD_BYTES: 64, MAX_TOPIC_BYTES: 16 } as const;
 
+/** An error shaped as the addon throws it: the code in `code`, not in the message. */
+function nativeError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
 class FakeKeypair {
   constructor(readonly seed: string) {}
 
@@ -42,12 +48,12 @@ class FakeKeypair {
 
   static fromBytes(bytes: Buffer): FakeKeypair {
     const text = bytes.toString('utf8');
-    if (!/^[0-9a-f]{8}$/.test(text)) throw new Error('ERR_X0X_BAD_KEY: not a keypair');
+    if (!/^[0-9a-f]{8}$/.test(text)) throw nativeError('ERR_X0X_BAD_KEY', 'not a keypair');
     return new FakeKeypair(text);
   }
 
   static load(file: string): FakeKeypair {
-    if (!existsSync(file)) throw new Error(`ERR_X0X_KEY_FILE: ${file} does not exist`);
+    if (!existsSync(file)) throw nativeError('ERR_X0X_KEY_FILE', `${file} does not exist`);
     return FakeKeypair.fromBytes(readFileSync(file));
   }
 
@@ -151,7 +157,7 @@ class FakeAgent {
   readonly subscriptions: FakePullSource<NativeMessage>[] = [];
   readonly events: FakePullSource<NativeConnectionEvent>[] = [];
   readonly membershipStreams: FakePullSource<NativeMembershipEvent>[] = [];
-  readonly floodStreams: FakePullSource<Buffer>[] = [];
+  readonly floodStreams: FakePullSource<NativeFlood>[] = [];
   /** Set to make the next join() wait for `release`. */
   joinGate: Promise<void> | undefined;
   closed = false;
@@ -162,7 +168,7 @@ class FakeAgent {
   ) {}
 
   static async create(options: NativeAgentOptions, keypair: FakeKeypair): Promise<FakeAgent> {
-    if (options.bindAddr.endsWith(':1')) throw new Error('ERR_X0X_BAD_ADDRESS: port 1 is privileged');
+    if (options.bindAddr.endsWith(':1')) throw nativeError('ERR_X0X_BAD_ADDRESS', 'port 1 is privileged');
     const agent = new FakeAgent(options, keypair);
     FakeAgent.created.push(agent);
     return agent;
@@ -180,7 +186,7 @@ class FakeAgent {
   async join(seeds: string[]): Promise<void> {
     this.calls.push(`join ${seeds.join(',')}`);
     await this.joinGate;
-    if (seeds.includes('10.0.0.1:9')) throw new Error('ERR_X0X_JOIN_FAILED: nobody answered');
+    if (seeds.includes('10.0.0.1:9')) throw nativeError('ERR_X0X_JOIN_FAILED', 'nobody answered');
   }
 
   async subscribe(topic: string): Promise<FakePullSource<NativeMessage>> {
@@ -221,14 +227,6 @@ class FakeAgent {
   }
 
   async connectedPeers(): Promise<{ peerId: string; addr: string }[]> {
-    return [];
-  }
-
-  activeView(): string[] {
-    return ['aa'.repeat(32)];
-  }
-
-  passiveView(): string[] {
     return [];
   }
 
@@ -288,18 +286,6 @@ class FakeAgent {
     };
   }
 
-  sealFrame(_topic: string, payload: Buffer): Buffer {
-    return payload;
-  }
-
-  resealFrame(_topic: string, frame: Buffer): Buffer {
-    return frame;
-  }
-
-  async publishRaw(topic: string): Promise<void> {
-    this.calls.push(`publishRaw:${topic}`);
-  }
-
   async blockPeer(peerId: string): Promise<void> {
     this.calls.push(`blockPeer:${peerId}`);
   }
@@ -321,8 +307,8 @@ class FakeAgent {
     return 0;
   }
 
-  floodPayloads(): FakePullSource<Buffer> {
-    const source = new FakePullSource<Buffer>();
+  floodPayloads(): FakePullSource<NativeFlood> {
+    const source = new FakePullSource<NativeFlood>();
     this.floodStreams.push(source);
     return source;
   }
@@ -409,6 +395,7 @@ const checked = {
   NativeRecordBook: FakeRecordBook,
   NativeFloodPayloads: FakePullSource,
   verifyRecord: fakeVerifyRecord,
+  errorCodes: (): string[] => [],
   ...FAKE_LIMITS,
 } satisfies {
   [K in keyof NativeBinding]: NativeBinding[K] extends abstract new (...args: never) => unknown

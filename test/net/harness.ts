@@ -21,11 +21,14 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
 import { afterAll, afterEach, beforeEach } from 'vitest';
 
 const CHILD_SCRIPT = path.join(__dirname, 'agent-child.mjs');
+/** The test addon's path, as `npm run build:test-addon` writes it. */
+const { testAddonPath } = createRequire(__filename)('../../native/build.cjs') as { testAddonPath(): string };
 
 /** Default bound of one IPC command (a join to a dead address takes a couple of seconds). */
 const CALL_TIMEOUT_MS = 30_000;
@@ -66,6 +69,12 @@ export interface StartOptions {
 export interface SpawnOptions extends StartOptions {
   /** Shown in logs and errors. @defaultValue `"agent<n>"` */
   readonly name?: string;
+  /**
+   * Run the child on the test addon (`npm run build:test-addon`), which has
+   * the frame hooks (`sealFrame`, `resealFrame`, `publishRaw`); without it
+   * the child loads the shipped addon, like every user. @defaultValue false
+   */
+  readonly hooks?: boolean;
 }
 
 /** The same fields as `PubSubStats` of the public API. */
@@ -428,10 +437,11 @@ export class AgentProcess {
   readonly changes = new EventEmitter();
 
   /** Use {@link spawnAgent}. @internal */
-  constructor(name: string) {
+  constructor(name: string, hooks = false) {
     this.name = name;
     this.changes.setMaxListeners(0);
     this.#child = fork(CHILD_SCRIPT, [], {
+      ...(hooks ? { env: { ...process.env, X0X_NATIVE_LIBRARY_PATH: testAddonPath() } } : {}),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       // Not the test runner's flags: the child is a plain Node program.
       execArgv: [],
@@ -580,7 +590,7 @@ export class AgentProcess {
     return this.call('connectedPeers', {});
   }
 
-  /** `agent.activeView()`. */
+  /** Ids of `agent.membership.activeView()`. */
   activeView(): Promise<string[]> {
     return this.call('activeView', {});
   }
@@ -873,9 +883,9 @@ async function settle(check: () => boolean, sources: readonly AgentProcess[], ms
  * {@link stopAll}.
  */
 export async function spawnAgent(options: SpawnOptions = {}): Promise<AgentProcess> {
-  const { name = `agent${spawnCount}`, ...start } = options;
+  const { name = `agent${spawnCount}`, hooks = false, ...start } = options;
   spawnCount += 1;
-  const agent = new AgentProcess(name);
+  const agent = new AgentProcess(name, hooks);
   running.add(agent);
   logged.add(agent);
   await agent.start(start);
@@ -888,6 +898,8 @@ export interface NetworkOptions {
   readonly bootstrapCount?: 1 | 2;
   /** Gossip settings of every agent. */
   readonly config?: AgentConfig;
+  /** Run every agent on the test addon (see {@link SpawnOptions.hooks}). @defaultValue false */
+  readonly hooks?: boolean;
 }
 
 /** Agents started and joined by {@link startNetwork}. */
@@ -905,9 +917,9 @@ export interface Network {
  * the rest start with the seed address(es) and join one after the other.
  */
 export async function startNetwork(n: number, options: NetworkOptions = {}): Promise<Network> {
-  const { bootstrapCount = 1, config } = options;
+  const { bootstrapCount = 1, config, hooks = false } = options;
   if (n < bootstrapCount) throw new RangeError(`startNetwork(${n}) needs at least ${bootstrapCount} agents`);
-  const withConfig = config === undefined ? {} : { config };
+  const withConfig = { hooks, ...(config === undefined ? {} : { config }) };
   const seed = await spawnAgent({ name: 'agent0', ...withConfig });
   const seeds = [seed];
   if (bootstrapCount === 2) {

@@ -196,7 +196,7 @@ describe('pub/sub across processes', () => {
   });
 
   it('a tampered or forged frame is never delivered and is counted as invalid', async () => {
-    const { agents } = await startNetwork(4);
+    const { agents } = await startNetwork(4, { hooks: true });
     const topic = 'signed';
     const handles = await waitUntilMeshed(agents, topic, { timeoutMs: 60_000 });
     const [mallory, ...receivers] = agents as [AgentProcess, ...AgentProcess[]];
@@ -241,7 +241,7 @@ describe('pub/sub across processes', () => {
   it('dedup cache: bounded under a flood; a re-sent message is dropped within the TTL, redelivered once evicted, stale after the TTL', async () => {
     const messageCacheSize = 16;
     const messageCacheTtl = 15_000;
-    const { agents } = await startNetwork(3, { config: { messageCacheSize, messageCacheTtl } });
+    const { agents } = await startNetwork(3, { config: { messageCacheSize, messageCacheTtl }, hooks: true });
     const topic = 'dedup';
     const handles = await waitUntilMeshed(agents, topic, { timeoutMs: 60_000 });
     const [publisher, ...receivers] = agents as [AgentProcess, ...AgentProcess[]];

@@ -145,7 +145,7 @@ describe('toAsyncIterator', () => {
   it('turns a native rejection into a typed error and closes the stream', async () => {
     const source = new FakePullSource<number>();
     const iterator = toAsyncIterator(source, { map: double });
-    source.fail(new Error('ERR_X0X_CLOSED: agent is closed'));
+    source.fail(Object.assign(new Error('agent is closed'), { code: 'ERR_X0X_CLOSED' }));
     await expect(iterator.next()).rejects.toBeInstanceOf(ClosedError);
     expect(source.closeCalls).toBe(1);
     await expect(iterator.next()).resolves.toMatchObject({ done: true });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import {
   AbortError,
+  AlreadyBuiltError,
   BadAddressError,
   BadKeyError,
   callNative,
@@ -30,12 +31,18 @@ const TABLE = [
   ['ERR_X0X_BAD_KEY', BadKeyError, 'BadKeyError'],
   ['ERR_X0X_ABORTED', AbortError, 'AbortError'],
   ['ERR_X0X_NATIVE_MISSING', NativeMissingError, 'NativeMissingError'],
+  ['ERR_X0X_ALREADY_BUILT', AlreadyBuiltError, 'AlreadyBuiltError'],
   ['ERR_X0X_NETWORK', NetworkError, 'NetworkError'],
 ] as const;
 
+/** An error shaped as the addon throws it: `code` and fields as properties. */
+function nativeError(code: string, message: string, fields: Record<string, unknown> = {}): Error {
+  return Object.assign(new Error(message), { code, ...fields });
+}
+
 describe('fromNative', () => {
   it.each(TABLE)('maps %s to %o', (code, Class, name) => {
-    const native = new Error(`${code}: something went wrong`);
+    const native = nativeError(code, 'something went wrong');
     const err = fromNative(native);
     expect(err).toBeInstanceOf(Class);
     expect(err).toBeInstanceOf(X0xError);
@@ -47,12 +54,28 @@ describe('fromNative', () => {
   });
 
   it('maps an unknown code to NetworkError, keeping the whole message', () => {
-    const native = new Error('ERR_X0X_SOMETHING_NEW: the core grew a code');
+    const native = nativeError('ERR_X0X_SOMETHING_NEW', 'the core grew a code');
     const err = fromNative(native);
     expect(err).toBeInstanceOf(NetworkError);
     expect(err.code).toBe('ERR_X0X_NETWORK');
-    expect(err.message).toBe('ERR_X0X_SOMETHING_NEW: the core grew a code');
+    expect(err.message).toBe('the core grew a code');
     expect(err.cause).toBe(native);
+  });
+
+  it('never reads a code out of the message text', () => {
+    const err = fromNative(new Error('ERR_X0X_CLOSED: agent is closed'));
+    expect(err).toBeInstanceOf(NetworkError);
+    expect(err.message).toBe('ERR_X0X_CLOSED: agent is closed');
+  });
+
+  it('copies the structured fields the native side attached', () => {
+    const tooLarge = fromNative(
+      nativeError('ERR_X0X_PAYLOAD_TOO_LARGE', 'payload of 9 bytes exceeds the limit of 4 bytes', { size: 9, limit: 4 }),
+    );
+    expect(tooLarge).toBeInstanceOf(PayloadTooLargeError);
+    expect([(tooLarge as PayloadTooLargeError).size, (tooLarge as PayloadTooLargeError).limit]).toStrictEqual([9, 4]);
+    const config = fromNative(nativeError('ERR_X0X_INVALID_CONFIG', 'foafTtl must be …', { field: 'foafTtl' }));
+    expect((config as InvalidConfigError).field).toBe('foafTtl');
   });
 
   it.each([
@@ -67,7 +90,7 @@ describe('fromNative', () => {
   });
 
   it('keeps multi-line native messages whole', () => {
-    const err = fromNative(new Error('ERR_X0X_JOIN_FAILED: no seed answered\ncaused by: timeout'));
+    const err = fromNative(nativeError('ERR_X0X_JOIN_FAILED', 'no seed answered\ncaused by: timeout'));
     expect(err).toBeInstanceOf(JoinFailedError);
     expect(err.message).toBe('no seed answered\ncaused by: timeout');
   });
@@ -78,10 +101,10 @@ describe('fromNative', () => {
   });
 
   it('leaves figures it cannot know undefined', () => {
-    const err = fromNative(new Error('ERR_X0X_PAYLOAD_TOO_LARGE: too big')) as PayloadTooLargeError;
+    const err = fromNative(nativeError('ERR_X0X_PAYLOAD_TOO_LARGE', 'too big')) as PayloadTooLargeError;
     expect(err.size).toBeUndefined();
     expect(err.limit).toBeUndefined();
-    expect((fromNative(new Error('ERR_X0X_INVALID_CONFIG: bad')) as InvalidConfigError).field).toBeUndefined();
+    expect((fromNative(nativeError('ERR_X0X_INVALID_CONFIG', 'bad')) as InvalidConfigError).field).toBeUndefined();
   });
 });
 
@@ -110,17 +133,17 @@ describe('error classes', () => {
 
 describe('callNative / callNativeSync', () => {
   it('convert rejections, sync throws and throws', async () => {
-    await expect(callNative(() => Promise.reject(new Error('ERR_X0X_CLOSED: gone')))).rejects.toBeInstanceOf(
+    await expect(callNative(() => Promise.reject(nativeError('ERR_X0X_CLOSED', 'gone')))).rejects.toBeInstanceOf(
       ClosedError,
     );
     await expect(
       callNative(() => {
-        throw new Error('ERR_X0X_BAD_KEY: nope');
+        throw nativeError('ERR_X0X_BAD_KEY', 'nope');
       }),
     ).rejects.toBeInstanceOf(BadKeyError);
     expect(() =>
       callNativeSync(() => {
-        throw new Error('ERR_X0X_KEY_FILE: missing');
+        throw nativeError('ERR_X0X_KEY_FILE', 'missing');
       }),
     ).toThrow(KeyFileError);
   });

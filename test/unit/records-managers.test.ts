@@ -42,11 +42,11 @@ describe('PresenceManager', () => {
     expect(native.calls.some((c) => c.startsWith('flood '))).toBe(true);
     const flood = native.floodStreams[0]!;
     const now = Date.now();
-    flood.push(beacon('online', now));
+    flood.push({ type: 'payload', payload: beacon('online', now) });
     expect(await nextEvent(events)).toMatchObject({ type: 'agent-online', agentId: OTHER });
     expect(agent.presence.getOnlineAgents()).toMatchObject([{ agentId: OTHER, addrs: ['10.0.0.2:1'] }]);
-    flood.push(beacon('online', now)); // replay
-    flood.push(beacon('offline', now + 1));
+    flood.push({ type: 'payload', payload: beacon('online', now) }); // replay
+    flood.push({ type: 'payload', payload: beacon('offline', now + 1) });
     expect(await nextEvent(events)).toMatchObject({ type: 'agent-offline', agentId: OTHER });
     expect(agent.presence.getOnlineAgents()).toEqual([]);
     expect(agent.presence.stats()).toMatchObject({ beaconsReceived: 2, replaysDropped: 1, online: 0 });
@@ -56,8 +56,8 @@ describe('PresenceManager', () => {
     await using agent = await Agent.builder().withConfig({ presenceGroupKey: new Uint8Array(32).fill(7) }).build();
     await agent.joinNetwork();
     const flood = lastNative().floodStreams[0]!;
-    flood.push(beacon('online', Date.now()));
-    flood.push(Buffer.concat([Buffer.of(2), Buffer.alloc(64, 1)]));
+    flood.push({ type: 'payload', payload: beacon('online', Date.now()) });
+    flood.push({ type: 'payload', payload: Buffer.concat([Buffer.of(2), Buffer.alloc(64, 1)]) });
     await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setImmediate(resolve));
     expect(agent.presence.stats()).toMatchObject({ plaintextIgnored: 1, decryptFailures: 1, beaconsReceived: 0 });

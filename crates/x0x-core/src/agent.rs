@@ -335,33 +335,6 @@ impl Agent {
         .await
     }
 
-    /// HyParView active view.
-    ///
-    /// From a thread outside any Tokio runtime (Node's main thread) this waits
-    /// briefly for the view's lock; inside a runtime it cannot block, and the
-    /// library's non-blocking read answers empty while the lock is busy (use
-    /// [`Self::active_peers`] there).
-    pub fn active_view(&self) -> CoreResult<Vec<AgentId>> {
-        self.ensure_open()?;
-        let m = &self.shared.membership;
-        let peers = match tokio::runtime::Handle::try_current() {
-            Err(_) => self.handle.block_on(m.sample_active(usize::MAX)),
-            Ok(_) => m.active_view(),
-        };
-        Ok(peers.into_iter().map(PeerId::to_bytes).collect())
-    }
-
-    /// HyParView passive view; waits for the lock as [`Self::active_view`] does.
-    pub fn passive_view(&self) -> CoreResult<Vec<AgentId>> {
-        self.ensure_open()?;
-        let m = &self.shared.membership;
-        let peers = match tokio::runtime::Handle::try_current() {
-            Err(_) => self.handle.block_on(m.sample_passive(usize::MAX)),
-            Ok(_) => m.passive_view(),
-        };
-        Ok(peers.into_iter().map(PeerId::to_bytes).collect())
-    }
-
     /// HyParView active view with last known addresses (waits for the view's
     /// lock rather than answering empty under contention).
     pub async fn active_peers(&self) -> CoreResult<Vec<(AgentId, Option<SocketAddr>)>> {
@@ -490,6 +463,8 @@ impl Agent {
 
     /// Signs an envelope without publishing it. Diagnostic: lets tests build
     /// frames to tamper with before [`Self::publish_raw`].
+    /// Test hook: only with the `test-hooks` feature, never in the shipped addon.
+    #[cfg(feature = "test-hooks")]
     pub fn seal_frame(&self, topic: &str, payload: &[u8]) -> CoreResult<Vec<u8>> {
         self.ensure_open()?;
         validate_topic(topic)?;
@@ -499,6 +474,8 @@ impl Agent {
     /// Re-signs one of this agent's frames: same message id, new bytes.
     /// Diagnostic: lets tests re-send a message the way a publisher retrying
     /// would, to prove receivers deliver it once.
+    /// Test hook: only with the `test-hooks` feature, never in the shipped addon.
+    #[cfg(feature = "test-hooks")]
     pub fn reseal_frame(&self, topic: &str, frame: &[u8]) -> CoreResult<Vec<u8>> {
         self.ensure_open()?;
         validate_topic(topic)?;
@@ -508,6 +485,8 @@ impl Agent {
     /// Gossips `frame` as it is, without sealing it in an envelope.
     /// Diagnostic: receivers verify every frame, so this is how tests prove
     /// forged and malformed messages are dropped.
+    /// Test hook: only with the `test-hooks` feature, never in the shipped addon.
+    #[cfg(feature = "test-hooks")]
     pub async fn publish_raw(&self, topic: &str, frame: Vec<u8>) -> CoreResult<()> {
         validate_topic(topic)?;
         let shared = Arc::clone(&self.shared);

@@ -57,12 +57,12 @@ impl Agent {
     pub fn sign_addr_record(&self, addrs: &[SocketAddr], ttl_ms: u64) -> CoreResult<Vec<u8>> {
         self.ensure_open()?;
         if ttl_ms == 0 || ttl_ms > MAX_RECORD_TTL_MS {
-            return Err(CoreError::InvalidConfig(format!(
+            return Err(CoreError::config(format!(
                 "record ttl must be from 1 to {MAX_RECORD_TTL_MS} ms (got {ttl_ms})"
             )));
         }
         if addrs.len() > addr_record::MAX_ADDRS {
-            return Err(CoreError::InvalidConfig(format!(
+            return Err(CoreError::config(format!(
                 "an address record lists at most {} addresses (got {})",
                 addr_record::MAX_ADDRS,
                 addrs.len()

@@ -49,11 +49,12 @@ impl Default for AgentConfig {
     }
 }
 
-fn check(field: &str, value: u128, lo: u128, hi: u128, unit: &str) -> CoreResult<()> {
+fn check(field: &'static str, value: u128, lo: u128, hi: u128, unit: &str) -> CoreResult<()> {
     if value < lo || value > hi {
-        return Err(CoreError::InvalidConfig(format!(
-            "{field} must be from {lo} to {hi}{unit} (got {value})"
-        )));
+        return Err(CoreError::InvalidConfig {
+            field: Some(field),
+            message: format!("{field} must be from {lo} to {hi}{unit} (got {value})"),
+        });
     }
     Ok(())
 }

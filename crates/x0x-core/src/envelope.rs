@@ -128,6 +128,7 @@ pub fn seal(
 /// publisher re-sending a message produces; tests use it to prove the
 /// receiver's dedup cache, since saorsa-gossip already drops byte-identical
 /// payloads before they reach x0x.
+#[cfg(any(test, feature = "test-hooks"))]
 pub fn resign(keypair: &AgentKeypair, frame: &[u8], topic: &TopicId) -> CoreResult<Vec<u8>> {
     let opened = open(frame, topic, usize::MAX)
         .map_err(|r| CoreError::Network(format!("not an x0x envelope for this topic: {r:?}")))?;

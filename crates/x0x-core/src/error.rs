@@ -33,8 +33,14 @@ pub enum CoreError {
         limit: usize,
     },
     /// A configuration value is out of range.
-    #[error("{0}")]
-    InvalidConfig(String),
+    #[error("{message}")]
+    InvalidConfig {
+        /// The option at fault, named as in the TypeScript config (e.g.
+        /// `"activeViewSize"`), when one option is to blame.
+        field: Option<&'static str>,
+        /// What is wrong, with the allowed range.
+        message: String,
+    },
     /// The transport or gossip layer failed.
     #[error("{0}")]
     Network(String),
@@ -51,9 +57,29 @@ impl CoreError {
             Self::JoinFailed(_) => "ERR_X0X_JOIN_FAILED",
             Self::InvalidTopic(_) => "ERR_X0X_INVALID_TOPIC",
             Self::PayloadTooLarge { .. } => "ERR_X0X_PAYLOAD_TOO_LARGE",
-            Self::InvalidConfig(_) => "ERR_X0X_INVALID_CONFIG",
+            Self::InvalidConfig { .. } => "ERR_X0X_INVALID_CONFIG",
             Self::Network(_) => "ERR_X0X_NETWORK",
         }
+    }
+
+    /// Every code [`CoreError::code`] can return, one per variant, in
+    /// declaration order. The binding exports it so a test can tie each code
+    /// to its TypeScript class.
+    pub const CODES: &'static [&'static str] = &[
+        "ERR_X0X_CLOSED",
+        "ERR_X0X_BAD_KEY",
+        "ERR_X0X_KEY_FILE",
+        "ERR_X0X_BAD_ADDRESS",
+        "ERR_X0X_JOIN_FAILED",
+        "ERR_X0X_INVALID_TOPIC",
+        "ERR_X0X_PAYLOAD_TOO_LARGE",
+        "ERR_X0X_INVALID_CONFIG",
+        "ERR_X0X_NETWORK",
+    ];
+
+    /// An invalid-config error that names no single option.
+    pub(crate) fn config(message: String) -> Self {
+        Self::InvalidConfig { field: None, message }
     }
 
     pub(crate) fn network(context: &str, err: impl std::fmt::Display) -> Self {
@@ -63,3 +89,52 @@ impl CoreError {
 
 /// Result alias for the core.
 pub type CoreResult<T> = Result<T, CoreError>;
+
+#[cfg(test)]
+mod tests {
+    use super::CoreError;
+
+    /// One value of each variant. `position` below is an exhaustive match, so
+    /// a new variant fails to compile until it is added here and to `CODES`.
+    fn samples() -> Vec<CoreError> {
+        vec![
+            CoreError::Closed,
+            CoreError::BadKey(String::new()),
+            CoreError::KeyFile(String::new()),
+            CoreError::BadAddress(String::new()),
+            CoreError::JoinFailed(String::new()),
+            CoreError::InvalidTopic(String::new()),
+            CoreError::PayloadTooLarge { size: 2, limit: 1 },
+            CoreError::InvalidConfig { field: None, message: String::new() },
+            CoreError::Network(String::new()),
+        ]
+    }
+
+    fn position(e: &CoreError) -> usize {
+        match e {
+            CoreError::Closed => 0,
+            CoreError::BadKey(_) => 1,
+            CoreError::KeyFile(_) => 2,
+            CoreError::BadAddress(_) => 3,
+            CoreError::JoinFailed(_) => 4,
+            CoreError::InvalidTopic(_) => 5,
+            CoreError::PayloadTooLarge { .. } => 6,
+            CoreError::InvalidConfig { .. } => 7,
+            CoreError::Network(_) => 8,
+        }
+    }
+
+    #[test]
+    fn codes_lists_every_variant_once_in_order() {
+        let samples = samples();
+        assert_eq!(samples.len(), CoreError::CODES.len());
+        for (i, e) in samples.iter().enumerate() {
+            assert_eq!(position(e), i, "samples() is out of declaration order");
+            assert_eq!(e.code(), CoreError::CODES[i]);
+        }
+        let mut unique = CoreError::CODES.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), CoreError::CODES.len(), "two variants share a code");
+    }
+}

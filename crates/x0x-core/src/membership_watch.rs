@@ -27,8 +27,11 @@ pub enum MembershipEventKind {
     Joined,
     /// SWIM stopped hearing from it; it may still recover.
     Suspected,
-    /// Left the active view.
-    Left,
+    /// Left the active view, for this reason.
+    Left {
+        /// Why it left.
+        reason: LeaveReason,
+    },
 }
 
 /// Why a peer left the active view.
@@ -51,8 +54,6 @@ pub struct MembershipEvent {
     pub peer: PeerId,
     /// Its last known address.
     pub addr: Option<SocketAddr>,
-    /// Set for [`MembershipEventKind::Left`].
-    pub reason: Option<LeaveReason>,
     /// Wall clock, ms since the Unix epoch.
     pub at_ms: u64,
 }
@@ -93,12 +94,11 @@ pub(crate) struct Watch {
     pub(crate) period: Duration,
 }
 
-fn emit(w: &Watch, kind: MembershipEventKind, peer: PeerId, reason: Option<LeaveReason>) {
+fn emit(w: &Watch, kind: MembershipEventKind, peer: PeerId) {
     let _ = w.events.send(MembershipEvent {
         kind,
         peer,
         addr: w.transport.peer_addr(&peer),
-        reason,
         at_ms: now_ms(),
     });
 }
@@ -158,12 +158,12 @@ pub(crate) async fn run(w: Watch, alive: Weak<()>) {
 
         for peer in now_active.difference(&active) {
             suspected.remove(peer);
-            emit(&w, MembershipEventKind::Joined, *peer, None);
+            emit(&w, MembershipEventKind::Joined, *peer);
         }
         for peer in suspects.intersection(&active) {
             if suspected.insert(*peer) {
                 w.counters.suspicions.fetch_add(1, Ordering::Relaxed);
-                emit(&w, MembershipEventKind::Suspected, *peer, None);
+                emit(&w, MembershipEventKind::Suspected, *peer);
             }
         }
         for peer in active.difference(&now_active) {
@@ -177,15 +177,15 @@ pub(crate) async fn run(w: Watch, alive: Weak<()>) {
                 LeaveReason::Demoted
             };
             suspected.remove(peer);
-            emit(&w, MembershipEventKind::Left, *peer, Some(reason));
+            emit(&w, MembershipEventKind::Left { reason }, *peer);
         }
         // A neighbour that joined and left between two ticks: report both,
         // so a graceful leave is never silent.
         for (peer, bye) in &goodbyes {
             if bye.was_active && !active.contains(peer) && !now_active.contains(peer) && !reported_byes.contains(peer) {
                 w.counters.graceful_leaves.fetch_add(1, Ordering::Relaxed);
-                emit(&w, MembershipEventKind::Joined, *peer, None);
-                emit(&w, MembershipEventKind::Left, *peer, Some(LeaveReason::Graceful));
+                emit(&w, MembershipEventKind::Joined, *peer);
+                emit(&w, MembershipEventKind::Left { reason: LeaveReason::Graceful }, *peer);
             }
         }
         reported_byes = goodbyes.keys().copied().collect();

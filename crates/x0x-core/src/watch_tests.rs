@@ -38,7 +38,11 @@ async fn an_active_neighbour_swim_never_tracked_is_still_found_dead() {
     let left = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             match events.recv().await {
-                Ok(e) if e.peer == id && e.kind == MembershipEventKind::Left => return e.reason,
+                Ok(e) if e.peer == id => {
+                    if let MembershipEventKind::Left { reason } = e.kind {
+                        return Some(reason);
+                    }
+                }
                 Ok(_) => {}
                 Err(e) => panic!("membership events ended: {e}"),
             }

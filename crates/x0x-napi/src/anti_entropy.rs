@@ -1,10 +1,10 @@
 //! Anti-entropy methods of [`NativeAgent`]: an on-demand round and totals.
 
-use napi::Result;
 use napi_derive::napi;
 use x0x_core::{AntiEntropyStats, ReconciliationStats};
 
-use crate::{coded, hex_id, NativeAgent};
+use crate::errors::Outcome;
+use crate::{hex_id, NativeAgent};
 
 /// One peer's part of a round.
 #[napi(object)]
@@ -83,13 +83,13 @@ fn totals(s: AntiEntropyStats) -> NativeAntiEntropyStats {
 impl NativeAgent {
     /// Runs one anti-entropy round now and reports it.
     #[napi]
-    pub async fn reconcile(&self) -> Result<NativeReconciliationStats> {
-        Ok(round(self.inner.reconcile().await.map_err(coded)?))
+    pub async fn reconcile(&self) -> Outcome<NativeReconciliationStats> {
+        self.inner.reconcile().await.map(round).into()
     }
 
     /// Anti-entropy totals since the agent started.
     #[napi]
-    pub fn anti_entropy_stats(&self) -> Result<NativeAntiEntropyStats> {
-        Ok(totals(self.inner.anti_entropy_stats().map_err(coded)?))
+    pub fn anti_entropy_stats(&self) -> Outcome<NativeAntiEntropyStats> {
+        self.inner.anti_entropy_stats().map(totals).into()
     }
 }

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use napi::bindgen_prelude::Buffer;
-use napi::Result;
 use napi_derive::napi;
 
-use crate::{coded, hex_id, parse_id, NativeAgent};
+use crate::errors::{outcome_async, Outcome};
+use crate::{hex_id, parse_id, NativeAgent};
 
 /// A verified address record.
 #[napi(object)]
@@ -49,33 +49,31 @@ pub struct NativeFoafStats {
 impl NativeAgent {
     /// FOAF lookup; null when nothing answered within `timeout_ms`.
     #[napi]
-    pub async fn find_agent(&self, agent_id: String, timeout_ms: u32) -> Result<Option<NativeAddrRecord>> {
-        let id = parse_id(&agent_id)?;
-        let found = self
-            .inner
-            .find_agent(id, Duration::from_millis(timeout_ms.into()))
-            .await
-            .map_err(coded)?;
-        Ok(found.map(NativeAddrRecord::from))
+    pub async fn find_agent(&self, agent_id: String, timeout_ms: u32) -> Outcome<Option<NativeAddrRecord>> {
+        outcome_async(async {
+            let id = parse_id(&agent_id)?;
+            let found = self.inner.find_agent(id, Duration::from_millis(timeout_ms.into())).await?;
+            Ok(found.map(NativeAddrRecord::from))
+        })
+        .await
     }
 
     /// Whether this agent answers FOAF queries for itself.
     #[napi]
-    pub fn set_advertise(&self, on: bool) -> Result<()> {
-        self.inner.set_advertise(on).map_err(coded)
+    pub fn set_advertise(&self, on: bool) -> Outcome<()> {
+        self.inner.set_advertise(on).into()
     }
 
     /// This agent's signed address record.
     #[napi]
-    pub fn own_record(&self) -> Result<Buffer> {
-        Ok(self.inner.own_record().map_err(coded)?.into())
+    pub fn own_record(&self) -> Outcome<Buffer> {
+        self.inner.own_record().map(Buffer::from).into()
     }
 
     /// FOAF counters.
     #[napi]
-    pub fn foaf_stats(&self) -> Result<NativeFoafStats> {
-        let s = self.inner.foaf_stats().map_err(coded)?;
-        Ok(NativeFoafStats {
+    pub fn foaf_stats(&self) -> Outcome<NativeFoafStats> {
+        self.inner.foaf_stats().map(|s| NativeFoafStats {
             queries_started: s.queries_started as f64,
             queries_handled: s.queries_handled as f64,
             queries_forwarded: s.queries_forwarded as f64,
@@ -87,6 +85,6 @@ impl NativeAgent {
             bad_records_dropped: s.bad_records_dropped as f64,
             unroutable_replies: s.unroutable_replies as f64,
             overloaded_dropped: s.overloaded_dropped as f64,
-        })
+        }).into()
     }
 }

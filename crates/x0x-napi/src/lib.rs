@@ -1,10 +1,14 @@
 //! Node-API binding for `x0x-core`. It converts types and errors and nothing
-//! else: every rejection carries `"<CODE>: <message>"` so the TypeScript layer
-//! can raise the matching `X0xError` subclass.
+//! else: every failure reaches JavaScript as an `Error` whose `code` is the
+//! core's stable `ERR_X0X_*` code (see [`errors`]), so the TypeScript layer can
+//! raise the matching `X0xError` subclass without reading the message.
 
 #![deny(clippy::unwrap_used)]
 
 mod anti_entropy;
+mod errors;
+#[cfg(feature = "test-hooks")]
+mod hooks;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,42 +17,39 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use napi::bindgen_prelude::Buffer;
-use napi::{Error, Result, Status};
 use napi_derive::napi;
 use tokio::sync::{broadcast, watch, Mutex};
 use x0x_core::{Agent, AgentConfig, AgentKeypair, AgentOptions, CoreError};
+
+pub use errors::Outcome;
+use errors::{invalid_arg, outcome, outcome_async, Try};
 
 pub mod records;
 mod discovery;
 mod rendezvous;
 
-fn coded(e: CoreError) -> Error {
-    Error::new(Status::GenericFailure, format!("{}: {e}", e.code()))
-}
-
-fn bad_address(addr: &str) -> Error {
-    coded(CoreError::BadAddress(format!(
-        "\"{addr}\" is not an ip:port address (e.g. 127.0.0.1:5483)"
-    )))
-}
-
-fn parse_addr(addr: &str) -> Result<SocketAddr> {
-    addr.parse().map_err(|_| bad_address(addr))
+fn parse_addr(addr: &str) -> Result<SocketAddr, CoreError> {
+    addr.parse().map_err(|_| {
+        CoreError::BadAddress(format!("\"{addr}\" is not an ip:port address (e.g. 127.0.0.1:5483)"))
+    })
 }
 
 fn hex_id(id: &[u8; 32]) -> String {
     hex::encode(id)
 }
 
-fn parse_id(id: &str) -> Result<[u8; 32]> {
+fn parse_id(id: &str) -> Try<[u8; 32]> {
     let mut out = [0u8; 32];
-    hex::decode_to_slice(id, &mut out).map_err(|_| {
-        Error::new(
-            Status::InvalidArg,
-            format!("ERR_X0X_INVALID_ARGUMENT: \"{id}\" is not a 64-character hex agent id"),
-        )
-    })?;
+    hex::decode_to_slice(id, &mut out)
+        .map_err(|_| invalid_arg(format!("\"{id}\" is not a 64-character hex agent id")))?;
     Ok(out)
+}
+
+/// Every code a native error's `code` can carry, one per `CoreError`
+/// variant; a test ties each to its TypeScript class.
+#[napi]
+pub fn error_codes() -> Vec<&'static str> {
+    CoreError::CODES.to_vec()
 }
 
 /// Largest payload accepted by `publish`, in bytes.
@@ -68,27 +69,27 @@ pub struct NativeKeypair {
 #[napi]
 impl NativeKeypair {
     /// Fresh random key pair.
-    #[napi(factory)]
-    pub fn generate() -> Result<Self> {
-        Ok(Self { inner: AgentKeypair::generate().map_err(coded)? })
+    #[napi]
+    pub fn generate() -> Outcome<NativeKeypair> {
+        AgentKeypair::generate().map(|inner| Self { inner }).into()
     }
 
     /// Parses the key file format.
-    #[napi(factory)]
-    pub fn from_bytes(bytes: Buffer) -> Result<Self> {
-        Ok(Self { inner: AgentKeypair::from_bytes(&bytes).map_err(coded)? })
+    #[napi]
+    pub fn from_bytes(bytes: Buffer) -> Outcome<NativeKeypair> {
+        AgentKeypair::from_bytes(&bytes).map(|inner| Self { inner }).into()
     }
 
     /// Loads a key file.
-    #[napi(factory)]
-    pub fn load(path: String) -> Result<Self> {
-        Ok(Self { inner: AgentKeypair::load(&PathBuf::from(path)).map_err(coded)? })
+    #[napi]
+    pub fn load(path: String) -> Outcome<NativeKeypair> {
+        AgentKeypair::load(&PathBuf::from(path)).map(|inner| Self { inner }).into()
     }
 
     /// Saves to a key file with mode 0600.
     #[napi]
-    pub fn save(&self, path: String) -> Result<()> {
-        self.inner.save(&PathBuf::from(path)).map_err(coded)
+    pub fn save(&self, path: String) -> Outcome<()> {
+        self.inner.save(&PathBuf::from(path)).into()
     }
 
     /// Key file bytes.
@@ -144,15 +145,15 @@ pub struct NativeMessage {
     pub received_at: f64,
 }
 
-/// A transport connection change.
-#[napi(object)]
-pub struct NativeConnectionEvent {
-    /// "connected" or "disconnected".
-    #[napi(js_name = "type")]
-    pub kind: String,
-    pub peer_id: String,
-    pub addr: Option<String>,
-    pub at: f64,
+/// A transport connection change, as a union discriminated by `type`.
+#[napi(discriminant = "type", discriminant_case = "lowercase")]
+pub enum NativeConnectionEvent {
+    /// A connection to `peer_id` opened.
+    Connected { peer_id: String, addr: Option<String>, at: f64 },
+    /// The connection to `peer_id` closed.
+    Disconnected { peer_id: String, addr: Option<String>, at: f64 },
+    /// The reader fell behind; `missed` events were dropped.
+    Lagged { missed: f64 },
 }
 
 /// A connected peer.
@@ -187,17 +188,28 @@ pub struct NativeMembershipStats {
     pub refills: f64,
 }
 
-/// A membership change.
-#[napi(object)]
-pub struct NativeMembershipEvent {
-    /// "peer-joined", "peer-suspected" or "peer-left".
-    #[napi(js_name = "type")]
-    pub kind: String,
-    pub peer_id: String,
-    pub addr: Option<String>,
-    /// For "peer-left": "graceful", "failed" or "demoted".
-    pub reason: Option<String>,
-    pub at: f64,
+/// Why a peer left the active view.
+#[napi(string_enum = "lowercase")]
+pub enum NativeLeaveReason {
+    /// It said goodbye.
+    Graceful,
+    /// SWIM declared it dead.
+    Failed,
+    /// HyParView moved it to the passive view.
+    Demoted,
+}
+
+/// A membership change, as a union discriminated by `type`.
+#[napi(discriminant = "type", discriminant_case = "kebab-case")]
+pub enum NativeMembershipEvent {
+    /// `peer_id` entered the active view.
+    PeerJoined { peer_id: String, addr: Option<String>, at: f64 },
+    /// SWIM stopped hearing from `peer_id`.
+    PeerSuspected { peer_id: String, addr: Option<String>, at: f64 },
+    /// `peer_id` left the active view.
+    PeerLeft { peer_id: String, addr: Option<String>, reason: NativeLeaveReason, at: f64 },
+    /// The reader fell behind; `missed` events were dropped.
+    Lagged { missed: f64 },
 }
 
 fn to_peers(list: Vec<([u8; 32], Option<SocketAddr>)>) -> Vec<NativePeer> {
@@ -219,7 +231,11 @@ pub struct NativeAgent {
 impl NativeAgent {
     /// Binds the endpoint and starts the agent.
     #[napi]
-    pub async fn create(options: NativeAgentOptions, keypair: &NativeKeypair) -> Result<NativeAgent> {
+    pub async fn create(options: NativeAgentOptions, keypair: &NativeKeypair) -> Outcome<NativeAgent> {
+        outcome_async(Self::start(options, keypair.inner.clone())).await
+    }
+
+    async fn start(options: NativeAgentOptions, keypair: AgentKeypair) -> Try<NativeAgent> {
         let bind_addr = parse_addr(&options.bind_addr)?;
         let c = options.config;
         let config = AgentConfig {
@@ -240,7 +256,7 @@ impl NativeAgent {
             data_dir: options.data_dir.map(PathBuf::from),
             ..AgentOptions::default()
         };
-        let agent = Agent::start(keypair.inner.clone(), opts).await.map_err(coded)?;
+        let agent = Agent::start(keypair, opts).await?;
         Ok(NativeAgent { inner: Arc::new(agent) })
     }
 
@@ -258,77 +274,89 @@ impl NativeAgent {
 
     /// Joins through the given seeds.
     #[napi]
-    pub async fn join(&self, seeds: Vec<String>) -> Result<()> {
-        let seeds = seeds.iter().map(|s| parse_addr(s)).collect::<Result<Vec<_>>>()?;
-        self.inner.join(seeds).await.map_err(coded)
+    pub async fn join(&self, seeds: Vec<String>) -> Outcome<()> {
+        outcome_async(async {
+            let seeds = seeds.iter().map(|s| parse_addr(s)).collect::<Result<Vec<_>, _>>()?;
+            Ok(self.inner.join(seeds).await?)
+        })
+        .await
     }
 
     /// Subscribes to a topic.
     #[napi]
-    pub async fn subscribe(&self, topic: String) -> Result<NativeSubscription> {
-        let sub = self.inner.subscribe(&topic).await.map_err(coded)?;
-        let (closed_tx, _) = watch::channel(false);
-        Ok(NativeSubscription {
-            dropped: sub.drop_count(),
-            inner: Arc::new(Mutex::new(Some(sub))),
-            closed: closed_tx,
-            agent_closed: self.inner.closed_signal(),
-        })
+    pub async fn subscribe(&self, topic: String) -> Outcome<NativeSubscription> {
+        let agent_closed = self.inner.closed_signal();
+        self.inner
+            .subscribe(&topic)
+            .await
+            .map(|sub| {
+                let (closed_tx, _) = watch::channel(false);
+                NativeSubscription {
+                    dropped: sub.drop_count(),
+                    inner: Arc::new(Mutex::new(Some(sub))),
+                    closed: closed_tx,
+                    agent_closed,
+                }
+            })
+            .into()
     }
 
     /// Connected subscribers of `topic`, once there are `n`, or after
     /// `timeout_ms` with fewer (the facade loops, checking its AbortSignal).
     #[napi]
-    pub async fn wait_for_topic_peers(&self, topic: String, n: u32, timeout_ms: u32) -> Result<Vec<String>> {
-        let peers = self
-            .inner
+    pub async fn wait_for_topic_peers(&self, topic: String, n: u32, timeout_ms: u32) -> Outcome<Vec<String>> {
+        self.inner
             .wait_for_topic_peers(&topic, n as usize, Duration::from_millis(u64::from(timeout_ms)))
             .await
-            .map_err(coded)?;
-        Ok(peers.iter().map(hex_id).collect())
+            .map(|peers| peers.iter().map(hex_id).collect())
+            .into()
     }
 
     /// Publishes; resolves with the message id.
     #[napi]
-    pub async fn publish(&self, topic: String, payload: Buffer) -> Result<String> {
-        let id = self.inner.publish(&topic, payload.to_vec()).await.map_err(coded)?;
-        Ok(hex_id(&id))
+    pub async fn publish(&self, topic: String, payload: Buffer) -> Outcome<String> {
+        self.inner.publish(&topic, payload.to_vec()).await.map(|id| hex_id(&id)).into()
     }
 
     /// Transport connection events.
     #[napi]
-    pub fn connection_events(&self) -> Result<NativeConnectionEvents> {
-        let rx = self.inner.connection_events().map_err(coded)?;
-        let (closed_tx, _) = watch::channel(false);
-        Ok(NativeConnectionEvents {
-            rx: Arc::new(Mutex::new(rx)),
-            closed: closed_tx,
-            agent_closed: self.inner.closed_signal(),
-        })
+    pub fn connection_events(&self) -> Outcome<NativeConnectionEvents> {
+        self.inner
+            .connection_events()
+            .map(|rx| {
+                let (closed_tx, _) = watch::channel(false);
+                NativeConnectionEvents {
+                    rx: Arc::new(Mutex::new(rx)),
+                    closed: closed_tx,
+                    agent_closed: self.inner.closed_signal(),
+                }
+            })
+            .into()
     }
 
     /// Peers with a live connection.
     #[napi]
-    pub async fn connected_peers(&self) -> Result<Vec<NativePeer>> {
-        Ok(to_peers(self.inner.connected_peers().await.map_err(coded)?))
+    pub async fn connected_peers(&self) -> Outcome<Vec<NativePeer>> {
+        self.inner.connected_peers().await.map(to_peers).into()
     }
 
     /// HyParView active view with addresses.
     #[napi]
-    pub async fn active_peers(&self) -> Result<Vec<NativePeer>> {
-        Ok(to_peers(self.inner.active_peers().await.map_err(coded)?))
+    pub async fn active_peers(&self) -> Outcome<Vec<NativePeer>> {
+        self.inner.active_peers().await.map(to_peers).into()
     }
 
     /// HyParView passive view with addresses.
     #[napi]
-    pub async fn passive_peers(&self) -> Result<Vec<NativePeer>> {
-        Ok(to_peers(self.inner.passive_peers().await.map_err(coded)?))
+    pub async fn passive_peers(&self) -> Outcome<Vec<NativePeer>> {
+        self.inner.passive_peers().await.map(to_peers).into()
     }
 
     /// Membership counters.
     #[napi]
-    pub async fn membership_stats(&self) -> Result<NativeMembershipStats> {
-        let s = self.inner.membership_stats().await.map_err(coded)?;
+    pub async fn membership_stats(&self) -> Outcome<NativeMembershipStats> {
+        outcome_async(async {
+        let s = self.inner.membership_stats().await?;
         Ok(NativeMembershipStats {
             active_view_size: s.active_view_size as f64,
             passive_view_size: s.passive_view_size as f64,
@@ -338,55 +366,30 @@ impl NativeAgent {
             graceful_leaves: s.graceful_leaves as f64,
             refills: s.refills as f64,
         })
+        })
+        .await
     }
 
     /// Membership events.
     #[napi]
-    pub fn membership_events(&self) -> Result<NativeMembershipEvents> {
-        let rx = self.inner.membership_events().map_err(coded)?;
-        let (closed_tx, _) = watch::channel(false);
-        Ok(NativeMembershipEvents {
-            rx: Arc::new(Mutex::new(rx)),
-            closed: closed_tx,
-            agent_closed: self.inner.closed_signal(),
-        })
-    }
-
-    /// Diagnostic: a signed envelope, not published.
-    #[napi]
-    pub fn seal_frame(&self, topic: String, payload: Buffer) -> Result<Buffer> {
-        Ok(self.inner.seal_frame(&topic, &payload).map_err(coded)?.into())
-    }
-
-    /// Diagnostic: re-signs one of this agent's frames (same id, new bytes).
-    #[napi]
-    pub fn reseal_frame(&self, topic: String, frame: Buffer) -> Result<Buffer> {
-        Ok(self.inner.reseal_frame(&topic, &frame).map_err(coded)?.into())
-    }
-
-    /// Diagnostic: gossips bytes without an envelope.
-    #[napi]
-    pub async fn publish_raw(&self, topic: String, frame: Buffer) -> Result<()> {
-        self.inner.publish_raw(&topic, frame.to_vec()).await.map_err(coded)
-    }
-
-    /// HyParView active view, hex ids.
-    #[napi]
-    pub fn active_view(&self) -> Result<Vec<String>> {
-        Ok(self.inner.active_view().map_err(coded)?.iter().map(hex_id).collect())
-    }
-
-    /// HyParView passive view, hex ids.
-    #[napi]
-    pub fn passive_view(&self) -> Result<Vec<String>> {
-        Ok(self.inner.passive_view().map_err(coded)?.iter().map(hex_id).collect())
+    pub fn membership_events(&self) -> Outcome<NativeMembershipEvents> {
+        self.inner
+            .membership_events()
+            .map(|rx| {
+                let (closed_tx, _) = watch::channel(false);
+                NativeMembershipEvents {
+                    rx: Arc::new(Mutex::new(rx)),
+                    closed: closed_tx,
+                    agent_closed: self.inner.closed_signal(),
+                }
+            })
+            .into()
     }
 
     /// Pub/sub counters.
     #[napi]
-    pub fn pubsub_stats(&self) -> Result<NativePubSubStats> {
-        let s = self.inner.pubsub_stats().map_err(coded)?;
-        Ok(NativePubSubStats {
+    pub fn pubsub_stats(&self) -> Outcome<NativePubSubStats> {
+        self.inner.pubsub_stats().map(|s| NativePubSubStats {
             published: s.published as f64,
             delivered: s.delivered as f64,
             duplicates_dropped: s.duplicates_dropped as f64,
@@ -395,28 +398,26 @@ impl NativeAgent {
             stale_dropped: s.stale_dropped as f64,
             lagged_dropped: s.lagged_dropped as f64,
             cache_size: s.cache_size as f64,
-        })
+        }).into()
     }
 
     /// Diagnostic: counters of the layers under pub/sub, by name.
     #[napi]
-    pub fn diagnostics(&self) -> Result<HashMap<String, f64>> {
-        let list = self.inner.diagnostics().map_err(coded)?;
-        Ok(list.into_iter().map(|(k, v)| (k, v as f64)).collect())
+    pub fn diagnostics(&self) -> Outcome<HashMap<String, f64>> {
+        let list = self.inner.diagnostics();
+        list.map(|l| l.into_iter().map(|(k, v)| (k, v as f64)).collect()).into()
     }
 
     /// Refuses all traffic with a peer.
     #[napi]
-    pub async fn block_peer(&self, peer_id: String) -> Result<()> {
-        let id = parse_id(&peer_id)?;
-        self.inner.block_peer(id).await.map_err(coded)
+    pub async fn block_peer(&self, peer_id: String) -> Outcome<()> {
+        outcome_async(async { Ok(self.inner.block_peer(parse_id(&peer_id)?).await?) }).await
     }
 
     /// Lifts a block.
     #[napi]
-    pub fn unblock_peer(&self, peer_id: String) -> Result<()> {
-        let id = parse_id(&peer_id)?;
-        self.inner.unblock_peer(id).map_err(coded)
+    pub fn unblock_peer(&self, peer_id: String) -> Outcome<()> {
+        outcome(|| Ok(self.inner.unblock_peer(parse_id(&peer_id)?)?))
     }
 
     /// True until closed.
@@ -427,9 +428,8 @@ impl NativeAgent {
 
     /// Closes the agent. Idempotent.
     #[napi]
-    pub async fn close(&self) -> Result<()> {
+    pub async fn close(&self) {
         self.inner.close().await;
-        Ok(())
     }
 }
 
@@ -440,26 +440,32 @@ async fn wait_closed(mut own: watch::Receiver<bool>, mut agent: watch::Receiver<
     }
 }
 
+/// What an event stream hands out next.
+pub(crate) enum Next<T> {
+    /// The next event.
+    Item(T),
+    /// The reader fell behind and this many events were dropped.
+    Lagged(u64),
+}
+
 /// Next item of an event stream, or `None` once the stream or its agent is
-/// closed. A slow reader skips what it missed rather than ending the stream.
+/// closed. A slow reader gets [`Next::Lagged`] with the count it missed, then
+/// the oldest event still held; nothing is dropped silently.
 pub(crate) async fn next_broadcast<T: Clone>(
     rx: &Mutex<broadcast::Receiver<T>>,
     closed: &watch::Sender<bool>,
     agent_closed: &watch::Receiver<bool>,
-) -> Option<T> {
+) -> Option<Next<T>> {
     let mut rx = rx.lock().await;
     let stop = wait_closed(closed.subscribe(), agent_closed.clone());
-    tokio::pin!(stop);
-    loop {
-        let item = tokio::select! {
-            e = rx.recv() => e,
-            _ = &mut stop => return None,
-        };
-        match item {
-            Ok(e) => return Some(e),
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(broadcast::error::RecvError::Closed) => return None,
-        }
+    let item = tokio::select! {
+        e = rx.recv() => e,
+        _ = stop => return None,
+    };
+    match item {
+        Ok(e) => Some(Next::Item(e)),
+        Err(broadcast::error::RecvError::Lagged(n)) => Some(Next::Lagged(n)),
+        Err(broadcast::error::RecvError::Closed) => None,
     }
 }
 
@@ -476,9 +482,9 @@ pub struct NativeSubscription {
 impl NativeSubscription {
     /// Next message, or null once closed.
     #[napi]
-    pub async fn next(&self) -> Result<Option<NativeMessage>> {
+    pub async fn next(&self) -> Option<NativeMessage> {
         let mut guard = self.inner.lock().await;
-        let Some(sub) = guard.as_mut() else { return Ok(None) };
+        let sub = guard.as_mut()?;
         let stop = wait_closed(self.closed.subscribe(), self.agent_closed.clone());
         let message = tokio::select! {
             m = sub.next() => m,
@@ -488,16 +494,16 @@ impl NativeSubscription {
             if let Some(mut s) = guard.take() {
                 s.close();
             }
-            return Ok(None);
+            return None;
         }
-        Ok(message.map(|m| NativeMessage {
+        message.map(|m| NativeMessage {
             topic: m.topic,
             payload: m.payload.into(),
             from: hex_id(&m.from),
             id: hex_id(&m.id),
             published_at: m.published_at as f64,
             received_at: m.received_at as f64,
-        }))
+        })
     }
 
     /// Messages dropped because this subscription was not read fast enough.
@@ -530,13 +536,18 @@ pub struct NativeConnectionEvents {
 impl NativeConnectionEvents {
     /// Next event, or null once closed.
     #[napi]
-    pub async fn next(&self) -> Result<Option<NativeConnectionEvent>> {
-        Ok(next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|e| NativeConnectionEvent {
-            kind: if e.connected { "connected" } else { "disconnected" }.to_owned(),
-            peer_id: hex_id(&e.peer.to_bytes()),
-            addr: e.addr.map(|a| a.to_string()),
-            at: e.at_ms as f64,
-        }))
+    pub async fn next(&self) -> Option<NativeConnectionEvent> {
+        next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|next| match next {
+            Next::Lagged(n) => NativeConnectionEvent::Lagged { missed: n as f64 },
+            Next::Item(e) => {
+                let (peer_id, addr, at) = (hex_id(&e.peer.to_bytes()), e.addr.map(|a| a.to_string()), e.at_ms as f64);
+                if e.connected {
+                    NativeConnectionEvent::Connected { peer_id, addr, at }
+                } else {
+                    NativeConnectionEvent::Disconnected { peer_id, addr, at }
+                }
+            }
+        })
     }
 
     /// Stops the stream. Idempotent.
@@ -558,30 +569,29 @@ pub struct NativeMembershipEvents {
 impl NativeMembershipEvents {
     /// Next event, or null once closed.
     #[napi]
-    pub async fn next(&self) -> Result<Option<NativeMembershipEvent>> {
+    pub async fn next(&self) -> Option<NativeMembershipEvent> {
         use x0x_core::{LeaveReason, MembershipEventKind};
-        Ok(next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|e| {
-            let kind = match e.kind {
-                MembershipEventKind::Joined => "peer-joined",
-                MembershipEventKind::Suspected => "peer-suspected",
-                MembershipEventKind::Left => "peer-left",
+        next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|next| {
+            let e = match next {
+                Next::Lagged(n) => return NativeMembershipEvent::Lagged { missed: n as f64 },
+                Next::Item(e) => e,
             };
-            let reason = e.reason.map(|r| {
-                match r {
-                    LeaveReason::Graceful => "graceful",
-                    LeaveReason::Failed => "failed",
-                    LeaveReason::Demoted => "demoted",
-                }
-                .to_owned()
-            });
-            NativeMembershipEvent {
-                kind: kind.to_owned(),
-                peer_id: hex_id(&e.peer.to_bytes()),
-                addr: e.addr.map(|a| a.to_string()),
-                reason,
-                at: e.at_ms as f64,
+            let (peer_id, addr, at) = (hex_id(&e.peer.to_bytes()), e.addr.map(|a| a.to_string()), e.at_ms as f64);
+            match e.kind {
+                MembershipEventKind::Joined => NativeMembershipEvent::PeerJoined { peer_id, addr, at },
+                MembershipEventKind::Suspected => NativeMembershipEvent::PeerSuspected { peer_id, addr, at },
+                MembershipEventKind::Left { reason } => NativeMembershipEvent::PeerLeft {
+                    peer_id,
+                    addr,
+                    reason: match reason {
+                        LeaveReason::Graceful => NativeLeaveReason::Graceful,
+                        LeaveReason::Failed => NativeLeaveReason::Failed,
+                        LeaveReason::Demoted => NativeLeaveReason::Demoted,
+                    },
+                    at,
+                },
             }
-        }))
+        })
     }
 
     /// Stops the stream. Idempotent.

@@ -5,17 +5,16 @@ use std::sync::{Arc, Mutex as StdMutex};
 
 use napi::bindgen_prelude::Buffer;
 use napi::{Error, Result, Status};
+use x0x_core::CoreError;
 use napi_derive::napi;
 use tokio::sync::{broadcast, watch, Mutex};
 use x0x_core::records::{self, Record, RecordBook};
 
-use crate::{coded, hex_id, next_broadcast, parse_id, NativeAgent, NativeKeypair};
+use crate::errors::{outcome, outcome_async, Outcome, Try};
+use crate::{hex_id, next_broadcast, parse_id, NativeAgent, NativeKeypair, Next};
 
 fn invalid(message: String) -> Error {
-    Error::new(
-        Status::InvalidArg,
-        format!("ERR_X0X_INVALID_ARGUMENT: {message}"),
-    )
+    Error::new(Status::InvalidArg, message)
 }
 
 fn kind_of(kind: u32) -> Result<u8> {
@@ -102,18 +101,17 @@ impl NativeRecordBook {
         })
     }
 
-    fn book(&self) -> Result<std::sync::MutexGuard<'_, RecordBook>> {
-        self.inner.lock().map_err(|_| {
-            Error::new(
-                Status::GenericFailure,
-                "ERR_X0X_NETWORK: record book poisoned",
-            )
-        })
+    fn book(&self) -> Try<std::sync::MutexGuard<'_, RecordBook>> {
+        Ok(self
+            .inner
+            .lock()
+            .map_err(|_| CoreError::Network("record book poisoned".to_owned()))?)
     }
 
     /// Verifies `bytes` and keeps it if acceptable; never throws on bad input.
     #[napi]
-    pub fn offer(&self, bytes: Buffer, now_ms: f64) -> Result<NativeOffer> {
+    pub fn offer(&self, bytes: Buffer, now_ms: f64) -> Outcome<NativeOffer> {
+        outcome(|| {
         let now = ms(now_ms, "nowMs")?;
         Ok(match self.book()?.offer(&bytes, now) {
             Ok(r) => NativeOffer {
@@ -125,43 +123,43 @@ impl NativeRecordBook {
                 rejection: Some(why.as_str().to_owned()),
             },
         })
+        })
     }
 
     /// Forgets a signer's record, keeping replay protection.
     #[napi]
-    pub fn remove(&self, signer: String) -> Result<bool> {
-        let id = parse_id(&signer)?;
-        Ok(self.book()?.remove(&id))
+    pub fn remove(&self, signer: String) -> Outcome<bool> {
+        outcome(|| {
+            let id = parse_id(&signer)?;
+            Ok(self.book()?.remove(&id))
+        })
     }
 
     /// Drops and returns the records expired at `nowMs`.
     #[napi]
-    pub fn expire(&self, now_ms: f64) -> Result<Vec<NativeRecord>> {
-        let now = ms(now_ms, "nowMs")?;
-        Ok(self
-            .book()?
-            .expire(now)
-            .into_iter()
-            .map(to_native)
-            .collect())
+    pub fn expire(&self, now_ms: f64) -> Outcome<Vec<NativeRecord>> {
+        outcome(|| {
+            let now = ms(now_ms, "nowMs")?;
+            Ok(self.book()?.expire(now).into_iter().map(to_native).collect())
+        })
     }
 
     /// The current records.
     #[napi]
-    pub fn records(&self) -> Result<Vec<NativeRecord>> {
-        Ok(self.book()?.records().into_iter().map(to_native).collect())
+    pub fn records(&self) -> Outcome<Vec<NativeRecord>> {
+        outcome(|| Ok(self.book()?.records().into_iter().map(to_native).collect()))
     }
 
     /// Records accepted so far.
     #[napi]
-    pub fn accepted(&self) -> Result<f64> {
-        Ok(self.book()?.accepted() as f64)
+    pub fn accepted(&self) -> Outcome<f64> {
+        outcome(|| Ok(self.book()?.accepted() as f64))
     }
 
     /// Rejections so far, by reason.
     #[napi]
-    pub fn rejections(&self) -> Result<Vec<NativeRejectionCount>> {
-        Ok(self
+    pub fn rejections(&self) -> Outcome<Vec<NativeRejectionCount>> {
+        outcome(|| Ok(self
             .book()?
             .rejections()
             .into_iter()
@@ -169,7 +167,7 @@ impl NativeRecordBook {
                 reason: why.as_str().to_owned(),
                 count: n as f64,
             })
-            .collect())
+            .collect()))
     }
 }
 
@@ -183,7 +181,8 @@ pub fn verify_record(
     body: Buffer,
     public_key: Buffer,
     signature: Buffer,
-) -> Result<bool> {
+) -> Outcome<bool> {
+    outcome(|| {
     let signer = parse_id(&signer)?;
     Ok(records::verify_fields(
         kind_of(kind)?,
@@ -195,6 +194,16 @@ pub fn verify_record(
         &signature,
     )
     .is_ok())
+    })
+}
+
+/// One item of the flood stream, as a union discriminated by `type`.
+#[napi(discriminant = "type", discriminant_case = "lowercase")]
+pub enum NativeFlood {
+    /// A payload flooded by another agent.
+    Payload { payload: Buffer },
+    /// The reader fell behind; `missed` payloads were dropped.
+    Lagged { missed: f64 },
 }
 
 /// Flooded payloads.
@@ -209,9 +218,12 @@ pub struct NativeFloodPayloads {
 impl NativeFloodPayloads {
     /// Next payload, or null once closed.
     #[napi]
-    pub async fn next(&self) -> Result<Option<Buffer>> {
-        // A slow reader loses the oldest beacons; the next round repeats them.
-        Ok(next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(Buffer::from))
+    pub async fn next(&self) -> Option<NativeFlood> {
+        next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|next| match next {
+            Next::Item(bytes) => NativeFlood::Payload { payload: bytes.into() },
+            // A slow reader loses the oldest beacons; the next round repeats them.
+            Next::Lagged(n) => NativeFlood::Lagged { missed: n as f64 },
+        })
     }
 
     /// Stops the stream. Idempotent.
@@ -231,48 +243,56 @@ impl NativeAgent {
         body: Buffer,
         timestamp: f64,
         expires_at: f64,
-    ) -> Result<Buffer> {
-        let bytes = self
-            .inner
-            .sign_record(
+    ) -> Outcome<Buffer> {
+        outcome(|| {
+            let bytes = self.inner.sign_record(
                 kind_of(kind)?,
                 &body,
                 ms(timestamp, "timestamp")?,
                 ms(expires_at, "expiresAt")?,
-            )
-            .map_err(coded)?;
-        Ok(bytes.into())
+            )?;
+            Ok(bytes.into())
+        })
     }
 
     /// Floods a payload anonymously; resolves with the neighbours reached.
     #[napi]
-    pub async fn flood(&self, payload: Buffer) -> Result<u32> {
-        let n = self.inner.flood(payload.to_vec()).await.map_err(coded)?;
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    pub async fn flood(&self, payload: Buffer) -> Outcome<u32> {
+        outcome_async(async {
+            let n = self.inner.flood(payload.to_vec()).await?;
+            Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        })
+        .await
     }
 
     /// Payloads flooded by others.
     #[napi]
-    pub fn flood_payloads(&self) -> Result<NativeFloodPayloads> {
-        let rx = self.inner.flood_payloads().map_err(coded)?;
-        let (closed_tx, _) = watch::channel(false);
-        Ok(NativeFloodPayloads {
-            rx: Arc::new(Mutex::new(rx)),
-            closed: closed_tx,
-            agent_closed: self.inner.closed_signal(),
-        })
+    pub fn flood_payloads(&self) -> Outcome<NativeFloodPayloads> {
+        self.inner
+            .flood_payloads()
+            .map(|rx| {
+                let (closed_tx, _) = watch::channel(false);
+                NativeFloodPayloads {
+                    rx: Arc::new(Mutex::new(rx)),
+                    closed: closed_tx,
+                    agent_closed: self.inner.closed_signal(),
+                }
+            })
+            .into()
     }
 
     /// Flood counters.
     #[napi]
-    pub fn flood_stats(&self) -> Result<NativeFloodStats> {
-        let s = self.inner.flood_stats().map_err(coded)?;
-        Ok(NativeFloodStats {
-            sent: s.sent as f64,
-            received: s.received as f64,
-            duplicates: s.duplicates as f64,
-            oversized: s.oversized as f64,
-        })
+    pub fn flood_stats(&self) -> Outcome<NativeFloodStats> {
+        self.inner
+            .flood_stats()
+            .map(|s| NativeFloodStats {
+                sent: s.sent as f64,
+                received: s.received as f64,
+                duplicates: s.duplicates as f64,
+                oversized: s.oversized as f64,
+            })
+            .into()
     }
 }
 
@@ -287,15 +307,16 @@ impl NativeKeypair {
         body: Buffer,
         timestamp: f64,
         expires_at: f64,
-    ) -> Result<Buffer> {
-        let bytes = records::sign(
-            &self.inner,
-            kind_of(kind)?,
-            &body,
-            ms(timestamp, "timestamp")?,
-            ms(expires_at, "expiresAt")?,
-        )
-        .map_err(coded)?;
-        Ok(bytes.into())
+    ) -> Outcome<Buffer> {
+        outcome(|| {
+            let bytes = records::sign(
+                &self.inner,
+                kind_of(kind)?,
+                &body,
+                ms(timestamp, "timestamp")?,
+                ms(expires_at, "expiresAt")?,
+            )?;
+            Ok(bytes.into())
+        })
     }
 }

@@ -4,12 +4,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use napi::bindgen_prelude::Buffer;
-use napi::Result;
 use napi_derive::napi;
 use x0x_core::{Holder, HolderReply};
 
 use crate::discovery::NativeAddrRecord;
-use crate::{coded, hex_id, parse_addr, parse_id, NativeAgent};
+use crate::errors::{outcome, outcome_async, Outcome, Try};
+use crate::{hex_id, parse_addr, parse_id, NativeAgent};
 
 /// A holder to ask.
 #[napi(object)]
@@ -50,7 +50,7 @@ pub struct NativeRendezvousStats {
     pub malformed_dropped: f64,
 }
 
-fn to_holders(list: Vec<NativeHolder>) -> Result<Vec<Holder>> {
+fn to_holders(list: Vec<NativeHolder>) -> Try<Vec<Holder>> {
     list.into_iter()
         .map(|h| {
             Ok(Holder {
@@ -65,21 +65,23 @@ fn to_holders(list: Vec<NativeHolder>) -> Result<Vec<Holder>> {
 impl NativeAgent {
     /// Signs this agent's address record; an empty list signs an unregistration.
     #[napi]
-    pub fn sign_addr_record(&self, addrs: Vec<String>, ttl_ms: f64) -> Result<Buffer> {
-        let addrs = addrs.iter().map(|a| parse_addr(a)).collect::<Result<Vec<_>>>()?;
-        let ttl = if ttl_ms.is_finite() && ttl_ms >= 0.0 { ttl_ms as u64 } else { 0 };
-        Ok(self.inner.sign_addr_record(&addrs, ttl).map_err(coded)?.into())
+    pub fn sign_addr_record(&self, addrs: Vec<String>, ttl_ms: f64) -> Outcome<Buffer> {
+        outcome(|| {
+            let addrs = addrs.iter().map(|a| parse_addr(a)).collect::<Result<Vec<_>, _>>()?;
+            let ttl = if ttl_ms.is_finite() && ttl_ms >= 0.0 { ttl_ms as u64 } else { 0 };
+            Ok(self.inner.sign_addr_record(&addrs, ttl)?.into())
+        })
     }
 
     /// Sends `record` to every holder and reports each one's answer.
     #[napi]
-    pub async fn rendezvous_store(&self, holders: Vec<NativeHolder>, record: Buffer, timeout_ms: u32) -> Result<Vec<NativeHolderReply>> {
+    pub async fn rendezvous_store(&self, holders: Vec<NativeHolder>, record: Buffer, timeout_ms: u32) -> Outcome<Vec<NativeHolderReply>> {
+        outcome_async(async {
         let holders = to_holders(holders)?;
         let replies = self
             .inner
             .rendezvous_store(holders, record.to_vec(), Duration::from_millis(timeout_ms.into()))
-            .await
-            .map_err(coded)?;
+            .await?;
         Ok(replies
             .into_iter()
             .map(|(id, reply)| NativeHolderReply {
@@ -90,30 +92,33 @@ impl NativeAgent {
                 },
             })
             .collect())
+        })
+        .await
     }
 
     /// Asks every holder for `agent_id`'s record; the newest valid one wins.
     #[napi]
-    pub async fn rendezvous_lookup(&self, holders: Vec<NativeHolder>, agent_id: String, timeout_ms: u32) -> Result<NativeLookup> {
-        let holders = to_holders(holders)?;
-        let target = parse_id(&agent_id)?;
-        let found = self
-            .inner
-            .rendezvous_lookup(holders, target, Duration::from_millis(timeout_ms.into()))
-            .await
-            .map_err(coded)?;
-        Ok(NativeLookup {
-            record: found.record.map(NativeAddrRecord::from),
-            answered: found.answered as u32,
-            rejected: found.rejected as u32,
+    pub async fn rendezvous_lookup(&self, holders: Vec<NativeHolder>, agent_id: String, timeout_ms: u32) -> Outcome<NativeLookup> {
+        outcome_async(async {
+            let holders = to_holders(holders)?;
+            let target = parse_id(&agent_id)?;
+            let found = self
+                .inner
+                .rendezvous_lookup(holders, target, Duration::from_millis(timeout_ms.into()))
+                .await?;
+            Ok(NativeLookup {
+                record: found.record.map(NativeAddrRecord::from),
+                answered: found.answered as u32,
+                rejected: found.rejected as u32,
+            })
         })
+        .await
     }
 
     /// Rendezvous counters.
     #[napi]
-    pub fn rendezvous_stats(&self) -> Result<NativeRendezvousStats> {
-        let s = self.inner.rendezvous_stats().map_err(coded)?;
-        Ok(NativeRendezvousStats {
+    pub fn rendezvous_stats(&self) -> Outcome<NativeRendezvousStats> {
+        self.inner.rendezvous_stats().map(|s| NativeRendezvousStats {
             records_held: s.records_held as f64,
             stores_accepted: s.stores_accepted as f64,
             invalid_rejected: s.invalid_rejected as f64,
@@ -123,6 +128,6 @@ impl NativeAgent {
             requests_sent: s.requests_sent as f64,
             answers_received: s.answers_received as f64,
             malformed_dropped: s.malformed_dropped as f64,
-        })
+        }).into()
     }
 }

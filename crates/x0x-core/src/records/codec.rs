@@ -126,7 +126,7 @@ pub fn sign(
         });
     }
     if expires_at < timestamp {
-        return Err(CoreError::InvalidConfig(format!(
+        return Err(CoreError::config(format!(
             "record expiry {expires_at} is before its timestamp {timestamp}"
         )));
     }
