@@ -110,6 +110,9 @@ pub struct AntiEntropyStats {
     pub malformed_frames: u64,
     /// Sessions abandoned (peer did not answer, protocol error).
     pub failed_sessions: u64,
+    /// Frames not sent because they exceed what a peer reads in one frame
+    /// (an IBLT table or id list too large; see `reconcile_config`).
+    pub oversized_frames: u64,
     /// Envelopes held for peers.
     pub store_size: u64,
 }
@@ -124,6 +127,7 @@ struct Counters {
     bytes_received: AtomicU64,
     malformed: AtomicU64,
     failed: AtomicU64,
+    oversized: AtomicU64,
 }
 
 type Waiter = (PeerId, oneshot::Sender<(u8, Vec<u8>, usize)>);
@@ -136,6 +140,18 @@ pub(crate) struct AntiEntropy {
     round: tokio::sync::Mutex<()>,
     counters: Counters,
     config: Config,
+}
+
+/// IBLT settings whose every message fits one frame: tables of at most
+/// 2^14 cells (672 KB; a larger difference falls back to the id list) and
+/// id lists of at most 2^15 ids (1 MiB). A topic holding more ids than that
+/// cannot fall back to a full list; such a session fails and is counted,
+/// without touching the connection.
+fn reconcile_config() -> Config {
+    let mut config = Config::default();
+    config.limits.max_cells = 1 << 14;
+    config.limits.max_ids = 1 << 15;
+    config
 }
 
 fn add(c: &AtomicU64, n: u64) {
@@ -151,7 +167,7 @@ impl AntiEntropy {
             next_req: AtomicU64::new(rand::random()),
             round: tokio::sync::Mutex::new(()),
             counters: Counters::default(),
-            config: Config::default(),
+            config: reconcile_config(),
         }
     }
 
@@ -183,6 +199,7 @@ impl AntiEntropy {
             bytes_received: get(&c.bytes_received),
             malformed_frames: get(&c.malformed),
             failed_sessions: get(&c.failed),
+            oversized_frames: get(&c.oversized),
             store_size: self.store.lock().map(|s| s.len() as u64).unwrap_or(0),
         }
     }
@@ -196,6 +213,11 @@ struct Traffic {
 }
 
 async fn send<H: Host>(host: &H, peer: PeerId, frame: Vec<u8>, traffic: &mut Traffic) -> bool {
+    if frame.len() > wire::MAX_AE_FRAME_BYTES {
+        // The peer's reader would fail on it and close the connection.
+        add(&host.anti_entropy().counters.oversized, 1);
+        return false;
+    }
     let len = frame.len() as u64;
     traffic.sent += len;
     add(&host.anti_entropy().counters.bytes_sent, len);
@@ -461,8 +483,13 @@ pub(crate) async fn on_frame<H: Host>(host: &H, from: PeerId, data: &[u8]) {
                 add(&ae.counters.malformed, 1);
                 (wire::STATUS_ERROR, Vec::new())
             };
+            let mut response = wire::response(req, status, &body);
+            if response.len() > wire::MAX_AE_FRAME_BYTES {
+                add(&ae.counters.oversized, 1);
+                response = wire::response(req, wire::STATUS_ERROR, &[]);
+            }
             let mut traffic = Traffic::default();
-            send(host, from, wire::response(req, status, &body), &mut traffic).await;
+            send(host, from, response, &mut traffic).await;
         }
         Frame::Response { req, status, body } => {
             let waiter = ae.pending.lock().ok().and_then(|mut p| match p.get(&req) {
@@ -578,6 +605,30 @@ mod tests {
         let sent = host.last_sent();
         assert_eq!(wire::decode(&sent), Some(Frame::Response { req: 7, status: wire::STATUS_ERROR, body: b"" }));
         assert_eq!(host.ae.stats().malformed_frames, 1);
+    }
+
+    #[tokio::test]
+    async fn every_answer_and_push_fits_what_a_peer_reads_in_one_frame() {
+        let host = FakeHost::new();
+        let big = Bytes::from(vec![7u8; 600 * 1024]);
+        let ids: Vec<MessageId> = (0..3u8).map(|i| [i; 32]).collect();
+        for id in &ids {
+            host.ae.remember("t", *id, big.clone());
+        }
+        on_frame(&host, PEER, &wire::request(1, wire::KIND_FETCH, "t", &wire::encode_ids(&ids))).await;
+        let sent = host.last_sent();
+        assert!(sent.len() <= wire::MAX_AE_FRAME_BYTES, "a fetch answer of {} bytes", sent.len());
+        let Some(Frame::Response { status: wire::STATUS_OK, body, .. }) = wire::decode(&sent) else {
+            panic!("fetch not answered")
+        };
+        assert_eq!(wire::decode_list(body).unwrap().len(), 1, "one 600 KiB envelope per answer; the asker fetches the rest");
+
+        host.sent.lock().unwrap().clear();
+        let mut traffic = Traffic::default();
+        assert_eq!(push(&host, PEER, "t", &ids, &mut traffic).await, 3);
+        let pushes = host.sent.lock().unwrap().clone();
+        assert_eq!(pushes.len(), 3, "three frames of one envelope each");
+        assert!(pushes.iter().all(|f| f.len() <= wire::MAX_AE_FRAME_BYTES));
     }
 
     #[tokio::test]
