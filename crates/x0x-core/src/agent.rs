@@ -1294,6 +1294,13 @@ async fn topic_refresh_loop(shared: Weak<Shared>) {
 mod agent_rendezvous;
 pub use agent_rendezvous::{Holder, HolderReply, LookupOutcome};
 
+// Test-only entry points for attack tests; never in the shipped addon.
+#[cfg(feature = "test-hooks")]
+#[path = "agent_test_hooks.rs"]
+mod agent_test_hooks;
+#[cfg(feature = "test-hooks")]
+pub use agent_test_hooks::RawStream;
+
 // A child module, so the test can reach the agent's transport to inject
 // membership frames.
 #[cfg(test)]
