@@ -144,6 +144,9 @@ struct Shared {
     rendezvous: Rendezvous,
     /// Which connected peers subscribe to which topics.
     interest: TopicInterest,
+    /// Test hook: where anti-entropy frames go instead of being handled.
+    #[cfg(feature = "test-hooks")]
+    ae_tap: StdMutex<Option<agent_test_hooks::Tap>>,
 }
 
 /// A running agent. Every method may be called from any Tokio runtime or thread.
@@ -717,6 +720,8 @@ impl Shared {
             own_record: OwnRecord::default(),
             rendezvous: Rendezvous::new(),
             interest: TopicInterest::default(),
+            #[cfg(feature = "test-hooks")]
+            ae_tap: StdMutex::new(None),
         });
         tokio::spawn(membership_watch::run(
             Watch {
@@ -1186,6 +1191,10 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                     }
                 }
                 GossipStreamType::Bulk if crate::ae_wire::is_anti_entropy(&data) => {
+                    #[cfg(feature = "test-hooks")]
+                    if shared.tapped_anti_entropy(from, &data) {
+                        return;
+                    }
                     anti_entropy::on_frame(&*shared, from, &data).await;
                 }
                 GossipStreamType::Bulk if data.first().is_some_and(|t| foaf::owns(*t)) => {

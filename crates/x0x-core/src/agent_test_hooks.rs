@@ -7,6 +7,9 @@
 use super::*;
 use saorsa_gossip_membership::PeerState;
 
+/// Where tapped anti-entropy frames go: sender and frame.
+pub(super) type Tap = mpsc::UnboundedSender<(AgentId, Vec<u8>)>;
+
 /// The stream a raw frame travels on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RawStream {
@@ -52,6 +55,18 @@ impl Agent {
         .await
     }
 
+    /// From now on, hands every anti-entropy frame this agent receives to
+    /// the returned channel instead of handling it, so a test can answer
+    /// requests as a hostile peer would (with [`Self::send_raw`]).
+    pub fn tap_anti_entropy(&self) -> CoreResult<mpsc::UnboundedReceiver<(AgentId, Vec<u8>)>> {
+        self.ensure_open()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Ok(mut tap) = self.shared.ae_tap.lock() {
+            *tap = Some(tx);
+        }
+        Ok(rx)
+    }
+
     /// Peers in the SWIM state table, whatever their state.
     pub async fn swim_table_len(&self) -> CoreResult<usize> {
         let shared = Arc::clone(&self.shared);
@@ -64,5 +79,13 @@ impl Agent {
             Ok(n)
         })
         .await
+    }
+}
+
+impl Shared {
+    /// True when a test tapped anti-entropy frames and took this one.
+    pub(super) fn tapped_anti_entropy(&self, from: PeerId, data: &[u8]) -> bool {
+        let Ok(tap) = self.ae_tap.lock() else { return false };
+        tap.as_ref().is_some_and(|tx| tx.send((from.to_bytes(), data.to_vec())).is_ok())
     }
 }

@@ -12,6 +12,10 @@
 //! 3. fetches the envelopes only the peer holds and pushes those only this
 //!    agent holds.
 //!
+//! Each peer's part gets at most `PEER_BUDGET` (15 s) and the round
+//! `ROUND_BUDGET` (60 s), so a slow or lying peer (one reporting a set of
+//! `u64::MAX` ids is ranked first) delays the others by a bounded time.
+//!
 //! Recovered envelopes go through the agent's gossip acceptance path
 //! (signature, freshness, dedup) before delivery, via [`Host::ingest`], so a
 //! subscriber sees each message once however it arrived.
@@ -37,6 +41,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Round trips one IBLT session may take before it is abandoned (the
 /// reconciler needs at most a handful: table, doublings, full list).
 const MAX_SESSION_STEPS: usize = 24;
+/// How long one peer's part of a round (every shared topic) may take. A peer
+/// that answers slowly, or never, costs the round at most this.
+const PEER_BUDGET: Duration = Duration::from_secs(15);
+/// How long a whole round may take; peers not reached by then wait for the
+/// next round. `reconcile()` therefore waits at most about this long for a
+/// round in progress, plus its own.
+const ROUND_BUDGET: Duration = Duration::from_secs(60);
 
 /// What anti-entropy needs from the agent.
 #[async_trait]
@@ -368,6 +379,7 @@ pub(crate) async fn run_round<H: Host>(host: Arc<H>) -> ReconciliationStats {
     let ae = host.anti_entropy();
     let _one_at_a_time = ae.round.lock().await;
     let started = Instant::now();
+    let round_deadline = tokio::time::Instant::now() + ROUND_BUDGET;
     let mut stats = ReconciliationStats::default();
     let mut traffic = Traffic::default();
     let topics = host.topics().await;
@@ -378,13 +390,23 @@ pub(crate) async fn run_round<H: Host>(host: Arc<H>) -> ReconciliationStats {
             .map(|p| tokio::spawn(estimate(Arc::clone(&host), p, topics.clone())))
             .collect();
         let mut ranked = Vec::new();
+        let estimate_deadline = tokio::time::Instant::now() + PEER_BUDGET;
         for probe in probes {
-            if let Ok((peer, shared, t)) = probe.await {
-                traffic.sent += t.sent;
-                traffic.received += t.received;
-                if !shared.is_empty() {
-                    let total: u64 = shared.iter().map(|(_, d)| d).sum();
-                    ranked.push((peer, total, shared));
+            let abort = probe.abort_handle();
+            match tokio::time::timeout_at(estimate_deadline, probe).await {
+                Ok(Ok((peer, shared, t))) => {
+                    traffic.sent += t.sent;
+                    traffic.received += t.received;
+                    if !shared.is_empty() {
+                        // Saturating: a peer may report any set size.
+                        let total = shared.iter().fold(0u64, |sum, (_, d)| sum.saturating_add(*d));
+                        ranked.push((peer, total, shared));
+                    }
+                }
+                Ok(Err(_)) => {}
+                Err(_) => {
+                    abort.abort();
+                    add(&ae.counters.failed, 1);
                 }
             }
         }
@@ -397,22 +419,32 @@ pub(crate) async fn run_round<H: Host>(host: Arc<H>) -> ReconciliationStats {
                 ..PeerReconciliation::default()
             };
             let mut answered = false;
-            for (topic, _) in shared {
-                let Some(diff) = reconcile_topic(&*host, peer, &topic, &mut traffic).await else {
-                    add(&ae.counters.failed, 1);
-                    continue;
-                };
-                answered = true;
-                report.differences_found += diff.len() as u64;
-                report.messages_recovered += fetch(&*host, peer, &topic, &diff.remote_only, &mut traffic).await;
-                report.messages_pushed += push(&*host, peer, &topic, &diff.local_only, &mut traffic).await;
+            let deadline = round_deadline.min(tokio::time::Instant::now() + PEER_BUDGET);
+            let work = async {
+                for (topic, _) in shared {
+                    let Some(diff) = reconcile_topic(&*host, peer, &topic, &mut traffic).await else {
+                        add(&ae.counters.failed, 1);
+                        continue;
+                    };
+                    answered = true;
+                    report.differences_found += diff.len() as u64;
+                    report.messages_recovered += fetch(&*host, peer, &topic, &diff.remote_only, &mut traffic).await;
+                    report.messages_pushed += push(&*host, peer, &topic, &diff.local_only, &mut traffic).await;
+                }
+            };
+            if tokio::time::timeout_at(deadline, work).await.is_err() {
+                // Out of budget: what it delivered stays delivered.
+                add(&ae.counters.failed, 1);
             }
             if answered {
                 stats.peers_contacted += 1;
             }
-            stats.differences_found += report.differences_found;
+            stats.differences_found = stats.differences_found.saturating_add(report.differences_found);
             stats.messages_recovered += report.messages_recovered;
             stats.peers.push(report);
+            if tokio::time::Instant::now() >= round_deadline {
+                break;
+            }
         }
     }
     add(&ae.counters.differences, stats.differences_found);
