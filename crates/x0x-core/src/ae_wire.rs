@@ -17,6 +17,7 @@
 //! bytes; a frame that fails is dropped and counted by the caller.
 
 use crate::envelope::{MessageId, ENVELOPE_OVERHEAD};
+use crate::transport::MAX_FRAME_BYTES;
 use crate::{MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES};
 
 /// A request to a peer.
@@ -44,8 +45,17 @@ pub const STATUS_ERROR: u8 = 2;
 pub const MAX_LIST_FRAMES: usize = 4096;
 /// Most ids one fetch asks for.
 pub const MAX_FETCH_IDS: usize = 1024;
-/// Byte budget of one frame list (ant-quic refuses messages above 4 MiB).
-pub const LIST_BUDGET_BYTES: usize = 3 * 1024 * 1024;
+/// Largest anti-entropy frame a receiver reads: its per-message limit
+/// ([`MAX_FRAME_BYTES`]) less the stream-type byte in front. A larger one
+/// fails the receiver's reader and closes the connection, so nothing of that
+/// size is ever sent.
+pub const MAX_AE_FRAME_BYTES: usize = MAX_FRAME_BYTES - 1;
+/// Byte budget of one frame list (its entries, 4 + len each): what is left
+/// of [`MAX_AE_FRAME_BYTES`] after the largest response or push header and
+/// the list's count. Longer answers and pushes go in several frames.
+pub const LIST_BUDGET_BYTES: usize = MAX_AE_FRAME_BYTES - (3 + MAX_TOPIC_BYTES + 4) - 16;
+// The largest envelope always fits a list on its own.
+const _: () = assert!(4 + MAX_PAYLOAD_BYTES + ENVELOPE_OVERHEAD <= LIST_BUDGET_BYTES);
 
 /// True for first bytes this module owns.
 pub fn is_anti_entropy(data: &[u8]) -> bool {

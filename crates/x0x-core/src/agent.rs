@@ -156,6 +156,9 @@ struct Shared {
     rendezvous: Rendezvous,
     /// Which connected peers subscribe to which topics.
     interest: TopicInterest,
+    /// Test hook: where anti-entropy frames go instead of being handled.
+    #[cfg(feature = "test-hooks")]
+    ae_tap: StdMutex<Option<agent_test_hooks::Tap>>,
 }
 
 /// A running agent. Every method may be called from any Tokio runtime or thread.
@@ -723,6 +726,8 @@ impl Shared {
             own_record: OwnRecord::default(),
             rendezvous: Rendezvous::new(),
             interest: TopicInterest::default(),
+            #[cfg(feature = "test-hooks")]
+            ae_tap: StdMutex::new(None),
         });
         tokio::spawn(membership_watch::run(
             Watch {
@@ -1242,6 +1247,10 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                     }
                 }
                 GossipStreamType::Bulk if crate::ae_wire::is_anti_entropy(&data) => {
+                    #[cfg(feature = "test-hooks")]
+                    if shared.tapped_anti_entropy(from, &data) {
+                        return;
+                    }
                     anti_entropy::on_frame(&*shared, from, &data).await;
                 }
                 GossipStreamType::Bulk if data.first().is_some_and(|t| foaf::owns(*t)) => {
@@ -1349,6 +1358,13 @@ async fn topic_refresh_loop(shared: Weak<Shared>) {
 #[path = "agent_rendezvous.rs"]
 mod agent_rendezvous;
 pub use agent_rendezvous::{Holder, HolderReply, LookupOutcome};
+
+// Test-only entry points for attack tests; never in the shipped addon.
+#[cfg(feature = "test-hooks")]
+#[path = "agent_test_hooks.rs"]
+mod agent_test_hooks;
+#[cfg(feature = "test-hooks")]
+pub use agent_test_hooks::RawStream;
 
 // A child module, so the test can reach the agent's transport to inject
 // membership frames.

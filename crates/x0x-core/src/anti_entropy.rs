@@ -12,6 +12,10 @@
 //! 3. fetches the envelopes only the peer holds and pushes those only this
 //!    agent holds.
 //!
+//! Each peer's part gets at most `PEER_BUDGET` (15 s) and the round
+//! `ROUND_BUDGET` (60 s), so a slow or lying peer (one reporting a set of
+//! `u64::MAX` ids is ranked first) delays the others by a bounded time.
+//!
 //! Recovered envelopes go through the agent's gossip acceptance path
 //! (signature, freshness, dedup) before delivery, via [`Host::ingest`], so a
 //! subscriber sees each message once however it arrived.
@@ -37,6 +41,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Round trips one IBLT session may take before it is abandoned (the
 /// reconciler needs at most a handful: table, doublings, full list).
 const MAX_SESSION_STEPS: usize = 24;
+/// How long one peer's part of a round (every shared topic) may take. A peer
+/// that answers slowly, or never, costs the round at most this.
+const PEER_BUDGET: Duration = Duration::from_secs(15);
+/// How long a whole round may take; peers not reached by then wait for the
+/// next round. `reconcile()` therefore waits at most about this long for a
+/// round in progress, plus its own.
+const ROUND_BUDGET: Duration = Duration::from_secs(60);
 
 /// What anti-entropy needs from the agent.
 #[async_trait]
@@ -110,6 +121,9 @@ pub struct AntiEntropyStats {
     pub malformed_frames: u64,
     /// Sessions abandoned (peer did not answer, protocol error).
     pub failed_sessions: u64,
+    /// Frames not sent because they exceed what a peer reads in one frame
+    /// (an IBLT table or id list too large; see `reconcile_config`).
+    pub oversized_frames: u64,
     /// Envelopes held for peers.
     pub store_size: u64,
 }
@@ -124,6 +138,7 @@ struct Counters {
     bytes_received: AtomicU64,
     malformed: AtomicU64,
     failed: AtomicU64,
+    oversized: AtomicU64,
 }
 
 type Waiter = (PeerId, oneshot::Sender<(u8, Vec<u8>, usize)>);
@@ -136,6 +151,18 @@ pub(crate) struct AntiEntropy {
     round: tokio::sync::Mutex<()>,
     counters: Counters,
     config: Config,
+}
+
+/// IBLT settings whose every message fits one frame: tables of at most
+/// 2^14 cells (672 KB; a larger difference falls back to the id list) and
+/// id lists of at most 2^15 ids (1 MiB). A topic holding more ids than that
+/// cannot fall back to a full list; such a session fails and is counted,
+/// without touching the connection.
+fn reconcile_config() -> Config {
+    let mut config = Config::default();
+    config.limits.max_cells = 1 << 14;
+    config.limits.max_ids = 1 << 15;
+    config
 }
 
 fn add(c: &AtomicU64, n: u64) {
@@ -151,7 +178,7 @@ impl AntiEntropy {
             next_req: AtomicU64::new(rand::random()),
             round: tokio::sync::Mutex::new(()),
             counters: Counters::default(),
-            config: Config::default(),
+            config: reconcile_config(),
         }
     }
 
@@ -183,6 +210,7 @@ impl AntiEntropy {
             bytes_received: get(&c.bytes_received),
             malformed_frames: get(&c.malformed),
             failed_sessions: get(&c.failed),
+            oversized_frames: get(&c.oversized),
             store_size: self.store.lock().map(|s| s.len() as u64).unwrap_or(0),
         }
     }
@@ -196,6 +224,11 @@ struct Traffic {
 }
 
 async fn send<H: Host>(host: &H, peer: PeerId, frame: Vec<u8>, traffic: &mut Traffic) -> bool {
+    if frame.len() > wire::MAX_AE_FRAME_BYTES {
+        // The peer's reader would fail on it and close the connection.
+        add(&host.anti_entropy().counters.oversized, 1);
+        return false;
+    }
     let len = frame.len() as u64;
     traffic.sent += len;
     add(&host.anti_entropy().counters.bytes_sent, len);
@@ -346,6 +379,7 @@ pub(crate) async fn run_round<H: Host>(host: Arc<H>) -> ReconciliationStats {
     let ae = host.anti_entropy();
     let _one_at_a_time = ae.round.lock().await;
     let started = Instant::now();
+    let round_deadline = tokio::time::Instant::now() + ROUND_BUDGET;
     let mut stats = ReconciliationStats::default();
     let mut traffic = Traffic::default();
     let topics = host.topics().await;
@@ -356,13 +390,23 @@ pub(crate) async fn run_round<H: Host>(host: Arc<H>) -> ReconciliationStats {
             .map(|p| tokio::spawn(estimate(Arc::clone(&host), p, topics.clone())))
             .collect();
         let mut ranked = Vec::new();
+        let estimate_deadline = tokio::time::Instant::now() + PEER_BUDGET;
         for probe in probes {
-            if let Ok((peer, shared, t)) = probe.await {
-                traffic.sent += t.sent;
-                traffic.received += t.received;
-                if !shared.is_empty() {
-                    let total: u64 = shared.iter().map(|(_, d)| d).sum();
-                    ranked.push((peer, total, shared));
+            let abort = probe.abort_handle();
+            match tokio::time::timeout_at(estimate_deadline, probe).await {
+                Ok(Ok((peer, shared, t))) => {
+                    traffic.sent += t.sent;
+                    traffic.received += t.received;
+                    if !shared.is_empty() {
+                        // Saturating: a peer may report any set size.
+                        let total = shared.iter().fold(0u64, |sum, (_, d)| sum.saturating_add(*d));
+                        ranked.push((peer, total, shared));
+                    }
+                }
+                Ok(Err(_)) => {}
+                Err(_) => {
+                    abort.abort();
+                    add(&ae.counters.failed, 1);
                 }
             }
         }
@@ -375,22 +419,32 @@ pub(crate) async fn run_round<H: Host>(host: Arc<H>) -> ReconciliationStats {
                 ..PeerReconciliation::default()
             };
             let mut answered = false;
-            for (topic, _) in shared {
-                let Some(diff) = reconcile_topic(&*host, peer, &topic, &mut traffic).await else {
-                    add(&ae.counters.failed, 1);
-                    continue;
-                };
-                answered = true;
-                report.differences_found += diff.len() as u64;
-                report.messages_recovered += fetch(&*host, peer, &topic, &diff.remote_only, &mut traffic).await;
-                report.messages_pushed += push(&*host, peer, &topic, &diff.local_only, &mut traffic).await;
+            let deadline = round_deadline.min(tokio::time::Instant::now() + PEER_BUDGET);
+            let work = async {
+                for (topic, _) in shared {
+                    let Some(diff) = reconcile_topic(&*host, peer, &topic, &mut traffic).await else {
+                        add(&ae.counters.failed, 1);
+                        continue;
+                    };
+                    answered = true;
+                    report.differences_found += diff.len() as u64;
+                    report.messages_recovered += fetch(&*host, peer, &topic, &diff.remote_only, &mut traffic).await;
+                    report.messages_pushed += push(&*host, peer, &topic, &diff.local_only, &mut traffic).await;
+                }
+            };
+            if tokio::time::timeout_at(deadline, work).await.is_err() {
+                // Out of budget: what it delivered stays delivered.
+                add(&ae.counters.failed, 1);
             }
             if answered {
                 stats.peers_contacted += 1;
             }
-            stats.differences_found += report.differences_found;
+            stats.differences_found = stats.differences_found.saturating_add(report.differences_found);
             stats.messages_recovered += report.messages_recovered;
             stats.peers.push(report);
+            if tokio::time::Instant::now() >= round_deadline {
+                break;
+            }
         }
     }
     add(&ae.counters.differences, stats.differences_found);
@@ -461,8 +515,13 @@ pub(crate) async fn on_frame<H: Host>(host: &H, from: PeerId, data: &[u8]) {
                 add(&ae.counters.malformed, 1);
                 (wire::STATUS_ERROR, Vec::new())
             };
+            let mut response = wire::response(req, status, &body);
+            if response.len() > wire::MAX_AE_FRAME_BYTES {
+                add(&ae.counters.oversized, 1);
+                response = wire::response(req, wire::STATUS_ERROR, &[]);
+            }
             let mut traffic = Traffic::default();
-            send(host, from, wire::response(req, status, &body), &mut traffic).await;
+            send(host, from, response, &mut traffic).await;
         }
         Frame::Response { req, status, body } => {
             let waiter = ae.pending.lock().ok().and_then(|mut p| match p.get(&req) {
@@ -578,6 +637,30 @@ mod tests {
         let sent = host.last_sent();
         assert_eq!(wire::decode(&sent), Some(Frame::Response { req: 7, status: wire::STATUS_ERROR, body: b"" }));
         assert_eq!(host.ae.stats().malformed_frames, 1);
+    }
+
+    #[tokio::test]
+    async fn every_answer_and_push_fits_what_a_peer_reads_in_one_frame() {
+        let host = FakeHost::new();
+        let big = Bytes::from(vec![7u8; 600 * 1024]);
+        let ids: Vec<MessageId> = (0..3u8).map(|i| [i; 32]).collect();
+        for id in &ids {
+            host.ae.remember("t", *id, big.clone());
+        }
+        on_frame(&host, PEER, &wire::request(1, wire::KIND_FETCH, "t", &wire::encode_ids(&ids))).await;
+        let sent = host.last_sent();
+        assert!(sent.len() <= wire::MAX_AE_FRAME_BYTES, "a fetch answer of {} bytes", sent.len());
+        let Some(Frame::Response { status: wire::STATUS_OK, body, .. }) = wire::decode(&sent) else {
+            panic!("fetch not answered")
+        };
+        assert_eq!(wire::decode_list(body).unwrap().len(), 1, "one 600 KiB envelope per answer; the asker fetches the rest");
+
+        host.sent.lock().unwrap().clear();
+        let mut traffic = Traffic::default();
+        assert_eq!(push(&host, PEER, "t", &ids, &mut traffic).await, 3);
+        let pushes = host.sent.lock().unwrap().clone();
+        assert_eq!(pushes.len(), 3, "three frames of one envelope each");
+        assert!(pushes.iter().all(|f| f.len() <= wire::MAX_AE_FRAME_BYTES));
     }
 
     #[tokio::test]

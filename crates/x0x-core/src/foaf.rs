@@ -40,6 +40,13 @@ pub const MAX_LIFETIME_MS: u32 = 120_000;
 /// Queries remembered at once (seen ids plus reverse-path entries); beyond
 /// it new queries are dropped rather than memory growing without bound.
 const MAX_STATE: usize = 16_384;
+/// Queries one neighbour may send in a burst before its budget applies.
+pub const PEER_QUERY_BURST: u32 = 32;
+/// Queries per second one neighbour's budget refills by.
+pub const PEER_QUERY_RATE: u32 = 8;
+/// Expired entries are swept at most this often (amortised O(1) per frame;
+/// a lookup ignores an entry that expired since).
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
 const QUERY_LEN: usize = 1 + 16 + 1 + 4 + 32;
 
 /// A random query id.
@@ -126,6 +133,9 @@ pub struct FoafStats {
     pub unroutable_replies: u64,
     /// Queries dropped because this agent already tracks too many.
     pub overloaded_dropped: u64,
+    /// Queries dropped because their sender spent its budget
+    /// ([`PEER_QUERY_BURST`], refilled at [`PEER_QUERY_RATE`] a second).
+    pub rate_limited_dropped: u64,
 }
 
 #[derive(Default)]
@@ -141,6 +151,7 @@ struct Counters {
     bad_records_dropped: AtomicU64,
     unroutable_replies: AtomicU64,
     overloaded_dropped: AtomicU64,
+    rate_limited_dropped: AtomicU64,
 }
 
 fn bump(c: &AtomicU64, n: u64) {
@@ -167,13 +178,42 @@ struct State {
     routes: HashMap<QueryId, Route>,
     /// Queries this agent started.
     pending: HashMap<QueryId, Pending>,
+    /// Per-neighbour query budget: tokens left and when last refilled.
+    budgets: HashMap<PeerId, (f64, Instant)>,
+    /// When expired entries are next swept.
+    next_prune: Option<Instant>,
 }
 
 impl State {
-    fn prune(&mut self, now: Instant) {
+    /// Sweeps expired entries, at most once per [`PRUNE_EVERY`] unless
+    /// `force`d.
+    fn prune(&mut self, now: Instant, force: bool) {
+        if !force && self.next_prune.is_some_and(|t| now < t) {
+            return;
+        }
+        self.next_prune = Some(now + PRUNE_EVERY);
         self.seen.retain(|_, until| *until > now);
         self.routes.retain(|_, r| r.until > now);
         self.pending.retain(|_, p| p.until > now && !p.answer.is_closed());
+        // A budget idle long enough to be full again is the same as none.
+        let full = f64::from(PEER_QUERY_BURST) / f64::from(PEER_QUERY_RATE);
+        self.budgets.retain(|_, (_, at)| now.duration_since(*at).as_secs_f64() < full);
+    }
+
+    /// Takes one query from `peer`'s budget; false when it is spent.
+    fn spend(&mut self, peer: PeerId, now: Instant) -> bool {
+        if !self.budgets.contains_key(&peer) && self.budgets.len() >= MAX_STATE {
+            return false;
+        }
+        let (tokens, at) = self.budgets.entry(peer).or_insert((f64::from(PEER_QUERY_BURST), now));
+        let refill = now.duration_since(*at).as_secs_f64() * f64::from(PEER_QUERY_RATE);
+        *tokens = (*tokens + refill).min(f64::from(PEER_QUERY_BURST));
+        *at = now;
+        if *tokens < 1.0 {
+            return false;
+        }
+        *tokens -= 1.0;
+        true
     }
 }
 
@@ -241,7 +281,7 @@ impl Foaf {
         let until = now + Duration::from_millis(lifetime_ms.into());
         let (tx, rx) = oneshot::channel();
         if let Ok(mut st) = self.state.lock() {
-            st.prune(now);
+            st.prune(now, false);
             // Our own query coming back around a loop is just a duplicate.
             st.seen.insert(id, until);
             st.pending.insert(id, Pending { target, until, answer: tx });
@@ -303,12 +343,22 @@ impl Foaf {
         now: Instant,
     ) -> Vec<Outgoing> {
         let until = now + Duration::from_millis(q.lifetime_ms.into());
+        // A query travels at most as far as this agent's own would: the
+        // sender does not choose how far we flood it.
+        let ttl = q.ttl.min(self.ttl);
         let forward_to = {
             let Ok(mut st) = self.state.lock() else { return Vec::new() };
-            st.prune(now);
-            if st.seen.contains_key(&q.id) {
+            st.prune(now, false);
+            if !st.spend(from, now) {
+                bump(&self.counters.rate_limited_dropped, 1);
+                return Vec::new();
+            }
+            if st.seen.get(&q.id).is_some_and(|t| *t > now) {
                 bump(&self.counters.duplicates_dropped, 1);
                 return Vec::new();
+            }
+            if st.seen.len() + st.routes.len() >= MAX_STATE {
+                st.prune(now, true);
             }
             if st.seen.len() + st.routes.len() >= MAX_STATE {
                 bump(&self.counters.overloaded_dropped, 1);
@@ -318,7 +368,7 @@ impl Foaf {
             bump(&self.counters.queries_handled, 1);
             if q.target == self.me {
                 Vec::new()
-            } else if q.ttl > 1 {
+            } else if ttl > 1 {
                 let peers = pick(neighbours, Some(from), &self.me, self.fanout, &q.target);
                 if !peers.is_empty() {
                     st.routes.insert(q.id, Route { previous_hop: from, target: q.target, until });
@@ -340,15 +390,15 @@ impl Foaf {
                 None => Vec::new(),
             };
         }
-        let frame = encode_query(&Query { ttl: q.ttl - 1, ..q });
+        let frame = encode_query(&Query { ttl: ttl - 1, ..q });
         bump(&self.counters.queries_forwarded, forward_to.len() as u64);
         forward_to.into_iter().map(|p| (p, frame.clone())).collect()
     }
 
     fn on_reply(&self, id: QueryId, record: &[u8], frame: &[u8], now: Instant, wall_ms: u64) -> Vec<Outgoing> {
         let Ok(mut st) = self.state.lock() else { return Vec::new() };
-        st.prune(now);
-        if let Some(p) = st.pending.get(&id) {
+        st.prune(now, false);
+        if let Some(p) = st.pending.get(&id).filter(|p| p.until > now) {
             match addr_record::verify_for(record, &p.target, wall_ms) {
                 Ok(rec) => {
                     if let Some(p) = st.pending.remove(&id) {
@@ -362,7 +412,7 @@ impl Foaf {
             }
             return Vec::new();
         }
-        let Some(route) = st.routes.get(&id) else {
+        let Some(route) = st.routes.get(&id).filter(|r| r.until > now) else {
             bump(&self.counters.unroutable_replies, 1);
             return Vec::new();
         };
@@ -392,13 +442,14 @@ impl Foaf {
             bad_records_dropped: get(&c.bad_records_dropped),
             unroutable_replies: get(&c.unroutable_replies),
             overloaded_dropped: get(&c.overloaded_dropped),
+            rate_limited_dropped: get(&c.rate_limited_dropped),
         }
     }
 
     /// Reverse-path entries currently held (for tests of the privacy rule).
     pub fn routes_held(&self, now: Instant) -> usize {
         self.state.lock().map(|mut st| {
-            st.prune(now);
+            st.prune(now, true);
             st.routes.len()
         })
         .unwrap_or(0)

@@ -50,6 +50,8 @@ pub use anti_entropy::{AntiEntropyStats, PeerReconciliation, ReconciliationStats
 pub use addr_record::AddrRecord;
 pub use foaf::FoafStats;
 pub use shard::shard_id;
+#[cfg(feature = "test-hooks")]
+pub use agent::RawStream;
 pub use agent::{validate_topic, Agent, AgentOptions, DropCount, Holder, HolderReply, LookupOutcome, Message, Subscription};
 pub use rendezvous::{RendezvousStats, StoreOutcome};
 pub use config::AgentConfig;

@@ -1,0 +1,91 @@
+//! Test-only entry points, compiled only with the `test-hooks` cargo feature
+//! (`cargo test -p x0x-core --features test-hooks`). They let a test play a
+//! hostile peer: send frames no encoder of ours would produce, over a real
+//! QUIC connection, and look at the victim's bounded tables. x0x-napi never
+//! enables the feature, so the shipped addon has none of this.
+
+use super::*;
+use saorsa_gossip_membership::PeerState;
+
+/// Where tapped anti-entropy frames go: sender and frame.
+pub(super) type Tap = mpsc::UnboundedSender<(AgentId, Vec<u8>)>;
+
+/// The stream a raw frame travels on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawStream {
+    /// HyParView and SWIM.
+    Membership,
+    /// Plumtree.
+    PubSub,
+    /// Anti-entropy, FOAF, rendezvous, flood, address and interest frames.
+    Bulk,
+}
+
+impl Agent {
+    /// Opens a QUIC connection to the agent at `addr` without joining its
+    /// overlay; returns that agent's id.
+    pub async fn connect_raw(&self, addr: SocketAddr) -> CoreResult<AgentId> {
+        let shared = Arc::clone(&self.shared);
+        self.run(async move {
+            let peer = shared
+                .transport
+                .dial_bootstrap(addr)
+                .await
+                .map_err(|e| CoreError::network("raw dial failed", e))?;
+            Ok(peer.to_bytes())
+        })
+        .await
+    }
+
+    /// Sends `frame` to `peer` on `stream` exactly as given.
+    pub async fn send_raw(&self, peer: AgentId, stream: RawStream, frame: Vec<u8>) -> CoreResult<()> {
+        let shared = Arc::clone(&self.shared);
+        let stream = match stream {
+            RawStream::Membership => GossipStreamType::Membership,
+            RawStream::PubSub => GossipStreamType::PubSub,
+            RawStream::Bulk => GossipStreamType::Bulk,
+        };
+        self.run(async move {
+            shared
+                .transport
+                .send_to_peer(PeerId::new(peer), stream, Bytes::from(frame))
+                .await
+                .map_err(|e| CoreError::network("raw send failed", e))
+        })
+        .await
+    }
+
+    /// From now on, hands every anti-entropy frame this agent receives to
+    /// the returned channel instead of handling it, so a test can answer
+    /// requests as a hostile peer would (with [`Self::send_raw`]).
+    pub fn tap_anti_entropy(&self) -> CoreResult<mpsc::UnboundedReceiver<(AgentId, Vec<u8>)>> {
+        self.ensure_open()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Ok(mut tap) = self.shared.ae_tap.lock() {
+            *tap = Some(tx);
+        }
+        Ok(rx)
+    }
+
+    /// Peers in the SWIM state table, whatever their state.
+    pub async fn swim_table_len(&self) -> CoreResult<usize> {
+        let shared = Arc::clone(&self.shared);
+        self.run(async move {
+            let swim = shared.membership.swim();
+            let mut n = 0;
+            for state in [PeerState::Alive, PeerState::Suspect, PeerState::Dead] {
+                n += swim.get_peers_in_state(state).await.len();
+            }
+            Ok(n)
+        })
+        .await
+    }
+}
+
+impl Shared {
+    /// True when a test tapped anti-entropy frames and took this one.
+    pub(super) fn tapped_anti_entropy(&self, from: PeerId, data: &[u8]) -> bool {
+        let Ok(tap) = self.ae_tap.lock() else { return false };
+        tap.as_ref().is_some_and(|tx| tx.send((from.to_bytes(), data.to_vec())).is_ok())
+    }
+}
