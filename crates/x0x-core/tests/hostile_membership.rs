@@ -150,7 +150,11 @@ async fn an_unasked_ack_response_cannot_keep_a_dead_peer_alive() {
     let left = async {
         loop {
             match events.recv().await {
-                Ok(e) if e.peer == PeerId::new(dead_id) && e.kind == MembershipEventKind::Left => return e.reason,
+                Ok(e) if e.peer == PeerId::new(dead_id) => {
+                    if let MembershipEventKind::Left { reason } = e.kind {
+                        return Some(reason);
+                    }
+                }
                 Ok(_) => {}
                 Err(e) => panic!("membership events ended: {e}"),
             }
