@@ -3,6 +3,11 @@
 //! victim (it never joins the overlay) and sends HyParView and SWIM frames
 //! no honest agent would, through the `test-hooks` feature's
 //! `Agent::send_raw`. Each test asserts what a user of the victim notices.
+//!
+//! All four fail on the vendored crate as shipped and passed with the patch
+//! of commit 66024f2, which is reverted: with it, two tests of
+//! test/net/pubsub.test.ts failed when run after the others in that file.
+//! They stay here, ignored, for the next attempt.
 
 use std::time::{Duration, Instant};
 
@@ -58,6 +63,7 @@ fn frames_in(agents: &[&Agent]) -> u64 {
 /// honest agents exchange a few dozen frames a second between them; ten
 /// such walks added thousands.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the membership patch (issue 14 findings 1-2), reverted: it broke test/net/pubsub.test.ts"]
 async fn shuffles_with_a_huge_ttl_die_out() {
     let (v, n1, n2) = (agent(AgentConfig::default()).await, agent(AgentConfig::default()).await, agent(AgentConfig::default()).await);
     n1.join(vec![v.local_addr()]).await.unwrap();
@@ -84,6 +90,7 @@ async fn shuffles_with_a_huge_ttl_die_out() {
 /// Finding 2: NEIGHBOR{High} naming a made-up sender put that id in the
 /// active view, pushing honest neighbours out once it was full.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the membership patch (issue 14 findings 1-2), reverted: it broke test/net/pubsub.test.ts"]
 async fn a_forged_neighbor_cannot_take_an_honest_neighbours_place() {
     let (v, n1, n2) = (agent(AgentConfig::default()).await, agent(AgentConfig::default()).await, agent(AgentConfig::default()).await);
     n1.join(vec![v.local_addr()]).await.unwrap();
@@ -129,6 +136,7 @@ fn fast_swim() -> AgentConfig {
 /// probe `target` cleared its pending probe and marked it alive, so a
 /// hostile peer could keep a dead neighbour in the view for ever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the membership patch (issue 14 findings 1-2), reverted: it broke test/net/pubsub.test.ts"]
 async fn an_unasked_ack_response_cannot_keep_a_dead_peer_alive() {
     let v = agent(fast_swim()).await;
     let dead = agent(fast_swim()).await;
@@ -176,6 +184,7 @@ async fn an_unasked_ack_response_cannot_keep_a_dead_peer_alive() {
 /// answer) entered the SWIM table and stayed there, dead, for ever; now a
 /// dead entry is dropped after ten suspect timeouts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the membership patch (issue 14 findings 1-2), reverted: it broke test/net/pubsub.test.ts"]
 async fn ids_a_peer_names_do_not_stay_in_the_swim_table() {
     let config = AgentConfig {
         probe_interval: Duration::from_millis(100),
