@@ -1,6 +1,8 @@
 //! The per-message crypto floor on this machine, for `bench:pubsub`: one
 //! ML-DSA-65 sign, one verify (key parsed per call, as the gossip layer does,
-//! and key parsed once), and one BLAKE3 of a payload. Prints one JSON line.
+//! and key parsed once), and one BLAKE3 of a payload. Prints one JSON line,
+//! with saorsa-pqc's sign and verify (the backend before aws-lc-rs) measured
+//! in the same run as the peer.
 //!
 //! `cargo run --release -p x0x-core --example crypto_floor -- [payload_bytes]`
 
@@ -36,11 +38,25 @@ fn main() -> anyhow::Result<()> {
     let verify_parsed_us = per_call_us(2000, || {
         parsed.verify_sig(&msg, &sig).ok();
     });
+    let pqc = {
+        use saorsa_pqc::{MlDsa65, MlDsaOperations};
+        let dsa = MlDsa65::new();
+        let (pk, sk) = dsa.generate_keypair()?;
+        let sig = dsa.sign(&sk, &msg)?;
+        let sign = per_call_us(100, || {
+            dsa.sign(&sk, &msg).ok();
+        });
+        let verify = per_call_us(500, || {
+            dsa.verify(&pk, &msg, &sig).ok();
+        });
+        (sign, verify)
+    };
     let blake3_us = per_call_us(2000, || {
         std::hint::black_box(blake3::hash(&payload));
     });
     println!(
-        "{{\"signUs\":{sign_us:.1},\"verifyUs\":{verify_us:.1},\"verifyParsedUs\":{verify_parsed_us:.1},\"blake3Us\":{blake3_us:.1},\"payloadBytes\":{payload_len}}}"
+        "{{\"signUs\":{sign_us:.1},\"verifyUs\":{verify_us:.1},\"verifyParsedUs\":{verify_parsed_us:.1},\"blake3Us\":{blake3_us:.1},\"payloadBytes\":{payload_len},\"saorsaPqcSignUs\":{:.1},\"saorsaPqcVerifyUs\":{:.1}}}",
+        pqc.0, pqc.1
     );
     Ok(())
 }

@@ -984,15 +984,14 @@ impl Shared {
 
     /// Records a verified envelope as seen; the message to deliver if it is
     /// new here.
-    fn first_sight(&self, tid: &TopicId, env: envelope::Envelope) -> Option<Message> {
+    fn first_sight(&self, topic: String, env: envelope::Envelope) -> Option<Message> {
         let fresh = self.dedup.lock().map(|mut d| d.insert(env.id, Instant::now())).unwrap_or(true);
         if !fresh {
             self.counters.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let topic = self.local_topics.read().ok().and_then(|l| l.get(tid).map(|t| t.name.clone()));
         Some(Message {
-            topic: topic.unwrap_or_default(),
+            topic,
             payload: env.payload,
             from: env.publisher,
             id: env.id,
@@ -1015,7 +1014,8 @@ impl Shared {
             self.counters.invalid_dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         };
-        self.first_sight(tid, env)
+        let topic = self.local_topics.read().ok().and_then(|l| l.get(tid).map(|t| t.name.clone()));
+        self.first_sight(topic.unwrap_or_default(), env)
     }
 
     /// Plumtree's verdict on an inbound payload, given before it delivers or
@@ -1032,14 +1032,15 @@ impl Shared {
         // Plumtree drops what it has seen before calling us, so this is
         // seen only when x0x got it first (its own publish or anti-entropy);
         // forwarding it is still right.
-        if let Some(message) = self.first_sight(tid, env) {
-            let local = self.local_topics.read().ok().and_then(|l| {
-                l.get(tid).map(|t| (t.name.clone(), Arc::clone(&t.subscribers)))
-            });
-            if let Some((name, subscribers)) = local {
-                self.anti_entropy.remember(&name, message.id, Bytes::copy_from_slice(frame));
-                deliver(&subscribers, &self.counters, message);
-            }
+        // One look-up of the topic per message: a pass-through topic (no
+        // local subscription) is only marked seen.
+        let local = self.local_topics.read().ok().and_then(|l| {
+            l.get(tid).map(|t| (t.name.clone(), Arc::clone(&t.subscribers)))
+        });
+        let name = local.as_ref().map(|(name, _)| name.clone()).unwrap_or_default();
+        if let (Some(message), Some((name, subscribers))) = (self.first_sight(name, env), local) {
+            self.anti_entropy.remember(&name, message.id, Bytes::copy_from_slice(frame));
+            deliver(&subscribers, &self.counters, message);
         }
         ValidationAction::ForwardAndDeliver
     }
