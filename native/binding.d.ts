@@ -177,6 +177,11 @@ export declare class NativeMembershipEvents {
 export declare class NativeSubscription {
   /** Resolves null once unsubscribed or the agent closed. */
   next(): Promise<NativeMessage | null>;
+  /**
+   * Waits for a message, then resolves it with every message already
+   * buffered, at most `max` (at least 1); null once unsubscribed or closed.
+   */
+  nextBatch(max: number): Promise<NativeMessage[] | null>;
   /** Stops delivery; pending and later next() resolve null. Idempotent. */
   close(): void;
   /** Messages dropped because the subscription's buffer (subscriptionBuffer) was full. */

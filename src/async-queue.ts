@@ -17,6 +17,13 @@ import { AbortError, fromNative } from './errors.js';
 export interface PullSource<T> {
   /** Resolves the next item, or `null` once the stream has ended. */
   next(): Promise<T | null>;
+  /**
+   * Resolves the next item with those already waiting behind it, at most
+   * `max` (at least one), or `null` once the stream has ended. When present
+   * it is used instead of `next()`, so a busy stream crosses into native code
+   * once per batch.
+   */
+  nextBatch?(max: number): Promise<T[] | null>;
   /** Ends the stream; a pending and every later `next()` resolve `null`. Idempotent. */
   close(): void;
 }
@@ -41,6 +48,13 @@ export interface ClosableAsyncIterator<U> extends AsyncIterableIterator<U, undef
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
+/**
+ * Most items one native pull takes. Large enough that a flood of messages
+ * costs a crossing per few hundred; small enough that a batch taken just
+ * before an unsubscribe or an abort (and then discarded) stays small.
+ */
+export const PULL_BATCH = 256;
+
 class PullIterator<T, U> implements ClosableAsyncIterator<U> {
   readonly #source: PullSource<T>;
   readonly #map: (item: T) => U;
@@ -53,6 +67,9 @@ class PullIterator<T, U> implements ClosableAsyncIterator<U> {
   #interrupt: ((err: AbortError) => void) | undefined;
   /** Serialises pulls: the native `next()` is not required to support overlap. */
   #tail: Promise<unknown> = Promise.resolve();
+  /** Items a batch pull brought that no `next()` has taken yet. */
+  #buffered: T[] = [];
+  #bufferedAt = 0;
 
   constructor(source: PullSource<T>, options: PullOptions<T, U>) {
     this.#source = source;
@@ -91,11 +108,16 @@ class PullIterator<T, U> implements ClosableAsyncIterator<U> {
       throw aborted;
     }
     if (this.#finished) return DONE;
+    if (this.#bufferedAt < this.#buffered.length) {
+      const value = this.#buffered[this.#bufferedAt]!;
+      this.#bufferedAt += 1;
+      return { done: false, value: this.#map(value) };
+    }
     let item: T | null;
     try {
       item = await new Promise<T | null>((resolve, reject) => {
         this.#interrupt = reject;
-        this.#source.next().then(resolve, reject);
+        this.#pullNative().then(resolve, reject);
       });
     } catch (err) {
       if (err === this.#unreportedAbort) this.#unreportedAbort = undefined;
@@ -111,6 +133,18 @@ class PullIterator<T, U> implements ClosableAsyncIterator<U> {
       return DONE;
     }
     return { done: false, value: this.#map(item) };
+  }
+
+  /** One native pull: the first item it brought; the rest are buffered. */
+  async #pullNative(): Promise<T | null> {
+    if (this.#source.nextBatch === undefined) return this.#source.next();
+    const batch = await this.#source.nextBatch(PULL_BATCH);
+    if (batch === null || batch.length === 0) return null;
+    // Aborted or returned while the pull ran: nothing more is handed out.
+    if (this.#finished) return batch[0]!;
+    this.#buffered = batch;
+    this.#bufferedAt = 1;
+    return batch[0]!;
   }
 
   readonly #abort = (): void => {
@@ -129,6 +163,9 @@ class PullIterator<T, U> implements ClosableAsyncIterator<U> {
   #finish(): Error | undefined {
     if (this.#finished) return undefined;
     this.#finished = true;
+    // Items taken from the native side but not handed out go with the stream.
+    this.#buffered = [];
+    this.#bufferedAt = 0;
     this.#signal?.removeEventListener('abort', this.#abort);
     let closeError: Error | undefined;
     try {
@@ -144,7 +181,9 @@ class PullIterator<T, U> implements ClosableAsyncIterator<U> {
 /**
  * Wraps a native pull stream as an `AsyncIterableIterator`.
  *
- * - `next()` pulls one native item at a time; `null` ends the iteration.
+ * - `next()` hands out one item at a time; it pulls from the native side
+ *   a batch at a time when the source has `nextBatch`, else one item at a
+ *   time. `null` ends the iteration.
  * - `return()` (called by `break` in `for await`) closes the native stream.
  * - Aborting `options.signal` closes the native stream and rejects the
  *   pending `next()` with {@link AbortError}.

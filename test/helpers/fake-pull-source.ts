@@ -2,12 +2,16 @@ import type { PullSource } from '../../src/async-queue.js';
 
 /**
  * An in-process stand-in for a native pull stream (NativeSubscription,
- * NativeConnectionEvents) that follows the binding contract: next() resolves
- * null once closed, close() is idempotent and also ends a pending next().
+ * NativeConnectionEvents) that follows the binding contract: next() and
+ * nextBatch() resolve null once closed, close() is idempotent and also ends a
+ * pending pull.
  */
-export class FakePullSource<T> implements PullSource<T> {
+export class FakePullSource<T> implements Required<PullSource<T>> {
   closeCalls = 0;
+  /** Native pulls, by `next()` or `nextBatch()`. */
   nextCalls = 0;
+  /** How many of them were `nextBatch()`. */
+  batchCalls = 0;
   /** What `dropped()` reports (subscriptions only). */
   droppedCount = 0;
   maxConcurrentNext = 0;
@@ -43,6 +47,16 @@ export class FakePullSource<T> implements PullSource<T> {
     const waiter = this.#waiting.shift();
     if (waiter) waiter.reject(err);
     else this.#failWith = err;
+  }
+
+  /** Like the native `nextBatch`: what is buffered (at most `max`), else waits for one item. */
+  nextBatch(max: number): Promise<T[] | null> {
+    this.batchCalls += 1;
+    if (this.#failWith === undefined && this.#buffered.length > 0) {
+      this.nextCalls += 1;
+      return Promise.resolve(this.#buffered.splice(0, Math.max(1, max)));
+    }
+    return this.next().then((item) => (item === null ? null : [item]));
   }
 
   next(): Promise<T | null> {

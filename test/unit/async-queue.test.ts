@@ -169,6 +169,42 @@ describe('toAsyncIterator', () => {
     expect(source.maxConcurrentNext).toBe(1);
   });
 
+  it('takes what is waiting in one native pull and hands it out in order', async () => {
+    const source = new FakePullSource<number>();
+    const iterator = toAsyncIterator(source, { map: double });
+    for (let n = 1; n <= 300; n++) source.push(n);
+    const seen: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const r = await iterator.next();
+      if (r.done !== true) seen.push(r.value);
+    }
+    expect(seen).toStrictEqual(Array.from({ length: 300 }, (_, i) => (i + 1) * 2));
+    // PULL_BATCH (256) then the remaining 44: two crossings for 300 items.
+    expect(source.batchCalls).toBe(2);
+    expect(source.nextCalls).toBe(2);
+  });
+
+  it('hands out nothing a batch brought once the loop has left', async () => {
+    const source = new FakePullSource<number>();
+    const iterator = toAsyncIterator(source, { map: double });
+    for (const n of [1, 2, 3]) source.push(n);
+    await expect(iterator.next()).resolves.toStrictEqual({ done: false, value: 2 });
+    await iterator.return();
+    await expect(iterator.next()).resolves.toStrictEqual({ done: true, value: undefined });
+    expect(source.closeCalls).toBe(1);
+  });
+
+  it('an abort drops what a batch brought and is reported by the next next()', async () => {
+    const source = new FakePullSource<number>();
+    const controller = new AbortController();
+    const iterator = toAsyncIterator(source, { map: double, signal: controller.signal });
+    for (const n of [1, 2, 3]) source.push(n);
+    await expect(iterator.next()).resolves.toStrictEqual({ done: false, value: 2 });
+    controller.abort();
+    await expect(iterator.next()).rejects.toBeInstanceOf(AbortError);
+    await expect(iterator.next()).resolves.toMatchObject({ done: true });
+  });
+
   it('is its own async iterator', () => {
     const iterator = toAsyncIterator(new FakePullSource<number>(), { map: double });
     expect(iterator[Symbol.asyncIterator]()).toBe(iterator);

@@ -627,6 +627,23 @@ impl Subscription {
         self.rx.recv().await
     }
 
+    /// Waits for the next message, then takes every message already
+    /// buffered, up to `max` in all; `None` once unsubscribed or the agent
+    /// closed. A reader that crosses a boundary per read (Node-API) pays the
+    /// crossing once per batch instead of once per message.
+    pub async fn next_batch(&mut self, max: usize) -> Option<Vec<Message>> {
+        let first = self.rx.recv().await?;
+        let mut batch = Vec::with_capacity(max.clamp(1, self.rx.len() + 1));
+        batch.push(first);
+        while batch.len() < max {
+            match self.rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        Some(batch)
+    }
+
     /// Messages this subscription missed because it was not read fast
     /// enough: its buffer (`subscription_buffer` messages) was full.
     pub fn dropped(&self) -> u64 {
@@ -1167,8 +1184,14 @@ async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(
 
 fn deliver(subscribers: &Subscribers, counters: &PubSubCounters, message: Message) {
     let Ok(subs) = subscribers.lock() else { return };
-    for sub in subs.values() {
-        match sub.tx.try_send(message.clone()) {
+    // The last subscriber takes the message itself: with the usual single
+    // subscription a delivery copies no payload.
+    let mut message = Some(message);
+    let last = subs.len().saturating_sub(1);
+    for (i, sub) in subs.values().enumerate() {
+        let copy = if i == last { message.take() } else { message.clone() };
+        let Some(copy) = copy else { break };
+        match sub.tx.try_send(copy) {
             Ok(()) => {
                 counters.delivered.fetch_add(1, Ordering::Relaxed);
             }

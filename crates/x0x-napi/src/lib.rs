@@ -145,6 +145,17 @@ pub struct NativeMessage {
     pub received_at: f64,
 }
 
+fn to_native_message(m: x0x_core::Message) -> NativeMessage {
+    NativeMessage {
+        topic: m.topic,
+        payload: m.payload.into(),
+        from: hex_id(&m.from),
+        id: hex_id(&m.id),
+        published_at: m.published_at as f64,
+        received_at: m.received_at as f64,
+    }
+}
+
 /// A transport connection change, as a union discriminated by `type`.
 #[napi(discriminant = "type", discriminant_case = "lowercase")]
 pub enum NativeConnectionEvent {
@@ -483,11 +494,22 @@ impl NativeSubscription {
     /// Next message, or null once closed.
     #[napi]
     pub async fn next(&self) -> Option<NativeMessage> {
+        let mut batch = self.next_batch(1).await?;
+        batch.pop()
+    }
+
+    /// Waits for the next message, then returns it with every message
+    /// already buffered, at most `max` (at least 1) in all; null once closed.
+    /// One crossing into JS per batch instead of one per message, which is
+    /// what a busy subscriber pays most for.
+    #[napi]
+    pub async fn next_batch(&self, max: u32) -> Option<Vec<NativeMessage>> {
         let mut guard = self.inner.lock().await;
         let sub = guard.as_mut()?;
         let stop = wait_closed(self.closed.subscribe(), self.agent_closed.clone());
-        let message = tokio::select! {
-            m = sub.next() => m,
+        let max = usize::try_from(max).unwrap_or(usize::MAX).max(1);
+        let batch = tokio::select! {
+            b = sub.next_batch(max) => b,
             _ = stop => None,
         };
         if *self.closed.borrow() {
@@ -496,14 +518,7 @@ impl NativeSubscription {
             }
             return None;
         }
-        message.map(|m| NativeMessage {
-            topic: m.topic,
-            payload: m.payload.into(),
-            from: hex_id(&m.from),
-            id: hex_id(&m.id),
-            published_at: m.published_at as f64,
-            received_at: m.received_at as f64,
-        })
+        batch.map(|messages| messages.into_iter().map(to_native_message).collect())
     }
 
     /// Messages dropped because this subscription was not read fast enough.

@@ -137,6 +137,14 @@ fn take_sized_vec(input: &mut &[u8], expected: usize, label: &'static str) -> Re
     skip(input, len)
 }
 
+/// A legacy signature or key field: its full size, or empty on a
+/// transport-authenticated hop (x0x patch, see hop_auth).
+fn take_hop_vec(input: &mut &[u8], expected: usize, label: &'static str) -> Result<()> {
+    let len = take_varint(input)?;
+    ensure!(len == expected || len == 0, "invalid {label} size");
+    skip(input, len)
+}
+
 pub(crate) fn preflight_legacy_control(bytes: &[u8]) -> Result<bool> {
     let (header, mut rest) =
         postcard::take_from_bytes::<saorsa_gossip_types::MessageHeader>(bytes)?;
@@ -192,8 +200,12 @@ pub(crate) fn inspect_header(bytes: &[u8]) -> Result<(saorsa_gossip_types::Messa
         preflight_legacy_control(bytes)?;
     } else {
         take_payload(&mut rest, None)?;
-        take_sized_vec(&mut rest, SIGNATURE_BYTES, "legacy signature")?;
-        take_sized_vec(&mut rest, KEY_BYTES, "legacy public key")?;
+        // x0x patch: a transport-authenticated hop (see hop_auth) carries
+        // empty signature and key fields. Without this every outbound frame
+        // failed inspection, building an error (and, under RUST_BACKTRACE, a
+        // backtrace) per send only to skip an accounting counter.
+        take_hop_vec(&mut rest, SIGNATURE_BYTES, "legacy signature")?;
+        take_hop_vec(&mut rest, KEY_BYTES, "legacy public key")?;
         // The existing dispatcher tolerates trailing bytes for ordinary,
         // unregistered legacy topics. Keep their topic gates active too.
     }
