@@ -75,6 +75,12 @@ export interface SpawnOptions extends StartOptions {
    * the child loads the shipped addon, like every user. @defaultValue false
    */
   readonly hooks?: boolean;
+  /**
+   * Network namespace to run the child in (see `test/net/netns.ts`): the
+   * child is `ip netns exec <ns> node agent-child.mjs`, which keeps the IPC
+   * channel (its fd is inherited through the exec). @defaultValue the host's
+   */
+  readonly netns?: string;
 }
 
 /** The same fields as `PubSubStats` of the public API. */
@@ -437,14 +443,18 @@ export class AgentProcess {
   readonly changes = new EventEmitter();
 
   /** Use {@link spawnAgent}. @internal */
-  constructor(name: string, hooks = false) {
+  constructor(name: string, hooks = false, netns?: string) {
     this.name = name;
     this.changes.setMaxListeners(0);
     this.#child = fork(CHILD_SCRIPT, [], {
       ...(hooks ? { env: { ...process.env, X0X_NATIVE_LIBRARY_PATH: testAddonPath() } } : {}),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      // Not the test runner's flags: the child is a plain Node program.
-      execArgv: [],
+      // Not the test runner's flags: the child is a plain Node program. In
+      // a namespace, `ip netns exec` execs Node in place (same pid, so
+      // kill() still reaches the agent).
+      ...(netns === undefined
+        ? { execArgv: [] }
+        : { execPath: 'ip', execArgv: ['netns', 'exec', netns, process.execPath] }),
       serialization: 'json',
     });
     const append = (chunk: Buffer): void => {
@@ -883,9 +893,9 @@ async function settle(check: () => boolean, sources: readonly AgentProcess[], ms
  * {@link stopAll}.
  */
 export async function spawnAgent(options: SpawnOptions = {}): Promise<AgentProcess> {
-  const { name = `agent${spawnCount}`, hooks = false, ...start } = options;
+  const { name = `agent${spawnCount}`, hooks = false, netns, ...start } = options;
   spawnCount += 1;
-  const agent = new AgentProcess(name, hooks);
+  const agent = new AgentProcess(name, hooks, netns);
   running.add(agent);
   logged.add(agent);
   await agent.start(start);
