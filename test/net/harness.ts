@@ -63,6 +63,8 @@ export interface StartOptions {
   readonly config?: AgentConfig;
   /** Identity file (`withKeyFile`): a restarted agent keeps its id. @defaultValue a fresh keypair */
   readonly keyFile?: string;
+  /** `withAnnounceAddrs`. @defaultValue none */
+  readonly announceAddrs?: readonly string[];
 }
 
 /** Options of {@link spawnAgent}. */
@@ -95,10 +97,18 @@ export interface Stats {
   readonly cacheSize: number;
 }
 
-/** A peer with an open QUIC connection, as `connectedPeers()` reports it. */
+/** A peer with an open QUIC connection, as `connectedPeers()` reports it (`path` only for connections). */
 export interface Peer {
   readonly peerId: string;
   readonly addr: string;
+  readonly path?: 'direct' | 'holepunched' | 'relayed';
+}
+
+/** `agent.transport.stats()`: connections opened, by how. */
+export interface TransportStats {
+  readonly direct: number;
+  readonly holepunched: number;
+  readonly relayed: number;
 }
 
 /** Membership counters, as `agent.membership.stats()` reports them. */
@@ -141,7 +151,13 @@ export interface CloseResult {
 
 /** The child's commands: arguments and result of each. */
 export interface Commands {
-  start: { args: StartOptions; result: { agentId: string; addrs: string[]; limits: Limits } };
+  start: { args: StartOptions; result: { agentId: string; addrs: string[]; advertised: string[]; limits: Limits } };
+  advertisedAddrs: { args: Record<string, never>; result: string[] };
+  transportStats: { args: Record<string, never>; result: TransportStats };
+  tryBuild: {
+    args: { bindAddr?: string; bootstrap?: string[]; announceAddrs?: string[]; join?: boolean };
+    result: { ok: boolean; error?: ErrorInfo & { address: string | null } };
+  };
   join: { args: Record<string, never>; result: null };
   subscribe: { args: { topic: string }; result: number };
   unsubscribe: { args: { handle: number }; result: null };
@@ -355,6 +371,7 @@ export interface ConnectionEventInfo {
   readonly type: 'connected' | 'disconnected';
   readonly peerId: string;
   readonly addr?: string;
+  readonly path?: 'direct' | 'holepunched' | 'relayed';
   readonly at: number;
 }
 
@@ -432,6 +449,7 @@ export class AgentProcess {
 
   #agentId: string | undefined;
   #addrs: readonly string[] = [];
+  #advertised: readonly string[] = [];
   #limits: Limits | undefined;
   #exit: ExitInfo | undefined;
   #log = '';
@@ -507,6 +525,26 @@ export class AgentProcess {
     return this.#addrs;
   }
 
+  /** `agent.advertisedAddrs` when `start` replied. */
+  get advertised(): readonly string[] {
+    return this.#advertised;
+  }
+
+  /** `agent.advertisedAddrs` now. */
+  advertisedAddrs(): Promise<string[]> {
+    return this.call('advertisedAddrs', {});
+  }
+
+  /** `agent.transport.stats()`. */
+  transportStats(): Promise<TransportStats> {
+    return this.call('transportStats', {});
+  }
+
+  /** Builds (and with `join`, joins and closes) a second agent in this child; reports its error. */
+  tryBuild(args: Commands['tryBuild']['args']): Promise<Commands['tryBuild']['result']> {
+    return this.call('tryBuild', args, { timeoutMs: 60_000 });
+  }
+
   /** The child's stdout and stderr so far (the tail). */
   get log(): string {
     return this.#log;
@@ -553,9 +591,10 @@ export class AgentProcess {
 
   /** Builds the agent in the child. Called by {@link spawnAgent}. */
   async start(options: StartOptions = {}): Promise<void> {
-    const { agentId, addrs, limits } = await this.call('start', options);
+    const { agentId, addrs, advertised, limits } = await this.call('start', options);
     this.#agentId = agentId;
     this.#addrs = addrs;
+    this.#advertised = advertised;
     this.#limits = limits;
   }
 

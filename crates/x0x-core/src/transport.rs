@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use ant_quic::transport::TransportAddr;
-use ant_quic::{BootstrapCacheConfig, MlDsaPublicKey, MlDsaSecretKey, Node, NodeConfig, NodeEvent, PeerLifecycleEvent};
+use ant_quic::{
+    BootstrapCacheConfig, MlDsaPublicKey, MlDsaSecretKey, Node, NodeConfig, NodeEvent, PeerLifecycleEvent, TraversalMethod,
+};
 use bytes::Bytes;
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
 use saorsa_gossip_types::PeerId;
@@ -41,6 +43,36 @@ const INBOUND_QUEUE: usize = 8192;
 /// envelope and Plumtree's signature overhead, with headroom.
 pub const MAX_FRAME_BYTES: usize = crate::MAX_PAYLOAD_BYTES + 64 * 1024;
 
+/// How a connection was made, as ant-quic reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionPath {
+    /// A plain handshake to the peer's address (either side dialled).
+    Direct,
+    /// Coordinated hole punching (or port prediction) through NATs.
+    Holepunched,
+    /// Through a relay (MASQUE CONNECT-UDP); no direct path.
+    Relayed,
+}
+
+impl ConnectionPath {
+    /// The name the API uses: `direct`, `holepunched` or `relayed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Holepunched => "holepunched",
+            Self::Relayed => "relayed",
+        }
+    }
+
+    fn of(method: TraversalMethod) -> Self {
+        match method {
+            TraversalMethod::Direct => Self::Direct,
+            TraversalMethod::HolePunch | TraversalMethod::PortPrediction => Self::Holepunched,
+            TraversalMethod::Relay => Self::Relayed,
+        }
+    }
+}
+
 /// A transport connection change.
 #[derive(Debug, Clone)]
 pub struct ConnectionEvent {
@@ -50,8 +82,32 @@ pub struct ConnectionEvent {
     pub peer: PeerId,
     /// Remote address, when known.
     pub addr: Option<SocketAddr>,
+    /// How the connection was made (connected events only).
+    pub path: Option<ConnectionPath>,
     /// Wall clock, ms since the Unix epoch.
     pub at_ms: u64,
+}
+
+/// A peer with a live connection.
+#[derive(Debug, Clone)]
+pub struct ConnectedPeer {
+    /// The peer.
+    pub peer: PeerId,
+    /// Its address on this connection.
+    pub addr: Option<SocketAddr>,
+    /// How this connection was made.
+    pub path: ConnectionPath,
+}
+
+/// Where and how the endpoint listens and what it advertises.
+#[derive(Debug, Clone, Default)]
+pub struct TransportOptions {
+    /// Addresses to advertise instead of the ones found (see [`crate::advertise`]).
+    pub announce: Vec<SocketAddr>,
+    /// Ask the router for a port mapping (UPnP/NAT-PMP via ant-quic).
+    pub upnp: bool,
+    /// Directory for the persistent bootstrap cache; `None` keeps it in memory.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Transport counters.
@@ -81,6 +137,12 @@ pub struct TransportStats {
     pub replaced: AtomicU64,
     /// Closed connections by ant-quic's close reason.
     pub closed_by_reason: StdMutex<BTreeMap<String, u64>>,
+    /// Connections opened by a plain handshake.
+    pub connected_direct: AtomicU64,
+    /// Connections opened by hole punching.
+    pub connected_holepunched: AtomicU64,
+    /// Connections opened through a relay.
+    pub connected_relayed: AtomicU64,
 }
 
 type Inbound = (PeerId, GossipStreamType, Bytes);
@@ -90,6 +152,9 @@ pub struct QuicTransport {
     node: Arc<Node>,
     peer_id: PeerId,
     local_addr: SocketAddr,
+    /// The bound address: the IP asked for, with the port the socket got.
+    bound_addr: SocketAddr,
+    announce: Vec<SocketAddr>,
     inbound: Mutex<mpsc::Receiver<Inbound>>,
     addrs: StdRwLock<HashMap<PeerId, SocketAddr>>,
     /// Wakes [`Self::wait_reachable`] whenever `addrs` gains an entry.
@@ -138,11 +203,8 @@ pub fn dialable(addr: SocketAddr) -> SocketAddr {
 impl QuicTransport {
     /// Binds the QUIC endpoint and starts the reader and event tasks on the
     /// current Tokio runtime (the agent's own).
-    pub async fn bind(
-        keypair: &AgentKeypair,
-        bind: SocketAddr,
-        data_dir: Option<PathBuf>,
-    ) -> CoreResult<Arc<Self>> {
+    pub async fn bind(keypair: &AgentKeypair, bind: SocketAddr, options: TransportOptions) -> CoreResult<Arc<Self>> {
+        let TransportOptions { announce, upnp, data_dir } = options;
         let pk = MlDsaPublicKey::from_bytes(keypair.public_key())
             .map_err(|e| CoreError::BadKey(format!("public key: {e}")))?;
         let sk = MlDsaSecretKey::from_bytes(keypair.secret_key())
@@ -168,6 +230,9 @@ impl QuicTransport {
             // bursts; x0x upstream hit the same (its ADR-0004).
             .max_concurrent_uni_streams(1024)
             .data_channel_capacity(4096)
+            // ant-quic maps a router port by default; opening a hole in a
+            // user's router is the user's call (`upnp`).
+            .port_mapping_enabled(upnp)
             .build();
         let node = Node::with_config(config)
             .await
@@ -187,6 +252,8 @@ impl QuicTransport {
             } else {
                 SocketAddr::new(bind.ip(), local_addr.port())
             },
+            bound_addr: SocketAddr::new(bind.ip(), local_addr.port()),
+            announce,
             node,
             inbound: Mutex::new(rx),
             addrs: StdRwLock::new(HashMap::new()),
@@ -339,9 +406,11 @@ impl QuicTransport {
     }
 
     async fn on_node_event(&self, event: NodeEvent) {
-        let (connected, peer, addr) = match event {
-            NodeEvent::PeerConnected { peer_id, addr, .. } => (true, from_ant(&peer_id), udp_addr(&addr)),
-            NodeEvent::PeerDisconnected { peer_id, .. } => (false, from_ant(&peer_id), None),
+        let (connected, peer, addr, path) = match event {
+            NodeEvent::PeerConnected { peer_id, addr, method, .. } => {
+                (true, from_ant(&peer_id), udp_addr(&addr), Some(ConnectionPath::of(method)))
+            }
+            NodeEvent::PeerDisconnected { peer_id, .. } => (false, from_ant(&peer_id), None, None),
             _ => return,
         };
         if !connected {
@@ -365,7 +434,15 @@ impl QuicTransport {
             }
             None => self.peer_addr(&peer),
         };
-        let _ = self.events.send(ConnectionEvent { connected, peer, addr, at_ms: now_ms() });
+        if let Some(path) = path {
+            let counter = match path {
+                ConnectionPath::Direct => &self.stats.connected_direct,
+                ConnectionPath::Holepunched => &self.stats.connected_holepunched,
+                ConnectionPath::Relayed => &self.stats.connected_relayed,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = self.events.send(ConnectionEvent { connected, peer, addr, path, at_ms: now_ms() });
     }
 
     /// Records an address another agent vouched for, unless we already have
@@ -411,9 +488,35 @@ impl QuicTransport {
         self.node.is_connected(&to_ant(peer)).await
     }
 
-    /// The address peers can dial (wildcard hosts replaced by loopback).
+    /// The address peers on this machine can dial (wildcard hosts replaced
+    /// by loopback).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The bound address as asked for (a wildcard stays a wildcard), with
+    /// the port the socket got.
+    pub fn bound_addr(&self) -> SocketAddr {
+        self.bound_addr
+    }
+
+    /// What this agent tells others to dial, now (see [`crate::advertise`]):
+    /// recomputed on each call, since interfaces change and the address
+    /// peers observe is learned after the first connection.
+    pub fn advertised_addrs(&self) -> Vec<SocketAddr> {
+        let wildcard = self.announce.is_empty() && self.bound_addr.ip().is_unspecified();
+        let (interfaces, observed) = if wildcard {
+            (crate::advertise::interface_ips(), self.node.inner_endpoint().all_external_addrs())
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        crate::advertise::choose(self.bound_addr, &self.announce, &interfaces, &observed)
+    }
+
+    /// True when `addr` is one of this agent's own addresses (so a seed
+    /// list that names it is not dialled).
+    pub fn is_own_addr(&self, addr: &SocketAddr) -> bool {
+        *addr == self.local_addr || *addr == self.bound_addr || self.advertised_addrs().contains(addr)
     }
 
     /// Live connection events.
@@ -428,12 +531,21 @@ impl QuicTransport {
 
     /// Peers with a live QUIC connection, with their addresses.
     pub async fn connected(&self) -> Vec<(PeerId, Option<SocketAddr>)> {
+        self.connected_paths().await.into_iter().map(|c| (c.peer, c.addr)).collect()
+    }
+
+    /// Peers with a live QUIC connection, with address and how it was made.
+    pub async fn connected_paths(&self) -> Vec<ConnectedPeer> {
         self.node
             .connected_peers()
             .await
             .into_iter()
-            .map(|c| (from_ant(&c.peer_id), udp_addr(&c.remote_addr)))
-            .filter(|(p, _)| !self.is_blocked(p))
+            .map(|c| ConnectedPeer {
+                peer: from_ant(&c.peer_id),
+                addr: udp_addr(&c.remote_addr),
+                path: ConnectionPath::of(c.traversal_method),
+            })
+            .filter(|c| !self.is_blocked(&c.peer))
             .collect()
     }
 
