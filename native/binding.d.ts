@@ -107,6 +107,8 @@ export interface NativeConnectionCounts {
   direct: number;
   holepunched: number;
   relayed: number;
+  /** Of holepunched, those ant-quic's coordination made on this side. */
+  holepunchedByCoordination: number;
 }
 
 export interface NativePubSubStats {

@@ -23,8 +23,12 @@ export interface PeerInfo {
  * How a connection was made, as ant-quic reports it:
  * - `direct`: a plain QUIC handshake to the peer's address (either side
  *   dialled; on a LAN or to a public node);
- * - `holepunched`: coordinated hole punching through NATs, with a connected
- *   public agent as the coordinator;
+ * - `holepunched`: through NATs by a punch: ant-quic's coordinated hole
+ *   punching (a connected agent, e.g. a public node, as coordinator), or,
+ *   on the accepting side, a connection that came in through this agent's
+ *   own NAT, which a home router only lets in once a punch (coordinated, or
+ *   both sides dialling at once) opened it. An agent with announce addresses
+ *   or UPnP counts inbound connections as `direct`;
  * - `relayed`: through a relay, with no direct path.
  */
 export type ConnectionPath = 'direct' | 'holepunched' | 'relayed';
@@ -37,9 +41,19 @@ export interface ConnectedPeer extends PeerInfo {
 
 /** Connections opened since the agent started, by how each was made. */
 export interface TransportStats {
+  /** Plain handshakes. */
   readonly direct: number;
+  /** Punched through NATs (see {@link ConnectionPath}). */
   readonly holepunched: number;
+  /** Through a relay. */
   readonly relayed: number;
+  /**
+   * Of `holepunched`, those ant-quic's coordination made, as the dialling
+   * side sees it. The others were accepted through this agent's own NAT:
+   * opened by a punch the other side coordinated, or by both sides dialling
+   * at once; this side cannot tell which.
+   */
+  readonly holepunchedByCoordination: number;
 }
 
 /**

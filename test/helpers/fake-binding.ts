@@ -239,8 +239,8 @@ class FakeAgent {
     return [];
   }
 
-  connectionCounts(): { direct: number; holepunched: number; relayed: number } {
-    return { direct: 0, holepunched: 0, relayed: 0 };
+  connectionCounts(): { direct: number; holepunched: number; relayed: number; holepunchedByCoordination: number } {
+    return { direct: 0, holepunched: 0, relayed: 0, holepunchedByCoordination: 0 };
   }
 
   pubsubStats(): NativePubSubStats {

@@ -109,6 +109,7 @@ export interface TransportStats {
   readonly direct: number;
   readonly holepunched: number;
   readonly relayed: number;
+  readonly holepunchedByCoordination: number;
 }
 
 /** Membership counters, as `agent.membership.stats()` reports them. */

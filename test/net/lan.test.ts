@@ -130,4 +130,20 @@ describe.runIf(run)('across a LAN (network namespaces)', () => {
     const announced = await spawnAgent({ name: 'announced', netns: h.ns, bindAddr: '0.0.0.0:0', announceAddrs: ['100.64.0.99:443'] });
     expect(announced.advertised).toStrictEqual(['100.64.0.99:443']);
   });
+
+  it('bind means bind for loopback: an agent bound to 127.0.0.1 cannot be reached from the LAN, though ant-quic opens every interface', async () => {
+    const lan = lab.segment('lan', lanPrefix(3));
+    const [ha, hb] = [lab.host('a', lan, 10), lab.host('b', lan, 11)];
+    const local = await spawnAgent({ name: 'local', netns: ha.ns, bindAddr: '127.0.0.1:5483' });
+    expect(local.advertised).toStrictEqual(['127.0.0.1:5483']);
+    // ant-quic's socket answers on eth0 too; the agent refuses the peer.
+    const outsider = await spawnAgent({ name: 'outsider', netns: hb.ns, bindAddr: '0.0.0.0:0' });
+    await expect(outsider.membershipJoin([`${ha.ip}:5483`])).rejects.toThrow();
+    expect(await local.connectedPeers()).toStrictEqual([]);
+    // A neighbour on the same host, over loopback, is welcome.
+    const neighbour = await spawnAgent({ name: 'neighbour', netns: ha.ns, bindAddr: '127.0.0.1:0', bootstrap: ['127.0.0.1:5483'] });
+    await neighbour.join();
+    expect((await neighbour.connectedPeers()).map((p) => p.peerId)).toStrictEqual([local.agentId]);
+    expect((await local.connectedPeers()).map((p) => p.peerId)).not.toContain(outsider.agentId);
+  });
 });

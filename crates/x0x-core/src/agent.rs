@@ -101,6 +101,10 @@ pub struct ConnectionCounts {
     pub holepunched: u64,
     /// Through a relay.
     pub relayed: u64,
+    /// Of `holepunched`, those ant-quic's coordination made on this side;
+    /// the others came in through this agent's NAT, opened by a punch
+    /// (coordinated by the dialling side, or both sides dialling at once).
+    pub holepunched_by_coordination: u64,
 }
 
 /// A delivered message.
@@ -387,6 +391,7 @@ impl Agent {
             direct: s.connected_direct.load(Ordering::Relaxed),
             holepunched: s.connected_holepunched.load(Ordering::Relaxed),
             relayed: s.connected_relayed.load(Ordering::Relaxed),
+            holepunched_by_coordination: s.punched_by_coordination.load(Ordering::Relaxed),
         }
     }
 

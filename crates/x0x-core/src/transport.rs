@@ -33,8 +33,12 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one pub/sub frame's write may take before its connection is
 /// deemed stuck and closed (see `spawn_pubsub_send`).
 const STUCK_SEND: Duration = Duration::from_secs(20);
-/// How long a dial may take.
+/// How long a dial to an address may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a dial to a known peer may take: ant-quic's ladder tries the
+/// address briefly, then coordinated hole punching (rounds through a
+/// connected peer as coordinator), then a relay.
+const PEER_DIAL_TIMEOUT: Duration = Duration::from_secs(25);
 /// How long close() lets QUIC say goodbye before the runtime is dropped.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(750);
 /// Inbound frames buffered between the QUIC reader and the dispatcher.
@@ -43,12 +47,14 @@ const INBOUND_QUEUE: usize = 8192;
 /// envelope and Plumtree's signature overhead, with headroom.
 pub const MAX_FRAME_BYTES: usize = crate::MAX_PAYLOAD_BYTES + 64 * 1024;
 
-/// How a connection was made, as ant-quic reports it.
+/// How a connection was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionPath {
-    /// A plain handshake to the peer's address (either side dialled).
+    /// A plain handshake to the peer's address.
     Direct,
-    /// Coordinated hole punching (or port prediction) through NATs.
+    /// Through NATs by a punch: ant-quic's coordinated hole punching (or
+    /// port prediction), or, on the accepting side, a connection that came
+    /// in through this agent's own NAT (see [`QuicTransport::path_of`]).
     Holepunched,
     /// Through a relay (MASQUE CONNECT-UDP); no direct path.
     Relayed,
@@ -71,6 +77,18 @@ impl ConnectionPath {
             TraversalMethod::Relay => Self::Relayed,
         }
     }
+}
+
+/// Whether this agent sits behind a NAT: some peer observed it at an address
+/// that is none of its own interfaces' (the router's mapping).
+fn observed_behind_nat(observed: &[SocketAddr], interfaces: &[IpAddr]) -> bool {
+    observed.iter().any(|a| {
+        let ip = match a.ip() {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
+        !ip.is_loopback() && !ip.is_unspecified() && !interfaces.contains(&ip)
+    })
 }
 
 /// A transport connection change.
@@ -143,6 +161,10 @@ pub struct TransportStats {
     pub connected_holepunched: AtomicU64,
     /// Connections opened through a relay.
     pub connected_relayed: AtomicU64,
+    /// Of the hole-punched ones, those ant-quic's coordination made (the
+    /// rest came in through this agent's NAT: a coordinated punch or a
+    /// simultaneous dial by both sides, which this side cannot tell apart).
+    pub punched_by_coordination: AtomicU64,
 }
 
 type Inbound = (PeerId, GossipStreamType, Bytes);
@@ -155,6 +177,7 @@ pub struct QuicTransport {
     /// The bound address: the IP asked for, with the port the socket got.
     bound_addr: SocketAddr,
     announce: Vec<SocketAddr>,
+    upnp: bool,
     inbound: Mutex<mpsc::Receiver<Inbound>>,
     addrs: StdRwLock<HashMap<PeerId, SocketAddr>>,
     /// Wakes [`Self::wait_reachable`] whenever `addrs` gains an entry.
@@ -254,6 +277,7 @@ impl QuicTransport {
             },
             bound_addr: SocketAddr::new(bind.ip(), local_addr.port()),
             announce,
+            upnp,
             node,
             inbound: Mutex::new(rx),
             addrs: StdRwLock::new(HashMap::new()),
@@ -408,7 +432,14 @@ impl QuicTransport {
     async fn on_node_event(&self, event: NodeEvent) {
         let (connected, peer, addr, path) = match event {
             NodeEvent::PeerConnected { peer_id, addr, method, .. } => {
-                (true, from_ant(&peer_id), udp_addr(&addr), Some(ConnectionPath::of(method)))
+                let side = self
+                    .node
+                    .connected_peers()
+                    .await
+                    .into_iter()
+                    .find(|c| c.peer_id == peer_id)
+                    .map(|c| c.side);
+                (true, from_ant(&peer_id), udp_addr(&addr), Some(self.path_of(method, side)))
             }
             NodeEvent::PeerDisconnected { peer_id, .. } => (false, from_ant(&peer_id), None, None),
             _ => return,
@@ -441,6 +472,9 @@ impl QuicTransport {
                 ConnectionPath::Relayed => &self.stats.connected_relayed,
             };
             counter.fetch_add(1, Ordering::Relaxed);
+        }
+        if connected && path == Some(ConnectionPath::Holepunched) && self.last_method_was_coordinated(&peer).await {
+            self.stats.punched_by_coordination.fetch_add(1, Ordering::Relaxed);
         }
         let _ = self.events.send(ConnectionEvent { connected, peer, addr, path, at_ms: now_ms() });
     }
@@ -513,6 +547,36 @@ impl QuicTransport {
         crate::advertise::choose(self.bound_addr, &self.announce, &interfaces, &observed)
     }
 
+    /// How a connection came about. ant-quic names its coordinated punches
+    /// and relays; but a connection a NAT let in on the accepting side is
+    /// reported `Direct`, though a home router only lets an unsolicited
+    /// handshake through once a punch (coordinated, or both sides dialling
+    /// at once) has opened it. So an accepted connection of an agent behind
+    /// a NAT counts as punched, unless the agent announced its addresses
+    /// (a port forward) or has a UPnP mapping, where inbound is plain.
+    fn path_of(&self, method: TraversalMethod, side: Option<ant_quic::Side>) -> ConnectionPath {
+        let path = ConnectionPath::of(method);
+        let accepted = side.is_some_and(|s| s.is_server());
+        if path == ConnectionPath::Direct && accepted && self.announce.is_empty() && !self.upnp && self.behind_nat() {
+            return ConnectionPath::Holepunched;
+        }
+        path
+    }
+
+    /// True when a peer observed this agent at an address none of its
+    /// interfaces has.
+    fn behind_nat(&self) -> bool {
+        let observed = self.node.inner_endpoint().all_external_addrs();
+        !observed.is_empty() && observed_behind_nat(&observed, &crate::advertise::interface_ips())
+    }
+
+    async fn last_method_was_coordinated(&self, peer: &PeerId) -> bool {
+        let ant = to_ant(peer);
+        self.node.connected_peers().await.iter().any(|c| {
+            c.peer_id == ant && matches!(c.traversal_method, TraversalMethod::HolePunch | TraversalMethod::PortPrediction)
+        })
+    }
+
     /// True when `addr` is one of this agent's own addresses (so a seed
     /// list that names it is not dialled).
     pub fn is_own_addr(&self, addr: &SocketAddr) -> bool {
@@ -543,7 +607,7 @@ impl QuicTransport {
             .map(|c| ConnectedPeer {
                 peer: from_ant(&c.peer_id),
                 addr: udp_addr(&c.remote_addr),
-                path: ConnectionPath::of(c.traversal_method),
+                path: self.path_of(c.traversal_method, Some(c.side)),
             })
             .filter(|c| !self.is_blocked(&c.peer))
             .collect()
@@ -620,6 +684,31 @@ impl QuicTransport {
         }
         self.remember_addr(peer, addr);
         Ok(peer)
+    }
+
+    /// Dials a peer whose id is known. Through ant-quic's fallback ladder
+    /// rather than `connect_addr`: an address-only dial cannot hole-punch
+    /// (the coordinator must be told whom to reach), and behind a NAT the
+    /// address peers gave us is the router's, which drops unsolicited
+    /// packets. The ladder's direct stage stays short when a punch is
+    /// possible, so a reachable address still connects at once.
+    async fn connect_peer_at(&self, peer: PeerId, addr: SocketAddr) -> Result<PeerId> {
+        self.stats.dials.fetch_add(1, Ordering::Relaxed);
+        let (v4, v6) = if addr.is_ipv4() { (Some(addr), None) } else { (None, Some(addr)) };
+        let dial = self.node.inner_endpoint().connect_with_fallback(v4, v6, None, Some(to_ant(&peer)));
+        let (conn, _) = tokio::time::timeout(PEER_DIAL_TIMEOUT, dial)
+            .await
+            .map_err(|_| anyhow!("dial {peer} at {addr} timed out"))?
+            .map_err(|e| anyhow!("dial {peer} at {addr} failed: {e}"))?;
+        let got = from_ant(&conn.peer_id);
+        if self.is_blocked(&got) {
+            let _ = self.node.disconnect(&conn.peer_id).await;
+            return Err(anyhow!("peer at {addr} is blocked"));
+        }
+        if let Some(a) = udp_addr(&conn.remote_addr) {
+            self.remember_addr(got, a);
+        }
+        Ok(got)
     }
 }
 
@@ -699,7 +788,7 @@ impl GossipTransport for QuicTransport {
         if self.node.is_connected(&to_ant(&peer)).await {
             return Ok(());
         }
-        let got = self.connect(addr).await?;
+        let got = self.connect_peer_at(peer, addr).await?;
         if got != peer {
             return Err(anyhow!("dialled {addr} expecting {peer} but reached {got}"));
         }
@@ -775,5 +864,19 @@ impl GossipTransport for QuicTransport {
 
     fn local_peer_id(&self) -> PeerId {
         self.peer_id
+    }
+}
+
+#[cfg(test)]
+mod nat_tests {
+    use super::observed_behind_nat;
+
+    #[test]
+    fn behind_a_nat_only_when_observed_at_a_foreign_address() {
+        let ifaces = ["100.100.1.2".parse().unwrap()];
+        assert!(observed_behind_nat(&["[::ffff:100.64.0.2]:4000".parse().unwrap()], &ifaces));
+        assert!(!observed_behind_nat(&["100.100.1.2:4000".parse().unwrap()], &ifaces));
+        assert!(!observed_behind_nat(&["127.0.0.1:4000".parse().unwrap()], &ifaces));
+        assert!(!observed_behind_nat(&[], &ifaces));
     }
 }

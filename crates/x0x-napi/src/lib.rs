@@ -196,6 +196,7 @@ pub struct NativeConnectionCounts {
     pub direct: f64,
     pub holepunched: f64,
     pub relayed: f64,
+    pub holepunched_by_coordination: f64,
 }
 
 /// Pub/sub counters.
@@ -343,7 +344,12 @@ impl NativeAgent {
     #[napi]
     pub fn connection_counts(&self) -> NativeConnectionCounts {
         let c = self.inner.connection_counts();
-        NativeConnectionCounts { direct: c.direct as f64, holepunched: c.holepunched as f64, relayed: c.relayed as f64 }
+        NativeConnectionCounts {
+            direct: c.direct as f64,
+            holepunched: c.holepunched as f64,
+            relayed: c.relayed as f64,
+            holepunched_by_coordination: c.holepunched_by_coordination as f64,
+        }
     }
 
     /// Joins through the given seeds.
