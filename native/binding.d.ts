@@ -30,6 +30,10 @@ export interface NativeAgentOptions {
   config: NativeConfig;
   /** Directory for the per-agent bootstrap cache; omitted = in-memory cache. */
   dataDir?: string;
+  /** "ip:port" addresses to advertise instead of the ones found; ERR_X0X_BAD_ADDRESS for port 0 or a wildcard host. */
+  announceAddrs?: string[];
+  /** Ask the router for a port mapping (UPnP); omitted = off. */
+  upnp?: boolean;
 }
 
 export declare class NativeKeypair {
@@ -64,7 +68,17 @@ export interface NativeMessage {
 /** A connection change, or a lag report; Rust `NativeConnectionEvent`. */
 export type NativeConnectionEvent =
   | {
-      type: 'connected' | 'disconnected';
+      type: 'connected';
+      peerId: string;
+      /** "ip:port" when known. */
+      addr?: string;
+      /** How the connection was made. */
+      path: NativeConnectionPath;
+      /** ms since epoch. */
+      at: number;
+    }
+  | {
+      type: 'disconnected';
       peerId: string;
       /** "ip:port" when known. */
       addr?: string;
@@ -76,6 +90,25 @@ export type NativeConnectionEvent =
 export interface NativePeer {
   peerId: string;
   addr: string;
+}
+
+/** How a connection was made, as ant-quic reports it. */
+export type NativeConnectionPath = 'direct' | 'holepunched' | 'relayed';
+
+/** A live connection; Rust `NativeConnection`. */
+export interface NativeConnection {
+  peerId: string;
+  addr: string;
+  path: NativeConnectionPath;
+}
+
+/** Connections opened since start, by how each was made. */
+export interface NativeConnectionCounts {
+  direct: number;
+  holepunched: number;
+  relayed: number;
+  /** Of holepunched, those ant-quic's coordination made on this side. */
+  holepunchedByCoordination: number;
 }
 
 export interface NativePubSubStats {
@@ -197,8 +230,14 @@ export declare class NativeAgent {
   /** Binds the QUIC endpoint and starts the agent's own runtime. */
   static create(options: NativeAgentOptions, keypair: NativeKeypair): Promise<NativeAgent>;
   get agentId(): string;
-  /** Bound addresses, "ip:port" (wildcard hosts normalised to 127.0.0.1). */
+  /** Bound addresses, "ip:port", as bound (a wildcard stays a wildcard). */
   listenAddrs(): string[];
+  /** What the agent advertises in its signed records, now. */
+  advertisedAddrs(): string[];
+  /** Live connections with how each was made. */
+  connections(): Promise<NativeConnection[]>;
+  /** Connections opened since start, by how each was made. */
+  connectionCounts(): NativeConnectionCounts;
   /** Dials each seed and runs the HyParView JOIN. Rejects ERR_X0X_BAD_ADDRESS / ERR_X0X_JOIN_FAILED. */
   join(seeds: string[]): Promise<void>;
   subscribe(topic: string): Promise<NativeSubscription>;

@@ -8,13 +8,13 @@
 import './polyfills.js';
 
 import { throwIfAborted } from './abort.js';
-import { checkSocketAddress } from './address.js';
+import { checkPeerAddress, checkSocketAddress } from './address.js';
 import { AgentCore } from './agent-core.js';
 import { registerCore } from './core-registry.js';
 import { GossipConfig, type GossipConfigInput } from './config.js';
 import { createCoordinators, type CoordinatorManager } from './coordinators.js';
 import { createPresence, type PresenceManager } from './presence.js';
-import { AlreadyBuiltError, callNative, callNativeSync, InvalidConfigError } from './errors.js';
+import { AlreadyBuiltError, BadAddressError, callNative, callNativeSync, InvalidConfigError } from './errors.js';
 import { AgentKeypair, nativeKeypairOf, type AgentId } from './identity.js';
 import { loadOrCreateKeyFile } from './key-file.js';
 import { loadBinding, type NativeAgentOptions } from './native.js';
@@ -23,7 +23,7 @@ import type { Subscription } from './subscription.js';
 import { createPubSub, type AbortOptions, type PubSubManager, type PubSubStats } from './pubsub.js';
 import { createMembership, type MembershipManager } from './membership.js';
 import { createAntiEntropy, type AntiEntropyManager } from './anti-entropy.js';
-import { createTransport, type PeerInfo, type TransportAdapter } from './transport.js';
+import { createTransport, type ConnectedPeer, type TransportAdapter } from './transport.js';
 import { createDiscovery, type DiscoveryManager } from './discovery.js';
 import { createRendezvous, type RendezvousManager } from './rendezvous.js';
 import { agentMetricFamilies } from './metrics.js';
@@ -111,12 +111,27 @@ export class Agent implements AsyncDisposable {
   }
 
   /**
-   * Addresses the agent listens on, as `"ip:port"`; hand one to other agents
-   * as a bootstrap peer. Same as `agent.transport.listenAddrs`.
+   * Addresses the agent is bound to, as `"ip:port"`, exactly as bound (a
+   * wildcard stays `0.0.0.0:port`). Same as `agent.transport.listenAddrs`.
+   * To tell another machine where to reach this agent, use
+   * {@link Agent.advertisedAddrs}.
    * @throws {@link ClosedError} once the agent is closed
    */
   get listenAddrs(): string[] {
     return this.transport.listenAddrs;
+  }
+
+  /**
+   * Addresses this agent tells others to dial, as `"ip:port"`: the
+   * announce addresses, the specific bind address, or for a wildcard bind
+   * the machine's non-loopback interface addresses plus the address peers
+   * observe it at. Every signed record it makes carries this list; hand one
+   * to other agents as a bootstrap peer. Same as
+   * `agent.transport.advertisedAddrs`, which details the rules.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  get advertisedAddrs(): string[] {
+    return this.transport.advertisedAddrs;
   }
 
   /** True once {@link Agent.close} has been called. */
@@ -191,7 +206,7 @@ export class Agent implements AsyncDisposable {
    * Peers with an open connection right now. Same as `agent.transport.connectedPeers()`.
    * @throws {@link ClosedError} once the agent is closed
    */
-  connectedPeers(): Promise<PeerInfo[]> {
+  connectedPeers(): Promise<ConnectedPeer[]> {
     return this.transport.connectedPeers();
   }
 
@@ -288,6 +303,8 @@ export class AgentBuilder {
   #bootstrap: readonly string[] = [];
   #config = new GossipConfig();
   #dataDir: string | undefined;
+  #announce: readonly string[] = [];
+  #upnp = false;
   #logger: Logger | undefined;
   #built = false;
 
@@ -336,18 +353,70 @@ export class AgentBuilder {
 
   /**
    * Peers that {@link Agent.joinNetwork} dials; replaces an earlier list.
-   * @param addrs - each `"ip:port"` or `"[ipv6]:port"`, port 1 to 65535
+   * Host names are resolved at each join, to every address they have.
+   * @param addrs - each `"ip:port"`, `"[ipv6]:port"` or `"host.name:port"`, port 1 to 65535
    * @defaultValue `[]` (this agent starts a new network)
-   * @throws {@link BadAddressError} when an entry is not a literal `ip:port`
+   * @throws {@link BadAddressError} when an entry is none of these (its `address` names it);
+   *   a name that does not resolve fails `joinNetwork()` the same way
    */
   withBootstrapPeers(addrs: readonly string[]): this {
     this.#assertUnbuilt();
     if (!Array.isArray(addrs)) {
-      throw new TypeError('withBootstrapPeers() expects an array of "ip:port" strings');
+      throw new TypeError('withBootstrapPeers() expects an array of "ip:port" or "host:port" strings');
     }
-    this.#bootstrap = Object.freeze(
-      addrs.map((addr: unknown) => checkSocketAddress(addr, 'bootstrap peer', false)),
+    this.#bootstrap = Object.freeze(addrs.map((addr: unknown) => checkPeerAddress(addr, 'bootstrap peer')));
+    return this;
+  }
+
+  /**
+   * Addresses to advertise instead of the ones the agent finds (see
+   * {@link Agent.advertisedAddrs}): for a node behind a port forward, or
+   * with a public address its interfaces do not show. Replaces an earlier
+   * list; an empty list restores the default.
+   * @param addrs - each a literal `"ip:port"` another machine can dial: no
+   *   wildcard host, port 1 to 65535; at most 16
+   * @defaultValue `[]` (found from the bind address, interfaces and peers)
+   * @throws {@link BadAddressError} when an entry is not such an address (its `address` names it)
+   */
+  withAnnounceAddrs(addrs: readonly string[]): this {
+    this.#assertUnbuilt();
+    if (!Array.isArray(addrs)) {
+      throw new TypeError('withAnnounceAddrs() expects an array of "ip:port" strings');
+    }
+    if (addrs.length > 16) {
+      throw new InvalidConfigError(`announceAddrs takes at most 16 addresses (got ${addrs.length})`, {
+        field: 'announceAddrs',
+      });
+    }
+    this.#announce = Object.freeze(
+      addrs.map((addr: unknown) => {
+        const ok = checkSocketAddress(addr, 'announce address', false);
+        const host = ok.startsWith('[') ? ok.slice(1, ok.lastIndexOf(']')) : ok.slice(0, ok.lastIndexOf(':'));
+        if (host === '0.0.0.0' || /^[0:]+$/.test(host)) {
+          throw new BadAddressError(`announce address must name a host others can dial, not a wildcard (got ${JSON.stringify(ok)})`, {
+            address: ok,
+          });
+        }
+        return ok;
+      }),
     );
+    return this;
+  }
+
+  /**
+   * Lets ant-quic ask the router for a port mapping (UPnP IGD), so peers
+   * outside a home NAT can dial in. Off by default: it opens a port on the
+   * user's router, which an application should only do when asked to.
+   * @param on - `true` to ask the router
+   * @defaultValue `false`
+   * @throws {@link InvalidConfigError} when `on` is not a boolean
+   */
+  withUpnp(on: boolean): this {
+    this.#assertUnbuilt();
+    if (typeof on !== 'boolean') {
+      throw new InvalidConfigError(`upnp must be true or false (got ${typeof on})`, { field: 'upnp' });
+    }
+    this.#upnp = on;
     return this;
   }
 
@@ -409,6 +478,8 @@ export class AgentBuilder {
       bindAddr: this.#bindAddress,
       config: this.#config.toNative(),
       ...(this.#dataDir === undefined ? {} : { dataDir: this.#dataDir }),
+      ...(this.#announce.length === 0 ? {} : { announceAddrs: [...this.#announce] }),
+      upnp: this.#upnp,
     };
     const { NativeAgent } = loadBinding();
     const native = await callNative(() => NativeAgent.create(options, nativeKeypairOf(keypair)));

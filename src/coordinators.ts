@@ -175,7 +175,7 @@ export class CoordinatorManager {
   async #publish(): Promise<CoordinatorAdvert> {
     const native = this.#core.use();
     const now = Date.now();
-    const addrs = callNativeSync(() => native.listenAddrs());
+    const addrs = callNativeSync(() => native.advertisedAddrs());
     const bytes = callNativeSync(() =>
       native.signRecord(RecordKind.coordinator, encodeAddrs(addrs), now, now + this.#ttl),
     );

@@ -143,10 +143,13 @@ export class InvalidTopicError extends X0xError {
  */
 export class BadAddressError extends X0xError {
   declare readonly code: 'ERR_X0X_BAD_ADDRESS';
+  /** The value at fault, as given (e.g. `"nosuch.invalid:5483"`), when the check was made in TypeScript. */
+  readonly address?: string;
 
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: ErrorOptions & { readonly address?: string }) {
     super('ERR_X0X_BAD_ADDRESS', message, options);
     this.name = 'BadAddressError';
+    if (options?.address !== undefined) this.address = options.address;
   }
 }
 

@@ -117,8 +117,11 @@ export { GossipRuntime } from './runtime.js';
 export { Subscription, type Message } from './subscription.js';
 export {
   TransportAdapter,
+  type ConnectedPeer,
   type ConnectionChange,
   type ConnectionEvent,
+  type ConnectionPath,
   type EventsOptions,
   type PeerInfo,
+  type TransportStats,
 } from './transport.js';

@@ -12,7 +12,7 @@
 
 import { throwIfAborted, raceAbort } from './abort.js';
 import type { AgentCore } from './agent-core.js';
-import { checkSocketAddress } from './address.js';
+import { checkPeerAddress, resolvePeerAddresses } from './address.js';
 import { callNative, ClosedError, InvalidConfigError } from './errors.js';
 import { lagged, type LaggedEvent } from './events.js';
 import type { NativeMembershipEvent } from './native.js';
@@ -84,22 +84,27 @@ export class MembershipManager {
   }
 
   /**
-   * Joins the overlay through the given bootstrap peers (`"ip:port"`): each
-   * is dialled and HyParView's JOIN runs through the first that answers.
-   * What `agent.joinNetwork()` uses.
+   * Joins the overlay through the given bootstrap peers (`"ip:port"` or
+   * `"host.name:port"`; names are resolved now, to every address they
+   * have): each is dialled and HyParView's JOIN runs through the first that
+   * answers. What `agent.joinNetwork()` uses.
    *
    * Aborting stops the wait; the native join cannot be cancelled.
    *
-   * @throws {@link BadAddressError} when an address is malformed
+   * @throws {@link BadAddressError} when an address is malformed or a host
+   *   name cannot be resolved (its `address` names the entry)
    * @throws {@link JoinFailedError} when no bootstrap peer could be reached
    * @throws {@link AbortError} when `options.signal` aborts first
    * @throws {@link ClosedError} once the agent is closed
    */
   async join(bootstrapPeers: readonly string[], options: AbortOptions = {}): Promise<void> {
     const native = this.#core.use();
-    const seeds = bootstrapPeers.map((addr) => checkSocketAddress(addr, 'bootstrap peer', false));
+    const given = bootstrapPeers.map((addr) => checkPeerAddress(addr, 'bootstrap peer'));
     throwIfAborted(options.signal);
-    if (seeds.length === 0) return;
+    if (given.length === 0) return;
+    // Names are resolved at each join, so a seed whose address changed is
+    // found again on the next one.
+    const seeds = await raceAbort(resolvePeerAddresses(given, 'bootstrap peer'), options.signal);
     await raceAbort(
       callNative(() => native.join(seeds)),
       options.signal,

@@ -241,7 +241,7 @@ export class PresenceManager {
     // Strictly increasing, or receivers would take a quick second beacon for a replay.
     const now = Math.max(Date.now(), this.#lastTimestamp + 1);
     this.#lastTimestamp = now;
-    const addrs = callNativeSync(() => native.listenAddrs());
+    const addrs = callNativeSync(() => native.advertisedAddrs());
     const record = callNativeSync(() =>
       native.signRecord(RecordKind.presence, encodeBody(state, addrs), now, now + this.#ttl),
     );

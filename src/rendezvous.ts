@@ -216,7 +216,7 @@ export class RendezvousManager {
     const coordinators = this.#coordinators.getCoordinators();
     if (coordinators.length > 0) return coordinators.map((c) => ({ agentId: c.peerId, addrs: c.addrs }));
     const online: RendezvousHolder[] = this.#presence.getOnlineAgents().map((a) => ({ agentId: a.agentId, addrs: a.addrs }));
-    online.push({ agentId: native.agentId, addrs: callNativeSync(() => native.listenAddrs()) });
+    online.push({ agentId: native.agentId, addrs: callNativeSync(() => native.advertisedAddrs()) });
     return online;
   }
 
@@ -226,7 +226,8 @@ export class RendezvousManager {
    * until {@link unregister} or `close()`.
    *
    * @param agentId - must be this agent's own id: nobody can register another agent
-   * @param addrs - addresses (`"ip:port"`) to publish; this agent's listen addresses by default
+   * @param addrs - addresses (`"ip:port"`) to publish; by default this agent's advertised addresses
+   *   (`agent.advertisedAddrs`), taken afresh at each renewal
    * @returns what each holder answered
    * @throws {@link RendezvousError} (`ERR_X0X_RENDEZVOUS`) when `agentId` is not this
    *   agent's, or when no holder stored the record (none known or none reachable)
@@ -244,11 +245,14 @@ export class RendezvousManager {
   async register(agentId: AgentId, addrs?: readonly string[], options: RendezvousOptions = {}): Promise<Registration> {
     const native = this.#self(agentId, 'register');
     const timeoutMs = checkTimeoutMs(options.timeoutMs, DEFAULT_RENDEZVOUS_TIMEOUT_MS, MAX_RENDEZVOUS_TIMEOUT_MS);
-    const list = addrs === undefined ? callNativeSync(() => native.listenAddrs()) : [...addrs];
-    const registration = await this.#store(native, list, timeoutMs, options.signal);
+    // Without explicit addresses each renewal takes the advertised ones
+    // afresh: the address peers observe (a NAT's mapping) is learned later.
+    const given = addrs === undefined ? undefined : [...addrs];
+    const list = (): string[] => given ?? callNativeSync(() => native.advertisedAddrs());
+    const registration = await this.#store(native, list(), timeoutMs, options.signal);
     this.#renewal?.stop();
     this.#renewal = new Ticker(Math.max(1_000, Math.floor(this.#ttl / 2)), async () => {
-      if (!this.#core.closed) await this.#store(native, list, timeoutMs, undefined);
+      if (!this.#core.closed) await this.#store(native, list(), timeoutMs, undefined);
     });
     return registration;
   }

@@ -9,14 +9,51 @@ import type { AgentCore } from './agent-core.js';
 import { callNative, callNativeSync } from './errors.js';
 import { lagged, type LaggedEvent } from './events.js';
 import { type AgentId, isAgentId } from './identity.js';
-import type { NativeConnectionEvent, NativePeer } from './native.js';
+import type { NativeConnection, NativeConnectionEvent } from './native.js';
 
-/** A peer with an open QUIC connection. */
+/** A peer and its address. */
 export interface PeerInfo {
   /** The peer's id (its agent id). */
   readonly peerId: AgentId;
   /** The peer's address as `"ip:port"`. */
   readonly addr: string;
+}
+
+/**
+ * How a connection was made, as ant-quic reports it:
+ * - `direct`: a plain QUIC handshake to the peer's address (either side
+ *   dialled; on a LAN or to a public node);
+ * - `holepunched`: through NATs by a punch: ant-quic's coordinated hole
+ *   punching (a connected agent, e.g. a public node, as coordinator), or,
+ *   on the accepting side, a connection that came in through this agent's
+ *   own NAT, which a home router only lets in once a punch (coordinated, or
+ *   both sides dialling at once) opened it. An agent with announce addresses
+ *   or UPnP counts inbound connections as `direct`;
+ * - `relayed`: through a relay, with no direct path.
+ */
+export type ConnectionPath = 'direct' | 'holepunched' | 'relayed';
+
+/** A peer with an open QUIC connection. */
+export interface ConnectedPeer extends PeerInfo {
+  /** How this connection was made. */
+  readonly path: ConnectionPath;
+}
+
+/** Connections opened since the agent started, by how each was made. */
+export interface TransportStats {
+  /** Plain handshakes. */
+  readonly direct: number;
+  /** Punched through NATs (see {@link ConnectionPath}). */
+  readonly holepunched: number;
+  /** Through a relay. */
+  readonly relayed: number;
+  /**
+   * Of `holepunched`, those ant-quic's coordination made, as the dialling
+   * side sees it. The others were accepted through this agent's own NAT:
+   * opened by a punch the other side coordinated, or by both sides dialling
+   * at once; this side cannot tell which.
+   */
+  readonly holepunchedByCoordination: number;
 }
 
 /**
@@ -36,6 +73,8 @@ export interface ConnectionChange {
   readonly peerId: AgentId;
   /** The remote address as `"ip:port"`, when known. */
   readonly addr?: string;
+  /** How the connection was made (`connected` events only). */
+  readonly path?: ConnectionPath;
   /** When it happened, in milliseconds since the epoch. */
   readonly at: number;
 }
@@ -59,13 +98,18 @@ function checkPeerId(peerId: unknown): asserts peerId is AgentId {
   }
 }
 
-function toPeer(native: NativePeer): PeerInfo {
-  return { peerId: native.peerId, addr: native.addr };
+function toConnected(native: NativeConnection): ConnectedPeer {
+  return { peerId: native.peerId, addr: native.addr, path: native.path };
 }
 
 function toEvent(native: NativeConnectionEvent): ConnectionEvent {
   if (native.type === 'lagged') return lagged(native.missed);
-  const base = { type: native.type, peerId: native.peerId, at: native.at };
+  const base = {
+    type: native.type,
+    peerId: native.peerId,
+    at: native.at,
+    ...(native.type === 'connected' ? { path: native.path } : {}),
+  };
   return native.addr === undefined ? base : { ...base, addr: native.addr };
 }
 
@@ -96,8 +140,9 @@ export class TransportAdapter {
   }
 
   /**
-   * Addresses the QUIC endpoint is bound to, as `"ip:port"`; a wildcard bind
-   * (`0.0.0.0`) is reported as `127.0.0.1`.
+   * Addresses the QUIC endpoint is bound to, as `"ip:port"`, exactly as
+   * bound: a wildcard bind stays `0.0.0.0:port` or `[::]:port`. What other
+   * agents are told to dial is {@link TransportAdapter.advertisedAddrs}.
    * @throws {@link ClosedError} once the agent is closed
    */
   get listenAddrs(): string[] {
@@ -106,13 +151,43 @@ export class TransportAdapter {
   }
 
   /**
-   * Peers with an open connection right now.
+   * Addresses this agent advertises, as `"ip:port"`, worked out on each
+   * read; every signed record it makes (presence beacons, coordinator
+   * adverts, rendezvous registrations, FOAF answers) carries this list.
+   * - With `withAnnounceAddrs([...])`: exactly those.
+   * - Bound to a specific IP: that IP with the bound port.
+   * - Bound to a wildcard (`0.0.0.0`, `[::]`): the machine's interface
+   *   addresses with the bound port, without loopback and link-local ones
+   *   (IPv4 only for `0.0.0.0`), followed by the addresses peers observed
+   *   this agent at (QUIC address discovery; behind a NAT, the router's
+   *   public mapping) once a connection has told it. A machine with only
+   *   loopback advertises loopback.
+   * At most 16 addresses.
    * @throws {@link ClosedError} once the agent is closed
    */
-  async connectedPeers(): Promise<PeerInfo[]> {
+  get advertisedAddrs(): string[] {
     const native = this.#core.use();
-    const peers = await callNative(() => native.connectedPeers());
-    return peers.map(toPeer);
+    return callNativeSync(() => native.advertisedAddrs());
+  }
+
+  /**
+   * Peers with an open connection right now, each with how it was made.
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  async connectedPeers(): Promise<ConnectedPeer[]> {
+    const native = this.#core.use();
+    const peers = await callNative(() => native.connections());
+    return peers.map(toConnected);
+  }
+
+  /**
+   * Connections opened since the agent started, by how each was made
+   * ({@link ConnectionPath}).
+   * @throws {@link ClosedError} once the agent is closed
+   */
+  stats(): TransportStats {
+    const native = this.#core.use();
+    return Object.freeze({ ...callNativeSync(() => native.connectionCounts()) });
   }
 
   /**

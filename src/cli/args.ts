@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-import { checkSocketAddress } from '../address.js';
+import { checkPeerAddress, checkSocketAddress } from '../address.js';
 import { GossipConfig } from '../config.js';
 import { UsageError } from './usage.js';
 
@@ -49,6 +49,15 @@ export function parse<O extends Options>(argv: readonly string[], options: O, us
 export function addressFlag(flag: string, value: string, allowPortZero: boolean, usage: string): string {
   try {
     return checkSocketAddress(value, `--${flag}`, allowPortZero);
+  } catch (err) {
+    throw new UsageError((err as Error).message, usage);
+  }
+}
+
+/** Checks `ip:port` or `host:port` flags; a bad one is a usage error naming the flag. */
+export function peerFlag(flag: string, value: string, usage: string): string {
+  try {
+    return checkPeerAddress(value, `--${flag}`);
   } catch (err) {
     throw new UsageError((err as Error).message, usage);
   }
@@ -109,7 +118,7 @@ export function networkSettings(
   if (values.key === '') throw new UsageError('--key needs a file path', usage);
   return {
     bind: values.bind === undefined ? undefined : addressFlag('bind', values.bind, true, usage),
-    bootstrap: (values.bootstrap ?? []).map((addr) => addressFlag('bootstrap', addr, false, usage)),
+    bootstrap: (values.bootstrap ?? []).map((addr) => peerFlag('bootstrap', addr, usage)),
     key: values.key,
     config: configFile(values.config, usage),
   };

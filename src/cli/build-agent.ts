@@ -13,6 +13,8 @@ import type { X0x } from './load.js';
 /** Extra builder settings only `x0x node` takes. */
 export interface NodeExtras {
   readonly dataDir?: string | undefined;
+  /** `--announce`: addresses to advertise instead of the ones found. */
+  readonly announce?: readonly string[] | undefined;
 }
 
 /** An agent configured from `settings`, bound and running but not joined. */
@@ -25,5 +27,6 @@ export async function buildAgent(
   if (settings.bind !== undefined) builder.withBindAddress(settings.bind);
   if (settings.key !== undefined) builder.withKeyFile(settings.key);
   if (extras.dataDir !== undefined) builder.withDataDir(extras.dataDir);
+  if (extras.announce !== undefined && extras.announce.length > 0) builder.withAnnounceAddrs(extras.announce);
   return builder.build();
 }

@@ -23,16 +23,17 @@ Runs one agent until SIGINT or SIGTERM, then leaves the network gracefully
 and exits 0 (a second signal kills it at once). Without --bootstrap it
 starts a new network that others join through its address.
 
-On stdout, once each: "id <agent id>", "listen <ip:port>" per address,
+On stdout, once each: "id <agent id>", "listen <ip:port>" per bound
+address, "advertise <ip:port>" per address other agents are told to dial,
 "metrics <url>" with --metrics-port, then "ready" after joining. Membership
 changes (peer-joined, peer-suspected, peer-left) are logged on stderr.
 
 Options:
   --bind ADDR          local ip:port to bind (default 127.0.0.1:0: this machine only).
                        Use e.g. 0.0.0.0:9000 and a fixed port for a public node
-  --announce ADDR      ip:port others should dial; repeatable. Accepted but NOT applied
-                       yet: the agent advertises its bound addresses (see README)
-  --bootstrap ADDR     ip:port of an agent to join through; repeatable
+  --announce ADDR      ip:port others should dial (e.g. a port forward), advertised
+                       instead of the addresses found; repeatable
+  --bootstrap ADDR     ip:port or host:port of an agent to join through; repeatable
   --key FILE           identity file, created (mode 0600) if absent, so the id survives
                        restarts (default: a new identity each start)
   --data-dir DIR       keep the bootstrap cache (peers seen before) in DIR
@@ -75,15 +76,13 @@ export async function nodeCommand(argv: readonly string[], io: Io): Promise<numb
     const config = values.coordinator
       ? new x0x.GossipConfig({ ...settings.config.toJSON(), coordinator: true })
       : settings.config;
-    const agent = await buildAgent(x0x, { ...settings, config }, { dataDir });
+    const agent = await buildAgent(x0x, { ...settings, config }, { dataDir, announce });
     let metrics: MetricsServer | undefined;
     let logging: Promise<void> | undefined;
     try {
       io.out(`id ${agent.agentId}`);
       for (const addr of agent.listenAddrs) io.out(`listen ${addr}`);
-      if (announce.length > 0) {
-        io.log(`--announce ${announce.join(' ')} is not applied yet: peers learn the bound addresses above`);
-      }
+      for (const addr of agent.advertisedAddrs) io.out(`advertise ${addr}`);
       if (metricsPort !== undefined) {
         metrics = await startMetricsServer(agent, metricsPort);
         io.out(`metrics ${metrics.url}`);

@@ -19,7 +19,7 @@ closes. Delivery is best effort: a subscriber that joined moments ago may
 not be reachable yet, so try again if it printed nothing.
 
 Options:
-  --bootstrap ADDR   ip:port of an agent in the network; repeatable (required)
+  --bootstrap ADDR   ip:port or host:port of an agent in the network; repeatable (required)
   --bind ADDR        local ip:port to bind (default 127.0.0.1:0)
   --key FILE         identity file, created (mode 0600) if absent (default: a new identity)
   --config FILE      gossip settings as JSON, the fields of withConfig()

@@ -23,7 +23,7 @@ Anti-entropy may also deliver messages published shortly before the
 subscription (within messageCacheTtl).
 
 Options:
-  --bootstrap ADDR   ip:port of an agent in the network; repeatable (required)
+  --bootstrap ADDR   ip:port or host:port of an agent in the network; repeatable (required)
   --bind ADDR        local ip:port to bind (default 127.0.0.1:0)
   --key FILE         identity file, created (mode 0600) if absent (default: a new identity)
   --config FILE      gossip settings as JSON, the fields of withConfig()

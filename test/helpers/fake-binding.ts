@@ -230,6 +230,19 @@ class FakeAgent {
     return [];
   }
 
+  advertisedAddrs(): string[] {
+    this.calls.push('advertisedAddrs');
+    return this.listenAddrs();
+  }
+
+  async connections(): Promise<{ peerId: string; addr: string; path: 'direct' | 'holepunched' | 'relayed' }[]> {
+    return [];
+  }
+
+  connectionCounts(): { direct: number; holepunched: number; relayed: number; holepunchedByCoordination: number } {
+    return { direct: 0, holepunched: 0, relayed: 0, holepunchedByCoordination: 0 };
+  }
+
   pubsubStats(): NativePubSubStats {
     return { published: 1, delivered: 2, duplicatesDropped: 3, invalidDropped: 4, oversizedDropped: 6, staleDropped: 7, laggedDropped: 8, cacheSize: 5 };
   }

@@ -213,11 +213,12 @@ const b64 = (bytes) => Buffer.from(bytes).toString('base64');
 const unb64 = (text) => new Uint8Array(Buffer.from(text, 'base64'));
 
 const commands = {
-  async start({ bindAddr, bootstrap, config, keyFile } = {}) {
+  async start({ bindAddr, bootstrap, config, keyFile, announceAddrs } = {}) {
     if (agent !== undefined) throw new Error('start() was already called');
     let builder = Agent.builder();
     if (bindAddr !== undefined) builder = builder.withBindAddress(bindAddr);
     if (bootstrap !== undefined) builder = builder.withBootstrapPeers(bootstrap);
+    if (announceAddrs !== undefined) builder = builder.withAnnounceAddrs(announceAddrs);
     if (config !== undefined) builder = builder.withConfig(config);
     if (keyFile !== undefined) builder = builder.withKeyFile(keyFile);
     agent = await builder.build();
@@ -227,6 +228,7 @@ const commands = {
     return {
       agentId: agent.agentId,
       addrs: agent.listenAddrs,
+      advertised: agent.advertisedAddrs,
       limits: { maxPayloadBytes: MAX_PAYLOAD_BYTES, maxTopicBytes: MAX_TOPIC_BYTES },
     };
   },
@@ -273,6 +275,33 @@ const commands = {
 
   async connectedPeers() {
     return requireAgent().connectedPeers();
+  },
+
+  async advertisedAddrs() {
+    return requireAgent().advertisedAddrs;
+  },
+
+  async transportStats() {
+    return requireAgent().transport.stats();
+  },
+
+  /** What building an agent with these options fails with (the builder's or the join's error). */
+  async tryBuild({ bindAddr, bootstrap, announceAddrs, join }) {
+    try {
+      let builder = Agent.builder();
+      if (bindAddr !== undefined) builder = builder.withBindAddress(bindAddr);
+      if (bootstrap !== undefined) builder = builder.withBootstrapPeers(bootstrap);
+      if (announceAddrs !== undefined) builder = builder.withAnnounceAddrs(announceAddrs);
+      const built = await builder.build();
+      try {
+        if (join) await built.joinNetwork();
+      } finally {
+        await built.close();
+      }
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, error: { ...errorInfo(err), address: err?.address ?? null } };
+    }
   },
 
   async activeView() {

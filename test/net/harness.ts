@@ -63,6 +63,8 @@ export interface StartOptions {
   readonly config?: AgentConfig;
   /** Identity file (`withKeyFile`): a restarted agent keeps its id. @defaultValue a fresh keypair */
   readonly keyFile?: string;
+  /** `withAnnounceAddrs`. @defaultValue none */
+  readonly announceAddrs?: readonly string[];
 }
 
 /** Options of {@link spawnAgent}. */
@@ -75,6 +77,12 @@ export interface SpawnOptions extends StartOptions {
    * the child loads the shipped addon, like every user. @defaultValue false
    */
   readonly hooks?: boolean;
+  /**
+   * Network namespace to run the child in (see `test/net/netns.ts`): the
+   * child is `ip netns exec <ns> node agent-child.mjs`, which keeps the IPC
+   * channel (its fd is inherited through the exec). @defaultValue the host's
+   */
+  readonly netns?: string;
 }
 
 /** The same fields as `PubSubStats` of the public API. */
@@ -89,10 +97,19 @@ export interface Stats {
   readonly cacheSize: number;
 }
 
-/** A peer with an open QUIC connection, as `connectedPeers()` reports it. */
+/** A peer with an open QUIC connection, as `connectedPeers()` reports it (`path` only for connections). */
 export interface Peer {
   readonly peerId: string;
   readonly addr: string;
+  readonly path?: 'direct' | 'holepunched' | 'relayed';
+}
+
+/** `agent.transport.stats()`: connections opened, by how. */
+export interface TransportStats {
+  readonly direct: number;
+  readonly holepunched: number;
+  readonly relayed: number;
+  readonly holepunchedByCoordination: number;
 }
 
 /** Membership counters, as `agent.membership.stats()` reports them. */
@@ -135,7 +152,13 @@ export interface CloseResult {
 
 /** The child's commands: arguments and result of each. */
 export interface Commands {
-  start: { args: StartOptions; result: { agentId: string; addrs: string[]; limits: Limits } };
+  start: { args: StartOptions; result: { agentId: string; addrs: string[]; advertised: string[]; limits: Limits } };
+  advertisedAddrs: { args: Record<string, never>; result: string[] };
+  transportStats: { args: Record<string, never>; result: TransportStats };
+  tryBuild: {
+    args: { bindAddr?: string; bootstrap?: string[]; announceAddrs?: string[]; join?: boolean };
+    result: { ok: boolean; error?: ErrorInfo & { address: string | null } };
+  };
   join: { args: Record<string, never>; result: null };
   subscribe: { args: { topic: string }; result: number };
   unsubscribe: { args: { handle: number }; result: null };
@@ -349,6 +372,7 @@ export interface ConnectionEventInfo {
   readonly type: 'connected' | 'disconnected';
   readonly peerId: string;
   readonly addr?: string;
+  readonly path?: 'direct' | 'holepunched' | 'relayed';
   readonly at: number;
 }
 
@@ -426,6 +450,7 @@ export class AgentProcess {
 
   #agentId: string | undefined;
   #addrs: readonly string[] = [];
+  #advertised: readonly string[] = [];
   #limits: Limits | undefined;
   #exit: ExitInfo | undefined;
   #log = '';
@@ -437,14 +462,18 @@ export class AgentProcess {
   readonly changes = new EventEmitter();
 
   /** Use {@link spawnAgent}. @internal */
-  constructor(name: string, hooks = false) {
+  constructor(name: string, hooks = false, netns?: string) {
     this.name = name;
     this.changes.setMaxListeners(0);
     this.#child = fork(CHILD_SCRIPT, [], {
       ...(hooks ? { env: { ...process.env, X0X_NATIVE_LIBRARY_PATH: testAddonPath() } } : {}),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      // Not the test runner's flags: the child is a plain Node program.
-      execArgv: [],
+      // Not the test runner's flags: the child is a plain Node program. In
+      // a namespace, `ip netns exec` execs Node in place (same pid, so
+      // kill() still reaches the agent).
+      ...(netns === undefined
+        ? { execArgv: [] }
+        : { execPath: 'ip', execArgv: ['netns', 'exec', netns, process.execPath] }),
       serialization: 'json',
     });
     const append = (chunk: Buffer): void => {
@@ -497,6 +526,26 @@ export class AgentProcess {
     return this.#addrs;
   }
 
+  /** `agent.advertisedAddrs` when `start` replied. */
+  get advertised(): readonly string[] {
+    return this.#advertised;
+  }
+
+  /** `agent.advertisedAddrs` now. */
+  advertisedAddrs(): Promise<string[]> {
+    return this.call('advertisedAddrs', {});
+  }
+
+  /** `agent.transport.stats()`. */
+  transportStats(): Promise<TransportStats> {
+    return this.call('transportStats', {});
+  }
+
+  /** Builds (and with `join`, joins and closes) a second agent in this child; reports its error. */
+  tryBuild(args: Commands['tryBuild']['args']): Promise<Commands['tryBuild']['result']> {
+    return this.call('tryBuild', args, { timeoutMs: 60_000 });
+  }
+
   /** The child's stdout and stderr so far (the tail). */
   get log(): string {
     return this.#log;
@@ -543,9 +592,10 @@ export class AgentProcess {
 
   /** Builds the agent in the child. Called by {@link spawnAgent}. */
   async start(options: StartOptions = {}): Promise<void> {
-    const { agentId, addrs, limits } = await this.call('start', options);
+    const { agentId, addrs, advertised, limits } = await this.call('start', options);
     this.#agentId = agentId;
     this.#addrs = addrs;
+    this.#advertised = advertised;
     this.#limits = limits;
   }
 
@@ -883,9 +933,9 @@ async function settle(check: () => boolean, sources: readonly AgentProcess[], ms
  * {@link stopAll}.
  */
 export async function spawnAgent(options: SpawnOptions = {}): Promise<AgentProcess> {
-  const { name = `agent${spawnCount}`, hooks = false, ...start } = options;
+  const { name = `agent${spawnCount}`, hooks = false, netns, ...start } = options;
   spawnCount += 1;
-  const agent = new AgentProcess(name, hooks);
+  const agent = new AgentProcess(name, hooks, netns);
   running.add(agent);
   logged.add(agent);
   await agent.start(start);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { checkSocketAddress } from '../../src/address.js';
+import { checkPeerAddress, checkSocketAddress, resolvePeerAddresses } from '../../src/address.js';
 import { BadAddressError } from '../../src/errors.js';
 
 describe('checkSocketAddress', () => {
@@ -35,5 +35,36 @@ describe('checkSocketAddress', () => {
 
   it('names the role and the value in the message', () => {
     expect(() => checkSocketAddress('nope', 'bootstrap peer', false)).toThrow(/bootstrap peer.*"nope"/);
+  });
+});
+
+describe('checkPeerAddress / resolvePeerAddresses', () => {
+  it.each(['127.0.0.1:9', '[::1]:9', 'localhost:9', 'seed.example.org:5483', 'a-b.c:65535', 'seed.example.org.:1'])(
+    'accepts %s as a peer',
+    (addr) => {
+      expect(checkPeerAddress(addr, 'bootstrap peer')).toBe(addr);
+    },
+  );
+
+  it.each(['seed.example.org:0', 'seed.example.org', '-bad.example:9', 'bad_name.example:9', '1.2.3:9', 'a..b:9', 'x:99999', ''])(
+    'rejects %s, naming it',
+    (addr) => {
+      let caught: unknown;
+      try {
+        checkPeerAddress(addr, 'bootstrap peer');
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(BadAddressError);
+      expect((caught as BadAddressError).address).toBe(addr);
+      expect((caught as BadAddressError).message).toContain(JSON.stringify(addr));
+    },
+  );
+
+  it('keeps literals and resolves a name from /etc/hosts to every address it has', async () => {
+    const out = await resolvePeerAddresses(['10.0.0.1:9', 'localhost:5483'], 'bootstrap peer');
+    expect(out[0]).toBe('10.0.0.1:9');
+    expect(out.slice(1)).toContain('127.0.0.1:5483');
+    expect(out.slice(1).every((a) => a.endsWith(':5483'))).toBe(true);
   });
 });

@@ -62,17 +62,19 @@ describe('AgentBuilder', () => {
       bindAddr: '[::1]:0',
       config: new GossipConfig({ probeInterval: 250 }).toNative(),
       dataDir: dir,
+      upnp: false,
     });
     expect(agent.config.probeInterval).toBe(250);
     expect(isAgentId(agent.agentId)).toBe(true);
     await agent.close();
   });
 
-  it('defaults to 127.0.0.1:0, default config, no data dir', async () => {
+  it('defaults to 127.0.0.1:0, default config, no data dir, no UPnP', async () => {
     const agent = await Agent.builder().build();
     expect(lastNative().options).toStrictEqual({
       bindAddr: '127.0.0.1:0',
       config: new GossipConfig().toNative(),
+      upnp: false,
     });
     await agent.close();
   });
@@ -84,6 +86,24 @@ describe('AgentBuilder', () => {
     expect(() => builder.withConfig({ activeViewSize: 99 })).toThrow(InvalidConfigError);
     expect(() => builder.withDataDir('')).toThrow(InvalidConfigError);
     expect(() => builder.withKeypair({} as AgentKeypair)).toThrow(TypeError);
+    expect(() => builder.withAnnounceAddrs(['seed.example:5483'])).toThrow(BadAddressError);
+    expect(() => builder.withAnnounceAddrs(['0.0.0.0:5483'])).toThrow(/wildcard.*"0\.0\.0\.0:5483"/);
+    expect(() => builder.withAnnounceAddrs(['[::]:5483'])).toThrow(BadAddressError);
+    expect(() => builder.withAnnounceAddrs(['100.64.0.1:0'])).toThrow(BadAddressError);
+    expect(() => builder.withAnnounceAddrs(Array.from({ length: 17 }, (_, i) => `100.64.0.${i + 1}:1`))).toThrow(
+      InvalidConfigError,
+    );
+    expect(() => builder.withUpnp('yes' as unknown as boolean)).toThrow(InvalidConfigError);
+  });
+
+  it('passes announce addresses and UPnP (off unless asked) to the native agent', async () => {
+    await using plain = await Agent.builder().build();
+    expect(lastNative().options.upnp).toBe(false);
+    expect(lastNative().options.announceAddrs).toBeUndefined();
+    await using announced = await Agent.builder().withAnnounceAddrs(['100.64.0.9:443']).withUpnp(true).build();
+    expect(lastNative().options.announceAddrs).toStrictEqual(['100.64.0.9:443']);
+    expect(lastNative().options.upnp).toBe(true);
+    expect([plain.closed, announced.closed]).toStrictEqual([false, false]);
   });
 
   it('builds once', async () => {

@@ -20,7 +20,7 @@ function fakeAgent() {
     agentId: AGENT_ID,
     listenAddrs: () => ['127.0.0.1:4000'],
     connectionEvents: () => events,
-    connectedPeers: async () => [{ peerId: 'cd'.repeat(32), addr: '127.0.0.1:4001' }],
+    connections: async () => [{ peerId: 'cd'.repeat(32), addr: '127.0.0.1:4001', path: 'holepunched' }],
     isRunning: () => state.running,
     close: async () => {
       state.closeCalls += 1;
@@ -105,7 +105,7 @@ describe('TransportAdapter', () => {
     expect(transport.localPeerId).toBe(AGENT_ID);
     expect(transport.listenAddrs).toStrictEqual(['127.0.0.1:4000']);
     await expect(transport.connectedPeers()).resolves.toStrictEqual([
-      { peerId: 'cd'.repeat(32), addr: '127.0.0.1:4001' },
+      { peerId: 'cd'.repeat(32), addr: '127.0.0.1:4001', path: 'holepunched' },
     ]);
   });
 
@@ -113,11 +113,11 @@ describe('TransportAdapter', () => {
     const { native, events } = fakeAgent();
     const core = new AgentCore(native);
     const iterator = createTransport(core).events();
-    events.push({ type: 'connected', peerId: 'cd'.repeat(32), addr: '127.0.0.1:4001', at: 5 });
+    events.push({ type: 'connected', peerId: 'cd'.repeat(32), addr: '127.0.0.1:4001', path: 'relayed', at: 5 });
     events.push({ type: 'disconnected', peerId: 'cd'.repeat(32), at: 6 });
     await expect(iterator.next()).resolves.toStrictEqual({
       done: false,
-      value: { type: 'connected', peerId: 'cd'.repeat(32), addr: '127.0.0.1:4001', at: 5 },
+      value: { type: 'connected', peerId: 'cd'.repeat(32), addr: '127.0.0.1:4001', path: 'relayed', at: 5 },
     });
     const second = await iterator.next();
     expect(second.value).toStrictEqual({ type: 'disconnected', peerId: 'cd'.repeat(32), at: 6 });

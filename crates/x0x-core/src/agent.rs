@@ -44,7 +44,7 @@ use crate::identity::{AgentId, AgentKeypair};
 use crate::membership_watch::{self, MembershipCounters, MembershipEvent, MembershipHints, Watch};
 use crate::stats::{MembershipStats, PubSubCounters, PubSubStats};
 use crate::time::now_ms;
-use crate::transport::{ConnectionEvent, QuicTransport};
+use crate::transport::{ConnectedPeer, ConnectionEvent, QuicTransport, TransportOptions};
 use crate::{MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES};
 
 type Membership_ = HyParViewMembership<QuicTransport>;
@@ -70,6 +70,13 @@ pub struct AgentOptions {
     pub data_dir: Option<PathBuf>,
     /// Worker threads of the agent's runtime.
     pub worker_threads: usize,
+    /// Addresses to advertise instead of the ones found, e.g. a router's
+    /// port forward; empty: found from the bind address, the interfaces and
+    /// what peers observe (see [`Agent::advertised_addrs`]).
+    pub announce_addrs: Vec<SocketAddr>,
+    /// Ask the router for a port mapping (UPnP). Off unless asked for:
+    /// opening a port on a user's router is the user's decision.
+    pub upnp: bool,
 }
 
 impl Default for AgentOptions {
@@ -79,8 +86,25 @@ impl Default for AgentOptions {
             config: AgentConfig::default(),
             data_dir: None,
             worker_threads: 2,
+            announce_addrs: Vec::new(),
+            upnp: false,
         }
     }
+}
+
+/// Connections opened since the agent started, by how each was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionCounts {
+    /// By a plain handshake.
+    pub direct: u64,
+    /// By hole punching through NATs.
+    pub holepunched: u64,
+    /// Through a relay.
+    pub relayed: u64,
+    /// Of `holepunched`, those ant-quic's coordination made on this side;
+    /// the others came in through this agent's NAT, opened by a punch
+    /// (coordinated by the dialling side, or both sides dialling at once).
+    pub holepunched_by_coordination: u64,
 }
 
 /// A delivered message.
@@ -269,9 +293,25 @@ impl Agent {
         self.shared.keypair.agent_id()
     }
 
-    /// Address peers dial to reach this agent.
+    /// Address agents on this machine dial to reach this agent (a wildcard
+    /// bind is given as loopback).
     pub fn local_addr(&self) -> SocketAddr {
         self.shared.transport.local_addr()
+    }
+
+    /// The bound address: the IP asked for (a wildcard stays one) with the
+    /// port the socket got.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.shared.transport.bound_addr()
+    }
+
+    /// What this agent advertises to others, now: the announce addresses
+    /// when set; a specific bind address; or, for a wildcard bind, the
+    /// machine's non-loopback interface addresses with the bound port and
+    /// the addresses peers observed this agent at (behind a NAT, its public
+    /// mapping). Every signed record this agent makes carries this list.
+    pub fn advertised_addrs(&self) -> Vec<SocketAddr> {
+        self.shared.transport.advertised_addrs()
     }
 
     /// Dials each seed, then runs the HyParView JOIN through the first that
@@ -336,6 +376,23 @@ impl Agent {
             Ok(shared.transport.connected().await.into_iter().map(|(p, a)| (p.to_bytes(), a)).collect())
         })
         .await
+    }
+
+    /// Peers with a live QUIC connection, each with how it was made.
+    pub async fn connection_paths(&self) -> CoreResult<Vec<ConnectedPeer>> {
+        let shared = Arc::clone(&self.shared);
+        self.run(async move { Ok(shared.transport.connected_paths().await) }).await
+    }
+
+    /// Connections opened since start, by how they were made.
+    pub fn connection_counts(&self) -> ConnectionCounts {
+        let s = &self.shared.transport.stats;
+        ConnectionCounts {
+            direct: s.connected_direct.load(Ordering::Relaxed),
+            holepunched: s.connected_holepunched.load(Ordering::Relaxed),
+            relayed: s.connected_relayed.load(Ordering::Relaxed),
+            holepunched_by_coordination: s.punched_by_coordination.load(Ordering::Relaxed),
+        }
     }
 
     /// HyParView active view with last known addresses (waits for the view's
@@ -681,7 +738,12 @@ impl Drop for Subscription {
 
 impl Shared {
     async fn start(keypair: AgentKeypair, options: AgentOptions) -> CoreResult<Arc<Self>> {
-        let transport = QuicTransport::bind(&keypair, options.bind_addr, options.data_dir).await?;
+        let transport = QuicTransport::bind(
+            &keypair,
+            options.bind_addr,
+            TransportOptions { announce: options.announce_addrs, upnp: options.upnp, data_dir: options.data_dir },
+        )
+        .await?;
         let cfg = &options.config;
         let mconfig = MembershipConfig::default()
             .with_active_degree(cfg.active_view_size)
@@ -766,8 +828,7 @@ impl Shared {
     }
 
     async fn join(&self, seeds: Vec<SocketAddr>) -> CoreResult<()> {
-        let me = self.transport.local_addr();
-        let seeds: Vec<SocketAddr> = seeds.into_iter().filter(|s| *s != me).collect();
+        let seeds: Vec<SocketAddr> = seeds.into_iter().filter(|s| !self.transport.is_own_addr(s)).collect();
         if seeds.is_empty() {
             // First node of a network: nothing to dial.
             return Ok(());
@@ -1073,7 +1134,7 @@ impl Shared {
     }
 
     fn own_record_bytes(&self) -> Option<Vec<u8>> {
-        self.own_record.get(&self.keypair, &[self.transport.local_addr()], now_ms())
+        self.own_record.get(&self.keypair, &self.transport.advertised_addrs(), now_ms())
     }
 
     async fn send_bulk(&self, frames: Vec<foaf::Outgoing>) {
@@ -1322,7 +1383,8 @@ async fn addr_announce_loop(shared: Weak<Shared>) {
         let frame = s.interest_frame(&*s.topics.lock().await);
         s.announce_interest(frame, Some(event.peer)).await;
         let Some(new_addr) = event.addr else { continue };
-        let mut known: Vec<(PeerId, SocketAddr)> = vec![(s.keypair.peer_id(), s.transport.local_addr())];
+        let me = s.transport.advertised_addrs().first().copied().unwrap_or_else(|| s.transport.local_addr());
+        let mut known: Vec<(PeerId, SocketAddr)> = vec![(s.keypair.peer_id(), me)];
         let connected = s.transport.connected().await;
         for (peer, addr) in &connected {
             if *peer != event.peer {

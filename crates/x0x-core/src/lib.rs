@@ -23,6 +23,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod addr_book;
+pub mod advertise;
 mod ae_wire;
 pub mod addr_record;
 mod agent;
@@ -52,7 +53,7 @@ pub use foaf::FoafStats;
 pub use shard::shard_id;
 #[cfg(feature = "test-hooks")]
 pub use agent::RawStream;
-pub use agent::{validate_topic, Agent, AgentOptions, DropCount, Holder, HolderReply, LookupOutcome, Message, Subscription};
+pub use agent::{validate_topic, Agent, AgentOptions, ConnectionCounts, DropCount, Holder, HolderReply, LookupOutcome, Message, Subscription};
 pub use rendezvous::{RendezvousStats, StoreOutcome};
 pub use config::AgentConfig;
 pub use dedup::DedupCache;
@@ -62,7 +63,7 @@ pub use flood::{FloodStats, MAX_PAYLOAD_BYTES as MAX_FLOOD_PAYLOAD_BYTES};
 pub use identity::{AgentId, AgentKeypair, PUBLIC_KEY_LEN, SIGNATURE_LEN};
 pub use membership_watch::{LeaveReason, MembershipEvent, MembershipEventKind};
 pub use stats::{MembershipStats, PubSubStats};
-pub use transport::{dialable, ConnectionEvent};
+pub use transport::{dialable, ConnectedPeer, ConnectionEvent, ConnectionPath};
 
 /// Largest application payload one message may carry, in bytes (1 MiB).
 pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;

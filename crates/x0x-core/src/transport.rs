@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use ant_quic::transport::TransportAddr;
-use ant_quic::{BootstrapCacheConfig, MlDsaPublicKey, MlDsaSecretKey, Node, NodeConfig, NodeEvent, PeerLifecycleEvent};
+use ant_quic::{
+    BootstrapCacheConfig, MlDsaPublicKey, MlDsaSecretKey, Node, NodeConfig, NodeEvent, PeerLifecycleEvent, TraversalMethod,
+};
 use bytes::Bytes;
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
 use saorsa_gossip_types::PeerId;
@@ -31,8 +33,12 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one pub/sub frame's write may take before its connection is
 /// deemed stuck and closed (see `spawn_pubsub_send`).
 const STUCK_SEND: Duration = Duration::from_secs(20);
-/// How long a dial may take.
+/// How long a dial to an address may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a dial to a known peer may take: ant-quic's ladder tries the
+/// address briefly, then coordinated hole punching (rounds through a
+/// connected peer as coordinator), then a relay.
+const PEER_DIAL_TIMEOUT: Duration = Duration::from_secs(25);
 /// How long close() lets QUIC say goodbye before the runtime is dropped.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(750);
 /// Inbound frames buffered between the QUIC reader and the dispatcher.
@@ -40,6 +46,50 @@ const INBOUND_QUEUE: usize = 8192;
 /// Largest frame accepted from the network: the payload limit plus the
 /// envelope and Plumtree's signature overhead, with headroom.
 pub const MAX_FRAME_BYTES: usize = crate::MAX_PAYLOAD_BYTES + 64 * 1024;
+
+/// How a connection was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionPath {
+    /// A plain handshake to the peer's address.
+    Direct,
+    /// Through NATs by a punch: ant-quic's coordinated hole punching (or
+    /// port prediction), or, on the accepting side, a connection that came
+    /// in through this agent's own NAT (see [`QuicTransport::path_of`]).
+    Holepunched,
+    /// Through a relay (MASQUE CONNECT-UDP); no direct path.
+    Relayed,
+}
+
+impl ConnectionPath {
+    /// The name the API uses: `direct`, `holepunched` or `relayed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Holepunched => "holepunched",
+            Self::Relayed => "relayed",
+        }
+    }
+
+    fn of(method: TraversalMethod) -> Self {
+        match method {
+            TraversalMethod::Direct => Self::Direct,
+            TraversalMethod::HolePunch | TraversalMethod::PortPrediction => Self::Holepunched,
+            TraversalMethod::Relay => Self::Relayed,
+        }
+    }
+}
+
+/// Whether this agent sits behind a NAT: some peer observed it at an address
+/// that is none of its own interfaces' (the router's mapping).
+fn observed_behind_nat(observed: &[SocketAddr], interfaces: &[IpAddr]) -> bool {
+    observed.iter().any(|a| {
+        let ip = match a.ip() {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
+        !ip.is_loopback() && !ip.is_unspecified() && !interfaces.contains(&ip)
+    })
+}
 
 /// A transport connection change.
 #[derive(Debug, Clone)]
@@ -50,8 +100,32 @@ pub struct ConnectionEvent {
     pub peer: PeerId,
     /// Remote address, when known.
     pub addr: Option<SocketAddr>,
+    /// How the connection was made (connected events only).
+    pub path: Option<ConnectionPath>,
     /// Wall clock, ms since the Unix epoch.
     pub at_ms: u64,
+}
+
+/// A peer with a live connection.
+#[derive(Debug, Clone)]
+pub struct ConnectedPeer {
+    /// The peer.
+    pub peer: PeerId,
+    /// Its address on this connection.
+    pub addr: Option<SocketAddr>,
+    /// How this connection was made.
+    pub path: ConnectionPath,
+}
+
+/// Where and how the endpoint listens and what it advertises.
+#[derive(Debug, Clone, Default)]
+pub struct TransportOptions {
+    /// Addresses to advertise instead of the ones found (see [`crate::advertise`]).
+    pub announce: Vec<SocketAddr>,
+    /// Ask the router for a port mapping (UPnP/NAT-PMP via ant-quic).
+    pub upnp: bool,
+    /// Directory for the persistent bootstrap cache; `None` keeps it in memory.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Transport counters.
@@ -81,6 +155,16 @@ pub struct TransportStats {
     pub replaced: AtomicU64,
     /// Closed connections by ant-quic's close reason.
     pub closed_by_reason: StdMutex<BTreeMap<String, u64>>,
+    /// Connections opened by a plain handshake.
+    pub connected_direct: AtomicU64,
+    /// Connections opened by hole punching.
+    pub connected_holepunched: AtomicU64,
+    /// Connections opened through a relay.
+    pub connected_relayed: AtomicU64,
+    /// Of the hole-punched ones, those ant-quic's coordination made (the
+    /// rest came in through this agent's NAT: a coordinated punch or a
+    /// simultaneous dial by both sides, which this side cannot tell apart).
+    pub punched_by_coordination: AtomicU64,
 }
 
 type Inbound = (PeerId, GossipStreamType, Bytes);
@@ -90,6 +174,10 @@ pub struct QuicTransport {
     node: Arc<Node>,
     peer_id: PeerId,
     local_addr: SocketAddr,
+    /// The bound address: the IP asked for, with the port the socket got.
+    bound_addr: SocketAddr,
+    announce: Vec<SocketAddr>,
+    upnp: bool,
     inbound: Mutex<mpsc::Receiver<Inbound>>,
     addrs: StdRwLock<HashMap<PeerId, SocketAddr>>,
     /// Wakes [`Self::wait_reachable`] whenever `addrs` gains an entry.
@@ -138,11 +226,8 @@ pub fn dialable(addr: SocketAddr) -> SocketAddr {
 impl QuicTransport {
     /// Binds the QUIC endpoint and starts the reader and event tasks on the
     /// current Tokio runtime (the agent's own).
-    pub async fn bind(
-        keypair: &AgentKeypair,
-        bind: SocketAddr,
-        data_dir: Option<PathBuf>,
-    ) -> CoreResult<Arc<Self>> {
+    pub async fn bind(keypair: &AgentKeypair, bind: SocketAddr, options: TransportOptions) -> CoreResult<Arc<Self>> {
+        let TransportOptions { announce, upnp, data_dir } = options;
         let pk = MlDsaPublicKey::from_bytes(keypair.public_key())
             .map_err(|e| CoreError::BadKey(format!("public key: {e}")))?;
         let sk = MlDsaSecretKey::from_bytes(keypair.secret_key())
@@ -168,6 +253,9 @@ impl QuicTransport {
             // bursts; x0x upstream hit the same (its ADR-0004).
             .max_concurrent_uni_streams(1024)
             .data_channel_capacity(4096)
+            // ant-quic maps a router port by default; opening a hole in a
+            // user's router is the user's call (`upnp`).
+            .port_mapping_enabled(upnp)
             .build();
         let node = Node::with_config(config)
             .await
@@ -187,6 +275,9 @@ impl QuicTransport {
             } else {
                 SocketAddr::new(bind.ip(), local_addr.port())
             },
+            bound_addr: SocketAddr::new(bind.ip(), local_addr.port()),
+            announce,
+            upnp,
             node,
             inbound: Mutex::new(rx),
             addrs: StdRwLock::new(HashMap::new()),
@@ -339,9 +430,18 @@ impl QuicTransport {
     }
 
     async fn on_node_event(&self, event: NodeEvent) {
-        let (connected, peer, addr) = match event {
-            NodeEvent::PeerConnected { peer_id, addr, .. } => (true, from_ant(&peer_id), udp_addr(&addr)),
-            NodeEvent::PeerDisconnected { peer_id, .. } => (false, from_ant(&peer_id), None),
+        let (connected, peer, addr, path) = match event {
+            NodeEvent::PeerConnected { peer_id, addr, method, .. } => {
+                let side = self
+                    .node
+                    .connected_peers()
+                    .await
+                    .into_iter()
+                    .find(|c| c.peer_id == peer_id)
+                    .map(|c| c.side);
+                (true, from_ant(&peer_id), udp_addr(&addr), Some(self.path_of(method, side)))
+            }
+            NodeEvent::PeerDisconnected { peer_id, .. } => (false, from_ant(&peer_id), None, None),
             _ => return,
         };
         if !connected {
@@ -365,7 +465,18 @@ impl QuicTransport {
             }
             None => self.peer_addr(&peer),
         };
-        let _ = self.events.send(ConnectionEvent { connected, peer, addr, at_ms: now_ms() });
+        if let Some(path) = path {
+            let counter = match path {
+                ConnectionPath::Direct => &self.stats.connected_direct,
+                ConnectionPath::Holepunched => &self.stats.connected_holepunched,
+                ConnectionPath::Relayed => &self.stats.connected_relayed,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        if connected && path == Some(ConnectionPath::Holepunched) && self.last_method_was_coordinated(&peer).await {
+            self.stats.punched_by_coordination.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = self.events.send(ConnectionEvent { connected, peer, addr, path, at_ms: now_ms() });
     }
 
     /// Records an address another agent vouched for, unless we already have
@@ -411,9 +522,65 @@ impl QuicTransport {
         self.node.is_connected(&to_ant(peer)).await
     }
 
-    /// The address peers can dial (wildcard hosts replaced by loopback).
+    /// The address peers on this machine can dial (wildcard hosts replaced
+    /// by loopback).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The bound address as asked for (a wildcard stays a wildcard), with
+    /// the port the socket got.
+    pub fn bound_addr(&self) -> SocketAddr {
+        self.bound_addr
+    }
+
+    /// What this agent tells others to dial, now (see [`crate::advertise`]):
+    /// recomputed on each call, since interfaces change and the address
+    /// peers observe is learned after the first connection.
+    pub fn advertised_addrs(&self) -> Vec<SocketAddr> {
+        let wildcard = self.announce.is_empty() && self.bound_addr.ip().is_unspecified();
+        let (interfaces, observed) = if wildcard {
+            (crate::advertise::interface_ips(), self.node.inner_endpoint().all_external_addrs())
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        crate::advertise::choose(self.bound_addr, &self.announce, &interfaces, &observed)
+    }
+
+    /// How a connection came about. ant-quic names its coordinated punches
+    /// and relays; but a connection a NAT let in on the accepting side is
+    /// reported `Direct`, though a home router only lets an unsolicited
+    /// handshake through once a punch (coordinated, or both sides dialling
+    /// at once) has opened it. So an accepted connection of an agent behind
+    /// a NAT counts as punched, unless the agent announced its addresses
+    /// (a port forward) or has a UPnP mapping, where inbound is plain.
+    fn path_of(&self, method: TraversalMethod, side: Option<ant_quic::Side>) -> ConnectionPath {
+        let path = ConnectionPath::of(method);
+        let accepted = side.is_some_and(|s| s.is_server());
+        if path == ConnectionPath::Direct && accepted && self.announce.is_empty() && !self.upnp && self.behind_nat() {
+            return ConnectionPath::Holepunched;
+        }
+        path
+    }
+
+    /// True when a peer observed this agent at an address none of its
+    /// interfaces has.
+    fn behind_nat(&self) -> bool {
+        let observed = self.node.inner_endpoint().all_external_addrs();
+        !observed.is_empty() && observed_behind_nat(&observed, &crate::advertise::interface_ips())
+    }
+
+    async fn last_method_was_coordinated(&self, peer: &PeerId) -> bool {
+        let ant = to_ant(peer);
+        self.node.connected_peers().await.iter().any(|c| {
+            c.peer_id == ant && matches!(c.traversal_method, TraversalMethod::HolePunch | TraversalMethod::PortPrediction)
+        })
+    }
+
+    /// True when `addr` is one of this agent's own addresses (so a seed
+    /// list that names it is not dialled).
+    pub fn is_own_addr(&self, addr: &SocketAddr) -> bool {
+        *addr == self.local_addr || *addr == self.bound_addr || self.advertised_addrs().contains(addr)
     }
 
     /// Live connection events.
@@ -428,12 +595,21 @@ impl QuicTransport {
 
     /// Peers with a live QUIC connection, with their addresses.
     pub async fn connected(&self) -> Vec<(PeerId, Option<SocketAddr>)> {
+        self.connected_paths().await.into_iter().map(|c| (c.peer, c.addr)).collect()
+    }
+
+    /// Peers with a live QUIC connection, with address and how it was made.
+    pub async fn connected_paths(&self) -> Vec<ConnectedPeer> {
         self.node
             .connected_peers()
             .await
             .into_iter()
-            .map(|c| (from_ant(&c.peer_id), udp_addr(&c.remote_addr)))
-            .filter(|(p, _)| !self.is_blocked(p))
+            .map(|c| ConnectedPeer {
+                peer: from_ant(&c.peer_id),
+                addr: udp_addr(&c.remote_addr),
+                path: self.path_of(c.traversal_method, Some(c.side)),
+            })
+            .filter(|c| !self.is_blocked(&c.peer))
             .collect()
     }
 
@@ -508,6 +684,31 @@ impl QuicTransport {
         }
         self.remember_addr(peer, addr);
         Ok(peer)
+    }
+
+    /// Dials a peer whose id is known. Through ant-quic's fallback ladder
+    /// rather than `connect_addr`: an address-only dial cannot hole-punch
+    /// (the coordinator must be told whom to reach), and behind a NAT the
+    /// address peers gave us is the router's, which drops unsolicited
+    /// packets. The ladder's direct stage stays short when a punch is
+    /// possible, so a reachable address still connects at once.
+    async fn connect_peer_at(&self, peer: PeerId, addr: SocketAddr) -> Result<PeerId> {
+        self.stats.dials.fetch_add(1, Ordering::Relaxed);
+        let (v4, v6) = if addr.is_ipv4() { (Some(addr), None) } else { (None, Some(addr)) };
+        let dial = self.node.inner_endpoint().connect_with_fallback(v4, v6, None, Some(to_ant(&peer)));
+        let (conn, _) = tokio::time::timeout(PEER_DIAL_TIMEOUT, dial)
+            .await
+            .map_err(|_| anyhow!("dial {peer} at {addr} timed out"))?
+            .map_err(|e| anyhow!("dial {peer} at {addr} failed: {e}"))?;
+        let got = from_ant(&conn.peer_id);
+        if self.is_blocked(&got) {
+            let _ = self.node.disconnect(&conn.peer_id).await;
+            return Err(anyhow!("peer at {addr} is blocked"));
+        }
+        if let Some(a) = udp_addr(&conn.remote_addr) {
+            self.remember_addr(got, a);
+        }
+        Ok(got)
     }
 }
 
@@ -587,7 +788,7 @@ impl GossipTransport for QuicTransport {
         if self.node.is_connected(&to_ant(&peer)).await {
             return Ok(());
         }
-        let got = self.connect(addr).await?;
+        let got = self.connect_peer_at(peer, addr).await?;
         if got != peer {
             return Err(anyhow!("dialled {addr} expecting {peer} but reached {got}"));
         }
@@ -663,5 +864,19 @@ impl GossipTransport for QuicTransport {
 
     fn local_peer_id(&self) -> PeerId {
         self.peer_id
+    }
+}
+
+#[cfg(test)]
+mod nat_tests {
+    use super::observed_behind_nat;
+
+    #[test]
+    fn behind_a_nat_only_when_observed_at_a_foreign_address() {
+        let ifaces = ["100.100.1.2".parse().unwrap()];
+        assert!(observed_behind_nat(&["[::ffff:100.64.0.2]:4000".parse().unwrap()], &ifaces));
+        assert!(!observed_behind_nat(&["100.100.1.2:4000".parse().unwrap()], &ifaces));
+        assert!(!observed_behind_nat(&["127.0.0.1:4000".parse().unwrap()], &ifaces));
+        assert!(!observed_behind_nat(&[], &ifaces));
     }
 }

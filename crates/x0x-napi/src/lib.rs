@@ -34,6 +34,20 @@ fn parse_addr(addr: &str) -> Result<SocketAddr, CoreError> {
     })
 }
 
+/// An announce address: a literal `ip:port` a peer can dial, so no
+/// wildcard host and no port 0.
+fn parse_announce(addr: &str) -> Result<SocketAddr, CoreError> {
+    let parsed: SocketAddr = addr.parse().map_err(|_| {
+        CoreError::BadAddress(format!("announce address \"{addr}\" is not an ip:port address (e.g. 100.64.0.1:5483)"))
+    })?;
+    if parsed.port() == 0 || parsed.ip().is_unspecified() {
+        return Err(CoreError::BadAddress(format!(
+            "announce address \"{addr}\" must name a dialable host and a port from 1 to 65535"
+        )));
+    }
+    Ok(parsed)
+}
+
 fn hex_id(id: &[u8; 32]) -> String {
     hex::encode(id)
 }
@@ -132,6 +146,10 @@ pub struct NativeAgentOptions {
     pub bind_addr: String,
     pub config: NativeConfig,
     pub data_dir: Option<String>,
+    /// `ip:port` addresses to advertise instead of the ones found.
+    pub announce_addrs: Option<Vec<String>>,
+    /// Ask the router for a port mapping; off when absent.
+    pub upnp: Option<bool>,
 }
 
 /// A delivered message.
@@ -159,8 +177,8 @@ fn to_native_message(m: x0x_core::Message) -> NativeMessage {
 /// A transport connection change, as a union discriminated by `type`.
 #[napi(discriminant = "type", discriminant_case = "lowercase")]
 pub enum NativeConnectionEvent {
-    /// A connection to `peer_id` opened.
-    Connected { peer_id: String, addr: Option<String>, at: f64 },
+    /// A connection to `peer_id` opened; `path` is `direct`, `holepunched` or `relayed`.
+    Connected { peer_id: String, addr: Option<String>, path: String, at: f64 },
     /// The connection to `peer_id` closed.
     Disconnected { peer_id: String, addr: Option<String>, at: f64 },
     /// The reader fell behind; `missed` events were dropped.
@@ -172,6 +190,24 @@ pub enum NativeConnectionEvent {
 pub struct NativePeer {
     pub peer_id: String,
     pub addr: String,
+}
+
+/// A live connection: the peer, its address, and how it was made.
+#[napi(object)]
+pub struct NativeConnection {
+    pub peer_id: String,
+    pub addr: String,
+    /// `direct`, `holepunched` or `relayed`.
+    pub path: String,
+}
+
+/// Connections opened since start, by how each was made.
+#[napi(object)]
+pub struct NativeConnectionCounts {
+    pub direct: f64,
+    pub holepunched: f64,
+    pub relayed: f64,
+    pub holepunched_by_coordination: f64,
 }
 
 /// Pub/sub counters.
@@ -248,6 +284,12 @@ impl NativeAgent {
 
     async fn start(options: NativeAgentOptions, keypair: AgentKeypair) -> Try<NativeAgent> {
         let bind_addr = parse_addr(&options.bind_addr)?;
+        let announce_addrs = options
+            .announce_addrs
+            .unwrap_or_default()
+            .iter()
+            .map(|a| parse_announce(a))
+            .collect::<Result<Vec<_>, _>>()?;
         let c = options.config;
         let config = AgentConfig {
             active_view_size: c.active_view_size as usize,
@@ -265,6 +307,8 @@ impl NativeAgent {
             bind_addr,
             config,
             data_dir: options.data_dir.map(PathBuf::from),
+            announce_addrs,
+            upnp: options.upnp.unwrap_or(false),
             ..AgentOptions::default()
         };
         let agent = Agent::start(keypair, opts).await?;
@@ -277,10 +321,46 @@ impl NativeAgent {
         hex_id(&self.inner.agent_id())
     }
 
-    /// Addresses peers can dial.
+    /// The bound address (a wildcard stays a wildcard), with its port.
     #[napi]
     pub fn listen_addrs(&self) -> Vec<String> {
-        vec![self.inner.local_addr().to_string()]
+        vec![self.inner.listen_addr().to_string()]
+    }
+
+    /// What this agent advertises in its signed records, now.
+    #[napi]
+    pub fn advertised_addrs(&self) -> Vec<String> {
+        self.inner.advertised_addrs().iter().map(|a| a.to_string()).collect()
+    }
+
+    /// Live connections with how each was made.
+    #[napi]
+    pub async fn connections(&self) -> Outcome<Vec<NativeConnection>> {
+        self.inner
+            .connection_paths()
+            .await
+            .map(|list| {
+                list.into_iter()
+                    .map(|c| NativeConnection {
+                        peer_id: hex_id(&c.peer.to_bytes()),
+                        addr: c.addr.map(|a| a.to_string()).unwrap_or_default(),
+                        path: c.path.as_str().to_owned(),
+                    })
+                    .collect()
+            })
+            .into()
+    }
+
+    /// Connections opened since start, by how each was made.
+    #[napi]
+    pub fn connection_counts(&self) -> NativeConnectionCounts {
+        let c = self.inner.connection_counts();
+        NativeConnectionCounts {
+            direct: c.direct as f64,
+            holepunched: c.holepunched as f64,
+            relayed: c.relayed as f64,
+            holepunched_by_coordination: c.holepunched_by_coordination as f64,
+        }
     }
 
     /// Joins through the given seeds.
@@ -557,7 +637,8 @@ impl NativeConnectionEvents {
             Next::Item(e) => {
                 let (peer_id, addr, at) = (hex_id(&e.peer.to_bytes()), e.addr.map(|a| a.to_string()), e.at_ms as f64);
                 if e.connected {
-                    NativeConnectionEvent::Connected { peer_id, addr, at }
+                    let path = e.path.map_or("direct", |p| p.as_str()).to_owned();
+                    NativeConnectionEvent::Connected { peer_id, addr, path, at }
                 } else {
                     NativeConnectionEvent::Disconnected { peer_id, addr, at }
                 }

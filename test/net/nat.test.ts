@@ -1,0 +1,127 @@
+// Issue 15, test 2 (cone NAT), in network namespaces: a public agent P
+// (100.64.0.10) and three agents, each behind a home router of its own
+// (nftables masquerade, which Linux maps endpoint-independently; NEW
+// inbound packets dropped). The three know only P. They must get direct
+// connections to each other, through their routers' public mappings, with
+// the transport saying how each was made; and once P is SIGKILLed they must
+// still get every message the other two publish.
+import { describe, expect, it } from 'vitest';
+
+import { pollUntil, spawnAgent, useNetHarness, waitUntilMeshed, type AgentProcess, type Peer } from './harness.js';
+import { netnsAvailable, useNetLab, WAN_PREFIX, type NatRouter } from './netns.js';
+
+const run = netnsAvailable('test/net/nat.test.ts');
+
+/** Bound of the overlay forming through the NATs (generous: the machine is shared). */
+const FORM_TIMEOUT_MS = 90_000;
+
+/** The IP of an `ip:port`, IPv4-mapped IPv6 (how a dual-stack socket names IPv4 peers) as plain IPv4. */
+const hostOf = (addr: string): string => addr.slice(0, addr.lastIndexOf(':')).replace(/^\[::ffff:(.*)\]$/, '$1');
+
+describe.runIf(run)('behind cone NATs (network namespaces)', () => {
+  useNetHarness();
+  const lab = useNetLab();
+
+  it('three NATed agents joined through P get direct, hole-punched links to each other and survive P being killed', async () => {
+    const wan = lab.segment('wan', WAN_PREFIX);
+    const pub = lab.host('p', wan, 10);
+    const routers: NatRouter[] = [1, 2, 3].map((i) => lab.natRouter(`r${i}`, wan, 1 + i, i, 'cone'));
+    const homes = routers.map((r, i) => lab.host(`h${i + 1}`, r.lan, 2));
+
+    const p = await spawnAgent({ name: 'p', netns: pub.ns, bindAddr: '0.0.0.0:5483', config: { coordinator: true } });
+    expect(p.advertised).toStrictEqual([`${pub.ip}:5483`]);
+    const natted: AgentProcess[] = [];
+    for (const [i, home] of homes.entries()) {
+      const agent = await spawnAgent({ name: `h${i + 1}`, netns: home.ns, bindAddr: '0.0.0.0:0', bootstrap: [`${pub.ip}:5483`] });
+      await agent.join();
+      natted.push(agent);
+    }
+
+    // Each NATed agent reaches the other two at their routers' public
+    // addresses: a direct path, not through P.
+    const links = new Map<AgentProcess, Peer[]>();
+    for (const [i, agent] of natted.entries()) {
+      const others = natted.filter((_, j) => j !== i);
+      const peers = await pollUntil(
+        () => agent.connectedPeers(),
+        (list) => others.every((o) => list.some((c) => c.peerId === o.agentId)),
+        { timeoutMs: FORM_TIMEOUT_MS, what: `${agent.name} connected to the other two NATed agents` },
+      );
+      for (const other of others) {
+        const link = peers.find((c) => c.peerId === other.agentId)!;
+        expect(hostOf(link.addr), `${agent.name} -> ${other.name}`).toBe(routers[natted.indexOf(other)]!.wanIp);
+      }
+      links.set(agent, peers);
+    }
+    // The transport says how each link was made; between two NATs it can
+    // only have been a punch, so no link between them may claim `direct`
+    // on both ends, and each agent counts its punches.
+    for (const [i, a] of natted.entries()) {
+      for (const b of natted.slice(i + 1)) {
+        const ab = links.get(a)!.find((c) => c.peerId === b.agentId)!.path;
+        const ba = links.get(b)!.find((c) => c.peerId === a.agentId)!.path;
+        expect([ab, ba], `${a.name} <-> ${b.name}`).toContain('holepunched');
+      }
+    }
+    const stats = await Promise.all(natted.map((a) => a.transportStats()));
+    expect(stats.reduce((n, s) => n + s.holepunched, 0)).toBeGreaterThanOrEqual(3);
+    // Which punches ant-quic coordinated and which came in through a NAT
+    // (coordinated by the other side, or a simultaneous dial), for the log.
+    console.info(`[nat] transport stats of h1..h3: ${JSON.stringify(stats)}`);
+    // The connection to P is a plain one.
+    for (const agent of natted) {
+      expect(links.get(agent)!.find((c) => c.peerId === p.agentId)?.path).toBe('direct');
+    }
+
+    const handles = await waitUntilMeshed(natted, 'nat', { publishers: natted, timeoutMs: FORM_TIMEOUT_MS });
+    await p.kill('SIGKILL');
+
+    for (const [i, agent] of natted.entries()) await agent.publish('nat', { text: `after P died, from h${i + 1}` });
+    for (const [i, agent] of natted.entries()) {
+      const want = natted.filter((_, j) => j !== i).map((o) => o.agentId).sort();
+      const got = await agent.waitForMessages((ms) => want.every((id) => ms.some((m) => m.from === id)), {
+        where: (m) => m.handle === handles[i] && m.from !== agent.agentId && m.text?.startsWith('after P died') === true,
+        timeoutMs: FORM_TIMEOUT_MS,
+      });
+      expect([...new Set(got.map((m) => m.from))].sort()).toStrictEqual(want);
+    }
+  });
+
+  it('an agent behind a symmetric NAT still gets every message, and its stats say how it is connected', async () => {
+    const wan = lab.segment('wan', WAN_PREFIX);
+    const pub = lab.host('p', wan, 10);
+    const kinds = ['cone', 'cone', 'symmetric'] as const;
+    const routers = kinds.map((kind, i) => lab.natRouter(`r${i + 1}`, wan, 2 + i, i + 1, kind));
+    const homes = routers.map((r, i) => lab.host(`h${i + 1}`, r.lan, 2));
+
+    const p = await spawnAgent({ name: 'p', netns: pub.ns, bindAddr: '0.0.0.0:5483', config: { coordinator: true } });
+    const agents: AgentProcess[] = [];
+    for (const [i, home] of homes.entries()) {
+      const agent = await spawnAgent({ name: i === 2 ? 'sym' : `h${i + 1}`, netns: home.ns, bindAddr: '0.0.0.0:0', bootstrap: [`${pub.ip}:5483`] });
+      await agent.join();
+      agents.push(agent);
+    }
+    const [h1, h2, sym] = agents as [AgentProcess, AgentProcess, AgentProcess];
+    // The cone agents punch to each other as in the test above.
+    await pollUntil(() => h1.connectedPeers(), (list) => list.some((c) => c.peerId === h2.agentId), {
+      timeoutMs: FORM_TIMEOUT_MS,
+      what: 'h1 connected to h2',
+    });
+
+    const everyone = [p, h1, h2, sym];
+    const handles = await waitUntilMeshed(everyone, 'sym', { publishers: [h1, h2], timeoutMs: FORM_TIMEOUT_MS });
+    const texts = ['one from h1', 'one from h2'];
+    await h1.publish('sym', { text: texts[0]! });
+    await h2.publish('sym', { text: texts[1]! });
+    const got = await sym.waitForMessages(2, { where: (m) => m.handle === handles[3] });
+    expect(got.map((m) => m.text).sort()).toStrictEqual([...texts].sort());
+
+    // How the symmetric agent is connected: what ant-quic 0.27.61 managed
+    // is in the log; whatever it is, each link says its path, and no link
+    // to a cone agent is claimed `direct` from the symmetric side.
+    const links = await sym.connectedPeers();
+    const stats = await sym.transportStats();
+    console.info(`[nat] symmetric agent: links ${JSON.stringify(links)}, stats ${JSON.stringify(stats)}`);
+    expect(links.find((c) => c.peerId === p.agentId)?.path).toBe('direct');
+  });
+});
