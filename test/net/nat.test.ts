@@ -54,15 +54,24 @@ describe.runIf(run)('behind cone NATs (network namespaces)', () => {
       links.set(agent, peers);
     }
     // The transport says how each link was made; between two NATs it can
-    // only have been a punch, so no link between them may claim `direct`
-    // on both ends, and each agent counts its punches.
-    for (const [i, a] of natted.entries()) {
-      for (const b of natted.slice(i + 1)) {
-        const ab = links.get(a)!.find((c) => c.peerId === b.agentId)!.path;
-        const ba = links.get(b)!.find((c) => c.peerId === a.agentId)!.path;
-        expect([ab, ba], `${a.name} <-> ${b.name}`).toContain('holepunched');
-      }
-    }
+    // only have been a punch, so no pair may call its link `direct` on both
+    // ends. Read again until it settles: when both sides dial at once,
+    // ant-quic may replace the first connection of a pair by the second,
+    // and a snapshot taken in between names two different connections.
+    const pathsOf = (lists: Peer[][], a: number, b: number): (string | undefined)[] => [
+      lists[a]!.find((c) => c.peerId === natted[b]!.agentId)?.path,
+      lists[b]!.find((c) => c.peerId === natted[a]!.agentId)?.path,
+    ];
+    const pairs = [
+      [0, 1],
+      [0, 2],
+      [1, 2],
+    ] as const;
+    await pollUntil(
+      () => Promise.all(natted.map((a) => a.connectedPeers())),
+      (lists) => pairs.every(([a, b]) => pathsOf(lists, a, b).includes('holepunched')),
+      { timeoutMs: FORM_TIMEOUT_MS, what: 'each NATed pair to call its link holepunched on at least one end' },
+    );
     const stats = await Promise.all(natted.map((a) => a.transportStats()));
     expect(stats.reduce((n, s) => n + s.holepunched, 0)).toBeGreaterThanOrEqual(3);
     // Which punches ant-quic coordinated and which came in through a NAT
@@ -113,7 +122,10 @@ describe.runIf(run)('behind cone NATs (network namespaces)', () => {
     const texts = ['one from h1', 'one from h2'];
     await h1.publish('sym', { text: texts[0]! });
     await h2.publish('sym', { text: texts[1]! });
-    const got = await sym.waitForMessages(2, { where: (m) => m.handle === handles[3] });
+    // Generous: sym has few links (none punched), and a message that
+    // misses them comes back by anti-entropy, whose rounds are 30 s apart
+    // (seen once in four runs on a loaded machine).
+    const got = await sym.waitForMessages(2, { where: (m) => m.handle === handles[3], timeoutMs: FORM_TIMEOUT_MS });
     expect(got.map((m) => m.text).sort()).toStrictEqual([...texts].sort());
 
     // How the symmetric agent is connected: what ant-quic 0.27.61 managed
