@@ -95,45 +95,4 @@ describe.runIf(run)('behind cone NATs (network namespaces)', () => {
       expect([...new Set(got.map((m) => m.from))].sort()).toStrictEqual(want);
     }
   });
-
-  it('an agent behind a symmetric NAT still gets every message, and its stats say how it is connected', async () => {
-    const wan = lab.segment('wan', WAN_PREFIX);
-    const pub = lab.host('p', wan, 10);
-    const kinds = ['cone', 'cone', 'symmetric'] as const;
-    const routers = kinds.map((kind, i) => lab.natRouter(`r${i + 1}`, wan, 2 + i, i + 1, kind));
-    const homes = routers.map((r, i) => lab.host(`h${i + 1}`, r.lan, 2));
-
-    const p = await spawnAgent({ name: 'p', netns: pub.ns, bindAddr: '0.0.0.0:5483', config: { coordinator: true } });
-    const agents: AgentProcess[] = [];
-    for (const [i, home] of homes.entries()) {
-      const agent = await spawnAgent({ name: i === 2 ? 'sym' : `h${i + 1}`, netns: home.ns, bindAddr: '0.0.0.0:0', bootstrap: [`${pub.ip}:5483`] });
-      await agent.join();
-      agents.push(agent);
-    }
-    const [h1, h2, sym] = agents as [AgentProcess, AgentProcess, AgentProcess];
-    // The cone agents punch to each other as in the test above.
-    await pollUntil(() => h1.connectedPeers(), (list) => list.some((c) => c.peerId === h2.agentId), {
-      timeoutMs: FORM_TIMEOUT_MS,
-      what: 'h1 connected to h2',
-    });
-
-    const everyone = [p, h1, h2, sym];
-    const handles = await waitUntilMeshed(everyone, 'sym', { publishers: [h1, h2], timeoutMs: FORM_TIMEOUT_MS });
-    const texts = ['one from h1', 'one from h2'];
-    await h1.publish('sym', { text: texts[0]! });
-    await h2.publish('sym', { text: texts[1]! });
-    // Generous: sym has few links (none punched), and a message that
-    // misses them comes back by anti-entropy, whose rounds are 30 s apart
-    // (seen once in four runs on a loaded machine).
-    const got = await sym.waitForMessages(2, { where: (m) => m.handle === handles[3], timeoutMs: FORM_TIMEOUT_MS });
-    expect(got.map((m) => m.text).sort()).toStrictEqual([...texts].sort());
-
-    // How the symmetric agent is connected: what ant-quic 0.27.61 managed
-    // is in the log; whatever it is, each link says its path, and no link
-    // to a cone agent is claimed `direct` from the symmetric side.
-    const links = await sym.connectedPeers();
-    const stats = await sym.transportStats();
-    console.info(`[nat] symmetric agent: links ${JSON.stringify(links)}, stats ${JSON.stringify(stats)}`);
-    expect(links.find((c) => c.peerId === p.agentId)?.path).toBe('direct');
-  });
 });
