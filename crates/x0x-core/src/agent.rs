@@ -22,7 +22,7 @@ use saorsa_gossip_pubsub::{PlumtreePubSub, PubSub, PubSubCacheConfig, TopicValid
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
 use saorsa_gossip_types::{MessageHeader, PeerId, TopicId, TopicPriority};
 use tokio::runtime::{Handle, Runtime};
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use tracing::debug;
 
@@ -33,6 +33,7 @@ use crate::membership_watch::Goodbye;
 use crate::addr_record::{AddrRecord, OwnRecord};
 use crate::foaf::{self, Foaf, FoafStats};
 use crate::forward_join;
+use crate::inbound_lanes::{Lane, Lanes};
 use crate::dedup::DedupCache;
 use crate::envelope::{self, MessageId, Rejection};
 use crate::flood::{self, Flood, FloodStats};
@@ -56,8 +57,6 @@ const MAX_CLOCK_SKEW_MS: u64 = 60_000;
 /// publish waits: a few 1 MiB messages to a handful of peers, or a few
 /// hundred small ones.
 const PUBLISH_BACKLOG_BYTES: usize = 4 * 1024 * 1024;
-/// Frames handled concurrently; one slow peer must not stall the dispatcher.
-const DISPATCH_CONCURRENCY: usize = 64;
 
 /// How to start an agent.
 #[derive(Debug, Clone)]
@@ -151,6 +150,7 @@ struct Shared {
     refresh: Arc<Notify>,
     next_sub: AtomicU64,
     flood: Flood,
+    lanes: Lanes,
     foaf: Foaf,
     own_record: OwnRecord,
     rendezvous: Rendezvous,
@@ -442,6 +442,7 @@ impl Agent {
         if let Ok(m) = t.closed_by_reason.lock() {
             out.extend(m.iter().map(|(k, v)| (format!("transport.closed.{k}"), *v)));
         }
+        out.extend(self.shared.lanes.dropped().into_iter().map(|(k, v)| (format!("inbound.dropped.{k}"), v)));
         Ok(out)
     }
 
@@ -722,6 +723,7 @@ impl Shared {
             refresh: Arc::new(Notify::new()),
             next_sub: AtomicU64::new(1),
             flood: Flood::default(),
+            lanes: Lanes::default(),
             foaf: Foaf::new(keypair_id, cfg.foaf_fanout, cfg.foaf_ttl),
             own_record: OwnRecord::default(),
             rendezvous: Rendezvous::new(),
@@ -1190,16 +1192,21 @@ async fn topic_reader(mut rx: mpsc::UnboundedReceiver<(PeerId, Bytes)>) {
     while rx.recv().await.is_some() {}
 }
 
+/// Reads frames and runs each in its protocol's lane ([`crate::inbound_lanes`]).
 async fn dispatch_loop(shared: Arc<Shared>) {
-    let permits = Arc::new(Semaphore::new(DISPATCH_CONCURRENCY));
     let transport = Arc::clone(&shared.transport);
     let weak = Arc::downgrade(&shared);
     drop(shared);
     while let Ok((from, kind, data)) = transport.receive_message().await {
         let Some(shared) = weak.upgrade() else { break };
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { break };
+        // Never waits: a frame its lane has no room for is dropped, counted.
+        let Some(ticket) = shared.lanes.admit(Lane::of(kind, &data), from, data.len()) else { continue };
+        drop(shared);
+        let weak = weak.clone();
         tokio::spawn(async move {
-            let _permit = permit;
+            let Some(_worker) = ticket.start().await else { return };
+            let Some(shared) = weak.upgrade() else { return };
+            let _ticket = ticket;
             match kind {
                 GossipStreamType::Membership => {
                     let msg = postcard::from_bytes::<MembershipProtocolMessage>(&data).ok();

@@ -35,6 +35,7 @@ mod error;
 mod flood;
 mod forward_join;
 mod identity;
+mod inbound_lanes;
 mod membership_watch;
 pub mod records;
 pub mod rendezvous;
