@@ -1250,7 +1250,7 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                     }
                 }
                 GossipStreamType::Bulk if data.first() == Some(&flood::TAG) => {
-                    if shared.flood.receive(&data) {
+                    if shared.flood.receive(from, &data, now_ms()) {
                         flood::send_to_all(&shared.transport, data, Some(from)).await;
                     }
                 }

@@ -59,7 +59,7 @@ pub use config::AgentConfig;
 pub use dedup::DedupCache;
 pub use envelope::{MessageId, ENVELOPE_OVERHEAD};
 pub use error::{CoreError, CoreResult};
-pub use flood::{FloodStats, MAX_PAYLOAD_BYTES as MAX_FLOOD_PAYLOAD_BYTES};
+pub use flood::{FloodStats, MAX_PAYLOAD_BYTES as MAX_FLOOD_PAYLOAD_BYTES, PEER_BURST as FLOOD_PEER_BURST, PEER_RATE as FLOOD_PEER_RATE};
 pub use identity::{AgentId, AgentKeypair, PUBLIC_KEY_LEN, SIGNATURE_LEN};
 pub use membership_watch::{LeaveReason, MembershipEvent, MembershipEventKind};
 pub use stats::{MembershipStats, PubSubStats};
