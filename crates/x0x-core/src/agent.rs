@@ -20,7 +20,7 @@ use saorsa_gossip_membership::{
 use tokio::sync::broadcast;
 use saorsa_gossip_pubsub::{PlumtreePubSub, PubSub, PubSubCacheConfig, TopicValidator, ValidationAction};
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
-use saorsa_gossip_types::{MessageHeader, PeerId, TopicId, TopicPriority};
+use saorsa_gossip_types::{PeerId, TopicId, TopicPriority};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
@@ -133,6 +133,8 @@ struct Shared {
     local_topics: StdRwLock<HashMap<TopicId, LocalTopic>>,
     /// Topics whose Plumtree peer set has been initialised.
     known_topics: StdMutex<HashSet<TopicId>>,
+    /// Topics taken up from frames that could not be verified.
+    unverified: StdMutex<agent_topic_gate::Unverified>,
     dedup: StdMutex<DedupCache>,
     /// Envelope store and reconciliation state (see [`anti_entropy`]).
     anti_entropy: AntiEntropy,
@@ -442,6 +444,7 @@ impl Agent {
         if let Ok(m) = t.closed_by_reason.lock() {
             out.extend(m.iter().map(|(k, v)| (format!("transport.closed.{k}"), *v)));
         }
+        out.push(("inbound.unknownTopicDropped".to_owned(), get(&self.shared.counters.unknown_topic_dropped)));
         out.extend(self.shared.lanes.dropped().into_iter().map(|(k, v)| (format!("inbound.dropped.{k}"), v)));
         Ok(out)
     }
@@ -712,6 +715,7 @@ impl Shared {
             pubsub,
             topics: tokio::sync::Mutex::new(HashMap::new()),
             known_topics: StdMutex::new(HashSet::new()),
+            unverified: StdMutex::new(agent_topic_gate::Unverified::default()),
             counters: PubSubCounters::default(),
             message_ttl_ms: cfg.message_cache_ttl.as_millis() as u64,
             subscription_buffer: cfg.subscription_buffer,
@@ -1237,8 +1241,8 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                     shared.hints.wake.notify_one();
                 }
                 GossipStreamType::PubSub => {
-                    if let Ok((header, _)) = postcard::take_from_bytes::<MessageHeader>(&data) {
-                        shared.ensure_topic(header.topic).await;
+                    if !shared.gate_topic(from, &data).await {
+                        return;
                     }
                     if let Err(e) = shared.pubsub.handle_message(from, data).await {
                         debug!("pubsub frame from {from}: {e}");
@@ -1365,6 +1369,9 @@ async fn topic_refresh_loop(shared: Weak<Shared>) {
 // A child module, so it can reach the agent's private state.
 #[path = "agent_rendezvous.rs"]
 mod agent_rendezvous;
+#[path = "agent_topic_gate.rs"]
+mod agent_topic_gate;
+pub use agent_topic_gate::{MAX_RELAY_TOPICS, UNVERIFIED_TOPICS, UNVERIFIED_TOPICS_PER_PEER};
 pub use agent_rendezvous::{Holder, HolderReply, LookupOutcome};
 
 // Test-only entry points for attack tests; never in the shipped addon.

@@ -53,6 +53,7 @@ pub use foaf::FoafStats;
 pub use shard::shard_id;
 #[cfg(feature = "test-hooks")]
 pub use agent::RawStream;
+pub use agent::{MAX_RELAY_TOPICS, UNVERIFIED_TOPICS, UNVERIFIED_TOPICS_PER_PEER};
 pub use agent::{validate_topic, Agent, AgentOptions, DropCount, Holder, HolderReply, LookupOutcome, Message, Subscription};
 pub use rendezvous::{RendezvousStats, StoreOutcome};
 pub use config::AgentConfig;
