@@ -315,6 +315,10 @@ export interface NativeFloodStats {
   received: number;
   duplicates: number;
   oversized: number;
+  /** New frames dropped because their neighbour's budget was spent. */
+  rateLimited: number;
+  /** Records in the clear that failed verification; not forwarded. */
+  invalid: number;
 }
 
 /** The newest valid record of one kind per signer; replay and expiry bookkeeping. */

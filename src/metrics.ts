@@ -205,6 +205,10 @@ function presenceFamilies(s: PresenceStats): Family[] {
       undecryptable: s.decryptFailures,
       plaintext: s.plaintextIgnored,
     }),
+    split('x0x_presence_relay_dropped_total', 'counter', 'Flood frames this agent refused to relay, by reason.', 'reason', {
+      rate_limited: s.relayRateLimited,
+      invalid: s.relayInvalid,
+    }),
     gauge('x0x_presence_online_agents', 'Agents seen online now.', s.online),
   ];
 }

@@ -81,6 +81,20 @@ export interface PresenceStats {
   readonly plaintextIgnored: number;
   /** Agents online now. */
   readonly online: number;
+  /**
+   * Flood frames (beacons of any agent, on their way through this one)
+   * dropped because the neighbour that sent them was past its budget of
+   * new frames (64 at once, 16 a second); they are neither delivered nor
+   * forwarded.
+   */
+  readonly relayRateLimited: number;
+  /**
+   * Beacons in the clear dropped before delivery and forwarding because
+   * their signature failed, they had expired or were dated more than 60 s
+   * ahead. Counted by the relay (the core), before the beacon reaches
+   * this agent's own checks, so these are not in `invalidDropped`.
+   */
+  readonly relayInvalid: number;
 }
 
 type BeaconState = 'online' | 'offline';
@@ -132,6 +146,7 @@ export class PresenceManager {
   #sent = 0;
   #decryptFailures = 0;
   #plaintextIgnored = 0;
+  #lastRelay = { relayRateLimited: 0, relayInvalid: 0 };
   #malformed = 0;
 
   private constructor(core: AgentCore, config: GossipConfig) {
@@ -303,7 +318,17 @@ export class PresenceManager {
       decryptFailures: this.#decryptFailures,
       plaintextIgnored: this.#plaintextIgnored,
       online: this.#online.size,
+      ...this.#relayStats(),
     };
+  }
+
+  /** The core's flood counters; after close, their last reading. */
+  #relayStats(): { relayRateLimited: number; relayInvalid: number } {
+    if (!this.#core.closed) {
+      const s = callNativeSync(() => this.#core.native.floodStats());
+      this.#lastRelay = { relayRateLimited: s.rateLimited, relayInvalid: s.invalid };
+    }
+    return this.#lastRelay;
   }
 
   /** Runs as the agent closes: stop beaconing and say goodbye. */

@@ -327,7 +327,7 @@ class FakeAgent {
   }
 
   floodStats(): NativeFloodStats {
-    return { sent: 0, received: 0, duplicates: 0, oversized: 0 };
+    return { sent: 0, received: 0, duplicates: 0, oversized: 0, rateLimited: 0, invalid: 0 };
   }
 
   /** What the next findAgent() resolves with; a never-settling promise when unset. */

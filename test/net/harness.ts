@@ -252,6 +252,8 @@ export interface PresenceStatsInfo {
   readonly decryptFailures: number;
   readonly plaintextIgnored: number;
   readonly online: number;
+  readonly relayRateLimited: number;
+  readonly relayInvalid: number;
 }
 
 /** A coordinator advert over IPC (bytes as base64), with its signature re-checked in the child. */

@@ -292,9 +292,14 @@ describe('pub/sub across processes', () => {
     // Documented behaviour: once its id was evicted by newer ids (before the
     // TTL), a re-sent message is new again to the receiver and is delivered
     // a second time. Size the cache to at least rate x TTL to avoid this.
+    const evictBase = await Promise.all(receivers.map((r) => r.stats()));
     await publisher.publishRaw(topic, await publisher.resealFrame(topic, original));
     await fence();
-    for (const r of receivers) expect(got(r, 'once'), `${r.name} after eviction`).toBe(2);
+    const sinceSeal = Date.now() - sealedAt;
+    for (const [i, r] of receivers.entries()) {
+      const stale = (await r.stats()).staleDropped - evictBase[i]!.staleDropped;
+      expect(got(r, 'once'), `${r.name} after eviction (${sinceSeal} ms after sealing, ${stale} dropped as stale)`).toBe(2);
+    }
 
     // After the TTL the frame is too old for any cache to vouch for: it is
     // dropped as stale, never delivered again.

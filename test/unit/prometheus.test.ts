@@ -47,6 +47,8 @@ function snapshot(diagnostics: Record<string, number> = {}): AgentStatsSnapshot 
       decryptFailures: 29,
       plaintextIgnored: 30,
       online: 31,
+      relayRateLimited: 48,
+      relayInvalid: 49,
     },
     coordinators: {
       accepted: 32,
@@ -191,6 +193,8 @@ describe('agent metric families', () => {
       ['x0x_presence_beacons_dropped_total', { reason: 'undecryptable' }, 29],
       ['x0x_presence_beacons_dropped_total', { reason: 'plaintext' }, 30],
       ['x0x_presence_online_agents', {}, 31],
+      ['x0x_presence_relay_dropped_total', { reason: 'rate_limited' }, 48],
+      ['x0x_presence_relay_dropped_total', { reason: 'invalid' }, 49],
       ['x0x_coordinator_adverts_accepted_total', {}, 32],
       ['x0x_coordinator_adverts_rejected_total', { reason: 'malformed' }, 33],
       ['x0x_coordinator_adverts_rejected_total', { reason: 'replayed' }, 39],

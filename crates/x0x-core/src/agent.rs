@@ -20,9 +20,9 @@ use saorsa_gossip_membership::{
 use tokio::sync::broadcast;
 use saorsa_gossip_pubsub::{PlumtreePubSub, PubSub, PubSubCacheConfig, TopicValidator, ValidationAction};
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
-use saorsa_gossip_types::{MessageHeader, PeerId, TopicId, TopicPriority};
+use saorsa_gossip_types::{PeerId, TopicId, TopicPriority};
 use tokio::runtime::{Handle, Runtime};
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use tracing::debug;
 
@@ -33,6 +33,7 @@ use crate::membership_watch::Goodbye;
 use crate::addr_record::{AddrRecord, OwnRecord};
 use crate::foaf::{self, Foaf, FoafStats};
 use crate::forward_join;
+use crate::inbound_lanes::{Lane, Lanes};
 use crate::dedup::DedupCache;
 use crate::envelope::{self, MessageId, Rejection};
 use crate::flood::{self, Flood, FloodStats};
@@ -56,8 +57,6 @@ const MAX_CLOCK_SKEW_MS: u64 = 60_000;
 /// publish waits: a few 1 MiB messages to a handful of peers, or a few
 /// hundred small ones.
 const PUBLISH_BACKLOG_BYTES: usize = 4 * 1024 * 1024;
-/// Frames handled concurrently; one slow peer must not stall the dispatcher.
-const DISPATCH_CONCURRENCY: usize = 64;
 
 /// How to start an agent.
 #[derive(Debug, Clone)]
@@ -158,6 +157,8 @@ struct Shared {
     local_topics: StdRwLock<HashMap<TopicId, LocalTopic>>,
     /// Topics whose Plumtree peer set has been initialised.
     known_topics: StdMutex<HashSet<TopicId>>,
+    /// Topics taken up from frames that could not be verified.
+    unverified: StdMutex<agent_topic_gate::Unverified>,
     dedup: StdMutex<DedupCache>,
     /// Envelope store and reconciliation state (see [`anti_entropy`]).
     anti_entropy: AntiEntropy,
@@ -175,6 +176,7 @@ struct Shared {
     refresh: Arc<Notify>,
     next_sub: AtomicU64,
     flood: Flood,
+    lanes: Lanes,
     foaf: Foaf,
     own_record: OwnRecord,
     rendezvous: Rendezvous,
@@ -499,6 +501,8 @@ impl Agent {
         if let Ok(m) = t.closed_by_reason.lock() {
             out.extend(m.iter().map(|(k, v)| (format!("transport.closed.{k}"), *v)));
         }
+        out.push(("inbound.unknownTopicDropped".to_owned(), get(&self.shared.counters.unknown_topic_dropped)));
+        out.extend(self.shared.lanes.dropped().into_iter().map(|(k, v)| (format!("inbound.dropped.{k}"), v)));
         Ok(out)
     }
 
@@ -790,6 +794,7 @@ impl Shared {
             pubsub,
             topics: tokio::sync::Mutex::new(HashMap::new()),
             known_topics: StdMutex::new(HashSet::new()),
+            unverified: StdMutex::new(agent_topic_gate::Unverified::default()),
             counters: PubSubCounters::default(),
             message_ttl_ms: cfg.message_cache_ttl.as_millis() as u64,
             subscription_buffer: cfg.subscription_buffer,
@@ -801,6 +806,7 @@ impl Shared {
             refresh: Arc::new(Notify::new()),
             next_sub: AtomicU64::new(1),
             flood: Flood::default(),
+            lanes: Lanes::default(),
             foaf: Foaf::new(keypair_id, cfg.foaf_fanout, cfg.foaf_ttl),
             own_record: OwnRecord::default(),
             rendezvous: Rendezvous::new(),
@@ -1274,16 +1280,21 @@ async fn topic_reader(mut rx: mpsc::UnboundedReceiver<(PeerId, Bytes)>) {
     while rx.recv().await.is_some() {}
 }
 
+/// Reads frames and runs each in its protocol's lane ([`crate::inbound_lanes`]).
 async fn dispatch_loop(shared: Arc<Shared>) {
-    let permits = Arc::new(Semaphore::new(DISPATCH_CONCURRENCY));
     let transport = Arc::clone(&shared.transport);
     let weak = Arc::downgrade(&shared);
     drop(shared);
     while let Ok((from, kind, data)) = transport.receive_message().await {
         let Some(shared) = weak.upgrade() else { break };
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { break };
+        // Never waits: a frame its lane has no room for is dropped, counted.
+        let Some(ticket) = shared.lanes.admit(Lane::of(kind, &data), from, data.len()) else { continue };
+        drop(shared);
+        let weak = weak.clone();
         tokio::spawn(async move {
-            let _permit = permit;
+            let Some(_worker) = ticket.start().await else { return };
+            let Some(shared) = weak.upgrade() else { return };
+            let _ticket = ticket;
             match kind {
                 GossipStreamType::Membership => {
                     let msg = postcard::from_bytes::<MembershipProtocolMessage>(&data).ok();
@@ -1314,8 +1325,8 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                     shared.hints.wake.notify_one();
                 }
                 GossipStreamType::PubSub => {
-                    if let Ok((header, _)) = postcard::take_from_bytes::<MessageHeader>(&data) {
-                        shared.ensure_topic(header.topic).await;
+                    if !shared.gate_topic(from, &data).await {
+                        return;
                     }
                     if let Err(e) = shared.pubsub.handle_message(from, data).await {
                         debug!("pubsub frame from {from}: {e}");
@@ -1327,7 +1338,7 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                     }
                 }
                 GossipStreamType::Bulk if data.first() == Some(&flood::TAG) => {
-                    if shared.flood.receive(&data) {
+                    if shared.flood.receive(from, &data, now_ms()) {
                         flood::send_to_all(&shared.transport, data, Some(from)).await;
                     }
                 }
@@ -1443,6 +1454,9 @@ async fn topic_refresh_loop(shared: Weak<Shared>) {
 // A child module, so it can reach the agent's private state.
 #[path = "agent_rendezvous.rs"]
 mod agent_rendezvous;
+#[path = "agent_topic_gate.rs"]
+mod agent_topic_gate;
+pub use agent_topic_gate::{MAX_RELAY_TOPICS, UNVERIFIED_TOPICS, UNVERIFIED_TOPICS_PER_PEER};
 pub use agent_rendezvous::{Holder, HolderReply, LookupOutcome};
 
 // Test-only entry points for attack tests; never in the shipped addon.

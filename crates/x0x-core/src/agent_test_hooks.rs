@@ -67,6 +67,13 @@ impl Agent {
         Ok(rx)
     }
 
+    /// Topics this agent holds state for: (x0x's known topics, Plumtree's
+    /// topics).
+    pub async fn topic_state_counts(&self) -> CoreResult<(usize, usize)> {
+        let shared = Arc::clone(&self.shared);
+        self.run(async move { Ok((shared.known_topic_count(), shared.pubsub.all_topic_ids().await.len())) }).await
+    }
+
     /// Peers in the SWIM state table, whatever their state.
     pub async fn swim_table_len(&self) -> CoreResult<usize> {
         let shared = Arc::clone(&self.shared);

@@ -13,6 +13,9 @@ pub struct PubSubCounters {
     pub(crate) stale_dropped: AtomicU64,
     pub(crate) unroutable_dropped: AtomicU64,
     pub(crate) lagged_dropped: AtomicU64,
+    /// Pub/sub frames for a topic this agent holds no state for, dropped
+    /// unverified (see `agent_topic_gate`); diagnostics only.
+    pub(crate) unknown_topic_dropped: AtomicU64,
 }
 
 /// A snapshot of [`PubSubCounters`].

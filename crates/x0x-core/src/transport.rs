@@ -20,7 +20,7 @@ use ant_quic::{
 use bytes::Bytes;
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
 use saorsa_gossip_types::PeerId;
-use tokio::sync::{broadcast, mpsc, Mutex, Notify};
+use tokio::sync::{broadcast, mpsc, Mutex, Notify, Semaphore};
 use tracing::{debug, warn};
 
 use crate::error::{CoreError, CoreResult};
@@ -43,6 +43,11 @@ const PEER_DIAL_TIMEOUT: Duration = Duration::from_secs(25);
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(750);
 /// Inbound frames buffered between the QUIC reader and the dispatcher.
 const INBOUND_QUEUE: usize = 8192;
+/// Inbound bytes buffered there (each frame charged at least
+/// [`crate::inbound_lanes::MIN_CHARGE`]): the frame count alone let 8,192
+/// frames of 1.06 MiB wait. The dispatcher drains this queue without
+/// waiting, so a full budget only holds the reader back briefly.
+const INBOUND_BYTES: usize = 64 * 1024 * 1024;
 /// Largest frame accepted from the network: the payload limit plus the
 /// envelope and Plumtree's signature overhead, with headroom.
 pub const MAX_FRAME_BYTES: usize = crate::MAX_PAYLOAD_BYTES + 64 * 1024;
@@ -89,6 +94,12 @@ fn observed_behind_nat(observed: &[SocketAddr], interfaces: &[IpAddr]) -> bool {
         };
         !ip.is_loopback() && !ip.is_unspecified() && !interfaces.contains(&ip)
     })
+}
+
+/// What a frame of `len` bytes costs of [`INBOUND_BYTES`]; never more than
+/// the budget, which [`MAX_FRAME_BYTES`] is far below.
+fn inbound_charge(len: usize) -> u32 {
+    len.clamp(crate::inbound_lanes::MIN_CHARGE, INBOUND_BYTES) as u32
 }
 
 /// A transport connection change.
@@ -179,6 +190,8 @@ pub struct QuicTransport {
     announce: Vec<SocketAddr>,
     upnp: bool,
     inbound: Mutex<mpsc::Receiver<Inbound>>,
+    /// Bytes the inbound queue may still take (see [`INBOUND_BYTES`]).
+    inbound_room: Arc<Semaphore>,
     addrs: StdRwLock<HashMap<PeerId, SocketAddr>>,
     /// Wakes [`Self::wait_reachable`] whenever `addrs` gains an entry.
     addr_learned: Notify,
@@ -280,6 +293,7 @@ impl QuicTransport {
             upnp,
             node,
             inbound: Mutex::new(rx),
+            inbound_room: Arc::new(Semaphore::new(INBOUND_BYTES)),
             addrs: StdRwLock::new(HashMap::new()),
             addr_learned: Notify::new(),
             blocked: Arc::new(StdRwLock::new(HashSet::new())),
@@ -298,6 +312,7 @@ impl QuicTransport {
 
     fn spawn_reader(self: &Arc<Self>, tx: mpsc::Sender<Inbound>) {
         let node = Arc::clone(&self.node);
+        let room = Arc::clone(&self.inbound_room);
         let stats = Arc::clone(&self.stats);
         let blocked = Arc::clone(&self.blocked);
         tokio::spawn(async move {
@@ -329,6 +344,11 @@ impl QuicTransport {
                     continue;
                 }
                 stats.frames_in.fetch_add(1, Ordering::Relaxed);
+                // Given back by receive_message when the frame leaves the queue.
+                match room.acquire_many(inbound_charge(body.len())).await {
+                    Ok(permit) => permit.forget(),
+                    Err(_) => break,
+                }
                 if tx.send((peer, kind, Bytes::copy_from_slice(body))).await.is_err() {
                     break;
                 }
@@ -850,12 +870,15 @@ impl GossipTransport for QuicTransport {
     }
 
     async fn receive_message(&self) -> Result<Inbound> {
-        self.inbound
+        let frame = self
+            .inbound
             .lock()
             .await
             .recv()
             .await
-            .ok_or_else(|| anyhow!("transport closed"))
+            .ok_or_else(|| anyhow!("transport closed"))?;
+        self.inbound_room.add_permits(inbound_charge(frame.2.len()) as usize);
+        Ok(frame)
     }
 
     async fn connected_peer_ids(&self) -> Vec<PeerId> {

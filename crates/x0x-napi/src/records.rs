@@ -80,6 +80,10 @@ pub struct NativeFloodStats {
     pub received: f64,
     pub duplicates: f64,
     pub oversized: f64,
+    /// New frames dropped because their neighbour's budget was spent.
+    pub rate_limited: f64,
+    /// Records in the clear that failed verification; not forwarded.
+    pub invalid: f64,
 }
 
 /// The newest valid record of one kind per signer.
@@ -291,6 +295,8 @@ impl NativeAgent {
                 received: s.received as f64,
                 duplicates: s.duplicates as f64,
                 oversized: s.oversized as f64,
+                rate_limited: s.rate_limited as f64,
+                invalid: s.invalid as f64,
             })
             .into()
     }

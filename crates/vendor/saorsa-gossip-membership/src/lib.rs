@@ -39,6 +39,10 @@ pub const SWIM_SUSPECT_TIMEOUT_SECS: u64 = 3;
 pub const SWIM_PROBE_FANOUT: usize = 3;
 /// Number of peers for indirect probing (per SPEC.md)
 pub const SWIM_INDIRECT_PROBE_FANOUT: usize = 3;
+/// x0x patch: a dead peer in neither view is forgotten after this many
+/// suspect timeouts (30 s with a 3 s timeout); see
+/// `HyParViewMembership::forget_dead_strangers`.
+pub const DEAD_RETENTION_FACTOR: u32 = 10;
 /// Timeout in milliseconds before marking probe as failed (per SPEC.md)
 pub const SWIM_ACK_TIMEOUT_MS: u64 = 500;
 
@@ -323,6 +327,16 @@ pub enum MembershipProtocolMessage {
     Swim(SwimMessage),
 }
 
+/// x0x patch: drops a frame whose `named` peer is not `expected` (the
+/// transport-authenticated sender, or this node for a reply addressed to it).
+fn bind_sender(kind: &str, named: PeerId, expected: PeerId) -> Result<()> {
+    if named == expected {
+        Ok(())
+    } else {
+        Err(anyhow!("{kind} names {named}, expected {expected}; dropped"))
+    }
+}
+
 /// Membership management trait
 #[async_trait::async_trait]
 pub trait Membership: Send + Sync {
@@ -373,6 +387,9 @@ pub struct SwimDetector<T: GossipTransport + 'static> {
     pending_probes: Arc<RwLock<HashMap<PeerId, Instant>>>,
     /// Pending indirect probes keyed by (target, original requester).
     pending_indirect_probes: Arc<RwLock<HashMap<(PeerId, PeerId), Instant>>>,
+    /// x0x patch: PING-REQs this node sent, keyed by (target, helper asked);
+    /// only those helpers' ACK-RESPONSEs count.
+    asked_indirect: Arc<RwLock<HashMap<(PeerId, PeerId), Instant>>>,
     /// Probe period
     probe_period: Duration,
     /// Suspect timeout
@@ -415,6 +432,7 @@ impl<T: GossipTransport + 'static> SwimDetector<T> {
             states: Arc::new(RwLock::new(HashMap::new())),
             pending_probes: Arc::new(RwLock::new(HashMap::new())),
             pending_indirect_probes: Arc::new(RwLock::new(HashMap::new())),
+            asked_indirect: Arc::new(RwLock::new(HashMap::new())),
             probe_period,
             suspect_timeout,
             probe_fanout,
@@ -486,6 +504,23 @@ impl<T: GossipTransport + 'static> SwimDetector<T> {
             .filter(|(_, entry)| entry.state == state)
             .map(|(peer, _)| *peer)
             .collect()
+    }
+
+    /// x0x patch: drops the entries of peers dead for longer than
+    /// `older_than`, except those in `keep`, and returns them.
+    pub async fn forget_dead(&self, older_than: Duration, keep: &HashSet<PeerId>) -> Vec<PeerId> {
+        let now = Instant::now();
+        let mut gone = Vec::new();
+        self.states.write().await.retain(|peer, entry| {
+            let forget = entry.state == PeerState::Dead
+                && !keep.contains(peer)
+                && now.duration_since(entry.last_update) > older_than;
+            if forget {
+                gone.push(*peer);
+            }
+            !forget
+        });
+        gone
     }
 
     /// Remove a peer from tracking
@@ -639,6 +674,10 @@ impl<T: GossipTransport + 'static> SwimDetector<T> {
 
         // Send PingReq to each selected peer
         for peer in peers_to_ask {
+            self.asked_indirect
+                .write()
+                .await
+                .insert((target, peer), Instant::now());
             let wrapped = MembershipProtocolMessage::Swim(SwimMessage::PingReq {
                 target,
                 requester: self.self_peer_id,
@@ -725,6 +764,25 @@ impl<T: GossipTransport + 'static> SwimDetector<T> {
         requesters
     }
 
+    /// Handle an AckResponse from `helper` (x0x patch): it counts only if
+    /// this node asked `helper` to probe `target` and has not yet had its
+    /// answer; anything else is dropped, so no peer can keep a dead one
+    /// alive or put an unknown id in the state table.
+    pub async fn handle_ack_response_from(&self, helper: PeerId, target: PeerId) -> Result<()> {
+        if self
+            .asked_indirect
+            .write()
+            .await
+            .remove(&(target, helper))
+            .is_none()
+        {
+            return Err(anyhow!(
+                "ACK-RESPONSE for {target} from {helper}, who was not asked; dropped"
+            ));
+        }
+        self.handle_ack_response(target).await
+    }
+
     /// Handle incoming AckResponse message from indirect probe
     pub async fn handle_ack_response(&self, target: PeerId) -> Result<()> {
         trace!(
@@ -746,6 +804,8 @@ impl<T: GossipTransport + 'static> SwimDetector<T> {
         let states = self.states.clone();
         let self_peer_id = self.self_peer_id;
         let transport = self.transport.clone();
+        let asked_indirect = self.asked_indirect.clone();
+        let ask_ttl = self.suspect_timeout.max(Duration::from_millis(SWIM_ACK_TIMEOUT_MS));
 
         tokio::spawn(async move {
             // Delay first tick by SWIM_ACK_TIMEOUT_MS so the timeout scan
@@ -759,6 +819,12 @@ impl<T: GossipTransport + 'static> SwimDetector<T> {
 
                 let now = Instant::now();
                 let mut timed_out_peers = Vec::new();
+                // x0x patch: a PING-REQ unanswered within the suspect
+                // timeout can no longer vouch for its target.
+                asked_indirect
+                    .write()
+                    .await
+                    .retain(|_, asked_at| now.duration_since(*asked_at) < ask_ttl);
 
                 // Find probes that have timed out
                 {
@@ -835,6 +901,10 @@ impl<T: GossipTransport + 'static> SwimDetector<T> {
                         );
 
                         for indirect_peer in peers_to_ask {
+                            asked_indirect
+                                .write()
+                                .await
+                                .insert((peer, indirect_peer), Instant::now());
                             let wrapped = MembershipProtocolMessage::Swim(SwimMessage::PingReq {
                                 target: peer,
                                 requester: self_peer_id,
@@ -1653,6 +1723,29 @@ impl<T: GossipTransport + 'static> HyParViewMembership<T> {
         Ok(JoinSend::Joined)
     }
 
+    /// x0x patch: forgets the peers SWIM has held dead for
+    /// `DEAD_RETENTION_FACTOR` suspect timeouts, unless they are in the
+    /// active view: their SWIM entries and their passive-view places go
+    /// together, so a forgotten peer cannot be promoted without a fresh
+    /// verdict. Returns how many were forgotten. Upstream kept every id it
+    /// ever tracked, dead, for ever, so each made-up id a peer named grew the
+    /// table for good. Call it periodically.
+    pub async fn forget_long_dead(&self) -> usize {
+        let keep: HashSet<PeerId> = self.active.read().await.iter().copied().collect();
+        let retention = self
+            .swim
+            .suspect_timeout_duration()
+            .saturating_mul(DEAD_RETENTION_FACTOR);
+        let gone = self.swim.forget_dead(retention, &keep).await;
+        if !gone.is_empty() {
+            let mut passive = self.passive.write().await;
+            for peer in &gone {
+                passive.remove(peer);
+            }
+        }
+        gone.len()
+    }
+
     /// Get the SWIM detector
     pub fn swim(&self) -> &SwimDetector<T> {
         &self.swim
@@ -1692,27 +1785,48 @@ impl<T: GossipTransport + 'static> HyParViewMembership<T> {
     /// Dispatch a HyParView message to the appropriate handler method.
     async fn dispatch_hyparview(&self, sender: PeerId, msg: HyParViewMessage) -> Result<()> {
         match msg {
+            // x0x patch: `sender` is the transport-authenticated peer. A
+            // JOIN, FORWARDJOIN or NEIGHBOR always comes straight from the
+            // peer it names as sender, so a frame naming anyone else is
+            // forged and dropped; walk lengths are clamped to the protocol's
+            // own (upstream trusted both fields as sent).
             HyParViewMessage::Join {
                 sender: join_sender,
                 ttl,
-            } => self.handle_join(join_sender, ttl).await,
+            } => {
+                bind_sender("JOIN", join_sender, sender)?;
+                self.handle_join(sender, ttl.min(ACTIVE_RANDOM_WALK_LENGTH))
+                    .await
+            }
             HyParViewMessage::ForwardJoin {
                 sender: fwd_sender,
                 new_peer,
                 ttl,
-            } => self.handle_forward_join(fwd_sender, new_peer, ttl).await,
+            } => {
+                bind_sender("FORWARDJOIN", fwd_sender, sender)?;
+                self.handle_forward_join(sender, new_peer, ttl.min(ACTIVE_RANDOM_WALK_LENGTH))
+                    .await
+            }
             HyParViewMessage::Neighbor {
                 sender: nbr_sender,
                 priority,
-            } => self.handle_neighbor(nbr_sender, priority).await,
+            } => {
+                bind_sender("NEIGHBOR", nbr_sender, sender)?;
+                self.handle_neighbor(sender, priority).await
+            }
             HyParViewMessage::NeighborReply { accepted } => {
                 self.handle_neighbor_reply(sender, accepted).await
             }
+            // x0x patch: a SHUFFLE names its origin, not the hop it came
+            // from; the walk is clamped and never goes back the way it came.
             HyParViewMessage::Shuffle {
                 sender: shuf_sender,
                 peers,
                 ttl,
-            } => self.handle_shuffle(shuf_sender, peers, ttl).await,
+            } => {
+                self.handle_shuffle_via(sender, shuf_sender, peers, ttl.min(PASSIVE_RANDOM_WALK_LENGTH))
+                    .await
+            }
             HyParViewMessage::ShuffleReply { peers } => {
                 self.handle_shuffle_reply(peers).await;
                 Ok(())
@@ -1726,10 +1840,17 @@ impl<T: GossipTransport + 'static> HyParViewMembership<T> {
         match msg {
             SwimMessage::Ping => self.swim.handle_ping(sender).await,
             SwimMessage::Ack => self.swim.handle_ack(sender).await,
+            // x0x patch: a PING-REQ comes from its requester, and an
+            // ACK-RESPONSE only counts from a peer we asked to probe that
+            // target (upstream let anyone keep any peer alive).
             SwimMessage::PingReq { target, requester } => {
-                self.swim.handle_ping_req(requester, target).await
+                bind_sender("PING-REQ", requester, sender)?;
+                self.swim.handle_ping_req(sender, target).await
             }
-            SwimMessage::AckResponse { target, .. } => self.swim.handle_ack_response(target).await,
+            SwimMessage::AckResponse { target, requester } => {
+                bind_sender("ACK-RESPONSE", requester, self.local_peer_id)?;
+                self.swim.handle_ack_response_from(sender, target).await
+            }
         }
     }
 
@@ -1774,6 +1895,20 @@ impl<T: GossipTransport + 'static> HyParViewMembership<T> {
         peers: Vec<PeerId>,
         ttl: usize,
     ) -> Result<()> {
+        self.handle_shuffle_via(sender, sender, peers, ttl).await
+    }
+
+    /// Handle a SHUFFLE from `origin` that arrived from `prev_hop` (x0x
+    /// patch: upstream excluded only the origin, so a walk could bounce
+    /// between two peers; the list is also capped at what `shuffle` sends).
+    pub async fn handle_shuffle_via(
+        &self,
+        prev_hop: PeerId,
+        sender: PeerId,
+        mut peers: Vec<PeerId>,
+        ttl: usize,
+    ) -> Result<()> {
+        peers.truncate(1 + self.config.shuffle_active_size + self.config.shuffle_passive_size);
         // Track sender for network size estimation
         self.seen_peers.write().await.insert(sender, Instant::now());
 
@@ -1781,7 +1916,7 @@ impl<T: GossipTransport + 'static> HyParViewMembership<T> {
 
         // If TTL > 0 and we have active peers besides sender, forward
         if ttl > 0 && active.len() > 1 {
-            if let Some(next) = active.iter().find(|&&p| p != sender).copied() {
+            if let Some(next) = active.iter().find(|&&p| p != sender && p != prev_hop).copied() {
                 drop(active);
                 let forward_msg = HyParViewMessage::Shuffle {
                     sender,
@@ -1860,7 +1995,7 @@ impl<T: GossipTransport + 'static> HyParViewMembership<T> {
     /// Handle incoming FORWARDJOIN message
     pub async fn handle_forward_join(
         &self,
-        _sender: PeerId,
+        sender: PeerId,
         new_peer: PeerId,
         ttl: usize,
     ) -> Result<()> {
@@ -1896,7 +2031,18 @@ impl<T: GossipTransport + 'static> HyParViewMembership<T> {
             self.send_hyparview_message(new_peer, &neighbor_msg).await?;
         } else {
             // Forward to random active peer with decremented TTL
-            if let Some(next) = self.random_active_peer_except(new_peer).await {
+            // x0x patch: not back to the hop it came from either.
+            let next = {
+                use rand::seq::IteratorRandom;
+                let active = self.active.read().await;
+                let mut rng = rand::rngs::StdRng::from_entropy();
+                active
+                    .iter()
+                    .filter(|&&p| p != new_peer && p != sender)
+                    .copied()
+                    .choose(&mut rng)
+            };
+            if let Some(next) = next {
                 let forward_msg = HyParViewMessage::ForwardJoin {
                     sender: self.local_peer_id,
                     new_peer,
@@ -3681,7 +3827,8 @@ mod tests {
         let membership = test_membership().await;
         let sender = PeerId::new([1u8; 32]);
         let target = PeerId::new([2u8; 32]);
-        let requester = PeerId::new([3u8; 32]);
+        // x0x patch: the answer is addressed to us, from a helper we asked.
+        let requester = membership.local_peer_id;
 
         // Mark target as suspect
         membership.swim().mark_alive(target).await;
@@ -3695,7 +3842,20 @@ mod tests {
         let msg = MembershipProtocolMessage::Swim(SwimMessage::AckResponse { target, requester });
         let bytes = postcard::to_stdvec(&msg).expect("serialize");
 
+        // x0x patch: unasked, it is dropped and changes nothing.
+        assert!(membership.dispatch_message(sender, &bytes).await.is_err());
+        assert_eq!(
+            membership.swim().get_state(&target).await,
+            Some(PeerState::Suspect)
+        );
+
         // Dispatch
+        membership
+            .swim()
+            .asked_indirect
+            .write()
+            .await
+            .insert((target, sender), Instant::now());
         let result = membership.dispatch_message(sender, &bytes).await;
         assert!(result.is_ok());
 
@@ -3710,7 +3870,15 @@ mod tests {
     async fn test_dispatch_hyparview_join_routes_correctly() {
         let membership = test_membership().await;
         let sender = PeerId::new([1u8; 32]);
-        let join_sender = PeerId::new([5u8; 32]);
+        // x0x patch: a JOIN naming anyone but its sender is dropped.
+        let forged = MembershipProtocolMessage::HyParView(HyParViewMessage::Join {
+            sender: PeerId::new([5u8; 32]),
+            ttl: 2,
+        });
+        let forged = postcard::to_stdvec(&forged).expect("serialize");
+        assert!(membership.dispatch_message(sender, &forged).await.is_err());
+        assert!(membership.active_view().is_empty());
+        let join_sender = sender;
 
         // Serialize a HyParView Join wrapped in MembershipProtocolMessage
         let msg = MembershipProtocolMessage::HyParView(HyParViewMessage::Join {
