@@ -5,7 +5,6 @@
 //! enables the feature, so the shipped addon has none of this.
 
 use super::*;
-use saorsa_gossip_membership::PeerState;
 
 /// Where tapped anti-entropy frames go: sender and frame.
 pub(super) type Tap = mpsc::UnboundedSender<(AgentId, Vec<u8>)>;
@@ -72,20 +71,6 @@ impl Agent {
     pub async fn topic_state_counts(&self) -> CoreResult<(usize, usize)> {
         let shared = Arc::clone(&self.shared);
         self.run(async move { Ok((shared.known_topic_count(), shared.pubsub.all_topic_ids().await.len())) }).await
-    }
-
-    /// Peers in the SWIM state table, whatever their state.
-    pub async fn swim_table_len(&self) -> CoreResult<usize> {
-        let shared = Arc::clone(&self.shared);
-        self.run(async move {
-            let swim = shared.membership.swim();
-            let mut n = 0;
-            for state in [PeerState::Alive, PeerState::Suspect, PeerState::Dead] {
-                n += swim.get_peers_in_state(state).await.len();
-            }
-            Ok(n)
-        })
-        .await
     }
 }
 

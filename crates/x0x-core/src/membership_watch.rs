@@ -121,9 +121,6 @@ pub(crate) async fn run(w: Watch, alive: Weak<()>) {
         if alive.upgrade().is_none() {
             break;
         }
-        // Bounds the SWIM table: ids that peers named and that never
-        // answered (or peers long gone) are forgotten, not kept dead for ever.
-        w.membership.forget_long_dead().await;
         let swim = w.membership.swim();
         let dead: HashSet<PeerId> = swim.get_peers_in_state(PeerState::Dead).await.into_iter().collect();
         let suspects: HashSet<PeerId> =

@@ -39,10 +39,6 @@ pub const SWIM_SUSPECT_TIMEOUT_SECS: u64 = 3;
 pub const SWIM_PROBE_FANOUT: usize = 3;
 /// Number of peers for indirect probing (per SPEC.md)
 pub const SWIM_INDIRECT_PROBE_FANOUT: usize = 3;
-/// x0x patch: a dead peer in neither view is forgotten after this many
-/// suspect timeouts (30 s with a 3 s timeout); see
-/// `HyParViewMembership::forget_dead_strangers`.
-pub const DEAD_RETENTION_FACTOR: u32 = 10;
 /// Timeout in milliseconds before marking probe as failed (per SPEC.md)
 pub const SWIM_ACK_TIMEOUT_MS: u64 = 500;
 
@@ -504,23 +500,6 @@ impl<T: GossipTransport + 'static> SwimDetector<T> {
             .filter(|(_, entry)| entry.state == state)
             .map(|(peer, _)| *peer)
             .collect()
-    }
-
-    /// x0x patch: drops the entries of peers dead for longer than
-    /// `older_than`, except those in `keep`, and returns them.
-    pub async fn forget_dead(&self, older_than: Duration, keep: &HashSet<PeerId>) -> Vec<PeerId> {
-        let now = Instant::now();
-        let mut gone = Vec::new();
-        self.states.write().await.retain(|peer, entry| {
-            let forget = entry.state == PeerState::Dead
-                && !keep.contains(peer)
-                && now.duration_since(entry.last_update) > older_than;
-            if forget {
-                gone.push(*peer);
-            }
-            !forget
-        });
-        gone
     }
 
     /// Remove a peer from tracking
@@ -1721,29 +1700,6 @@ impl<T: GossipTransport + 'static> HyParViewMembership<T> {
         self.add_active(seed_peer_id).await?;
         debug!(seed = %label, "JOIN: Successfully joined network");
         Ok(JoinSend::Joined)
-    }
-
-    /// x0x patch: forgets the peers SWIM has held dead for
-    /// `DEAD_RETENTION_FACTOR` suspect timeouts, unless they are in the
-    /// active view: their SWIM entries and their passive-view places go
-    /// together, so a forgotten peer cannot be promoted without a fresh
-    /// verdict. Returns how many were forgotten. Upstream kept every id it
-    /// ever tracked, dead, for ever, so each made-up id a peer named grew the
-    /// table for good. Call it periodically.
-    pub async fn forget_long_dead(&self) -> usize {
-        let keep: HashSet<PeerId> = self.active.read().await.iter().copied().collect();
-        let retention = self
-            .swim
-            .suspect_timeout_duration()
-            .saturating_mul(DEAD_RETENTION_FACTOR);
-        let gone = self.swim.forget_dead(retention, &keep).await;
-        if !gone.is_empty() {
-            let mut passive = self.passive.write().await;
-            for peer in &gone {
-                passive.remove(peer);
-            }
-        }
-        gone.len()
     }
 
     /// Get the SWIM detector
