@@ -20,6 +20,25 @@ const SPREAD_TIMEOUT_MS = 60_000;
 const portOf = (addr: string): string => addr.slice(addr.lastIndexOf(':') + 1);
 const isLoopback = (addr: string): boolean => addr.startsWith('127.') || addr.startsWith('[::1]') || addr.startsWith('[::ffff:127.');
 
+/** Runs `wait`; if it fails, adds what each agent's anti-entropy and connections looked like. */
+async function explainFailure<T>(agents: readonly AgentProcess[], wait: () => Promise<T>): Promise<T> {
+  try {
+    return await wait();
+  } catch (error) {
+    const states = await Promise.all(
+      agents.map(async (x) => {
+        const [antiEntropy, peers, coordinators] = await Promise.all([
+          x.call('antiEntropyStats', {}),
+          x.connectedPeers(),
+          x.call('coordinatorStats', {}),
+        ]).catch((e: unknown) => [String(e)]);
+        return `${x.name}: ${JSON.stringify({ antiEntropy, peers, coordinators })}`;
+      }),
+    );
+    throw new Error(`${(error as Error).message}\n${states.join('\n')}`, { cause: error });
+  }
+}
+
 describe.runIf(run)('across a LAN (network namespaces)', () => {
   useNetHarness();
   const lab = useNetLab();
@@ -51,10 +70,13 @@ describe.runIf(run)('across a LAN (network namespaces)', () => {
     }
 
     // The signed records carry it: A's coordinator advert and both beacons.
-    const adverts = await pollUntil(() => b.call('coordinators', {}), (list) => list.length === 1, {
-      timeoutMs: SPREAD_TIMEOUT_MS,
-      what: "b to hold a's coordinator advert",
-    });
+    // B joined after A advertised, so only anti-entropy can bring it.
+    const adverts = await explainFailure([a, b], () =>
+      pollUntil(() => b.call('coordinators', {}), (list) => list.length === 1, {
+        timeoutMs: SPREAD_TIMEOUT_MS,
+        what: "b to hold a's coordinator advert",
+      }),
+    );
     expect(adverts[0]!.addrs).toStrictEqual(a.advertised);
     const online = await pollUntil(() => a.call('onlineAgents', {}), (list) => list.some((x) => x.agentId === b.agentId), {
       timeoutMs: SPREAD_TIMEOUT_MS,
