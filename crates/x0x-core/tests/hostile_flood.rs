@@ -15,7 +15,7 @@ use x0x_core::{Agent, AgentConfig, AgentKeypair, AgentOptions, RawStream, FLOOD_
 
 /// First byte of a flood frame on the Bulk stream.
 const FLOOD_TAG: u8 = 0xF1;
-/// First byte of a beacon in the clear (`src/presence-seal.ts`).
+/// First byte of a beacon in the clear (`x0x_core::presence::seal::PLAIN`).
 const PLAIN: u8 = 0x01;
 
 async fn agent() -> Agent {
