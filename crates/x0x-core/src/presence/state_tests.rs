@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::presence::BODY_BLOCK;
 use crate::identity::AgentKeypair;
 use crate::records;
 
