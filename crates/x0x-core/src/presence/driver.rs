@@ -77,8 +77,8 @@ impl Presence {
         self.shared.beacon(BeaconState::Online).await
     }
 
-    /// Stops beaconing and, if beacons went out, floods the offline beacon
-    /// so others see this agent leave at once. Best effort and idempotent:
+    /// Stops beaconing and listening and, if beacons went out, floods the
+    /// offline beacon so others see this agent leave at once. Best effort and idempotent:
     /// a close must not fail because the goodbye could not go out.
     pub async fn stop(&self) {
         self.shared.read_relay();
