@@ -269,6 +269,8 @@ export declare class NativeAgent {
   /** Payloads flooded by other agents, from now on. */
   floodPayloads(): NativeFloodPayloads;
   floodStats(): NativeFloodStats;
+  /** Presence for this agent (x0x_core::presence), idle until start(). Throws ERR_X0X_INVALID_CONFIG (beaconTtlMs outside 1000..86400000) or ERR_X0X_INVALID_ARGUMENT (a group key that is not 64 hex characters). */
+  presence(config: NativePresenceConfig): NativePresence;
   /** FOAF lookup; resolves null when nothing answered within timeoutMs. Rejects ERR_X0X_INVALID_ARGUMENT for a malformed id. */
   findAgent(agentId: string, timeoutMs: number): Promise<NativeAddrRecord | null>;
   /** Whether this agent answers FOAF queries for itself (on by default). */
@@ -285,6 +287,63 @@ export declare class NativeAgent {
   rendezvousStats(): NativeRendezvousStats;
   /** Idempotent. Frees the socket and ends every task of this agent. */
   close(): Promise<void>;
+}
+
+/** Presence settings; Rust `NativePresenceConfig`. */
+export interface NativePresenceConfig {
+  /** Beacon lifetime in ms; beacons go out every half of it. */
+  beaconTtlMs: number;
+  /** Group key, 64 hex characters; absent for beacons in the clear. */
+  groupKey?: string;
+}
+
+/** An agent online now; Rust `NativeOnlineAgent`. */
+export interface NativeOnlineAgent {
+  /** Hex agent id. */
+  agentId: string;
+  /** "ip:port" addresses from its newest beacon. */
+  addrs: string[];
+  /** Local clock when its newest beacon arrived, ms since epoch. */
+  lastSeen: number;
+}
+
+/** Presence counters; Rust `NativePresenceStats` (x0x_core::PresenceStats). */
+export interface NativePresenceStats {
+  beaconsSent: number;
+  beaconsReceived: number;
+  replaysDropped: number;
+  invalidDropped: number;
+  decryptFailures: number;
+  plaintextIgnored: number;
+  online: number;
+  relayRateLimited: number;
+  relayInvalid: number;
+}
+
+/** A presence change, or a lag report; Rust `NativePresenceEvent`. */
+export type NativePresenceEvent =
+  | { type: 'agent-online' | 'agent-offline'; agentId: string; at: number }
+  | { type: 'lagged'; missed: number };
+
+export declare class NativePresenceEvents {
+  next(): Promise<NativePresenceEvent | null>;
+  close(): void;
+}
+
+/** Presence of one agent: schedule, sealing and acceptance run in the core. */
+export declare class NativePresence {
+  /** Starts beaconing; resolves once the first beacon went out. Idempotent. Rejects ERR_X0X_CLOSED. */
+  start(): Promise<void>;
+  /** Floods a fresh beacon now. Rejects ERR_X0X_CLOSED once stopped or closed. */
+  broadcast(): Promise<void>;
+  /** Stops beaconing and floods the offline beacon (if beacons went out); never rejects. */
+  stop(): Promise<void>;
+  /** Agents online now, by id (expired ones are dropped first). */
+  onlineAgents(): NativeOnlineAgent[];
+  /** Presence changes from now on. */
+  events(): NativePresenceEvents;
+  /** Counters; after close, the relay counters keep their last reading. */
+  stats(): NativePresenceStats;
 }
 
 /** A verified signed record. */

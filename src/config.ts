@@ -376,9 +376,9 @@ export class GossipConfig implements GossipConfigFields {
    * @internal
    */
   toNative(): NativeConfig {
-    // presenceBeaconTtl, coordinatorAdvertTtl, rendezvousTtl,
-    // rendezvousReplicas, coordinator and presenceGroupKey are used by the TypeScript managers; they have no
-    // counterpart in the binding contract (native/binding.d.ts).
+    // presenceBeaconTtl and presenceGroupKey go to the core through
+    // `presence()` (src/presence.ts); coordinatorAdvertTtl, rendezvousTtl,
+    // rendezvousReplicas and coordinator are used by the TypeScript managers.
     return {
       activeViewSize: this.activeViewSize,
       passiveViewSize: this.passiveViewSize,

@@ -12,6 +12,9 @@
  * timestamp (or claim one more than 60 s ahead), fail verification or cannot
  * be read are dropped and counted ({@link PresenceManager.stats}).
  *
+ * The protocol (schedule, sealing, beacon bodies, acceptance rules) lives
+ * in the core (`crates/x0x-core/src/presence/`); this module is its facade.
+ *
  * **What is hidden.** Beacons do not travel by pub/sub: both the x0x
  * envelope and saorsa-gossip's Plumtree frames name their publisher. They are
  * flooded hop by hop instead (`x0x_core` flood frames), and a flood frame
@@ -34,12 +37,9 @@ import type { AgentCore } from './agent-core.js';
 import type { AbortOptions } from './pubsub.js';
 import type { GossipConfig } from './config.js';
 import { callNative, callNativeSync } from './errors.js';
-import { EventChannel } from './event-channel.js';
 import { lagged, type LaggedEvent } from './events.js';
 import type { AgentId } from './identity.js';
-import type { NativeAgent, NativeFlood } from './native.js';
-import { BODY_BLOCK, deriveBeaconKey, openBeacon, sealBeacon, type BeaconKey } from './presence-seal.js';
-import { RecordKeeper, RecordKind, Ticker, type VerifiedRecord } from './records.js';
+import type { NativePresence, NativePresenceEvent } from './native.js';
 
 /** An agent currently online. */
 export interface OnlineAgent {
@@ -97,28 +97,9 @@ export interface PresenceStats {
   readonly relayInvalid: number;
 }
 
-type BeaconState = 'online' | 'offline';
-
-/** Least time between two beacons sent in answer to newcomers. */
-const ANSWER_SPACING_MS = 1_000;
-
-function encodeBody(state: BeaconState, addrs: readonly string[]): Buffer {
-  const json = JSON.stringify({ state, addrs });
-  // Trailing spaces are valid JSON whitespace; padding hides the exact length.
-  const padded = Math.ceil((json.length + 1) / BODY_BLOCK) * BODY_BLOCK;
-  return Buffer.from(json.padEnd(padded, ' '), 'utf8');
-}
-
-function decodeBody(body: Uint8Array): { state: BeaconState; addrs: string[] } | undefined {
-  try {
-    const v = JSON.parse(Buffer.from(body).toString('utf8')) as { state?: unknown; addrs?: unknown };
-    if ((v.state === 'online' || v.state === 'offline') && Array.isArray(v.addrs) && v.addrs.every((a) => typeof a === 'string')) {
-      return { state: v.state, addrs: v.addrs as string[] };
-    }
-  } catch {
-    // Falls through: signed but unreadable.
-  }
-  return undefined;
+function toEvent(e: NativePresenceEvent): PresenceEvent {
+  if (e.type === 'lagged') return lagged(e.missed);
+  return Object.freeze({ type: e.type, agentId: e.agentId, at: e.at });
 }
 
 let create: (core: AgentCore, config: GossipConfig) => PresenceManager;
@@ -133,135 +114,24 @@ export class PresenceManager {
   }
 
   readonly #core: AgentCore;
-  readonly #ttl: number;
-  readonly #key: BeaconKey | undefined;
-  readonly #online = new Map<AgentId, OnlineAgent>();
-  readonly #channels = new Set<EventChannel<PresenceEvent>>();
-  #keeper: RecordKeeper | undefined;
-  #started = false;
-  #tickers: Ticker[] = [];
-  #lastTimestamp = 0;
-  #answerTimer: NodeJS.Timeout | undefined;
-  #lastAnswer = 0;
-  #sent = 0;
-  #decryptFailures = 0;
-  #plaintextIgnored = 0;
-  #lastRelay = { relayRateLimited: 0, relayInvalid: 0 };
-  #malformed = 0;
+  readonly #native: NativePresence;
 
   private constructor(core: AgentCore, config: GossipConfig) {
     this.#core = core;
-    this.#ttl = config.presenceBeaconTtl;
-    this.#key = config.presenceGroupKey === null ? undefined : deriveBeaconKey(config.presenceGroupKey);
-    core.beforeClose((native) => this.#stop(native));
-  }
-
-  get #book(): RecordKeeper {
-    this.#keeper ??= new RecordKeeper(RecordKind.presence);
-    return this.#keeper;
+    this.#native = callNativeSync(() =>
+      core.native.presence({
+        beaconTtlMs: config.presenceBeaconTtl,
+        ...(config.presenceGroupKey === null ? {} : { groupKey: config.presenceGroupKey }),
+      }),
+    );
+    // Stop beaconing and say goodbye before the agent closes; never rejects.
+    core.beforeClose(() => this.#native.stop());
   }
 
   /** @internal Starts listening and beaconing; called by `joinNetwork()`. Idempotent. */
   async start(): Promise<void> {
-    if (this.#started) return;
-    const native = this.#core.use();
-    this.#started = true;
-    const source = callNativeSync(() => native.floodPayloads());
-    void this.#pump(this.#core.openStream(source, { map: (item: NativeFlood) => item }));
-    this.#tickers.push(
-      new Ticker(Math.max(250, Math.floor(this.#ttl / 2)), () => this.broadcastPresence()),
-      new Ticker(Math.min(1_000, Math.max(100, Math.floor(this.#ttl / 8))), () => this.#sweep()),
-    );
-    await this.broadcastPresence();
-  }
-
-  async #pump(frames: AsyncIterable<NativeFlood>): Promise<void> {
-    try {
-      for await (const item of frames) {
-        // A lag costs beacons only: every agent repeats its beacon each
-        // round, so the next round brings the state back.
-        if (item.type === 'payload') this.#receive(item.payload);
-      }
-    } catch {
-      // The stream ends with the agent.
-    }
-  }
-
-  #receive(frame: Buffer): void {
-    const opened = openBeacon(frame, this.#key);
-    switch (opened.kind) {
-      case 'undecryptable':
-        this.#decryptFailures += 1;
-        return;
-      case 'plaintext':
-        this.#plaintextIgnored += 1;
-        return;
-      case 'malformed':
-        this.#malformed += 1;
-        return;
-      case 'record':
-        break;
-    }
-    const now = Date.now();
-    const record = this.#book.offer(opened.record, now);
-    if (typeof record === 'string') return;
-    const body = decodeBody(record.body);
-    if (body === undefined || body.state === 'offline') {
-      this.#book.remove(record.signer);
-      this.#setOffline(record.signer, now);
-      if (body === undefined) this.#malformed += 1;
-      return;
-    }
-    const known = this.#online.has(record.signer);
-    this.#online.set(record.signer, Object.freeze({ agentId: record.signer, addrs: Object.freeze(body.addrs), lastSeen: now }));
-    if (!known) {
-      this.#emit({ type: 'agent-online', agentId: record.signer, at: now });
-      this.#answerSoon();
-    }
-  }
-
-  /**
-   * A newcomer's first beacon reaches agents that are already online, but
-   * theirs would reach it only a beacon period later (minutes, by default).
-   * So on seeing a new agent, beacon once soon: coalesced and spaced, so a
-   * burst of joins costs one beacon per agent per spacing period.
-   */
-  #answerSoon(): void {
-    if (this.#answerTimer !== undefined || this.#tickers.length === 0) return;
-    const spacing = Math.max(0, this.#lastAnswer + ANSWER_SPACING_MS - Date.now());
-    // Jitter keeps every agent from answering the same newcomer at once.
-    this.#answerTimer = setTimeout(() => {
-      this.#answerTimer = undefined;
-      this.#lastAnswer = Date.now();
-      this.broadcastPresence().catch(() => undefined);
-    }, spacing + Math.floor(Math.random() * 250));
-    this.#answerTimer.unref();
-  }
-
-  #sweep(): void {
-    const now = Date.now();
-    for (const record of this.#book.expire(now) as VerifiedRecord[]) this.#setOffline(record.signer, now);
-  }
-
-  #setOffline(agentId: AgentId, at: number): void {
-    if (this.#online.delete(agentId)) this.#emit({ type: 'agent-offline', agentId, at });
-  }
-
-  #emit(event: PresenceEvent): void {
-    const frozen = Object.freeze(event);
-    for (const channel of this.#channels) channel.push(frozen);
-  }
-
-  async #flood(native: NativeAgent, state: BeaconState): Promise<void> {
-    // Strictly increasing, or receivers would take a quick second beacon for a replay.
-    const now = Math.max(Date.now(), this.#lastTimestamp + 1);
-    this.#lastTimestamp = now;
-    const addrs = callNativeSync(() => native.advertisedAddrs());
-    const record = callNativeSync(() =>
-      native.signRecord(RecordKind.presence, encodeBody(state, addrs), now, now + this.#ttl),
-    );
-    this.#sent += 1;
-    await callNative(() => native.flood(sealBeacon(record, this.#key)));
+    this.#core.use();
+    await callNative(() => this.#native.start());
   }
 
   /**
@@ -270,13 +140,15 @@ export class PresenceManager {
    * @throws {@link ClosedError} once the agent is closed
    */
   async broadcastPresence(): Promise<void> {
-    await this.#flood(this.#core.use(), 'online');
+    this.#core.use();
+    await callNative(() => this.#native.broadcast());
   }
 
-  /** Agents whose newest beacon is valid, with addresses and last-seen time. */
+  /** Agents whose newest beacon is valid, with addresses and last-seen time, by id. */
   getOnlineAgents(): OnlineAgent[] {
-    this.#sweep();
-    return [...this.#online.values()].sort((a, b) => a.agentId.localeCompare(b.agentId));
+    return this.#native
+      .onlineAgents()
+      .map((a) => Object.freeze({ agentId: a.agentId, addrs: Object.freeze(a.addrs), lastSeen: a.lastSeen }));
   }
 
   /**
@@ -294,51 +166,13 @@ export class PresenceManager {
    */
   events(options: AbortOptions = {}): AsyncIterableIterator<PresenceEvent> {
     this.#core.use();
-    const channel = new EventChannel<PresenceEvent>(lagged);
-    this.#channels.add(channel);
-    return this.#core.openStream(channel, { map: (e: PresenceEvent) => e, signal: options.signal }, () =>
-      this.#channels.delete(channel),
-    );
+    const source = this.#native.events();
+    return this.#core.openStream(source, { map: toEvent, signal: options.signal });
   }
 
-  /** Beacon counters. */
+  /** Beacon counters; after close, their last values. */
   stats(): PresenceStats {
-    const { accepted, rejected } = this.#book.stats();
-    return {
-      beaconsSent: this.#sent,
-      beaconsReceived: accepted,
-      replaysDropped: rejected.replayed + rejected['from-future'],
-      invalidDropped:
-        this.#malformed +
-        rejected.malformed +
-        rejected['wrong-kind'] +
-        rejected['signer-mismatch'] +
-        rejected['bad-signature'] +
-        rejected.expired,
-      decryptFailures: this.#decryptFailures,
-      plaintextIgnored: this.#plaintextIgnored,
-      online: this.#online.size,
-      ...this.#relayStats(),
-    };
-  }
-
-  /** The core's flood counters; after close, their last reading. */
-  #relayStats(): { relayRateLimited: number; relayInvalid: number } {
-    if (!this.#core.closed) {
-      const s = callNativeSync(() => this.#core.native.floodStats());
-      this.#lastRelay = { relayRateLimited: s.rateLimited, relayInvalid: s.invalid };
-    }
-    return this.#lastRelay;
-  }
-
-  /** Runs as the agent closes: stop beaconing and say goodbye. */
-  async #stop(native: NativeAgent): Promise<void> {
-    for (const t of this.#tickers) t.stop();
-    this.#tickers = [];
-    clearTimeout(this.#answerTimer);
-    if (!this.#started) return;
-    // Best effort: a close must not fail because the goodbye could not go out.
-    await this.#flood(native, 'offline').catch(() => undefined);
+    return { ...this.#native.stats() };
   }
 }
 

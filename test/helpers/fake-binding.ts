@@ -25,7 +25,11 @@ import type {
   NativeAntiEntropyStats,
   NativeMessage,
   NativeOffer,
+  NativeOnlineAgent,
   NativePeer,
+  NativePresenceConfig,
+  NativePresenceEvent,
+  NativePresenceStats,
   NativePubSubStats,
   NativeRecord,
   NativeRejectionCount,
@@ -149,6 +153,50 @@ class FakeRecordBook {
 
 function fakeVerifyRecord(): boolean {
   return true;
+}
+
+/**
+ * Presence as the binding exposes it: it records calls and hands out what a
+ * test sets. The protocol itself is tested in Rust and across the network.
+ */
+class FakePresence {
+  readonly streams: FakePullSource<NativePresenceEvent>[] = [];
+  /** What onlineAgents() returns, set by a test. */
+  online: NativeOnlineAgent[] = [];
+
+  constructor(
+    readonly config: NativePresenceConfig,
+    readonly calls: string[],
+  ) {}
+
+  async start(): Promise<void> {
+    this.calls.push('presence.start');
+  }
+
+  async broadcast(): Promise<void> {
+    this.calls.push('presence.broadcast');
+  }
+
+  async stop(): Promise<void> {
+    this.calls.push('presence.stop');
+  }
+
+  onlineAgents(): NativeOnlineAgent[] {
+    return this.online.map((a) => ({ ...a, addrs: [...a.addrs] }));
+  }
+
+  events(): FakePullSource<NativePresenceEvent> {
+    const source = new FakePullSource<NativePresenceEvent>();
+    this.streams.push(source);
+    return source;
+  }
+
+  stats(): NativePresenceStats {
+    return {
+      beaconsSent: 0, beaconsReceived: 0, replaysDropped: 0, invalidDropped: 0, decryptFailures: 0,
+      plaintextIgnored: 0, online: this.online.length, relayRateLimited: 0, relayInvalid: 0,
+    };
+  }
 }
 
 class FakeAgent {
@@ -326,6 +374,14 @@ class FakeAgent {
     return source;
   }
 
+  presences: FakePresence[] = [];
+
+  presence(config: NativePresenceConfig): FakePresence {
+    const presence = new FakePresence(config, this.calls);
+    this.presences.push(presence);
+    return presence;
+  }
+
   floodStats(): NativeFloodStats {
     return { sent: 0, received: 0, duplicates: 0, oversized: 0, rateLimited: 0, invalid: 0 };
   }
@@ -390,7 +446,8 @@ class FakeAgent {
   async close(): Promise<void> {
     this.calls.push('close');
     this.closed = true;
-    for (const source of [...this.subscriptions, ...this.events, ...this.membershipStreams, ...this.floodStreams]) {
+    for (const source of [...this.subscriptions, ...this.events, ...this.membershipStreams, ...this.floodStreams,
+      ...this.presences.flatMap((p) => p.streams)]) {
       source.end();
     }
   }
@@ -407,6 +464,8 @@ const checked = {
   NativeMembershipEvents: FakePullSource,
   NativeRecordBook: FakeRecordBook,
   NativeFloodPayloads: FakePullSource,
+  NativePresence: FakePresence,
+  NativePresenceEvents: FakePullSource,
   verifyRecord: fakeVerifyRecord,
   errorCodes: (): string[] => [],
   ...FAKE_LIMITS,
@@ -418,7 +477,7 @@ const checked = {
 
 export const fakeBinding = checked as unknown as NativeBinding;
 
-export { FakeAgent, FakeKeypair };
+export { FakeAgent, FakeKeypair, FakePresence };
 
 /** Makes `require('<root>/native/index.cjs')` return the fake. Call before importing src/agent.ts. */
 export function installFakeBinding(): void {

@@ -1,12 +1,14 @@
-// PresenceManager and CoordinatorManager over the recording fake binding:
-// how they turn incoming records into events, lists and counters. The fake
-// book applies the same replay and expiry rules as the Rust one (without
-// cryptography); signatures are covered by the Rust tests and the network tests.
+// PresenceManager and CoordinatorManager over the recording fake binding.
+// Presence: what the facade adds (config, lifecycle, event mapping). The
+// coordinator manager: how it turns incoming records into lists and
+// counters; the fake book applies the same replay and expiry rules as the
+// Rust one (without cryptography); signatures are covered by the Rust tests
+// and the network tests.
 import '../helpers/use-fake-binding.js';
 
 import { describe, expect, it } from 'vitest';
 
-import { Agent, COORDINATORS_TOPIC, type PresenceEvent } from '../../src/index.js';
+import { Agent, ClosedError, COORDINATORS_TOPIC, type PresenceEvent } from '../../src/index.js';
 import { FakeAgent } from '../helpers/fake-binding.js';
 
 function lastNative(): FakeAgent {
@@ -17,63 +19,62 @@ function lastNative(): FakeAgent {
 
 const OTHER = 'ab'.repeat(32);
 
-function fakeRecord(kind: number, body: object, timestamp: number, expiresAt: number): Buffer {
-  const b = Buffer.from(JSON.stringify(body)).toString('base64');
-  return Buffer.from(JSON.stringify({ kind, signer: OTHER, body: b, timestamp, expiresAt }));
-}
-
-function beacon(state: 'online' | 'offline', timestamp: number): Buffer {
-  // 0x01: a beacon in the clear (src/presence-seal.ts).
-  return Buffer.concat([Buffer.of(1), fakeRecord(1, { state, addrs: ['10.0.0.2:1'] }, timestamp, timestamp + 60_000)]);
-}
-
 async function nextEvent(events: AsyncIterator<PresenceEvent>): Promise<PresenceEvent> {
   const { value, done } = await events.next();
   if (done) throw new Error('presence events ended');
   return value;
 }
 
+// Presence runs in the core (crates/x0x-core/src/presence, with its own
+// deterministic tests); these check only what the facade adds.
 describe('PresenceManager', () => {
-  it('reports online, ignores replays and goes offline on an offline beacon', async () => {
-    await using agent = await Agent.builder().withConfig({ presenceBeaconTtl: 60_000 }).build();
-    const events = agent.presence.events();
-    await agent.joinNetwork();
-    const native = lastNative();
-    expect(native.calls.some((c) => c.startsWith('flood '))).toBe(true);
-    const flood = native.floodStreams[0]!;
-    const now = Date.now();
-    flood.push({ type: 'payload', payload: beacon('online', now) });
-    expect(await nextEvent(events)).toMatchObject({ type: 'agent-online', agentId: OTHER });
-    expect(agent.presence.getOnlineAgents()).toMatchObject([{ agentId: OTHER, addrs: ['10.0.0.2:1'] }]);
-    flood.push({ type: 'payload', payload: beacon('online', now) }); // replay
-    flood.push({ type: 'payload', payload: beacon('offline', now + 1) });
-    expect(await nextEvent(events)).toMatchObject({ type: 'agent-offline', agentId: OTHER });
-    expect(agent.presence.getOnlineAgents()).toEqual([]);
-    expect(agent.presence.stats()).toMatchObject({ beaconsReceived: 2, replaysDropped: 1, online: 0 });
+  it('hands the core its config: the TTL, and the group key as hex or none', async () => {
+    await using plain = await Agent.builder().withConfig({ presenceBeaconTtl: 60_000 }).build();
+    expect(lastNative().presences[0]!.config).toStrictEqual({ beaconTtlMs: 60_000 });
+    await using keyed = await Agent.builder().withConfig({ presenceGroupKey: new Uint8Array(32).fill(7) }).build();
+    expect(lastNative().presences[0]!.config.groupKey).toBe('07'.repeat(32));
+    expect([plain.presence, keyed.presence].every((p) => p !== undefined)).toBe(true);
   });
 
-  it('counts sealed beacons it cannot open and ignores clear ones when it holds a key', async () => {
-    await using agent = await Agent.builder().withConfig({ presenceGroupKey: new Uint8Array(32).fill(7) }).build();
-    await agent.joinNetwork();
-    const flood = lastNative().floodStreams[0]!;
-    flood.push({ type: 'payload', payload: beacon('online', Date.now()) });
-    flood.push({ type: 'payload', payload: Buffer.concat([Buffer.of(2), Buffer.alloc(64, 1)]) });
-    await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(agent.presence.stats()).toMatchObject({ plaintextIgnored: 1, decryptFailures: 1, beaconsReceived: 0 });
-    expect(agent.presence.getOnlineAgents()).toEqual([]);
-  });
-
-  it('sends an offline beacon when the agent closes', async () => {
+  it('starts with joinNetwork and stops (saying goodbye) before the native close', async () => {
     const agent = await Agent.builder().build();
-    await agent.joinNetwork();
     const native = lastNative();
-    const before = native.calls.filter((c) => c.startsWith('flood ')).length;
+    expect(native.calls).not.toContain('presence.start');
+    await agent.joinNetwork();
+    expect(native.calls.indexOf('presence.start')).toBeGreaterThan(native.calls.findIndex((c) => c.startsWith('join')));
     await agent.close();
-    const floods = native.calls.filter((c) => c.startsWith('flood '));
-    expect(floods.length).toBe(before + 1);
-    // The goodbye goes out before the native close.
-    expect(native.calls.lastIndexOf(floods.at(-1)!)).toBeLessThan(native.calls.indexOf('close'));
+    expect(native.calls.indexOf('presence.stop')).toBeGreaterThanOrEqual(0);
+    expect(native.calls.indexOf('presence.stop')).toBeLessThan(native.calls.indexOf('close'));
+  });
+
+  it('turns core events into frozen presence events, lag included, and ends them at close', async () => {
+    const agent = await Agent.builder().build();
+    const events = agent.presence.events();
+    const source = lastNative().presences[0]!.streams[0]!;
+    source.push({ type: 'agent-online', agentId: OTHER, at: 5 });
+    source.push({ type: 'lagged', missed: 3 });
+    source.push({ type: 'agent-offline', agentId: OTHER, at: 9 });
+    const online = await nextEvent(events);
+    expect(online).toStrictEqual({ type: 'agent-online', agentId: OTHER, at: 5 });
+    expect(Object.isFrozen(online)).toBe(true);
+    expect(await nextEvent(events)).toStrictEqual({ type: 'lagged', missed: 3 });
+    expect(await nextEvent(events)).toStrictEqual({ type: 'agent-offline', agentId: OTHER, at: 9 });
+    await agent.close();
+    expect(await events.next()).toMatchObject({ done: true });
+  });
+
+  it('returns frozen online agents, and refuses new work once closed', async () => {
+    const agent = await Agent.builder().build();
+    lastNative().presences[0]!.online = [{ agentId: OTHER, addrs: ['10.0.0.2:1'], lastSeen: 7 }];
+    const [listed] = agent.presence.getOnlineAgents();
+    expect(listed).toStrictEqual({ agentId: OTHER, addrs: ['10.0.0.2:1'], lastSeen: 7 });
+    expect(Object.isFrozen(listed) && Object.isFrozen(listed!.addrs)).toBe(true);
+    await agent.close();
+    expect(() => agent.presence.events()).toThrow(ClosedError);
+    await expect(agent.presence.broadcastPresence()).rejects.toThrow(ClosedError);
+    expect(lastNative().calls).not.toContain('presence.broadcast');
+    // Counters stay readable after close.
+    expect(agent.presence.stats().online).toBe(1);
   });
 });
 

@@ -55,10 +55,8 @@ pub const PEER_BURST: u32 = 64;
 /// of 4,000 agents per 450 s beacon period is about 9 a second.
 pub const PEER_RATE: u32 = 16;
 /// First payload byte of a signed record in the clear (a plaintext presence
-/// beacon; see `src/presence-seal.ts`).
-pub const PLAIN_RECORD: u8 = 0x01;
-/// Largest lead of a record's timestamp over our clock.
-const MAX_SKEW_MS: u64 = 60_000;
+/// beacon; see [`crate::presence::seal`]).
+pub const PLAIN_RECORD: u8 = crate::presence::seal::PLAIN;
 /// Neighbours with a budget; past this, new neighbours get none until some
 /// idle budgets are swept.
 const MAX_BUDGETS: usize = 4096;
@@ -118,7 +116,7 @@ impl Default for Flood {
 fn acceptable(payload: &[u8], now_ms: u64) -> bool {
     let Some((&PLAIN_RECORD, record)) = payload.split_first() else { return true };
     match records::decode(record) {
-        Ok(r) => r.expires_at > now_ms && r.timestamp <= now_ms.saturating_add(MAX_SKEW_MS) && r.verify().is_ok(),
+        Ok(r) => r.expires_at > now_ms && r.timestamp <= now_ms.saturating_add(records::MAX_CLOCK_SKEW_MS) && r.verify().is_ok(),
         Err(_) => false,
     }
 }

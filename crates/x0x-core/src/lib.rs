@@ -38,6 +38,7 @@ mod forward_join;
 mod identity;
 mod inbound_lanes;
 mod membership_watch;
+pub mod presence;
 pub mod records;
 pub mod rendezvous;
 mod message_store;
@@ -51,6 +52,7 @@ mod transport;
 pub use anti_entropy::{AntiEntropyStats, PeerReconciliation, ReconciliationStats};
 pub use addr_record::AddrRecord;
 pub use foaf::FoafStats;
+pub use presence::{OnlineAgent, Presence, PresenceConfig, PresenceEvent, PresenceStats};
 pub use shard::shard_id;
 #[cfg(feature = "test-hooks")]
 pub use agent::RawStream;

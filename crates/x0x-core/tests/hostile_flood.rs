@@ -11,12 +11,11 @@
 
 use std::time::{Duration, Instant};
 
+use x0x_core::presence::seal::PLAIN;
 use x0x_core::{Agent, AgentConfig, AgentKeypair, AgentOptions, RawStream, FLOOD_PEER_BURST, FLOOD_PEER_RATE};
 
 /// First byte of a flood frame on the Bulk stream.
 const FLOOD_TAG: u8 = 0xF1;
-/// First byte of a beacon in the clear (`src/presence-seal.ts`).
-const PLAIN: u8 = 0x01;
 
 async fn agent() -> Agent {
     let config = AgentConfig { anti_entropy_interval: Duration::from_secs(3600), ..AgentConfig::default() };
