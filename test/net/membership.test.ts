@@ -248,9 +248,10 @@ describe('membership across processes', () => {
     const killedAt = Date.now();
     await Promise.all(victims.map((v) => v.kill('SIGKILL')));
     // Every survivor that had a victim as neighbour drops it.
+    // Plain objects, so a timeout prints the views (a Map prints as {}).
     await pollUntil(
-      () => readViews(survivors),
-      (v) => [...v.active.values()].every((act) => !victims.some((x) => act.includes(x.agentId))),
+      async () => Object.fromEntries((await readViews(survivors)).active),
+      (active) => Object.values(active).every((act) => !victims.some((x) => act.includes(x.agentId))),
       { timeoutMs: 4 * DETECTION_BOUND_MS, intervalMs: 500, what: 'survivors to drop every victim from their active views' },
     );
     await waitConnected(survivors, 60_000);
