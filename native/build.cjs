@@ -3,7 +3,9 @@
 // prebuilds/<platform>-<arch>/x0x.node, the layout native/index.cjs loads.
 // With --test-hooks it builds the test addon instead (feature `test-hooks`:
 // sealFrame, resealFrame, publishRaw) into the cargo target directory, outside
-// the package, where only tests load it (X0X_NATIVE_LIBRARY_PATH).
+// the package, where only tests load it (X0X_NATIVE_LIBRARY_PATH). The test
+// addon uses the `test-release` profile (release without LTO), the one
+// `npm run test:rust` builds with, so the two share their dependencies.
 // Plain cargo (not `napi build`) so the build shares its target directory
 // and artifacts with `cargo test`, which halves a clean CI build.
 
@@ -31,8 +33,9 @@ function testAddonPath() {
 function build({ testHooks = false } = {}) {
   const target = targetDir();
   const started = Date.now();
+  const profile = testHooks ? 'test-release' : 'release';
   const features = testHooks ? ['--features', 'test-hooks'] : [];
-  const result = spawnSync('cargo', ['build', '--release', '--locked', '-p', 'x0x-napi', ...features], {
+  const result = spawnSync('cargo', ['build', '--profile', profile, '--locked', '-p', 'x0x-napi', ...features], {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, CARGO_TARGET_DIR: target },
@@ -49,7 +52,7 @@ function build({ testHooks = false } = {}) {
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   // Copy to a temp name then rename: a process that has the old addon mapped
   // keeps a valid file.
-  fs.copyFileSync(path.join(target, 'release', libraryName()), `${dest}.tmp`);
+  fs.copyFileSync(path.join(target, profile, libraryName()), `${dest}.tmp`);
   fs.renameSync(`${dest}.tmp`, dest);
   const mb = (fs.statSync(dest).size / 1048576).toFixed(1);
   console.log(`x0x: built ${path.relative(root, dest)} (${mb} MB) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
