@@ -897,6 +897,29 @@ export function waitFor(
 }
 
 /**
+ * Runs `wait`; if it fails, adds what each agent's anti-entropy, connections
+ * and coordinator book looked like, so a record that never spread says
+ * which path (Plumtree's offer to a new peer, or an anti-entropy round) broke.
+ */
+export async function explainFailure<T>(agents: readonly AgentProcess[], wait: () => Promise<T>): Promise<T> {
+  try {
+    return await wait();
+  } catch (error) {
+    const states = await Promise.all(
+      agents.map(async (x) => {
+        const [antiEntropy, peers, coordinators] = await Promise.all([
+          x.call('antiEntropyStats', {}),
+          x.connectedPeers(),
+          x.call('coordinatorStats', {}),
+        ]).catch((e: unknown) => [String(e)]);
+        return `${x.name}: ${JSON.stringify({ antiEntropy, peers, coordinators })}`;
+      }),
+    );
+    throw new Error(`${(error as Error).message}\n${states.join('\n')}`, { cause: error });
+  }
+}
+
+/**
  * For state the children do not report as events (views, peers): calls
  * `read` every `intervalMs` until `ok` holds for its result, which it returns.
  * @throws Error naming `what` and the last result, after `timeoutMs`

@@ -9,7 +9,7 @@
 // receives its messages.
 import { describe, expect, it } from 'vitest';
 
-import { pollUntil, spawnAgent, useNetHarness, waitUntilMeshed, type AgentProcess } from './harness.js';
+import { explainFailure, pollUntil, spawnAgent, useNetHarness, waitUntilMeshed, type AgentProcess } from './harness.js';
 import { lanPrefix, netnsAvailable, useNetLab, type Host } from './netns.js';
 
 const run = netnsAvailable('test/net/lan.test.ts');
@@ -19,25 +19,6 @@ const SPREAD_TIMEOUT_MS = 60_000;
 
 const portOf = (addr: string): string => addr.slice(addr.lastIndexOf(':') + 1);
 const isLoopback = (addr: string): boolean => addr.startsWith('127.') || addr.startsWith('[::1]') || addr.startsWith('[::ffff:127.');
-
-/** Runs `wait`; if it fails, adds what each agent's anti-entropy and connections looked like. */
-async function explainFailure<T>(agents: readonly AgentProcess[], wait: () => Promise<T>): Promise<T> {
-  try {
-    return await wait();
-  } catch (error) {
-    const states = await Promise.all(
-      agents.map(async (x) => {
-        const [antiEntropy, peers, coordinators] = await Promise.all([
-          x.call('antiEntropyStats', {}),
-          x.connectedPeers(),
-          x.call('coordinatorStats', {}),
-        ]).catch((e: unknown) => [String(e)]);
-        return `${x.name}: ${JSON.stringify({ antiEntropy, peers, coordinators })}`;
-      }),
-    );
-    throw new Error(`${(error as Error).message}\n${states.join('\n')}`, { cause: error });
-  }
-}
 
 describe.runIf(run)('across a LAN (network namespaces)', () => {
   useNetHarness();

@@ -249,11 +249,25 @@ describe('membership across processes', () => {
     await Promise.all(victims.map((v) => v.kill('SIGKILL')));
     // Every survivor that had a victim as neighbour drops it.
     // Plain objects, so a timeout prints the views (a Map prints as {}).
-    await pollUntil(
-      async () => Object.fromEntries((await readViews(survivors)).active),
-      (active) => Object.values(active).every((act) => !victims.some((x) => act.includes(x.agentId))),
-      { timeoutMs: 4 * DETECTION_BOUND_MS, intervalMs: 500, what: 'survivors to drop every victim from their active views' },
-    );
+    // A timeout names each survivor still holding a victim, with what it
+    // reported about that victim since the kill.
+    const holdings = async (): Promise<Record<string, string[]>> => {
+      const { active } = await readViews(survivors);
+      const held: Record<string, string[]> = {};
+      for (const s of survivors) {
+        for (const v of victims.filter((x) => active.get(s.agentId)?.includes(x.agentId))) {
+          const seen = eventsAbout(s, v.agentId).filter((e) => e.at >= killedAt).map((e) => `${e.type}${e.reason ? `(${e.reason})` : ''}@+${e.at - killedAt}ms`);
+          (held[s.name] ??= []).push(`${v.name}: ${seen.join(' ') || 'no event'}`);
+        }
+        if (held[s.name]) held[s.name]!.push(JSON.stringify(await s.membershipStats()));
+      }
+      return held;
+    };
+    await pollUntil(holdings, (held) => Object.keys(held).length === 0, {
+      timeoutMs: 4 * DETECTION_BOUND_MS,
+      intervalMs: 500,
+      what: 'survivors to drop every victim from their active views',
+    });
     await waitConnected(survivors, 60_000);
     expect(Date.now()).toBeGreaterThan(killedAt);
     // A message published now reaches all 8 (warm-up probes first, then one real message).

@@ -3,7 +3,7 @@
 // successful lookup can only have come through the shard's holders.
 import { describe, expect, it } from 'vitest';
 
-import { pollUntil, spawnAgent, useNetHarness, type AgentConfig, type AgentProcess } from './harness.js';
+import { explainFailure, pollUntil, spawnAgent, useNetHarness, type AgentConfig, type AgentProcess } from './harness.js';
 
 useNetHarness();
 
@@ -26,10 +26,12 @@ async function network(n: number, coordinators: number, config: AgentConfig = {}
 
 async function untilEveryoneKnows(agents: readonly AgentProcess[], cmd: 'coordinators' | 'onlineAgents', count: number): Promise<void> {
   for (const a of agents) {
-    await pollUntil(
-      () => a.call(cmd, {}),
-      (list) => list.length === count,
-      { timeoutMs: SPREAD_TIMEOUT_MS, what: `${a.name} knows ${count} ${cmd}` },
+    await explainFailure(agents, () =>
+      pollUntil(
+        () => a.call(cmd, {}),
+        (list) => list.length === count,
+        { timeoutMs: SPREAD_TIMEOUT_MS, what: `${a.name} knows ${count} ${cmd}` },
+      ),
     );
   }
 }

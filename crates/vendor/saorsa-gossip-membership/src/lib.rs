@@ -492,6 +492,17 @@ impl<T: GossipTransport + 'static> SwimDetector<T> {
         states.get(peer).map(|entry| entry.state)
     }
 
+    /// x0x patch: whether SWIM has declared `peer` dead (and nothing has
+    /// been heard from it since).
+    pub async fn is_dead(&self, peer: &PeerId) -> bool {
+        self.states.read().await.get(peer).is_some_and(|e| e.state == PeerState::Dead)
+    }
+
+    /// x0x patch: whether SWIM suspects `peer` or has declared it dead.
+    pub async fn is_failing(&self, peer: &PeerId) -> bool {
+        self.states.read().await.get(peer).is_some_and(|e| e.state != PeerState::Alive)
+    }
+
     /// Get all peers in a specific state
     pub async fn get_peers_in_state(&self, state: PeerState) -> Vec<PeerId> {
         let states = self.states.read().await;
@@ -1336,6 +1347,12 @@ impl<T: GossipTransport + 'static> HyParViewMembership<T> {
         if peer == self.local_peer_id {
             return;
         }
+        // x0x patch: a peer SWIM declared dead does not come back through a
+        // SHUFFLE from a neighbour that has not noticed yet; from the passive
+        // view it would be promoted and marked alive again.
+        if self.swim.is_dead(&peer).await {
+            return;
+        }
 
         let active = self.active.read().await;
         if active.contains(&peer) {
@@ -2068,10 +2085,15 @@ impl<T: GossipTransport + 'static> HyParViewMembership<T> {
         self.passive.write().await.remove(&sender);
 
         // Try to promote from passive to maintain active view size
-        let passive = self.passive.read().await;
-        if let Some(&candidate) = passive.iter().next() {
-            drop(passive);
-            self.promote(candidate).await?;
+        // (x0x patch: the first candidate SWIM has not declared dead).
+        let candidates: Vec<PeerId> = self.passive.read().await.iter().copied().collect();
+        for candidate in candidates {
+            if self.swim.is_dead(&candidate).await {
+                self.passive.write().await.remove(&candidate);
+            } else if !self.swim.is_failing(&candidate).await {
+                self.promote(candidate).await?;
+                break;
+            }
         }
 
         Ok(())
@@ -2190,6 +2212,7 @@ impl<T: GossipTransport + 'static> HyParViewMembership<T> {
         let passive = self.passive.clone();
         let seen_peers = self.seen_peers.clone();
         let config = self.config.clone();
+        let swim_states = self.swim.states.clone();
 
         tokio::spawn(async move {
             let mut interval = time::interval(Duration::from_secs(10));
@@ -2249,8 +2272,20 @@ impl<T: GossipTransport + 'static> HyParViewMembership<T> {
                 prev_active_target = smoothed_active;
                 prev_passive_max = smoothed_passive;
 
+                // x0x patch: SWIM's dead are not promoted (nor kept). Read
+                // before the view locks: no path holds a view lock while it
+                // waits for the SWIM lock.
+                let (dead, suspect): (HashSet<PeerId>, HashSet<PeerId>) = {
+                    let states = swim_states.read().await;
+                    let pick = |state| {
+                        states.iter().filter(|(_, e)| e.state == state).map(|(p, _)| *p).collect()
+                    };
+                    (pick(PeerState::Dead), pick(PeerState::Suspect))
+                };
+
                 let mut active_guard = active.write().await;
                 let mut passive_guard = passive.write().await;
+                passive_guard.retain(|p| !dead.contains(p));
 
                 let active_count = active_guard.len();
                 let passive_count = passive_guard.len();
@@ -2258,8 +2293,12 @@ impl<T: GossipTransport + 'static> HyParViewMembership<T> {
                 // Promote from passive if active is low
                 if active_count < smoothed_active && !passive_guard.is_empty() {
                     let to_promote = smoothed_active - active_count;
-                    let peers: Vec<PeerId> =
-                        passive_guard.iter().take(to_promote).copied().collect();
+                    let peers: Vec<PeerId> = passive_guard
+                        .iter()
+                        .filter(|p| !suspect.contains(p))
+                        .take(to_promote)
+                        .copied()
+                        .collect();
 
                     for peer in peers {
                         passive_guard.remove(&peer);
@@ -2386,6 +2425,9 @@ impl<T: GossipTransport + 'static> Membership for HyParViewMembership<T> {
 
         if removed {
             self.swim.mark_dead(peer).await;
+            // x0x patch: and out of the passive view, which must not offer it
+            // for promotion (or to SHUFFLEs) again.
+            self.passive.write().await.remove(&peer);
             debug!(peer_id = %peer, "Removed from active view");
         }
 
@@ -2393,6 +2435,15 @@ impl<T: GossipTransport + 'static> Membership for HyParViewMembership<T> {
     }
 
     async fn promote(&self, peer: PeerId) -> Result<()> {
+        // x0x patch: a dead peer is dropped, never promoted, and a suspect
+        // stays where it is: promoting marks the peer alive, which would
+        // wipe the suspicion, and SWIM would have to find it dead again.
+        if self.swim.is_failing(&peer).await {
+            if self.swim.is_dead(&peer).await {
+                self.passive.write().await.remove(&peer);
+            }
+            return Ok(());
+        }
         let mut passive = self.passive.write().await;
         let was_passive = passive.remove(&peer);
         drop(passive); // Release lock before calling add_active

@@ -2,7 +2,7 @@
 //! own test target, and every target links the whole dependency tree again
 //! (about 2 minutes each on a 2-core CI machine). One module per former file.
 //!
-//! The `hostile_*` and `verify_before_forward` modules attack through the
+//! The `hostile_*`, `dead_stay_out` and `verify_before_forward` modules send through the
 //! `test-hooks` feature's raw send paths, which the shipped addon does not
 //! contain, so they build only with that feature on.
 
@@ -14,6 +14,8 @@ mod presence;
 mod rendezvous;
 mod steady_state;
 
+#[cfg(feature = "test-hooks")]
+mod dead_stay_out;
 #[cfg(feature = "test-hooks")]
 mod hostile_anti_entropy;
 #[cfg(feature = "test-hooks")]
