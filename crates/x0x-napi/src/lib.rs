@@ -24,6 +24,7 @@ use x0x_core::{Agent, AgentConfig, AgentKeypair, AgentOptions, CoreError};
 pub use errors::Outcome;
 use errors::{invalid_arg, outcome, outcome_async, Try};
 
+mod coordinators;
 mod presence;
 pub mod records;
 mod discovery;
