@@ -38,6 +38,7 @@ mod flood;
 mod forward_join;
 mod identity;
 mod inbound_lanes;
+mod lock;
 mod membership_watch;
 pub mod presence;
 pub mod records;

@@ -10,7 +10,8 @@ use napi_derive::napi;
 use x0x_core::coordinators::{self, CoordinatorAdvert};
 use x0x_core::{CoordinatorConfig, Coordinators};
 
-use crate::errors::{invalid_arg, outcome, outcome_async, Outcome, Try};
+use crate::errors::{outcome, outcome_async, Outcome, Try};
+use crate::records::ms;
 use crate::{hex_id, parse_id, NativeAgent};
 
 /// Coordinator settings, already validated by TypeScript (validated again in Rust).
@@ -41,14 +42,6 @@ fn to_native(a: CoordinatorAdvert) -> NativeCoordinatorAdvert {
         expires_at: a.expires_at as f64,
         signature: a.signature.into(),
         public_key: a.public_key.into(),
-    }
-}
-
-fn ms(value: f64, name: &str) -> Try<u64> {
-    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= 9_007_199_254_740_991.0 {
-        Ok(value as u64)
-    } else {
-        Err(invalid_arg(format!("{name} must be a non-negative integer of ms (got {value})")))
     }
 }
 

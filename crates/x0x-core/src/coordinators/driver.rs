@@ -2,7 +2,7 @@
 //! arrive on [`COORDINATORS_TOPIC`], wakes it when it has work, and signs
 //! and publishes this agent's adverts while it advertises.
 
-use std::sync::{Arc, Mutex as StdMutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex as StdMutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::{watch, Mutex};
@@ -11,6 +11,7 @@ use super::state::{AdvertRejection, CoordinatorAdvert, CoordinatorBook};
 use super::{CoordinatorConfig, CoordinatorStats, COORDINATORS_TOPIC, COORDINATOR_KIND};
 use crate::agent::{Agent, Subscription};
 use crate::error::{CoreError, CoreResult};
+use crate::lock::lock;
 use crate::time::now_ms;
 
 /// Longest sleep of the timer task with nothing scheduled; it wakes for
@@ -33,11 +34,6 @@ pub struct Coordinators {
     shared: Arc<Shared>,
 }
 
-fn lock<T>(m: &StdMutex<T>) -> MutexGuard<'_, T> {
-    // The book stays consistent between calls (no call panics midway), so
-    // a poisoned lock is still safe to use.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 impl Coordinators {
     /// Coordinator adverts for `agent`, idle until [`Self::start`].

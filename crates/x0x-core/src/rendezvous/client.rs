@@ -3,7 +3,7 @@
 //! record, and lookups. Frames and the holder's store are [`super::wire`].
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex as StdMutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex as StdMutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
@@ -15,6 +15,7 @@ use crate::addr_record::{self, AddrRecord};
 use crate::agent::{Agent, Holder, HolderReply, MAX_RECORD_TTL_MS};
 use crate::coordinators::Coordinators;
 use crate::error::{CoreError, CoreResult};
+use crate::lock::lock;
 use crate::identity::AgentId;
 use crate::presence::Presence;
 use crate::shard::shard_id;
@@ -92,11 +93,6 @@ pub struct RendezvousClient {
     shared: Arc<Shared>,
 }
 
-fn lock<T>(m: &StdMutex<T>) -> MutexGuard<'_, T> {
-    // The schedule stays consistent between calls, so a poisoned lock is
-    // still safe to use.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 impl RendezvousClient {
     /// Rendezvous for `agent`, taking holders from its coordinator adverts
