@@ -140,7 +140,7 @@ async function rendezvous(agents, pct) {
   const registerTimes = [];
   for (const a of agents) {
     const started = performance.now();
-    await a.rendezvous.register(a.agentId);
+    await a.rendezvous.register();
     registerTimes.push(performance.now() - started);
   }
   const latencies = [];

@@ -271,6 +271,10 @@ export declare class NativeAgent {
   floodStats(): NativeFloodStats;
   /** Presence for this agent (x0x_core::presence), idle until start(). Throws ERR_X0X_INVALID_CONFIG (beaconTtlMs outside 1000..86400000) or ERR_X0X_INVALID_ARGUMENT (a group key that is not 64 hex characters). */
   presence(config: NativePresenceConfig): NativePresence;
+  /** Coordinator adverts for this agent (x0x_core::coordinators), idle until start(). Throws ERR_X0X_INVALID_CONFIG (advertTtlMs outside 1000..604800000). */
+  coordinators(config: NativeCoordinatorConfig): NativeCoordinators;
+  /** Rendezvous for this agent (x0x_core::rendezvous): holders from `coordinators`' adverts or, with none, `presence`'s online agents. Throws ERR_X0X_INVALID_CONFIG (recordTtlMs outside 10000..86400000, replicas outside 1..16). */
+  rendezvous(config: NativeRendezvousConfig, coordinators: NativeCoordinators, presence: NativePresence): NativeRendezvous;
   /** FOAF lookup; resolves null when nothing answered within timeoutMs. Rejects ERR_X0X_INVALID_ARGUMENT for a malformed id. */
   findAgent(agentId: string, timeoutMs: number): Promise<NativeAddrRecord | null>;
   /** Whether this agent answers FOAF queries for itself (on by default). */
@@ -345,6 +349,85 @@ export declare class NativePresence {
   /** Counters; after close, the relay counters keep their last reading. */
   stats(): NativePresenceStats;
 }
+
+/** Coordinator settings; Rust `NativeCoordinatorConfig`. */
+export interface NativeCoordinatorConfig {
+  /** Advert lifetime in ms; adverts go out every half of it. */
+  advertTtlMs: number;
+  /** Advertise from start() on. */
+  advertise: boolean;
+}
+
+/** A verified coordinator advert; Rust `NativeCoordinatorAdvert`. */
+export interface NativeCoordinatorAdvert {
+  peerId: string;
+  /** "ip:port" each. */
+  addrs: string[];
+  timestamp: number;
+  expiresAt: number;
+  signature: Buffer;
+  publicKey: Buffer;
+}
+
+/** Coordinator advert counters; `rejected` lists every reason (the record rejections, then "full"). */
+export interface NativeCoordinatorStats {
+  accepted: number;
+  rejected: NativeRejectionCount[];
+}
+
+/** Coordinator adverts of one agent: body, schedule and acceptance run in the core. */
+export declare class NativeCoordinators {
+  /** Subscribes to x0x.coordinators and, if configured, advertises. Idempotent. Rejects ERR_X0X_CLOSED. */
+  start(): Promise<void>;
+  /** Advertises now and every TTL/2; resolves with the advert published. Rejects ERR_X0X_CLOSED once stopped or closed. */
+  advertise(): Promise<NativeCoordinatorAdvert>;
+  /** Verified, unexpired adverts, by coordinator id. */
+  list(): NativeCoordinatorAdvert[];
+  stats(): NativeCoordinatorStats;
+  /** Stops advertising and listening. Idempotent. */
+  stop(): void;
+}
+
+/** Rendezvous settings; Rust `NativeRendezvousConfig`. */
+export interface NativeRendezvousConfig {
+  /** Registration lifetime in ms; renewed every half of it. */
+  recordTtlMs: number;
+  /** Holders per shard. */
+  replicas: number;
+}
+
+/** A registration or unregistration; Rust `NativeRegistration`. */
+export interface NativeRegistration {
+  agentId: string;
+  shard: number;
+  /** "ip:port" each; empty for an unregistration. */
+  addrs: string[];
+  /** ms since epoch. */
+  expiresAt: number;
+  holders: NativeHolderReply[];
+}
+
+/** Rendezvous of one agent: ranking, renewal and lookups run in the core. */
+export declare class NativeRendezvous {
+  /** Holders of agentId's shard as this agent sees the network. Throws ERR_X0X_CLOSED, or InvalidArg for a malformed id. */
+  holdersFor(agentId: string): NativeHolder[];
+  /** Registers at addrs (null: the advertised addresses, afresh at each renewal) and renews every TTL/2. Rejects ERR_X0X_RENDEZVOUS when no holder stored it, ERR_X0X_BAD_ADDRESS, ERR_X0X_INVALID_CONFIG (more than 16 addresses), ERR_X0X_CLOSED. */
+  register(addrs: string[] | null, timeoutMs: number): Promise<NativeRegistration>;
+  /** Withdraws the registration and stops renewing. Same rejections as register. */
+  unregister(timeoutMs: number): Promise<NativeRegistration>;
+  /** The newest valid registration any holder returned, or null. Rejects ERR_X0X_CLOSED. */
+  lookup(agentId: string, timeoutMs: number): Promise<NativeAddrRecord | null>;
+  /** Throws ERR_X0X_CLOSED once the agent is closed. */
+  stats(): NativeRendezvousStats;
+  /** Stops renewing. Idempotent. */
+  stop(): void;
+}
+
+/** The `count` heaviest holders of `shard` (0..65535) among candidates; duplicates count once. */
+export declare function rankHolders(shard: number, candidates: NativeHolder[], count: number): NativeHolder[];
+
+/** True when advert.publicKey hashes to advert.peerId and signed its addresses and times. */
+export declare function verifyCoordinatorAdvert(advert: NativeCoordinatorAdvert): boolean;
 
 /** A verified signed record. */
 export interface NativeRecord {

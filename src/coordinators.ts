@@ -10,20 +10,24 @@
  * `peerId`, tampered fields, an expiry in the past or a timestamp not newer
  * than the coordinator's last advert are rejected and counted
  * ({@link CoordinatorManager.stats}); they never reach
- * {@link CoordinatorManager.getCoordinators}.
+ * {@link CoordinatorManager.getCoordinators}. So are adverts of new
+ * coordinators while 1024 are listed (`rejected.full`).
  *
  * A coordinator re-advertises every `coordinatorAdvertTtl / 2`; an advert
  * not renewed by its expiry drops out of the list.
+ *
+ * The protocol (advert body, schedule, acceptance rules) lives in the core
+ * (`crates/x0x-core/src/coordinators/`); this module is its facade.
  *
  * @module
  */
 
 import type { AgentCore } from './agent-core.js';
 import type { GossipConfig } from './config.js';
-import { callNative, callNativeSync, NetworkError } from './errors.js';
+import { callNative, callNativeSync } from './errors.js';
 import type { AgentId } from './identity.js';
-import { loadBinding, type NativeMessage } from './native.js';
-import { RecordKeeper, RecordKind, Ticker, type RecordStats, type VerifiedRecord } from './records.js';
+import { loadBinding, type NativeCoordinatorAdvert, type NativeCoordinators } from './native.js';
+import { toRecordStats, type RecordStats } from './records.js';
 
 /** The pub/sub topic coordinator adverts travel on. */
 export const COORDINATORS_TOPIC = 'x0x.coordinators';
@@ -44,31 +48,14 @@ export interface CoordinatorAdvert {
   readonly publicKey: Uint8Array;
 }
 
-function encodeAddrs(addrs: readonly string[]): Buffer {
-  return Buffer.from(JSON.stringify({ addrs }), 'utf8');
-}
-
-function decodeAddrs(body: Uint8Array): string[] | undefined {
-  try {
-    const parsed = JSON.parse(Buffer.from(body).toString('utf8')) as { addrs?: unknown };
-    const addrs = parsed.addrs;
-    if (Array.isArray(addrs) && addrs.every((a) => typeof a === 'string')) return addrs as string[];
-  } catch {
-    // Signed but unreadable: the signer's problem, not a reason to crash.
-  }
-  return undefined;
-}
-
-function toAdvert(r: VerifiedRecord): CoordinatorAdvert | undefined {
-  const addrs = decodeAddrs(r.body);
-  if (addrs === undefined) return undefined;
+function toAdvert(a: NativeCoordinatorAdvert): CoordinatorAdvert {
   return Object.freeze({
-    peerId: r.signer,
-    addrs: Object.freeze(addrs),
-    timestamp: r.timestamp,
-    expiresAt: r.expiresAt,
-    signature: new Uint8Array(r.signature),
-    publicKey: new Uint8Array(r.publicKey),
+    peerId: a.peerId,
+    addrs: Object.freeze([...a.addrs]),
+    timestamp: a.timestamp,
+    expiresAt: a.expiresAt,
+    signature: new Uint8Array(a.signature),
+    publicKey: new Uint8Array(a.publicKey),
   });
 }
 
@@ -78,19 +65,18 @@ function toAdvert(r: VerifiedRecord): CoordinatorAdvert | undefined {
  * Changing any field makes it fail. (Expiry is not checked here.)
  */
 export function verifyCoordinatorAdvert(advert: CoordinatorAdvert): boolean {
-  const { verifyRecord } = loadBinding();
+  const { verifyCoordinatorAdvert: verify } = loadBinding();
   try {
-    return verifyRecord(
-      RecordKind.coordinator,
-      advert.peerId,
-      advert.timestamp,
-      advert.expiresAt,
-      encodeAddrs(advert.addrs),
-      Buffer.from(advert.publicKey),
-      Buffer.from(advert.signature),
-    );
+    return verify({
+      peerId: advert.peerId,
+      addrs: [...advert.addrs],
+      timestamp: advert.timestamp,
+      expiresAt: advert.expiresAt,
+      signature: Buffer.from(advert.signature),
+      publicKey: Buffer.from(advert.publicKey),
+    });
   } catch {
-    // A malformed peer id or a non-integer time cannot be a valid advert.
+    // Fields of the wrong type cannot be a valid advert.
     return false;
   }
 }
@@ -107,111 +93,56 @@ export class CoordinatorManager {
   }
 
   readonly #core: AgentCore;
-  readonly #ttl: number;
-  readonly #advertise: boolean;
-  #keeper: RecordKeeper | undefined;
-  #listening: Promise<void> | undefined;
-  #ticker: Ticker | undefined;
+  readonly #native: NativeCoordinators;
 
   private constructor(core: AgentCore, config: GossipConfig) {
     this.#core = core;
-    this.#ttl = config.coordinatorAdvertTtl;
-    this.#advertise = config.coordinator;
+    this.#native = callNativeSync(() =>
+      core.native.coordinators({ advertTtlMs: config.coordinatorAdvertTtl, advertise: config.coordinator }),
+    );
   }
 
-  get #book(): RecordKeeper {
-    this.#keeper ??= new RecordKeeper(RecordKind.coordinator);
-    return this.#keeper;
+  /** @internal The native handle, for rendezvous to take its holders from. */
+  get handle(): NativeCoordinators {
+    return this.#native;
   }
 
-  /** @internal Starts listening; called by `joinNetwork()`. Idempotent. */
+  /** @internal Starts listening (and advertising, if configured); called by `joinNetwork()`. Idempotent. */
   async start(): Promise<void> {
-    this.#listening ??= this.#listen();
-    await this.#listening;
-    if (this.#advertise) await this.advertiseAsCoordinator();
-  }
-
-  async #listen(): Promise<void> {
-    const native = this.#core.use();
-    const source = await callNative(() => native.subscribe(COORDINATORS_TOPIC));
-    if (this.#core.closed) {
-      source.close();
-      return;
-    }
-    const self = native.agentId;
-    void this.#pump(this.#core.openStream(source, { map: (m: NativeMessage) => m }), self);
-  }
-
-  async #pump(messages: AsyncIterable<NativeMessage>, self: AgentId): Promise<void> {
-    try {
-      for await (const message of messages) {
-        // Our own adverts went into the book when we published them.
-        if (message.from !== self) this.#book.offer(message.payload);
-      }
-    } catch {
-      // The stream ends with the agent.
-    }
+    this.#core.use();
+    await callNative(() => this.#native.start());
   }
 
   /**
-   * Announces this agent as a coordinator at its listen addresses, now and
-   * every `coordinatorAdvertTtl / 2` until the agent closes. Call it only on
-   * publicly reachable nodes. Idempotent (a second call just re-advertises).
+   * Announces this agent as a coordinator at its advertised addresses, now
+   * and every `coordinatorAdvertTtl / 2` until the agent closes. Call it
+   * only on publicly reachable nodes. Idempotent (a second call just
+   * re-advertises).
    *
    * @returns the advert as published
    * @throws {@link ClosedError} once the agent is closed
    */
   async advertiseAsCoordinator(): Promise<CoordinatorAdvert> {
     this.#core.use();
-    this.#listening ??= this.#listen();
-    await this.#listening;
-    const advert = await this.#publish();
-    this.#ticker ??= new Ticker(Math.max(500, Math.floor(this.#ttl / 2)), async () => {
-      if (!this.#core.closed) await this.#publish();
-    });
-    return advert;
-  }
-
-  async #publish(): Promise<CoordinatorAdvert> {
-    const native = this.#core.use();
-    const now = Date.now();
-    const addrs = callNativeSync(() => native.advertisedAddrs());
-    const bytes = callNativeSync(() =>
-      native.signRecord(RecordKind.coordinator, encodeAddrs(addrs), now, now + this.#ttl),
-    );
-    // Through our own book, so we list ourselves and the advert is checked
-    // exactly as peers will check it.
-    const record = this.#book.offer(bytes, now);
-    const advert = typeof record === 'string' ? undefined : toAdvert(record);
-    if (advert === undefined) {
-      throw new NetworkError(`own coordinator advert was rejected (${String(record)})`);
-    }
-    await callNative(() => native.publish(COORDINATORS_TOPIC, bytes));
-    return advert;
+    return toAdvert(await callNative(() => this.#native.advertise()));
   }
 
   /**
    * The coordinators whose adverts are verified and unexpired, newest advert
-   * per coordinator (this agent included, if it advertises).
+   * per coordinator, by id (this agent included, if it advertises).
    */
   getCoordinators(): CoordinatorAdvert[] {
-    if (this.#keeper === undefined) return [];
-    const out: CoordinatorAdvert[] = [];
-    for (const record of this.#keeper.current()) {
-      const advert = toAdvert(record);
-      if (advert !== undefined) out.push(advert);
-    }
-    return out.sort((a, b) => a.peerId.localeCompare(b.peerId));
+    return this.#native.list().map(toAdvert);
   }
 
-  /** Adverts accepted and rejected (by reason). */
+  /** Adverts accepted and rejected (by reason); after close, their last values. */
   stats(): RecordStats {
-    return this.#book.stats();
+    return toRecordStats(this.#native.stats());
   }
 
-  /** @internal Stops re-advertising; the subscription ends with the agent. */
+  /** @internal Stops advertising and listening; called by `close()`. */
   stop(): void {
-    this.#ticker?.stop();
+    this.#native.stop();
   }
 }
 

@@ -295,8 +295,9 @@ const FROM_CODE: { readonly [C in X0xErrorCode]: Construct } = {
 /**
  * The codes the native addon raises, one per Rust `CoreError` variant (its
  * `errorCodes()` export lists the same set; a test compares the two). The
- * others (`ABORTED`, `NATIVE_MISSING`, `RENDEZVOUS`) are raised in TypeScript
- * or by the loader.
+ * others (`ABORTED`, `NATIVE_MISSING`, `ALREADY_BUILT`) are raised in
+ * TypeScript or by the loader; `RENDEZVOUS` comes from both (the legacy
+ * `register(otherId)` check is made in TypeScript).
  *
  * @internal
  */
@@ -310,6 +311,7 @@ export const NATIVE_ERROR_CODES: readonly X0xErrorCode[] = [
   'ERR_X0X_PAYLOAD_TOO_LARGE',
   'ERR_X0X_INVALID_CONFIG',
   'ERR_X0X_NETWORK',
+  'ERR_X0X_RENDEZVOUS',
 ];
 
 function isKnownCode(code: unknown): code is X0xErrorCode {

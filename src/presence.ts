@@ -128,6 +128,11 @@ export class PresenceManager {
     core.beforeClose(() => this.#native.stop());
   }
 
+  /** @internal The native handle, for rendezvous to take its holders from. */
+  get handle(): NativePresence {
+    return this.#native;
+  }
+
   /** @internal Starts listening and beaconing; called by `joinNetwork()`. Idempotent. */
   async start(): Promise<void> {
     this.#core.use();

@@ -14,13 +14,19 @@
  * moves only the shards it ranks for. With no coordinator known, the agents
  * this one sees online through presence beacons (itself included) stand in.
  *
- * `register` signs this agent's address record and sends it straight to the
- * holders over QUIC; `lookup` asks the same holders and takes the newest
- * record that verifies against the target's own key. A lookup therefore costs
+ * `register` signs this agent's address record, sends it straight to the
+ * holders over QUIC and renews it every `rendezvousTtl / 2`; `lookup` asks
+ * the same holders and takes the newest record that verifies against the
+ * target's own key. A lookup therefore costs
  * one request and at most one reply per holder, whatever the network's size.
  * `unregister` sends a newer, signed record with no addresses. Only the agent
  * a record describes can sign it, so nobody can register, move or unregister
  * another agent; holders check every record and count the ones they refuse.
+ *
+ * The protocol (holder ranking, renewal, the wire format and the holders'
+ * store) lives in the core (`crates/x0x-core/src/rendezvous/`); this module
+ * is its facade. {@link shardId} stays here as a pure helper, usable where
+ * the addon cannot load; the agent itself takes shards from the core.
  *
  * @module
  */
@@ -36,10 +42,9 @@ import type { CoordinatorManager } from './coordinators.js';
 import type { AgentAddresses } from './discovery.js';
 import { callNative, callNativeSync, RendezvousError } from './errors.js';
 import { isAgentId, type AgentId } from './identity.js';
-import type { NativeAgent, NativeHolder } from './native.js';
+import { loadBinding, type NativeRegistration, type NativeRendezvous } from './native.js';
 import type { PresenceManager } from './presence.js';
 import type { AbortOptions } from './pubsub.js';
-import { Ticker } from './records.js';
 
 // @noble/hashes 2 ships ES modules only and this build is CommonJS; Node
 // 20.19+ and 22.12+ load an ES module through require().
@@ -53,7 +58,6 @@ export const DEFAULT_RENDEZVOUS_TIMEOUT_MS = 10_000;
 export const MAX_RENDEZVOUS_TIMEOUT_MS = 120_000;
 
 const DOMAIN = new TextEncoder().encode('saorsa-rendezvous');
-const HOLDER_DOMAIN = new TextEncoder().encode('x0x-rendezvous-holder');
 
 function checkAgentId(agentId: unknown): asserts agentId is AgentId {
   if (!isAgentId(agentId)) {
@@ -62,7 +66,9 @@ function checkAgentId(agentId: unknown): asserts agentId is AgentId {
 }
 
 /**
- * The rendezvous shard of an agent id, from 0 to 65535.
+ * The rendezvous shard of an agent id, from 0 to 65535. A pure helper that
+ * needs no native code; `test/vectors/rendezvous-shards.json` ties it to
+ * the core's `shard_id`.
  * @throws TypeError when `agentId` is not a 64-character lowercase hex id
  * @example
  * ```ts
@@ -86,26 +92,26 @@ export interface RendezvousHolder {
   readonly addrs: readonly string[];
 }
 
+function toHolder(h: { agentId: string; addrs: string[] }): RendezvousHolder {
+  return Object.freeze({ agentId: h.agentId, addrs: Object.freeze([...h.addrs]) });
+}
+
 /**
  * The `count` holders of `shard` among `candidates`: highest rendezvous-hash
  * weight first (ties, which need a BLAKE3 collision, fall to the smaller id).
- * Duplicate candidates count once.
+ * Duplicate candidates count once. Computed by the core, as the agent does.
+ * @throws TypeError when `shard` is not an integer from 0 to 65535, `count`
+ *   not a non-negative integer, or a candidate id not a 64-character hex id
  */
 export function rankHolders(shard: number, candidates: readonly RendezvousHolder[], count: number): RendezvousHolder[] {
-  const input = new Uint8Array(HOLDER_DOMAIN.length + 2 + 32);
-  input.set(HOLDER_DOMAIN);
-  input[HOLDER_DOMAIN.length] = shard & 0xff;
-  input[HOLDER_DOMAIN.length + 1] = (shard >> 8) & 0xff;
-  const weighed = new Map<AgentId, { holder: RendezvousHolder; weight: string }>();
-  for (const holder of candidates) {
-    if (weighed.has(holder.agentId)) continue;
-    input.set(Buffer.from(holder.agentId, 'hex'), HOLDER_DOMAIN.length + 2);
-    weighed.set(holder.agentId, { holder, weight: Buffer.from(blake3(input)).toString('hex') });
+  if (!Number.isInteger(shard) || shard < 0 || shard >= SHARD_COUNT) {
+    throw new TypeError(`shard must be an integer from 0 to 65535 (got ${String(shard)})`);
   }
-  return [...weighed.values()]
-    .sort((a, b) => (a.weight === b.weight ? a.holder.agentId.localeCompare(b.holder.agentId) : a.weight < b.weight ? 1 : -1))
-    .slice(0, count)
-    .map((w) => w.holder);
+  if (!Number.isInteger(count) || count < 0) throw new TypeError(`count must be a non-negative integer (got ${String(count)})`);
+  for (const c of candidates) checkAgentId(c.agentId);
+  const native = candidates.map((h) => ({ agentId: h.agentId, addrs: [...h.addrs] }));
+  const capped = Math.min(count, native.length);
+  return callNativeSync(() => loadBinding().rankHolders(shard, native, capped)).map(toHolder);
 }
 
 /** Options of the rendezvous calls. */
@@ -156,8 +162,29 @@ export interface RendezvousStats {
   readonly malformedDropped: number;
 }
 
-function toNative(holders: readonly RendezvousHolder[]): NativeHolder[] {
-  return holders.map((h) => ({ agentId: h.agentId, addrs: [...h.addrs] }));
+function toRegistration(r: NativeRegistration): Registration {
+  return Object.freeze({
+    agentId: r.agentId,
+    shard: r.shard,
+    addrs: Object.freeze([...r.addrs]),
+    expiresAt: r.expiresAt,
+    holders: Object.freeze(r.holders.map((h) => Object.freeze({ agentId: h.agentId, outcome: h.outcome as HolderOutcome }))),
+  });
+}
+
+/** Splits the arguments of `register`, old form (`agentId` first) included. */
+function registerArgs(
+  args: readonly unknown[],
+): { agentId: unknown; addrs: readonly string[] | undefined; options: RendezvousOptions } {
+  const [first, ...rest] = args;
+  if (typeof first === 'string') {
+    const [addrs, options] = rest as [readonly string[] | undefined, RendezvousOptions | undefined];
+    return { agentId: first, addrs, options: options ?? {} };
+  }
+  if (Array.isArray(first)) {
+    return { agentId: undefined, addrs: first as readonly string[], options: (rest[0] as RendezvousOptions | undefined) ?? {} };
+  }
+  return { agentId: undefined, addrs: undefined, options: (first as RendezvousOptions | undefined) ?? {} };
 }
 
 let create: (core: AgentCore, config: GossipConfig, coordinators: CoordinatorManager, presence: PresenceManager) => RendezvousManager;
@@ -176,18 +203,17 @@ export class RendezvousManager {
   }
 
   readonly #core: AgentCore;
-  readonly #ttl: number;
-  readonly #replicas: number;
-  readonly #coordinators: CoordinatorManager;
-  readonly #presence: PresenceManager;
-  #renewal: Ticker | undefined;
+  readonly #native: NativeRendezvous;
 
   private constructor(core: AgentCore, config: GossipConfig, coordinators: CoordinatorManager, presence: PresenceManager) {
     this.#core = core;
-    this.#ttl = config.rendezvousTtl;
-    this.#replicas = config.rendezvousReplicas;
-    this.#coordinators = coordinators;
-    this.#presence = presence;
+    this.#native = callNativeSync(() =>
+      core.native.rendezvous(
+        { recordTtlMs: config.rendezvousTtl, replicas: config.rendezvousReplicas },
+        coordinators.handle,
+        presence.handle,
+      ),
+    );
   }
 
   /** Number of shards, 65536. */
@@ -208,16 +234,8 @@ export class RendezvousManager {
    */
   holdersFor(agentId: AgentId): RendezvousHolder[] {
     checkAgentId(agentId);
-    const native = this.#core.use();
-    return rankHolders(shardId(agentId), this.#candidates(native), this.#replicas);
-  }
-
-  #candidates(native: NativeAgent): RendezvousHolder[] {
-    const coordinators = this.#coordinators.getCoordinators();
-    if (coordinators.length > 0) return coordinators.map((c) => ({ agentId: c.peerId, addrs: c.addrs }));
-    const online: RendezvousHolder[] = this.#presence.getOnlineAgents().map((a) => ({ agentId: a.agentId, addrs: a.addrs }));
-    online.push({ agentId: native.agentId, addrs: callNativeSync(() => native.advertisedAddrs()) });
-    return online;
+    this.#core.use();
+    return callNativeSync(() => this.#native.holdersFor(agentId)).map(toHolder);
   }
 
   /**
@@ -225,36 +243,37 @@ export class RendezvousManager {
    * {@link lookup} it, and renews the registration every `rendezvousTtl / 2`
    * until {@link unregister} or `close()`.
    *
-   * @param agentId - must be this agent's own id: nobody can register another agent
    * @param addrs - addresses (`"ip:port"`) to publish; by default this agent's advertised addresses
    *   (`agent.advertisedAddrs`), taken afresh at each renewal
    * @returns what each holder answered
-   * @throws {@link RendezvousError} (`ERR_X0X_RENDEZVOUS`) when `agentId` is not this
-   *   agent's, or when no holder stored the record (none known or none reachable)
+   * @throws {@link RendezvousError} (`ERR_X0X_RENDEZVOUS`) when no holder stored the record
+   *   (none known or none reachable)
    * @throws {@link BadAddressError} when an address is not `ip:port`
    * @throws {@link InvalidConfigError} when `timeoutMs` is out of range or more than 16 addresses are given
    * @throws {@link AbortError} when `options.signal` aborts first
    * @throws {@link ClosedError} once the agent is closed
    * @example
    * ```ts
-   * await agent.rendezvous.register(agent.agentId);
+   * await agent.rendezvous.register();
    * // elsewhere, on any agent of the network:
    * const where = await other.rendezvous.lookup(id); // { addrs: [...] } or null
    * ```
    */
-  async register(agentId: AgentId, addrs?: readonly string[], options: RendezvousOptions = {}): Promise<Registration> {
-    const native = this.#self(agentId, 'register');
-    const timeoutMs = checkTimeoutMs(options.timeoutMs, DEFAULT_RENDEZVOUS_TIMEOUT_MS, MAX_RENDEZVOUS_TIMEOUT_MS);
-    // Without explicit addresses each renewal takes the advertised ones
-    // afresh: the address peers observe (a NAT's mapping) is learned later.
-    const given = addrs === undefined ? undefined : [...addrs];
-    const list = (): string[] => given ?? callNativeSync(() => native.advertisedAddrs());
-    const registration = await this.#store(native, list(), timeoutMs, options.signal);
-    this.#renewal?.stop();
-    this.#renewal = new Ticker(Math.max(1_000, Math.floor(this.#ttl / 2)), async () => {
-      if (!this.#core.closed) await this.#store(native, list(), timeoutMs, undefined);
-    });
-    return registration;
+  register(addrs?: readonly string[], options?: RendezvousOptions): Promise<Registration>;
+  register(options?: RendezvousOptions): Promise<Registration>;
+  /**
+   * @deprecated An agent can only register itself: pass no id
+   *   (`register(addrs?, options?)`). Any other id than this agent's fails
+   *   with {@link RendezvousError}.
+   */
+  register(agentId: AgentId, addrs?: readonly string[], options?: RendezvousOptions): Promise<Registration>;
+  async register(...args: unknown[]): Promise<Registration> {
+    const { agentId, addrs, options } = registerArgs(args);
+    const timeoutMs = this.#checkCall(agentId, 'register', options);
+    const given = addrs === undefined ? null : [...addrs];
+    throwIfAborted(options.signal);
+    const r = await raceAbort(callNative(() => this.#native.register(given, timeoutMs)), options.signal);
+    return toRegistration(r);
   }
 
   /**
@@ -262,15 +281,22 @@ export class RendezvousManager {
    * addresses" record in its place, so lookups answer `null` and an older
    * registration cannot be replayed. Stops the renewal.
    *
-   * @param agentId - must be this agent's own id
    * @throws the same errors as {@link register}
    */
-  async unregister(agentId: AgentId, options: RendezvousOptions = {}): Promise<Registration> {
-    const native = this.#self(agentId, 'unregister');
-    const timeoutMs = checkTimeoutMs(options.timeoutMs, DEFAULT_RENDEZVOUS_TIMEOUT_MS, MAX_RENDEZVOUS_TIMEOUT_MS);
-    this.#renewal?.stop();
-    this.#renewal = undefined;
-    return this.#store(native, [], timeoutMs, options.signal);
+  unregister(options?: RendezvousOptions): Promise<Registration>;
+  /**
+   * @deprecated An agent can only unregister itself: pass no id
+   *   (`unregister(options?)`).
+   */
+  unregister(agentId: AgentId, options?: RendezvousOptions): Promise<Registration>;
+  async unregister(...args: unknown[]): Promise<Registration> {
+    const [first, second] = args;
+    const legacy = typeof first === 'string';
+    const options = ((legacy ? second : first) as RendezvousOptions | undefined) ?? {};
+    const timeoutMs = this.#checkCall(legacy ? first : undefined, 'unregister', options);
+    throwIfAborted(options.signal);
+    const r = await raceAbort(callNative(() => this.#native.unregister(timeoutMs)), options.signal);
+    return toRegistration(r);
   }
 
   /**
@@ -287,16 +313,10 @@ export class RendezvousManager {
   async lookup(agentId: AgentId, options: RendezvousOptions = {}): Promise<AgentAddresses | null> {
     checkAgentId(agentId);
     const timeoutMs = checkTimeoutMs(options.timeoutMs, DEFAULT_RENDEZVOUS_TIMEOUT_MS, MAX_RENDEZVOUS_TIMEOUT_MS);
-    const native = this.#core.use();
+    this.#core.use();
     throwIfAborted(options.signal);
-    const holders = rankHolders(shardId(agentId), this.#candidates(native), this.#replicas);
-    if (holders.length === 0) return null;
-    const found = await raceAbort(
-      callNative(() => native.rendezvousLookup(toNative(holders), agentId, timeoutMs)),
-      options.signal,
-    );
-    const r = found.record;
-    return r === undefined
+    const r = await raceAbort(callNative(() => this.#native.lookup(agentId, timeoutMs)), options.signal);
+    return r === null || r === undefined
       ? null
       : Object.freeze({ agentId: r.agentId, addrs: Object.freeze([...r.addrs]), issuedAt: r.issuedAt, expiresAt: r.expiresAt });
   }
@@ -306,45 +326,23 @@ export class RendezvousManager {
    * @throws {@link ClosedError} once the agent is closed
    */
   stats(): RendezvousStats {
-    const native = this.#core.use();
-    return callNativeSync(() => native.rendezvousStats());
+    this.#core.use();
+    return { ...callNativeSync(() => this.#native.stats()) };
   }
 
   /** @internal Stops renewing; called by `close()`. */
   stop(): void {
-    this.#renewal?.stop();
-    this.#renewal = undefined;
+    this.#native.stop();
   }
 
-  #self(agentId: AgentId, what: string): NativeAgent {
-    checkAgentId(agentId);
+  /** Checks the arguments of register/unregister; returns the timeout. */
+  #checkCall(agentId: unknown, what: string, options: RendezvousOptions): number {
+    if (agentId !== undefined) checkAgentId(agentId);
     const native = this.#core.use();
-    if (agentId !== native.agentId) {
-      throw new RendezvousError(`an agent can only ${what} itself: ${agentId} is not this agent (${native.agentId})`);
+    if (agentId !== undefined && agentId !== native.agentId) {
+      throw new RendezvousError(`an agent can only ${what} itself: ${String(agentId)} is not this agent (${native.agentId})`);
     }
-    return native;
-  }
-
-  async #store(native: NativeAgent, addrs: string[], timeoutMs: number, signal: AbortSignal | undefined): Promise<Registration> {
-    throwIfAborted(signal);
-    const holders = rankHolders(shardId(native.agentId), this.#candidates(native), this.#replicas);
-    const record = callNativeSync(() => native.signAddrRecord(addrs, this.#ttl));
-    const replies = await raceAbort(
-      callNative(() => native.rendezvousStore(toNative(holders), record, timeoutMs)),
-      signal,
-    );
-    const outcomes = replies.map((r) => Object.freeze({ agentId: r.agentId, outcome: r.outcome }));
-    if (!outcomes.some((o) => o.outcome === 'stored')) {
-      const why = outcomes.length === 0 ? 'no holder is known' : outcomes.map((o) => `${o.agentId.slice(0, 8)}: ${o.outcome}`).join(', ');
-      throw new RendezvousError(`no rendezvous holder stored the record (${why})`);
-    }
-    return Object.freeze({
-      agentId: native.agentId,
-      shard: shardId(native.agentId),
-      addrs: Object.freeze([...addrs]),
-      expiresAt: Date.now() + this.#ttl,
-      holders: Object.freeze(outcomes),
-    });
+    return checkTimeoutMs(options.timeoutMs, DEFAULT_RENDEZVOUS_TIMEOUT_MS, MAX_RENDEZVOUS_TIMEOUT_MS);
   }
 }
 

@@ -11,6 +11,9 @@ import type {
   NativeAddrRecord,
   NativeAgentOptions,
   NativeConnectionEvent,
+  NativeCoordinatorAdvert,
+  NativeCoordinatorConfig,
+  NativeCoordinatorStats,
   NativeFoafStats,
   NativeHolder,
   NativeHolderReply,
@@ -32,7 +35,9 @@ import type {
   NativePresenceStats,
   NativePubSubStats,
   NativeRecord,
+  NativeRegistration,
   NativeRejectionCount,
+  NativeRendezvousConfig,
 } from '../../native/binding.js';
 import { FakePullSource } from './fake-pull-source.js';
 
@@ -196,6 +201,95 @@ class FakePresence {
       beaconsSent: 0, beaconsReceived: 0, replaysDropped: 0, invalidDropped: 0, decryptFailures: 0,
       plaintextIgnored: 0, online: this.online.length, relayRateLimited: 0, relayInvalid: 0,
     };
+  }
+}
+
+/** Coordinator adverts as the binding exposes them: calls recorded, lists set by a test. */
+class FakeCoordinators {
+  /** What list() returns, set by a test. */
+  adverts: NativeCoordinatorAdvert[] = [];
+  /** What stats() returns, set by a test. */
+  counters: NativeCoordinatorStats = { accepted: 0, rejected: [] };
+
+  constructor(
+    readonly config: NativeCoordinatorConfig,
+    readonly calls: string[],
+  ) {}
+
+  async start(): Promise<void> {
+    this.calls.push('coordinators.start');
+  }
+
+  async advertise(): Promise<NativeCoordinatorAdvert> {
+    this.calls.push('coordinators.advertise');
+    return { peerId: 'ab'.repeat(32), addrs: ['127.0.0.1:40000'], timestamp: 1, expiresAt: 2, signature: Buffer.from([1]), publicKey: Buffer.from([2]) };
+  }
+
+  list(): NativeCoordinatorAdvert[] {
+    return this.adverts;
+  }
+
+  stats(): NativeCoordinatorStats {
+    return this.counters;
+  }
+
+  stop(): void {
+    this.calls.push('coordinators.stop');
+  }
+}
+
+/** Rendezvous as the binding exposes it: calls recorded, answers set by a test. */
+class FakeRendezvous {
+  /** What holdersFor() returns. */
+  holders: NativeHolder[] = [];
+  /** What register()/unregister() reject with, if set. */
+  failure: Error | undefined;
+  /** What lookup() resolves with; a never-settling promise when undefined. */
+  lookupAnswer: NativeAddrRecord | null | undefined = null;
+
+  constructor(
+    readonly config: NativeRendezvousConfig,
+    readonly coordinators: FakeCoordinators,
+    readonly presence: FakePresence,
+    readonly calls: string[],
+  ) {}
+
+  holdersFor(agentId: string): NativeHolder[] {
+    this.calls.push(`rendezvous.holdersFor:${agentId}`);
+    return this.holders;
+  }
+
+  #registration(addrs: string[]): NativeRegistration {
+    return { agentId: 'ab'.repeat(32), shard: 7, addrs, expiresAt: 9, holders: [{ agentId: 'cd'.repeat(32), outcome: 'stored' }] };
+  }
+
+  async register(addrs: string[] | null, timeoutMs: number): Promise<NativeRegistration> {
+    this.calls.push(`rendezvous.register:${addrs === null ? 'advertised' : addrs.join(',')}:${timeoutMs}`);
+    if (this.failure) throw this.failure;
+    return this.#registration(addrs ?? ['127.0.0.1:40000']);
+  }
+
+  async unregister(timeoutMs: number): Promise<NativeRegistration> {
+    this.calls.push(`rendezvous.unregister:${timeoutMs}`);
+    if (this.failure) throw this.failure;
+    return this.#registration([]);
+  }
+
+  async lookup(agentId: string, timeoutMs: number): Promise<NativeAddrRecord | null> {
+    this.calls.push(`rendezvous.lookup:${agentId}:${timeoutMs}`);
+    if (this.lookupAnswer === undefined) return new Promise(() => undefined);
+    return this.lookupAnswer;
+  }
+
+  stats(): NativeRendezvousStats {
+    return {
+      recordsHeld: 1, storesAccepted: 2, invalidRejected: 3, staleRejected: 4, fullRejected: 5,
+      lookupsServed: 6, requestsSent: 7, answersReceived: 8, malformedDropped: 9,
+    };
+  }
+
+  stop(): void {
+    this.calls.push('rendezvous.stop');
   }
 }
 
@@ -382,6 +476,22 @@ class FakeAgent {
     return presence;
   }
 
+  coordinatorBooks: FakeCoordinators[] = [];
+
+  coordinators(config: NativeCoordinatorConfig): FakeCoordinators {
+    const c = new FakeCoordinators(config, this.calls);
+    this.coordinatorBooks.push(c);
+    return c;
+  }
+
+  rendezvousClients: FakeRendezvous[] = [];
+
+  rendezvous(config: NativeRendezvousConfig, coordinators: FakeCoordinators, presence: FakePresence): FakeRendezvous {
+    const r = new FakeRendezvous(config, coordinators, presence, this.calls);
+    this.rendezvousClients.push(r);
+    return r;
+  }
+
   floodStats(): NativeFloodStats {
     return { sent: 0, received: 0, duplicates: 0, oversized: 0, rateLimited: 0, invalid: 0 };
   }
@@ -466,7 +576,11 @@ const checked = {
   NativeFloodPayloads: FakePullSource,
   NativePresence: FakePresence,
   NativePresenceEvents: FakePullSource,
+  NativeCoordinators: FakeCoordinators,
+  NativeRendezvous: FakeRendezvous,
   verifyRecord: fakeVerifyRecord,
+  verifyCoordinatorAdvert: (): boolean => true,
+  rankHolders: (_shard: number, candidates: NativeHolder[], count: number): NativeHolder[] => candidates.slice(0, count),
   errorCodes: (): string[] => [],
   ...FAKE_LIMITS,
 } satisfies {
@@ -477,7 +591,7 @@ const checked = {
 
 export const fakeBinding = checked as unknown as NativeBinding;
 
-export { FakeAgent, FakeKeypair, FakePresence };
+export { FakeAgent, FakeCoordinators, FakeKeypair, FakePresence, FakeRendezvous };
 
 /** Makes `require('<root>/native/index.cjs')` return the fake. Call before importing src/agent.ts. */
 export function installFakeBinding(): void {

@@ -428,7 +428,9 @@ const commands = {
   async rendezvousRegister({ agentId, addrs, timeoutMs }) {
     const a = requireAgent();
     try {
-      const r = await a.rendezvous.register(agentId ?? a.agentId, addrs, timeoutMs === undefined ? {} : { timeoutMs });
+      const options = timeoutMs === undefined ? {} : { timeoutMs };
+      // The deprecated form (an id first) only where a test names an id.
+      const r = await (agentId === undefined ? a.rendezvous.register(addrs, options) : a.rendezvous.register(agentId, addrs, options));
       return { registration: { shard: r.shard, addrs: [...r.addrs], holders: r.holders.map((h) => ({ ...h })) } };
     } catch (err) {
       return { error: errorInfo(err) };
@@ -438,7 +440,8 @@ const commands = {
   async rendezvousUnregister({ agentId, timeoutMs }) {
     const a = requireAgent();
     try {
-      const r = await a.rendezvous.unregister(agentId ?? a.agentId, timeoutMs === undefined ? {} : { timeoutMs });
+      const options = timeoutMs === undefined ? {} : { timeoutMs };
+      const r = await (agentId === undefined ? a.rendezvous.unregister(options) : a.rendezvous.unregister(agentId, options));
       return { registration: { shard: r.shard, addrs: [...r.addrs], holders: r.holders.map((h) => ({ ...h })) } };
     } catch (err) {
       return { error: errorInfo(err) };

@@ -60,6 +60,7 @@ function snapshot(diagnostics: Record<string, number> = {}): AgentStatsSnapshot 
         expired: 37,
         'from-future': 38,
         replayed: 39,
+        full: 61,
       },
     },
     discovery: {
@@ -198,6 +199,7 @@ describe('agent metric families', () => {
       ['x0x_coordinator_adverts_accepted_total', {}, 32],
       ['x0x_coordinator_adverts_rejected_total', { reason: 'malformed' }, 33],
       ['x0x_coordinator_adverts_rejected_total', { reason: 'replayed' }, 39],
+      ['x0x_coordinator_adverts_rejected_total', { reason: 'full' }, 61],
       ['x0x_discovery_queries_started_total', {}, 40],
       ['x0x_discovery_queries_handled_total', {}, 41],
       ['x0x_discovery_queries_forwarded_total', {}, 42],

@@ -1,14 +1,12 @@
-// PresenceManager and CoordinatorManager over the recording fake binding.
-// Presence: what the facade adds (config, lifecycle, event mapping). The
-// coordinator manager: how it turns incoming records into lists and
-// counters; the fake book applies the same replay and expiry rules as the
-// Rust one (without cryptography); signatures are covered by the Rust tests
-// and the network tests.
+// PresenceManager and CoordinatorManager over the recording fake binding:
+// what the facades add (config, lifecycle, mapping). Both protocols run in
+// the core (crates/x0x-core/src/presence, src/coordinators, with their own
+// deterministic tests) and are tested across processes in test/net.
 import '../helpers/use-fake-binding.js';
 
 import { describe, expect, it } from 'vitest';
 
-import { Agent, ClosedError, COORDINATORS_TOPIC, type PresenceEvent } from '../../src/index.js';
+import { Agent, ClosedError, type PresenceEvent } from '../../src/index.js';
 import { FakeAgent } from '../helpers/fake-binding.js';
 
 function lastNative(): FakeAgent {
@@ -79,21 +77,45 @@ describe('PresenceManager', () => {
 });
 
 describe('CoordinatorManager', () => {
-  it('lists its own advert when configured as coordinator and publishes it on the well-known topic', async () => {
+  it('hands the core its config and starts with joinNetwork, advertising only when configured', async () => {
     await using agent = await Agent.builder().withConfig({ coordinator: true, coordinatorAdvertTtl: 10_000 }).build();
-    await agent.joinNetwork();
     const native = lastNative();
-    expect(native.calls).toContain(`subscribe ${COORDINATORS_TOPIC}`);
-    expect(native.calls.some((c) => c.startsWith(`publish ${COORDINATORS_TOPIC}`))).toBe(true);
-    const [own] = agent.coordinators.getCoordinators();
-    expect(own).toMatchObject({ peerId: agent.agentId, addrs: ['127.0.0.1:40000'] });
-    expect(own!.expiresAt - own!.timestamp).toBe(10_000);
+    expect(native.coordinatorBooks[0]!.config).toStrictEqual({ advertTtlMs: 10_000, advertise: true });
+    expect(native.calls).not.toContain('coordinators.start');
+    await agent.joinNetwork();
+    expect(native.calls.indexOf('coordinators.start')).toBeGreaterThan(native.calls.findIndex((c) => c.startsWith('join')));
+    await using plain = await Agent.builder().build();
+    expect(lastNative().coordinatorBooks[0]!.config).toStrictEqual({ advertTtlMs: 86_400_000, advertise: false });
+    expect(plain.coordinators).toBeDefined();
   });
 
-  it('does not advertise unless asked', async () => {
+  it('returns frozen adverts with their own byte copies, and every rejection reason in stats', async () => {
     await using agent = await Agent.builder().build();
-    await agent.joinNetwork();
-    expect(lastNative().calls.some((c) => c.startsWith(`publish ${COORDINATORS_TOPIC}`))).toBe(false);
-    expect(agent.coordinators.getCoordinators()).toEqual([]);
+    const book = lastNative().coordinatorBooks[0]!;
+    const signature = Buffer.from([1, 2, 3]);
+    book.adverts = [{ peerId: OTHER, addrs: ['10.0.0.2:1'], timestamp: 5, expiresAt: 9, signature, publicKey: Buffer.from([4]) }];
+    book.counters = { accepted: 3, rejected: [{ reason: 'replayed', count: 2 }, { reason: 'full', count: 1 }] };
+    const [advert] = agent.coordinators.getCoordinators();
+    expect(advert).toMatchObject({ peerId: OTHER, addrs: ['10.0.0.2:1'], timestamp: 5, expiresAt: 9 });
+    expect(Object.isFrozen(advert) && Object.isFrozen(advert!.addrs)).toBe(true);
+    signature[0] = 9;
+    expect(advert!.signature[0]).toBe(1);
+    expect(agent.coordinators.stats()).toStrictEqual({
+      accepted: 3,
+      rejected: {
+        malformed: 0, 'wrong-kind': 0, 'signer-mismatch': 0, 'bad-signature': 0,
+        expired: 0, 'from-future': 0, replayed: 2, full: 1,
+      },
+    });
+  });
+
+  it('stops advertising at close and refuses to advertise afterwards, without calling the core', async () => {
+    const agent = await Agent.builder().build();
+    const native = lastNative();
+    expect((await agent.coordinators.advertiseAsCoordinator()).addrs).toStrictEqual(['127.0.0.1:40000']);
+    await agent.close();
+    expect(native.calls.indexOf('coordinators.stop')).toBeLessThan(native.calls.indexOf('close'));
+    await expect(agent.coordinators.advertiseAsCoordinator()).rejects.toThrow(ClosedError);
+    expect(native.calls.filter((c) => c === 'coordinators.advertise')).toHaveLength(1);
   });
 });

@@ -1,15 +1,15 @@
-// agent.rendezvous over the recording stand-in for the addon: holder ranking,
-// validation before the boundary, the "only yourself" rule, renewal and
-// result mapping. Rendezvous itself is tested across processes in
+// agent.rendezvous over the recording stand-in for the addon: what the
+// facade adds (config, validation before the boundary, the legacy "only
+// yourself" argument, AbortSignal, result and error mapping, lifecycle).
+// Ranking, renewal and lookups run in the core (crates/x0x-core/src/
+// rendezvous, with deterministic tests) and are tested across processes in
 // test/net/rendezvous.test.ts.
 import '../helpers/use-fake-binding.js';
 
-import { randomBytes } from 'node:crypto';
-
 import { describe, expect, it } from 'vitest';
 
-import { Agent, ClosedError, InvalidConfigError, rankHolders, RendezvousError, type RendezvousHolder } from '../../src/index.js';
-import { FakeAgent } from '../helpers/fake-binding.js';
+import { AbortError, Agent, ClosedError, InvalidConfigError, RendezvousError } from '../../src/index.js';
+import { FakeAgent, type FakeRendezvous } from '../helpers/fake-binding.js';
 
 function lastNative(): FakeAgent {
   const agent = FakeAgent.created.at(-1);
@@ -17,103 +17,99 @@ function lastNative(): FakeAgent {
   return agent;
 }
 
-const holder = (): RendezvousHolder => ({ agentId: randomBytes(32).toString('hex'), addrs: ['127.0.0.1:1'] });
+function client(): FakeRendezvous {
+  return lastNative().rendezvousClients[0]!;
+}
 
-describe('rankHolders', () => {
-  it('picks the same holders whatever the order of the candidates, without duplicates', () => {
-    const candidates = Array.from({ length: 20 }, holder);
-    const top = rankHolders(1234, candidates, 3);
-    expect(top).toHaveLength(3);
-    expect(rankHolders(1234, [...candidates].reverse(), 3)).toStrictEqual(top);
-    expect(rankHolders(1234, [...candidates, ...candidates], 20)).toHaveLength(20);
-    expect(rankHolders(1234, candidates.slice(0, 2), 3)).toHaveLength(2);
-    expect(rankHolders(1234, [], 3)).toStrictEqual([]);
-  });
-
-  it('moves at most one holder of a shard when one candidate joins', () => {
-    const candidates = Array.from({ length: 30 }, holder);
-    for (let shard = 0; shard < 200; shard++) {
-      const before = rankHolders(shard, candidates, 3).map((h) => h.agentId);
-      const newcomer = holder();
-      const after = rankHolders(shard, [...candidates, newcomer], 3).map((h) => h.agentId);
-      const moved = after.filter((id) => !before.includes(id));
-      expect(moved.length).toBeLessThanOrEqual(1);
-      if (moved.length === 1) expect(moved[0]).toBe(newcomer.agentId);
-    }
-  });
-
-  it('spreads shards over the candidates', () => {
-    const candidates = Array.from({ length: 10 }, holder);
-    const firsts = new Map<string, number>();
-    for (let shard = 0; shard < 2_000; shard++) {
-      const id = rankHolders(shard, candidates, 1)[0]!.agentId;
-      firsts.set(id, (firsts.get(id) ?? 0) + 1);
-    }
-    // Expected 200 each; a candidate ranking first for under 100 or over 300
-    // shards would mean the weight ignores the shard or the candidate.
-    expect(firsts.size).toBe(10);
-    for (const n of firsts.values()) {
-      expect(n).toBeGreaterThan(100);
-      expect(n).toBeLessThan(300);
-    }
-  });
-});
+const OTHER = 'cd'.repeat(32);
 
 describe('agent.rendezvous', () => {
-  it('registers only this agent, at its listen addresses by default, and maps each holder outcome', async () => {
-    const agent = await Agent.builder().withConfig({ rendezvousTtl: 20_000 }).build();
+  it("hands the core its config with this agent's coordinators and presence", async () => {
+    await using agent = await Agent.builder().withConfig({ rendezvousTtl: 20_000, rendezvousReplicas: 2 }).build();
     const native = lastNative();
-    const r = await agent.rendezvous.register(agent.agentId);
-    expect(native.calls).toContain('signAddrRecord:127.0.0.1:40000:20000');
-    expect(r.addrs).toStrictEqual(['127.0.0.1:40000']);
-    expect(r.shard).toBe(agent.rendezvous.shardId(agent.agentId));
-    // No coordinator and nobody online: this agent is its own only holder.
-    expect(r.holders).toStrictEqual([{ agentId: agent.agentId, outcome: 'stored' }]);
+    expect(client().config).toStrictEqual({ recordTtlMs: 20_000, replicas: 2 });
+    expect(client().coordinators).toBe(native.coordinatorBooks[0]);
+    expect(client().presence).toBe(native.presences[0]);
+    expect(agent.rendezvous.shardCount).toBe(65_536);
+  });
 
-    const other = 'cd'.repeat(32);
-    const err = await agent.rendezvous.register(other).catch((e: unknown) => e);
+  it('registers without an id, or with its own id (deprecated), and refuses any other id before the core', async () => {
+    await using agent = await Agent.builder().build();
+    const r = await agent.rendezvous.register();
+    expect(client().calls).toContain('rendezvous.register:advertised:10000');
+    expect(r).toStrictEqual({ agentId: 'ab'.repeat(32), shard: 7, addrs: ['127.0.0.1:40000'], expiresAt: 9, holders: [{ agentId: OTHER, outcome: 'stored' }] });
+    expect(Object.isFrozen(r) && Object.isFrozen(r.holders) && Object.isFrozen(r.holders[0])).toBe(true);
+    await agent.rendezvous.register(['10.0.0.1:5'], { timeoutMs: 7 });
+    expect(client().calls).toContain('rendezvous.register:10.0.0.1:5:7');
+    await agent.rendezvous.register({ timeoutMs: 8 });
+    expect(client().calls).toContain('rendezvous.register:advertised:8');
+    await agent.rendezvous.register(agent.agentId, ['10.0.0.1:6']);
+    expect(client().calls).toContain('rendezvous.register:10.0.0.1:6:10000');
+
+    const before = client().calls.length;
+    const err = await agent.rendezvous.register(OTHER).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RendezvousError);
     expect((err as RendezvousError).code).toBe('ERR_X0X_RENDEZVOUS');
-    await expect(agent.rendezvous.unregister(other)).rejects.toBeInstanceOf(RendezvousError);
+    await expect(agent.rendezvous.unregister(OTHER)).rejects.toBeInstanceOf(RendezvousError);
+    await expect(agent.rendezvous.register('nope')).rejects.toThrow(TypeError);
+    expect(client().calls).toHaveLength(before);
 
-    const gone = await agent.rendezvous.unregister(agent.agentId, { timeoutMs: 7 });
-    expect(gone.addrs).toStrictEqual([]);
-    expect(native.calls).toContain('signAddrRecord::20000');
-    expect(native.calls).toContain('rendezvousStore:record::7');
-    await agent.close();
+    expect((await agent.rendezvous.unregister({ timeoutMs: 7 })).addrs).toStrictEqual([]);
+    await agent.rendezvous.unregister(agent.agentId);
+    expect(client().calls.filter((c) => c.startsWith('rendezvous.unregister'))).toStrictEqual(['rendezvous.unregister:7', 'rendezvous.unregister:10000']);
   });
 
-  it('fails with ERR_X0X_RENDEZVOUS when no holder stores the record', async () => {
-    const agent = await Agent.builder().build();
-    lastNative().storeOutcome = 'unreachable';
-    const err = await agent.rendezvous.register(agent.agentId, ['10.0.0.1:5']).catch((e: unknown) => e);
+  it("turns the core's coded refusal into RendezvousError", async () => {
+    await using agent = await Agent.builder().build();
+    client().failure = Object.assign(new Error('no rendezvous holder stored the record (cdcdcdcd: unreachable)'), { code: 'ERR_X0X_RENDEZVOUS' });
+    const err = await agent.rendezvous.register().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RendezvousError);
     expect((err as Error).message).toContain('unreachable');
-    await agent.close();
   });
 
-  it('validates ids and timeoutMs before the boundary, maps lookups, and refuses calls after close', async () => {
+  it('validates ids and timeoutMs before the boundary, honours AbortSignal, and maps lookups', async () => {
+    await using agent = await Agent.builder().build();
+    await expect(agent.rendezvous.lookup('nope')).rejects.toThrow(TypeError);
+    expect(() => agent.rendezvous.holdersFor('nope')).toThrow(TypeError);
+    for (const timeoutMs of [0, 120_001, 1.5]) {
+      for (const call of [() => agent.rendezvous.lookup(OTHER, { timeoutMs }), () => agent.rendezvous.register({ timeoutMs })]) {
+        const err = await call().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(InvalidConfigError);
+        expect((err as InvalidConfigError).field).toBe('timeoutMs');
+      }
+    }
+    expect(client().calls.some((c) => c.startsWith('rendezvous.lookup') || c.startsWith('rendezvous.register'))).toBe(false);
+
+    expect(await agent.rendezvous.lookup(OTHER)).toBeNull();
+    client().lookupAnswer = { agentId: OTHER, addrs: ['127.0.0.1:9'], issuedAt: 1, expiresAt: 2 };
+    const found = await agent.rendezvous.lookup(OTHER, { timeoutMs: 5 });
+    expect(found).toStrictEqual({ agentId: OTHER, addrs: ['127.0.0.1:9'], issuedAt: 1, expiresAt: 2 });
+    expect(Object.isFrozen(found)).toBe(true);
+    expect(client().calls).toContain(`rendezvous.lookup:${OTHER}:5`);
+
+    client().lookupAnswer = undefined;
+    const controller = new AbortController();
+    const pending = agent.rendezvous.lookup(OTHER, { signal: controller.signal });
+    controller.abort();
+    await expect(pending).rejects.toBeInstanceOf(AbortError);
+    await expect(agent.rendezvous.register({ signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
+
+    client().holders = [{ agentId: OTHER, addrs: ['10.0.0.3:1'] }];
+    const [holder] = agent.rendezvous.holdersFor(OTHER);
+    expect(holder).toStrictEqual({ agentId: OTHER, addrs: ['10.0.0.3:1'] });
+    expect(Object.isFrozen(holder) && Object.isFrozen(holder!.addrs)).toBe(true);
+    expect(agent.rendezvous.stats().lookupsServed).toBe(6);
+  });
+
+  it('stops renewing at close and refuses calls afterwards', async () => {
     const agent = await Agent.builder().build();
     const native = lastNative();
-    const target = 'ab'.repeat(32);
-    await expect(agent.rendezvous.lookup('nope')).rejects.toThrow(TypeError);
-    for (const timeoutMs of [0, 120_001, 1.5]) {
-      const err = await agent.rendezvous.lookup(target, { timeoutMs }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(InvalidConfigError);
-      expect((err as InvalidConfigError).field).toBe('timeoutMs');
-    }
-    expect(native.calls.some((c) => c.startsWith('rendezvousLookup'))).toBe(false);
-
-    expect(await agent.rendezvous.lookup(target)).toBeNull();
-    expect(native.calls).toContain(`rendezvousLookup:${target}:10000`);
-    native.lookupAnswer = { record: { agentId: target, addrs: ['127.0.0.1:9'], issuedAt: 1, expiresAt: 2 }, answered: 1, rejected: 0 };
-    expect(await agent.rendezvous.lookup(target)).toStrictEqual({ agentId: target, addrs: ['127.0.0.1:9'], issuedAt: 1, expiresAt: 2 });
-    expect(agent.rendezvous.stats().lookupsServed).toBe(6);
-
     await agent.close();
+    expect(native.calls.indexOf('rendezvous.stop')).toBeLessThan(native.calls.indexOf('close'));
     expect(() => agent.rendezvous.stats()).toThrow(ClosedError);
-    await expect(agent.rendezvous.lookup(target)).rejects.toBeInstanceOf(ClosedError);
-    await expect(agent.rendezvous.register(agent.agentId)).rejects.toBeInstanceOf(ClosedError);
-    expect(agent.rendezvous.shardId(target)).toBe(agent.rendezvous.shardId(target));
+    expect(() => agent.rendezvous.holdersFor(OTHER)).toThrow(ClosedError);
+    await expect(agent.rendezvous.lookup(OTHER)).rejects.toBeInstanceOf(ClosedError);
+    await expect(agent.rendezvous.register()).rejects.toBeInstanceOf(ClosedError);
+    await expect(agent.rendezvous.unregister()).rejects.toBeInstanceOf(ClosedError);
   });
 });

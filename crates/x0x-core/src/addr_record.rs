@@ -23,8 +23,6 @@ const DOMAIN: &[u8] = b"x0x-addr-record-v1\0";
 pub const MAX_ADDRS: usize = 16;
 /// Largest encoded record (16 IPv6 addresses).
 pub const MAX_RECORD_BYTES: usize = 1 + PUBLIC_KEY_LEN + 8 + 8 + 1 + MAX_ADDRS * 19 + SIGNATURE_LEN;
-/// Largest clock lead of a record's issuer over ours that is still accepted.
-const MAX_CLOCK_SKEW_MS: u64 = 60_000;
 
 /// A verified address record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +132,7 @@ pub fn open(bytes: &[u8], now_ms: u64) -> Result<AddrRecord, RecordError> {
     if !verify(pk, &signed, sig) {
         return Err(RecordError::BadSignature);
     }
-    if now_ms >= expires_at_ms || issued_at_ms > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+    if now_ms >= expires_at_ms || issued_at_ms > now_ms.saturating_add(crate::records::MAX_CLOCK_SKEW_MS) {
         return Err(RecordError::Expired);
     }
     Ok(AddrRecord { agent_id: PeerId::from_pubkey(pk).to_bytes(), addrs, issued_at_ms, expires_at_ms })

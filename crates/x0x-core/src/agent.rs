@@ -51,8 +51,6 @@ use crate::{MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES};
 type Membership_ = HyParViewMembership<QuicTransport>;
 type PubSub_ = PlumtreePubSub<QuicTransport>;
 
-/// Largest accepted lead of a publisher's clock over ours.
-const MAX_CLOCK_SKEW_MS: u64 = 60_000;
 /// Pub/sub bytes waiting to be written, over all peers, above which a local
 /// publish waits: a few 1 MiB messages to a handful of peers, or a few
 /// hundred small ones.
@@ -1056,7 +1054,7 @@ impl Shared {
         };
         let wall = now_ms();
         if wall.saturating_sub(opened.published_at) > self.message_ttl_ms
-            || opened.published_at > wall + MAX_CLOCK_SKEW_MS
+            || opened.published_at > wall + records::MAX_CLOCK_SKEW_MS
         {
             // Outside the freshness window the dedup cache can no longer vouch
             // for it, so an old frame replayed later is never delivered twice.
@@ -1457,7 +1455,7 @@ mod agent_rendezvous;
 #[path = "agent_topic_gate.rs"]
 mod agent_topic_gate;
 pub use agent_topic_gate::{MAX_RELAY_TOPICS, UNVERIFIED_TOPICS, UNVERIFIED_TOPICS_PER_PEER};
-pub use agent_rendezvous::{Holder, HolderReply, LookupOutcome};
+pub use agent_rendezvous::{Holder, HolderReply, LookupOutcome, MAX_RECORD_TTL_MS};
 
 // Test-only entry points for attack tests; never in the shipped addon.
 #[cfg(feature = "test-hooks")]

@@ -44,6 +44,10 @@ pub enum CoreError {
     /// The transport or gossip layer failed.
     #[error("{0}")]
     Network(String),
+    /// No rendezvous holder stored a registration (none known, or none
+    /// reachable, or all refused it).
+    #[error("{0}")]
+    Rendezvous(String),
 }
 
 impl CoreError {
@@ -59,6 +63,7 @@ impl CoreError {
             Self::PayloadTooLarge { .. } => "ERR_X0X_PAYLOAD_TOO_LARGE",
             Self::InvalidConfig { .. } => "ERR_X0X_INVALID_CONFIG",
             Self::Network(_) => "ERR_X0X_NETWORK",
+            Self::Rendezvous(_) => "ERR_X0X_RENDEZVOUS",
         }
     }
 
@@ -75,6 +80,7 @@ impl CoreError {
         "ERR_X0X_PAYLOAD_TOO_LARGE",
         "ERR_X0X_INVALID_CONFIG",
         "ERR_X0X_NETWORK",
+        "ERR_X0X_RENDEZVOUS",
     ];
 
     /// An invalid-config error that names no single option.
@@ -107,6 +113,7 @@ mod tests {
             CoreError::PayloadTooLarge { size: 2, limit: 1 },
             CoreError::InvalidConfig { field: None, message: String::new() },
             CoreError::Network(String::new()),
+            CoreError::Rendezvous(String::new()),
         ]
     }
 
@@ -121,6 +128,7 @@ mod tests {
             CoreError::PayloadTooLarge { .. } => 6,
             CoreError::InvalidConfig { .. } => 7,
             CoreError::Network(_) => 8,
+            CoreError::Rendezvous(_) => 9,
         }
     }
 

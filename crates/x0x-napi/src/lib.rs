@@ -24,10 +24,13 @@ use x0x_core::{Agent, AgentConfig, AgentKeypair, AgentOptions, CoreError};
 pub use errors::Outcome;
 use errors::{invalid_arg, outcome, outcome_async, Try};
 
+// Public where they export free functions: napi-rs registers those at load
+// time, and in a private module `cargo test` would see them as unused.
+pub mod coordinators;
 mod presence;
 pub mod records;
 mod discovery;
-mod rendezvous;
+pub mod rendezvous;
 
 fn parse_addr(addr: &str) -> Result<SocketAddr, CoreError> {
     addr.parse().map_err(|_| {

@@ -69,7 +69,7 @@ pub enum NativePresenceEvent {
 /// Presence of one agent.
 #[napi]
 pub struct NativePresence {
-    inner: Arc<Presence>,
+    pub(crate) inner: Arc<Presence>,
     agent_closed: watch::Receiver<bool>,
 }
 

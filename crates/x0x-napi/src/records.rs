@@ -21,7 +21,8 @@ fn kind_of(kind: u32) -> Result<u8> {
     u8::try_from(kind).map_err(|_| invalid(format!("record kind must be 0 to 255 (got {kind})")))
 }
 
-fn ms(value: f64, name: &str) -> Result<u64> {
+/// A JS number of milliseconds as `u64`: a non-negative safe integer.
+pub(crate) fn ms(value: f64, name: &str) -> Result<u64> {
     if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= 9_007_199_254_740_991.0
     {
         Ok(value as u64)

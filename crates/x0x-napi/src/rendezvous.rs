@@ -1,14 +1,23 @@
-//! Rendezvous methods of [`NativeAgent`]: holders are chosen in TypeScript.
+//! Binding of rendezvous (`x0x_core::rendezvous`): conversion only; holder
+//! ranking, registration renewal and lookups live in the core. The raw
+//! store and lookup calls on [`NativeAgent`] remain for tools and tests that
+//! craft records.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
-use x0x_core::{Holder, HolderReply};
+use std::sync::Arc;
+
+use x0x_core::rendezvous::{self, Candidate};
+use x0x_core::{Holder, HolderReply, RendezvousClient, RendezvousConfig, RendezvousStats};
+
+use crate::coordinators::NativeCoordinators;
+use crate::presence::NativePresence;
 
 use crate::discovery::NativeAddrRecord;
-use crate::errors::{outcome, outcome_async, Outcome, Try};
+use crate::errors::{invalid_arg, outcome, outcome_async, Outcome, Try};
 use crate::{hex_id, parse_addr, parse_id, NativeAgent};
 
 /// A holder to ask.
@@ -50,6 +59,27 @@ pub struct NativeRendezvousStats {
     pub malformed_dropped: f64,
 }
 
+fn to_native_stats(s: RendezvousStats) -> NativeRendezvousStats {
+    NativeRendezvousStats {
+        records_held: s.records_held as f64,
+        stores_accepted: s.stores_accepted as f64,
+        invalid_rejected: s.invalid_rejected as f64,
+        stale_rejected: s.stale_rejected as f64,
+        full_rejected: s.full_rejected as f64,
+        lookups_served: s.lookups_served as f64,
+        requests_sent: s.requests_sent as f64,
+        answers_received: s.answers_received as f64,
+        malformed_dropped: s.malformed_dropped as f64,
+    }
+}
+
+fn reply_name(reply: HolderReply) -> String {
+    match reply {
+        HolderReply::Answered(o) => o.as_str().to_owned(),
+        HolderReply::Unreachable => "unreachable".to_owned(),
+    }
+}
+
 fn to_holders(list: Vec<NativeHolder>) -> Try<Vec<Holder>> {
     list.into_iter()
         .map(|h| {
@@ -86,10 +116,7 @@ impl NativeAgent {
             .into_iter()
             .map(|(id, reply)| NativeHolderReply {
                 agent_id: hex_id(&id),
-                outcome: match reply {
-                    HolderReply::Answered(o) => o.as_str().to_owned(),
-                    HolderReply::Unreachable => "unreachable".to_owned(),
-                },
+                outcome: reply_name(reply),
             })
             .collect())
         })
@@ -118,16 +145,146 @@ impl NativeAgent {
     /// Rendezvous counters.
     #[napi]
     pub fn rendezvous_stats(&self) -> Outcome<NativeRendezvousStats> {
-        self.inner.rendezvous_stats().map(|s| NativeRendezvousStats {
-            records_held: s.records_held as f64,
-            stores_accepted: s.stores_accepted as f64,
-            invalid_rejected: s.invalid_rejected as f64,
-            stale_rejected: s.stale_rejected as f64,
-            full_rejected: s.full_rejected as f64,
-            lookups_served: s.lookups_served as f64,
-            requests_sent: s.requests_sent as f64,
-            answers_received: s.answers_received as f64,
-            malformed_dropped: s.malformed_dropped as f64,
-        }).into()
+        self.inner.rendezvous_stats().map(to_native_stats).into()
     }
+
+    /// Rendezvous for this agent: holders from `coordinators`' adverts or,
+    /// with none known, from the agents `presence` sees online.
+    #[napi]
+    pub fn rendezvous(
+        &self,
+        config: NativeRendezvousConfig,
+        coordinators: &NativeCoordinators,
+        presence: &NativePresence,
+    ) -> Outcome<NativeRendezvous> {
+        outcome(|| {
+            let config = RendezvousConfig {
+                record_ttl: Duration::from_millis(config.record_ttl_ms.into()),
+                replicas: config.replicas as usize,
+            };
+            let client = RendezvousClient::new(
+                &self.inner,
+                &config,
+                Arc::clone(&coordinators.inner),
+                Arc::clone(&presence.inner),
+            )?;
+            Ok(NativeRendezvous { inner: client })
+        })
+    }
+}
+
+/// Rendezvous settings, already validated by TypeScript (validated again in Rust).
+#[napi(object)]
+pub struct NativeRendezvousConfig {
+    /// Registration lifetime; renewed every half of it.
+    pub record_ttl_ms: u32,
+    /// Holders per shard.
+    pub replicas: u32,
+}
+
+/// A registration or unregistration, as the holders answered it.
+#[napi(object)]
+pub struct NativeRegistration {
+    pub agent_id: String,
+    pub shard: u32,
+    pub addrs: Vec<String>,
+    pub expires_at: f64,
+    pub holders: Vec<NativeHolderReply>,
+}
+
+fn to_native_registration(r: rendezvous::Registration) -> NativeRegistration {
+    NativeRegistration {
+        agent_id: hex_id(&r.agent),
+        shard: r.shard.into(),
+        addrs: r.addrs.iter().map(|a| a.to_string()).collect(),
+        expires_at: r.expires_at_ms as f64,
+        holders: r
+            .holders
+            .into_iter()
+            .map(|(id, reply)| NativeHolderReply { agent_id: hex_id(&id), outcome: reply_name(reply) })
+            .collect(),
+    }
+}
+
+fn to_native_holder(c: Candidate) -> NativeHolder {
+    NativeHolder { agent_id: hex_id(&c.id), addrs: c.addrs }
+}
+
+/// Rendezvous of one agent.
+#[napi]
+pub struct NativeRendezvous {
+    inner: RendezvousClient,
+}
+
+#[napi]
+impl NativeRendezvous {
+    /// The holders of `agentId`'s shard as this agent sees the network now.
+    #[napi]
+    pub fn holders_for(&self, agent_id: String) -> Outcome<Vec<NativeHolder>> {
+        outcome(|| {
+            let target = parse_id(&agent_id)?;
+            Ok(self.inner.holders_for(&target)?.into_iter().map(to_native_holder).collect())
+        })
+    }
+
+    /// Registers this agent (at `addrs`, or its advertised addresses taken
+    /// afresh at each renewal) and renews it until `unregister` or close.
+    #[napi]
+    pub async fn register(&self, addrs: Option<Vec<String>>, timeout_ms: u32) -> Outcome<NativeRegistration> {
+        outcome_async(async {
+            let addrs = addrs
+                .map(|list| list.iter().map(|a| parse_addr(a)).collect::<Result<Vec<_>, _>>())
+                .transpose()?;
+            let r = self.inner.register(addrs, Duration::from_millis(timeout_ms.into())).await?;
+            Ok(to_native_registration(r))
+        })
+        .await
+    }
+
+    /// Withdraws the registration and stops renewing it.
+    #[napi]
+    pub async fn unregister(&self, timeout_ms: u32) -> Outcome<NativeRegistration> {
+        outcome_async(async {
+            let r = self.inner.unregister(Duration::from_millis(timeout_ms.into())).await?;
+            Ok(to_native_registration(r))
+        })
+        .await
+    }
+
+    /// Asks the holders of `agentId`'s shard for its newest valid record.
+    #[napi]
+    pub async fn lookup(&self, agent_id: String, timeout_ms: u32) -> Outcome<Option<NativeAddrRecord>> {
+        outcome_async(async {
+            let target = parse_id(&agent_id)?;
+            let found = self.inner.lookup(target, Duration::from_millis(timeout_ms.into())).await?;
+            Ok(found.map(NativeAddrRecord::from))
+        })
+        .await
+    }
+
+    /// Counters.
+    #[napi]
+    pub fn stats(&self) -> Outcome<NativeRendezvousStats> {
+        self.inner.stats().map(to_native_stats).into()
+    }
+
+    /// Stops renewing. Idempotent.
+    #[napi]
+    pub fn stop(&self) {
+        self.inner.stop();
+    }
+}
+
+/// The `count` holders of `shard` among `candidates`, heaviest first
+/// (rendezvous hashing; duplicates count once).
+#[napi]
+pub fn rank_holders(shard: u32, candidates: Vec<NativeHolder>, count: u32) -> Outcome<Vec<NativeHolder>> {
+    outcome(|| {
+        let shard = u16::try_from(shard).map_err(|_| invalid_arg(format!("shard must be 0 to 65535 (got {shard})")))?;
+        let candidates = candidates
+            .into_iter()
+            .map(|h| Ok(Candidate { id: parse_id(&h.agent_id)?, addrs: h.addrs }))
+            .collect::<Try<Vec<_>>>()?;
+        Ok(rendezvous::rank(shard, candidates, count as usize).into_iter().map(to_native_holder).collect())
+    })
 }

@@ -2,7 +2,7 @@
 //! flooded payloads, wakes it when it has work, signs and floods its
 //! beacons, and hands out its events.
 
-use std::sync::{Arc, Mutex as StdMutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex as StdMutex, Weak};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
@@ -12,6 +12,7 @@ use super::state::{OnlineAgent, PresenceBook, PresenceEvent};
 use super::{PresenceConfig, PresenceStats, PRESENCE_KIND};
 use crate::agent::Agent;
 use crate::error::{CoreError, CoreResult};
+use crate::lock::lock;
 use crate::time::now_ms;
 
 /// Presence events held for a slow reader before it is told it lagged.
@@ -36,11 +37,6 @@ pub struct Presence {
     shared: Arc<Shared>,
 }
 
-fn lock<T>(m: &StdMutex<T>) -> MutexGuard<'_, T> {
-    // The state stays consistent between calls (no call panics midway), so
-    // a poisoned lock is still safe to use.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 impl Presence {
     /// Presence for `agent`, idle until [`Self::start`].

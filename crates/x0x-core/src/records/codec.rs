@@ -32,8 +32,9 @@ const FIXED_LEN: usize = 1 + 1 + 32 + 8 + 8 + 2;
 
 /// Largest record body, in bytes.
 pub const MAX_BODY_BYTES: usize = 4096;
-/// Largest lead of a record's timestamp over the receiver's clock that is
-/// still accepted (the relay's check and the presence book's).
+/// Largest lead of a signer's clock over the receiver's that is still
+/// accepted: the one bound for every signed, dated statement (records,
+/// address records, message envelopes). TypeScript does not repeat it.
 pub const MAX_CLOCK_SKEW_MS: u64 = 60_000;
 /// Bytes a record adds to its body.
 pub const RECORD_OVERHEAD: usize = FIXED_LEN + PUBLIC_KEY_LEN + SIGNATURE_LEN;

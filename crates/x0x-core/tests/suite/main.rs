@@ -7,6 +7,7 @@
 //! contain, so they build only with that feature on.
 
 mod anti_entropy_gap;
+mod coordinators;
 mod hop_frame_inspection;
 mod loopback;
 mod mldsa_backend;

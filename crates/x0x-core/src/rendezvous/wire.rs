@@ -1,10 +1,7 @@
-//! Rendezvous holders: a few agents keep other agents' signed address records
-//! so that anyone can look an agent up without knowing where it is.
-//!
-//! Which agents hold which records is decided by the caller (the TypeScript
-//! `RendezvousManager` ranks the known coordinators by rendezvous hash of the
-//! target's shard, so every agent computes the same holders). This module is
-//! the wire protocol and the holder's store:
+//! The rendezvous wire protocol and the holder's store: a few agents keep
+//! other agents' signed address records so that anyone can look an agent
+//! up without knowing where it is. Which agents hold which records is
+//! decided by [`super::ranking`]; this module carries the frames:
 //!
 //! | tag  | frame        | body                                   |
 //! |------|--------------|----------------------------------------|
