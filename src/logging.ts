@@ -59,8 +59,12 @@ export interface LogRecord {
 }
 
 /**
- * Receives every record of the agents built with it. Called synchronously;
- * a logger that throws is ignored, so logging cannot break an agent.
+ * Receives the TypeScript-side records of the agent built with it and,
+ * while that agent is open, the Rust core's records of the whole process
+ * (Rust records do not say which agent logged them), up to
+ * {@link LoggerOptions.level}. Called synchronously on the JavaScript
+ * thread; a logger that throws is ignored, so logging cannot break an
+ * agent.
  *
  * @example
  * ```ts

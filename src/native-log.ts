@@ -14,6 +14,9 @@
  * `DEBUG` is read when an agent is built or closed; a later
  * `debug.enable()` reaches the Rust side at the next build or close.
  *
+ * The Rust side has one sink per process: with agents in several worker
+ * threads, Rust records go to the thread that turned logging on last.
+ *
  * @internal
  * @module
  */
