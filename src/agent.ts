@@ -285,8 +285,8 @@ export class Agent implements AsyncDisposable {
     this.rendezvous.stop();
     try {
       await this.#core.close();
-    } finally {
       this.#log.emit('info', 'x0x:agent', 'closed', { agentId: this.agentId });
+    } finally {
       // After "closed", so it stays the last record this agent's logger gets.
       this.#detachLog();
     }

@@ -87,12 +87,20 @@ export interface LoggerOptions {
 
 const LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug', 'trace'];
 
-/** Whether a logger set to `limit` takes a record at `level`. */
+/**
+ * Whether a logger set to `limit` takes a record at `level`.
+ *
+ * @internal
+ */
 export function admits(limit: LogLevel, level: LogLevel): boolean {
   return LEVELS.indexOf(level) <= LEVELS.indexOf(limit);
 }
 
-/** Whether `value` names a {@link LogLevel}. */
+/**
+ * Whether `value` names a {@link LogLevel}.
+ *
+ * @internal
+ */
 export function isLogLevel(value: unknown): value is LogLevel {
   return LEVELS.includes(value as LogLevel);
 }
