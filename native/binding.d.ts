@@ -531,3 +531,46 @@ export interface NativeAntiEntropyStats {
   failedSessions: number;
   storeSize: number;
 }
+
+/** What Rust logs, process-wide (crates/x0x-napi/src/logging). */
+export interface NativeLogFilter {
+  /** The `debug` package's `createDebug.names`. */
+  debugNames: string[];
+  /** Its `createDebug.skips`. */
+  debugSkips: string[];
+  /** Most verbose level of any open agent's logger; omitted = no logger. */
+  loggerLevel?: 'error' | 'warn' | 'info' | 'debug' | 'trace';
+}
+
+export interface NativeLogField {
+  name: string;
+  value: string | number | boolean;
+}
+
+/** One Rust `tracing` event. */
+export interface NativeLogRecord {
+  level: 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** The `debug` namespace, e.g. "x0x:membership" (mapping in logging/namespace.rs). */
+  namespace: string;
+  /** The tracing target, usually a Rust module path. */
+  target: string;
+  message: string;
+  /** In the order the event names them. */
+  fields: NativeLogField[];
+}
+
+export interface NativeLogBatch {
+  records: NativeLogRecord[];
+  /** Records dropped since the last batch because the bounded queue was full. */
+  dropped: number;
+}
+
+/** Sets what Rust logs; the first call installs the bridge as the global tracing subscriber. */
+export declare function setLogFilter(filter: NativeLogFilter): void;
+
+/**
+ * Sets the function that receives record batches on the JS thread (a weak
+ * threadsafe function: it never keeps the process alive). Replaces an
+ * earlier one. It must not throw.
+ */
+export declare function setLogSink(deliver: (batch: NativeLogBatch) => void): void;

@@ -28,14 +28,21 @@ import { createDiscovery, type DiscoveryManager } from './discovery.js';
 import { createRendezvous, type RendezvousManager } from './rendezvous.js';
 import { agentMetricFamilies } from './metrics.js';
 import { logAgentEvents } from './event-log.js';
-import { AgentLog, type Logger } from './logging.js';
+import { AgentLog, isLogLevel, type LogLevel, type Logger, type LoggerOptions } from './logging.js';
+import { attachNativeLog } from './native-log.js';
 import { formatExposition } from './prometheus.js';
 
 export type { AbortOptions, PubSubStats } from './pubsub.js';
 
 const DEFAULT_BIND_ADDRESS = '127.0.0.1:0';
 
-let createAgent: (core: AgentCore, config: GossipConfig, bootstrap: readonly string[], log: AgentLog) => Agent;
+let createAgent: (
+  core: AgentCore,
+  config: GossipConfig,
+  bootstrap: readonly string[],
+  log: AgentLog,
+  detachLog: () => void,
+) => Agent;
 
 /**
  * One node of the x0x network.
@@ -56,7 +63,7 @@ let createAgent: (core: AgentCore, config: GossipConfig, bootstrap: readonly str
  */
 export class Agent implements AsyncDisposable {
   static {
-    createAgent = (core, config, bootstrap, log) => new Agent(core, config, bootstrap, log);
+    createAgent = (core, config, bootstrap, log, detachLog) => new Agent(core, config, bootstrap, log, detachLog);
   }
 
   /** This agent's id, derived from its keypair. */
@@ -85,11 +92,19 @@ export class Agent implements AsyncDisposable {
   readonly #core: AgentCore;
   readonly #bootstrap: readonly string[];
   readonly #log: AgentLog;
+  readonly #detachLog: () => void;
   #closing: Promise<void> | undefined;
 
-  private constructor(core: AgentCore, config: GossipConfig, bootstrap: readonly string[], log: AgentLog) {
+  private constructor(
+    core: AgentCore,
+    config: GossipConfig,
+    bootstrap: readonly string[],
+    log: AgentLog,
+    detachLog: () => void,
+  ) {
     this.#core = core;
     this.#log = log;
+    this.#detachLog = detachLog;
     registerCore(this, core);
     this.#bootstrap = bootstrap;
     this.agentId = core.native.agentId;
@@ -268,8 +283,13 @@ export class Agent implements AsyncDisposable {
     this.#log.emit('debug', 'x0x:agent', 'closing', { agentId: this.agentId });
     this.coordinators.stop();
     this.rendezvous.stop();
-    await this.#core.close();
-    this.#log.emit('info', 'x0x:agent', 'closed', { agentId: this.agentId });
+    try {
+      await this.#core.close();
+      this.#log.emit('info', 'x0x:agent', 'closed', { agentId: this.agentId });
+    } finally {
+      // After "closed", so it stays the last record this agent's logger gets.
+      this.#detachLog();
+    }
   }
 
   /** Same as {@link Agent.close}; lets `await using` close the agent. */
@@ -306,6 +326,7 @@ export class AgentBuilder {
   #announce: readonly string[] = [];
   #upnp = false;
   #logger: Logger | undefined;
+  #loggerLevel: LogLevel = 'debug';
   #built = false;
 
   /**
@@ -448,16 +469,23 @@ export class AgentBuilder {
   }
 
   /**
-   * Sends the agent's log records (lifecycle, membership and connection
-   * events; TypeScript side only, see `LogRecord`) to `logger` as well
-   * as to the `debug` package (`DEBUG=x0x:*`). Without a logger and with
-   * `DEBUG` off, no record is made at all.
+   * Sends log records to `logger` as well as to the `debug` package
+   * (`DEBUG=x0x:*`): the agent's own (lifecycle, membership and connection
+   * events) and, while the agent is open, the Rust core's `tracing` events
+   * up to `options.level`. Rust records are process-wide: with several
+   * agents in one process, each logger gets the Rust records of all of
+   * them. Without a logger and with `DEBUG` off, no record is made at all.
    * @defaultValue none: records go to `debug` only, which is silent unless `DEBUG` names them
    */
-  withLogger(logger: Logger): this {
+  withLogger(logger: Logger, options: LoggerOptions = {}): this {
     this.#assertUnbuilt();
     if (typeof logger !== 'function') throw new TypeError('withLogger() expects a function taking a log record');
+    const level = options.level ?? 'debug';
+    if (!isLogLevel(level)) {
+      throw new TypeError(`withLogger() level must be error, warn, info, debug or trace, got ${String(level)}`);
+    }
     this.#logger = logger;
+    this.#loggerLevel = level;
     return this;
   }
 
@@ -482,9 +510,17 @@ export class AgentBuilder {
       upnp: this.#upnp,
     };
     const { NativeAgent } = loadBinding();
-    const native = await callNative(() => NativeAgent.create(options, nativeKeypairOf(keypair)));
-    const log = new AgentLog(this.#logger);
-    const agent = createAgent(new AgentCore(native), this.#config, this.#bootstrap, log);
+    const log = new AgentLog(this.#logger, this.#loggerLevel);
+    // Before create, so the Rust records of binding and starting are kept.
+    const detachLog = attachNativeLog(log.logger);
+    let native;
+    try {
+      native = await callNative(() => NativeAgent.create(options, nativeKeypairOf(keypair)));
+    } catch (err) {
+      detachLog();
+      throw err;
+    }
+    const agent = createAgent(new AgentCore(native), this.#config, this.#bootstrap, log, detachLog);
     log.emit('info', 'x0x:agent', 'started', { agentId: agent.agentId, addrs: agent.listenAddrs.join(',') });
     logAgentEvents(agent, log);
     return agent;

@@ -111,7 +111,7 @@ export {
   type RendezvousOptions,
   type RendezvousStats,
 } from './rendezvous.js';
-export { type Logger, type LogLevel, type LogRecord, type LogTarget } from './logging.js';
+export { type Logger, type LoggerOptions, type LogLevel, type LogRecord, type LogTarget } from './logging.js';
 export { PROMETHEUS_CONTENT_TYPE } from './prometheus.js';
 export { GossipRuntime } from './runtime.js';
 export { Subscription, type Message } from './subscription.js';

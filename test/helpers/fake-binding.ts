@@ -24,6 +24,8 @@ import type {
   NativeMembershipStats,
   NativeFlood,
   NativeFloodStats,
+  NativeLogBatch,
+  NativeLogFilter,
   NativeReconciliationStats,
   NativeAntiEntropyStats,
   NativeMessage,
@@ -563,6 +565,12 @@ class FakeAgent {
   }
 }
 
+/** What the facade told the Rust log bridge: every filter, and the latest sink. */
+export const fakeLog: {
+  filters: NativeLogFilter[];
+  sink: ((batch: NativeLogBatch) => void) | undefined;
+} = { filters: [], sink: undefined };
+
 /** A class's static side and prototype, without its constructor (napi classes here have none usable from JS). */
 type Statics<C> = { [K in keyof C]: C[K] };
 
@@ -582,6 +590,12 @@ const checked = {
   verifyCoordinatorAdvert: (): boolean => true,
   rankHolders: (_shard: number, candidates: NativeHolder[], count: number): NativeHolder[] => candidates.slice(0, count),
   errorCodes: (): string[] => [],
+  setLogFilter: (filter: NativeLogFilter): void => {
+    fakeLog.filters.push(filter);
+  },
+  setLogSink: (deliver: (batch: NativeLogBatch) => void): void => {
+    fakeLog.sink = deliver;
+  },
   ...FAKE_LIMITS,
 } satisfies {
   [K in keyof NativeBinding]: NativeBinding[K] extends abstract new (...args: never) => unknown

@@ -1,6 +1,9 @@
-// TS-side logging: withLogger receives lifecycle, membership and connection
-// records; DEBUG=x0x:* prints them on stderr through `debug`; with DEBUG
-// unset nothing is printed.
+// Logging: withLogger receives the TS-side lifecycle, membership and
+// connection records and the Rust core's bridged `tracing` records;
+// DEBUG=x0x:* prints both on stderr through `debug`, DEBUG=<one namespace>
+// only that namespace; with DEBUG unset nothing is printed. Every child
+// must exit by itself once its agents are closed (the Rust bridge's
+// threadsafe function is weak).
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 
@@ -45,7 +48,8 @@ describe('withLogger', () => {
     const seed = await Agent.builder().build();
     const agent = await Agent.builder().withLogger(log.logger).withBootstrapPeers(seed.listenAddrs).build();
     try {
-      expect(log.records[0]).toStrictEqual({
+      // The first TS-side record; Rust records of the start may come first.
+      expect(log.records.find((r) => r.module === undefined)).toStrictEqual({
         level: 'info',
         target: 'x0x:agent',
         message: 'started',
@@ -66,6 +70,52 @@ describe('withLogger', () => {
       message: 'closed',
       fields: { agentId: agent.agentId },
     });
+  });
+
+  it('receives the Rust membership records of a join, with level, target, module and fields', async () => {
+    const log = recorder();
+    const seed = await Agent.builder().build();
+    const agent = await Agent.builder().withLogger(log.logger).withBootstrapPeers(seed.listenAddrs).build();
+    try {
+      await agent.joinNetwork({ signal: AbortSignal.timeout(WAIT_MS) });
+      // saorsa-gossip prints a peer id as the first 8 bytes in hex. Rust
+      // records are process-wide, so the seed's side of the join counts too.
+      const ids = [seed.agentId.slice(0, 16), agent.agentId.slice(0, 16)];
+      const added = await log.waitFor(
+        (r) => r.module === 'saorsa_gossip_membership' && r.message === 'Added to active view',
+      );
+      expect(added).toStrictEqual({
+        level: 'debug',
+        target: 'x0x:membership',
+        message: 'Added to active view',
+        fields: { peer_id: expect.any(String) },
+        module: 'saorsa_gossip_membership',
+      });
+      expect(ids).toContain(added.fields.peer_id);
+      // The default level is debug: SWIM's trace records never arrive.
+      expect(log.records.filter((r) => r.level === 'trace')).toStrictEqual([]);
+    } finally {
+      await agent.close();
+      await seed.close();
+    }
+  });
+
+  it('at level warn receives no Rust debug record', async () => {
+    const quiet = recorder();
+    const loud = recorder();
+    const seed = await Agent.builder().withLogger(loud.logger).build();
+    const agent = await Agent.builder()
+      .withLogger(quiet.logger, { level: 'warn' })
+      .withBootstrapPeers(seed.listenAddrs)
+      .build();
+    try {
+      await agent.joinNetwork({ signal: AbortSignal.timeout(WAIT_MS) });
+      await loud.waitFor((r) => r.module === 'saorsa_gossip_membership' && r.message === 'Added to active view');
+    } finally {
+      await agent.close();
+      await seed.close();
+    }
+    expect(quiet.records.filter((r) => r.level !== 'error' && r.level !== 'warn')).toStrictEqual([]);
   });
 
   it('a logger that throws does not break the agent', async () => {
@@ -129,11 +179,21 @@ describe('DEBUG=x0x:*', () => {
     expect(run.stderr).toMatch(/ x0x:agent info closed agentId=/);
   });
 
-  it('DEBUG=x0x:membership prints that target only', async () => {
+  it('prints Rust records too: membership and transport', async () => {
+    const run = await runChild({ ...process.env, DEBUG: 'x0x:*', DEBUG_COLORS: 'no' });
+    expect(run).toMatchObject({ code: 0, stdout: 'done\n' });
+    expect(run.stderr).toMatch(/ x0x:membership debug saorsa_gossip_membership: Added to active view peer_id=[0-9a-f]{16}/);
+    expect(run.stderr).toMatch(/ x0x:transport (error|warn|info|debug) (ant_quic|saorsa_gossip_transport)[\w:]*: /);
+    expect(run.stderr).not.toMatch(/ x0x:\S+ trace /);
+  });
+
+  it('DEBUG=x0x:membership prints that target only, from TS and Rust', async () => {
     const run = await runChild({ ...process.env, DEBUG: 'x0x:membership', DEBUG_COLORS: 'no' });
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/ x0x:membership info peer-joined /);
-    expect(run.stderr).not.toContain('x0x:agent');
+    expect(run.stderr).toMatch(/ x0x:membership debug saorsa_gossip_membership: /);
+    const namespaces = new Set([...run.stderr.matchAll(/ (x0x:\S+) (?:error|warn|info|debug) /g)].map((m) => m[1]));
+    expect([...namespaces]).toStrictEqual(['x0x:membership']);
   });
 
   it('prints nothing when DEBUG is unset', async () => {

@@ -7,6 +7,7 @@
 
 mod anti_entropy;
 mod errors;
+pub mod logging;
 #[cfg(feature = "test-hooks")]
 mod hooks;
 
