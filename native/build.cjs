@@ -4,8 +4,9 @@
 // With --test-hooks it builds the test addon instead (feature `test-hooks`:
 // sealFrame, resealFrame, publishRaw) into the cargo target directory, outside
 // the package, where only tests load it (X0X_NATIVE_LIBRARY_PATH). The test
-// addon uses the `test-release` profile (release without LTO), the one
-// `npm run test:rust` builds with, so the two share their dependencies.
+// addon uses the `test-release` profile (release without LTO) and the
+// package set of `npm run test:rust` (native/test-build.json), so the two
+// share every artifact.
 // Plain cargo (not `napi build`) so the build shares its target directory
 // and artifacts with `cargo test`, which halves a clean CI build.
 
@@ -30,12 +31,20 @@ function testAddonPath() {
   return path.join(targetDir(), 'x0x-test-hooks', 'x0x.node');
 }
 
+/**
+ * The test addon is built in the same cargo invocation shape as
+ * `npm run test:rust` (same packages, features and targets), so cargo
+ * unifies the dependencies' features the same way, including those the
+ * crates' dev-dependencies turn on, and the Rust tests reuse every artifact
+ * instead of rebuilding tokio and everything above it.
+ */
+const TEST_BUILD = ['--all-targets', ...require('./test-build.json').cargoArgs];
+
 function build({ testHooks = false } = {}) {
   const target = targetDir();
   const started = Date.now();
   const profile = testHooks ? 'test-release' : 'release';
-  const features = testHooks ? ['--features', 'test-hooks'] : [];
-  const result = spawnSync('cargo', ['build', '--profile', profile, '--locked', '-p', 'x0x-napi', ...features], {
+  const result = spawnSync('cargo', ['build', '--profile', profile, '--locked', ...(testHooks ? TEST_BUILD : ['-p', 'x0x-napi'])], {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, CARGO_TARGET_DIR: target },
