@@ -319,6 +319,7 @@ export interface NativePresenceStats {
   invalidDropped: number;
   decryptFailures: number;
   plaintextIgnored: number;
+  fullDropped: number;
   online: number;
   relayRateLimited: number;
   relayInvalid: number;

@@ -29,6 +29,7 @@
  * - `ERR_X0X_NATIVE_MISSING`: the compiled addon for this platform cannot be found or loaded ({@link NativeMissingError}).
  * - `ERR_X0X_RENDEZVOUS`: a rendezvous registration was refused: not this agent's own id, or no holder stored it ({@link RendezvousError}).
  * - `ERR_X0X_ALREADY_BUILT`: an `AgentBuilder` was used after `build()` ({@link AlreadyBuiltError}).
+ * - `ERR_X0X_INTERNAL`: a bug in x0x: native code panicked; the panic was caught at the boundary, and an agent whose own task panicked refuses further calls ({@link InternalError}).
  * - `ERR_X0X_NETWORK`: any other failure reported by the native core ({@link NetworkError}).
  */
 export type X0xErrorCode =
@@ -44,6 +45,7 @@ export type X0xErrorCode =
   | 'ERR_X0X_NATIVE_MISSING'
   | 'ERR_X0X_RENDEZVOUS'
   | 'ERR_X0X_ALREADY_BUILT'
+  | 'ERR_X0X_INTERNAL'
   | 'ERR_X0X_NETWORK';
 
 /** Base class of every error x0x reports on purpose. */
@@ -255,6 +257,22 @@ export class NetworkError extends X0xError {
 }
 
 /**
+ * `ERR_X0X_INTERNAL`: a bug in x0x. Native code panicked and the panic was
+ * caught where it would have crossed into Node (it would otherwise abort
+ * the process). When the panic was in one of an agent's own tasks, that
+ * agent refuses every later call with this error; close it and build a new
+ * one. Please report it, with the message.
+ */
+export class InternalError extends X0xError {
+  declare readonly code: 'ERR_X0X_INTERNAL';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_X0X_INTERNAL', message, options);
+    this.name = 'InternalError';
+  }
+}
+
+/**
  * True when `err` is an {@link X0xError}, optionally with the given code.
  *
  * @example
@@ -289,6 +307,7 @@ const FROM_CODE: { readonly [C in X0xErrorCode]: Construct } = {
   ERR_X0X_NATIVE_MISSING: (m, o) => new NativeMissingError(m, o),
   ERR_X0X_RENDEZVOUS: (m, o) => new RendezvousError(m, o),
   ERR_X0X_ALREADY_BUILT: (m, o) => new AlreadyBuiltError(m, o),
+  ERR_X0X_INTERNAL: (m, o) => new InternalError(m, o),
   ERR_X0X_NETWORK: (m, o) => new NetworkError(m, o),
 };
 
@@ -312,6 +331,7 @@ export const NATIVE_ERROR_CODES: readonly X0xErrorCode[] = [
   'ERR_X0X_INVALID_CONFIG',
   'ERR_X0X_NETWORK',
   'ERR_X0X_RENDEZVOUS',
+  'ERR_X0X_INTERNAL',
 ];
 
 function isKnownCode(code: unknown): code is X0xErrorCode {
@@ -347,6 +367,9 @@ export function fromNative(err: unknown): X0xError {
       field: typeof raw['field'] === 'string' ? raw['field'] : undefined,
     });
   }
+  // napi-rs reports a panic it caught at the boundary (and its own
+  // unexpected failures) with this status, never an x0x code.
+  if (code === 'GenericFailure') return new InternalError(text, { cause: err });
   return new NetworkError(text, { cause: err });
 }
 

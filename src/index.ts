@@ -76,6 +76,7 @@ export {
   BadAddressError,
   BadKeyError,
   ClosedError,
+  InternalError,
   InvalidConfigError,
   InvalidTopicError,
   isX0xError,

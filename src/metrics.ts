@@ -204,6 +204,7 @@ function presenceFamilies(s: PresenceStats): Family[] {
       invalid: s.invalidDropped,
       undecryptable: s.decryptFailures,
       plaintext: s.plaintextIgnored,
+      full: s.fullDropped,
     }),
     split('x0x_presence_relay_dropped_total', 'counter', 'Flood frames this agent refused to relay, by reason.', 'reason', {
       rate_limited: s.relayRateLimited,

@@ -79,6 +79,12 @@ export interface PresenceStats {
   readonly decryptFailures: number;
   /** Beacons in the clear, ignored because this agent only accepts sealed ones. */
   readonly plaintextIgnored: number;
+  /**
+   * Beacons of agents new to this one, refused because it already tracks
+   * as many agents as it may (16,384): sybils cannot grow its memory
+   * without bound.
+   */
+  readonly fullDropped: number;
   /** Agents online now. */
   readonly online: number;
   /**

@@ -28,6 +28,7 @@ export type RecordRejection =
   | 'expired'
   | 'from-future'
   | 'replayed'
+  | 'too-long'
   | 'full';
 
 const REJECTIONS: readonly RecordRejection[] = [
@@ -38,6 +39,7 @@ const REJECTIONS: readonly RecordRejection[] = [
   'expired',
   'from-future',
   'replayed',
+  'too-long',
   'full',
 ];
 

@@ -201,7 +201,7 @@ class FakePresence {
   stats(): NativePresenceStats {
     return {
       beaconsSent: 0, beaconsReceived: 0, replaysDropped: 0, invalidDropped: 0, decryptFailures: 0,
-      plaintextIgnored: 0, online: this.online.length, relayRateLimited: 0, relayInvalid: 0,
+      plaintextIgnored: 0, fullDropped: 0, online: this.online.length, relayRateLimited: 0, relayInvalid: 0,
     };
   }
 }

@@ -16,7 +16,16 @@ const SHIPPED = path.join(ROOT, 'prebuilds', `${process.platform}-${process.arch
 const { testAddonPath } = createRequire(__filename)('../../native/build.cjs') as { testAddonPath(): string };
 
 /** The JS names napi registers and the Rust names behind them. */
-const HOOK_NAMES = ['sealFrame', 'resealFrame', 'publishRaw', 'seal_frame', 'reseal_frame', 'publish_raw'];
+const HOOK_NAMES = [
+  'sealFrame',
+  'resealFrame',
+  'publishRaw',
+  'panicForTest',
+  'seal_frame',
+  'reseal_frame',
+  'publish_raw',
+  'panic_for_test',
+];
 
 describe('test hooks', () => {
   it('the shipped addon has none of the hook names in its bytes', () => {
@@ -34,7 +43,7 @@ describe('test hooks', () => {
     expect(existsSync(testAddonPath()), `${testAddonPath()}: run npm run build:test-addon`).toBe(true);
     expect(path.relative(ROOT, testAddonPath()).startsWith('prebuilds')).toBe(false);
     const bytes = readFileSync(testAddonPath());
-    for (const name of ['sealFrame', 'resealFrame', 'publishRaw']) expect(bytes.includes(name), name).toBe(true);
+    for (const name of ['sealFrame', 'resealFrame', 'publishRaw', 'panicForTest']) expect(bytes.includes(name), name).toBe(true);
   });
 
   it('npm pack --dry-run lists no testing module, hook helper or test addon', () => {

@@ -46,6 +46,7 @@ function snapshot(diagnostics: Record<string, number> = {}): AgentStatsSnapshot 
       invalidDropped: 28,
       decryptFailures: 29,
       plaintextIgnored: 30,
+      fullDropped: 62,
       online: 31,
       relayRateLimited: 48,
       relayInvalid: 49,
@@ -60,6 +61,7 @@ function snapshot(diagnostics: Record<string, number> = {}): AgentStatsSnapshot 
         expired: 37,
         'from-future': 38,
         replayed: 39,
+        'too-long': 63,
         full: 61,
       },
     },
@@ -193,6 +195,7 @@ describe('agent metric families', () => {
       ['x0x_presence_beacons_dropped_total', { reason: 'invalid' }, 28],
       ['x0x_presence_beacons_dropped_total', { reason: 'undecryptable' }, 29],
       ['x0x_presence_beacons_dropped_total', { reason: 'plaintext' }, 30],
+      ['x0x_presence_beacons_dropped_total', { reason: 'full' }, 62],
       ['x0x_presence_online_agents', {}, 31],
       ['x0x_presence_relay_dropped_total', { reason: 'rate_limited' }, 48],
       ['x0x_presence_relay_dropped_total', { reason: 'invalid' }, 49],
@@ -224,8 +227,8 @@ describe('agent metric families', () => {
     ];
     for (const [name, labels, value] of expected) expect(sampleValue(m, name, labels), name).toBe(value);
     const samples = [...m.values()].reduce((n, f) => n + f.samples.length, 0);
-    // 55 listed above plus the five coordinator reasons not listed one by one.
-    expect(samples).toBe(expected.length + 5);
+    // Those listed above plus the six coordinator reasons not listed one by one.
+    expect(samples).toBe(expected.length + 6);
     for (const family of m.values()) {
       expect(family.name).toMatch(/^x0x_/);
       expect(family.help.length, family.name).toBeGreaterThan(0);

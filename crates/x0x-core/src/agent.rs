@@ -18,12 +18,11 @@ use saorsa_gossip_membership::{
     MembershipProtocolMessage,
 };
 use tokio::sync::broadcast;
-use saorsa_gossip_pubsub::{PlumtreePubSub, PubSub, PubSubCacheConfig, TopicValidator, ValidationAction};
+use saorsa_gossip_pubsub::{PlumtreePubSub, PubSub, PubSubCacheConfig, SubscriptionMarker, TopicValidator, ValidationAction};
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
 use saorsa_gossip_types::{PeerId, TopicId, TopicPriority};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{mpsc, Notify};
-use tokio::task::JoinHandle;
 use tracing::debug;
 
 use crate::anti_entropy::{self, AntiEntropy, AntiEntropyStats, ReconciliationStats};
@@ -34,7 +33,8 @@ use crate::addr_record::{AddrRecord, OwnRecord};
 use crate::foaf::{self, Foaf, FoafStats};
 use crate::forward_join;
 use crate::inbound_lanes::{Lane, Lanes};
-use crate::dedup::DedupCache;
+use crate::dedup::{self, DedupCache};
+use crate::supervise::{self, Faults, Scope};
 use crate::envelope::{self, MessageId, Rejection};
 use crate::flood::{self, Flood, FloodStats};
 use crate::records;
@@ -132,7 +132,9 @@ type Subscribers = Arc<StdMutex<HashMap<u64, Subscriber>>>;
 
 struct TopicEntry {
     subscribers: Subscribers,
-    reader: JoinHandle<()>,
+    /// Keeps Plumtree's subscription; delivery happens in the validator
+    /// ([`Shared::admit`]), so Plumtree holds no payload queue for us.
+    _plumtree: SubscriptionMarker,
 }
 
 /// A subscribed topic as the receive path needs it.
@@ -158,6 +160,8 @@ struct Shared {
     /// Topics taken up from frames that could not be verified.
     unverified: StdMutex<agent_topic_gate::Unverified>,
     dedup: StdMutex<DedupCache>,
+    /// Panics caught in this agent's tasks ([`crate::supervise`]).
+    faults: Arc<Faults>,
     /// Envelope store and reconciliation state (see [`anti_entropy`]).
     anti_entropy: AntiEntropy,
     counters: PubSubCounters,
@@ -266,12 +270,28 @@ impl Agent {
         })
     }
 
+    /// `Err` once closed, or once one of the agent's own tasks panicked.
     fn ensure_open(&self) -> CoreResult<()> {
+        self.ensure_not_closed()?;
+        self.shared.faults.check()
+    }
+
+    fn ensure_not_closed(&self) -> CoreResult<()> {
         if self.closed.load(Ordering::Acquire) {
             Err(CoreError::Closed)
         } else {
             Ok(())
         }
+    }
+
+    /// Spawns one of the agent's long-lived tasks on the current runtime: a
+    /// panic in it is logged, counted (`tasks.panicked`) and faults the agent
+    /// instead of silently stopping that part of it.
+    pub(crate) fn spawn_task<F>(&self, task: &'static str, fut: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.shared.spawn_loop(task, fut);
     }
 
     /// Runs `fut` on the agent's runtime (saorsa-gossip spawns onto the
@@ -284,7 +304,7 @@ impl Agent {
         match self.handle.spawn(fut).await {
             Ok(r) => r,
             Err(e) if e.is_cancelled() => Err(CoreError::Closed),
-            Err(e) => Err(CoreError::network("agent task failed", e)),
+            Err(e) => Err(CoreError::Internal(format!("an agent call panicked: {e}"))),
         }
     }
 
@@ -454,12 +474,14 @@ impl Agent {
     /// ant-quic), for finding where messages go missing. Names and set may
     /// change between versions; not a stable API.
     pub fn diagnostics(&self) -> CoreResult<Vec<(String, u64)>> {
-        self.ensure_open()?;
+        // Still answers after a task panicked: it is how that is seen.
+        self.ensure_not_closed()?;
         let t = &self.shared.transport.stats;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let p = self.shared.pubsub.stage_stats();
         let a = &p.admission;
         let mut out: Vec<(String, u64)> = [
+            ("tasks.panicked", self.shared.faults.panicked()),
             ("transport.framesIn", get(&t.frames_in)),
             ("transport.framesOut", get(&t.frames_out)),
             ("transport.sendFailures", get(&t.send_failures)),
@@ -530,7 +552,17 @@ impl Agent {
     pub fn seal_frame(&self, topic: &str, payload: &[u8]) -> CoreResult<Vec<u8>> {
         self.ensure_open()?;
         validate_topic(topic)?;
-        Ok(envelope::seal(&self.shared.keypair, &topic_id(topic), payload, now_ms())?.0)
+        self.seal_frame_at(topic, payload, now_ms())
+    }
+
+    /// [`Self::seal_frame`] with a chosen publish time (ms since the Unix
+    /// epoch), so a test can play a publisher whose clock runs ahead.
+    /// Test hook: only with the `test-hooks` feature, never in the shipped addon.
+    #[cfg(feature = "test-hooks")]
+    pub fn seal_frame_at(&self, topic: &str, payload: &[u8], published_at: u64) -> CoreResult<Vec<u8>> {
+        self.ensure_open()?;
+        validate_topic(topic)?;
+        Ok(envelope::seal(&self.shared.keypair, &topic_id(topic), payload, published_at)?.0)
     }
 
     /// Re-signs one of this agent's frames: same message id, new bytes.
@@ -652,7 +684,7 @@ impl Agent {
 
     /// True until [`Self::close`].
     pub fn is_running(&self) -> bool {
-        !self.closed.load(Ordering::Acquire) && self.shared.transport.is_running()
+        !self.closed.load(Ordering::Acquire) && self.shared.faults.check().is_ok() && self.shared.transport.is_running()
     }
 
     /// Tells active neighbours we are leaving, ends every subscription, frees
@@ -739,6 +771,15 @@ impl Drop for Subscription {
 }
 
 impl Shared {
+    /// Spawns one of the agent's loops: a panic in it faults the agent
+    /// (see [`crate::supervise`]).
+    fn spawn_loop<F>(&self, task: &'static str, fut: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        supervise::spawn(Arc::clone(&self.faults), task, Scope::Agent, fut);
+    }
+
     async fn start(keypair: AgentKeypair, options: AgentOptions) -> CoreResult<Arc<Self>> {
         let transport = QuicTransport::bind(
             &keypair,
@@ -784,7 +825,8 @@ impl Shared {
         let shared = Arc::new_cyclic(|me| Self {
             me: me.clone(),
             local_topics: StdRwLock::new(HashMap::new()),
-            dedup: StdMutex::new(DedupCache::new(cfg.message_cache_size, cfg.message_cache_ttl)),
+            faults: Arc::new(Faults::default()),
+            dedup: StdMutex::new(DedupCache::new(cfg.message_cache_size, dedup::window(cfg.message_cache_ttl))),
             anti_entropy: AntiEntropy::new(cfg.message_cache_size, cfg.message_cache_ttl),
             keypair,
             transport,
@@ -812,7 +854,7 @@ impl Shared {
             #[cfg(feature = "test-hooks")]
             ae_tap: StdMutex::new(None),
         });
-        tokio::spawn(membership_watch::run(
+        shared.spawn_loop("membership watcher", membership_watch::run(
             Watch {
                 membership: Arc::clone(&shared.membership),
                 transport: Arc::clone(&shared.transport),
@@ -823,11 +865,11 @@ impl Shared {
             },
             Arc::downgrade(&shared.alive),
         ));
-        tokio::spawn(addr_announce_loop(Arc::downgrade(&shared)));
+        shared.spawn_loop("address announcer", addr_announce_loop(Arc::downgrade(&shared)));
         shared.pubsub.set_eager_degree_ceiling(PLUMTREE_EAGER_DEGREE).await;
-        tokio::spawn(dispatch_loop(Arc::clone(&shared)));
-        tokio::spawn(topic_refresh_loop(Arc::downgrade(&shared)));
-        tokio::spawn(anti_entropy::background(Arc::downgrade(&shared), cfg.anti_entropy_interval));
+        shared.spawn_loop("frame dispatcher", dispatch_loop(Arc::clone(&shared)));
+        shared.spawn_loop("topic refresher", topic_refresh_loop(Arc::downgrade(&shared)));
+        shared.spawn_loop("anti-entropy", anti_entropy::background(Arc::downgrade(&shared), cfg.anti_entropy_interval));
         Ok(shared)
     }
 
@@ -905,13 +947,12 @@ impl Shared {
         }
         let tid = topic_id(&topic);
         self.ensure_topic(tid).await;
-        let gossip_rx = self.pubsub.subscribe_ready(tid).await;
+        let marker = self.pubsub.subscribe_marker(tid).await;
         let subscribers: Subscribers = Arc::new(StdMutex::new(HashMap::from([(id, tx)])));
-        let reader = tokio::spawn(topic_reader(gossip_rx));
         if let Ok(mut local) = self.local_topics.write() {
             local.insert(tid, LocalTopic { name: topic.clone(), subscribers: Arc::clone(&subscribers) });
         }
-        topics.insert(topic, TopicEntry { subscribers, reader });
+        topics.insert(topic, TopicEntry { subscribers, _plumtree: marker });
         let frame = self.interest_frame(&topics);
         drop(topics);
         self.announce_interest(frame, None).await;
@@ -932,9 +973,7 @@ impl Shared {
             None => return,
         };
         if now_empty {
-            if let Some(entry) = topics.remove(topic) {
-                entry.reader.abort();
-            }
+            topics.remove(topic);
             if let Ok(mut local) = self.local_topics.write() {
                 local.remove(&topic_id(topic));
             }
@@ -1176,7 +1215,6 @@ impl Shared {
         // Ending the channels resolves every pending `next()` with None.
         let mut topics = self.topics.lock().await;
         for (_, entry) in topics.drain() {
-            entry.reader.abort();
             if let Ok(mut subs) = entry.subscribers.lock() {
                 subs.clear();
             }
@@ -1274,10 +1312,6 @@ fn deliver(subscribers: &Subscribers, counters: &PubSubCounters, message: Messag
 /// Drains Plumtree's delivery channel for a subscribed topic. Delivery
 /// itself happens in the topic validator ([`Shared::admit`]), which sees each
 /// message once, verified; what arrives here is the same messages again.
-async fn topic_reader(mut rx: mpsc::UnboundedReceiver<(PeerId, Bytes)>) {
-    while rx.recv().await.is_some() {}
-}
-
 /// Reads frames and runs each in its protocol's lane ([`crate::inbound_lanes`]).
 async fn dispatch_loop(shared: Arc<Shared>) {
     let transport = Arc::clone(&shared.transport);
@@ -1286,10 +1320,16 @@ async fn dispatch_loop(shared: Arc<Shared>) {
     while let Ok((from, kind, data)) = transport.receive_message().await {
         let Some(shared) = weak.upgrade() else { break };
         // Never waits: a frame its lane has no room for is dropped, counted.
+        #[cfg(feature = "test-hooks")]
+        agent_test_hooks::panic_if_asked(kind, &data, agent_test_hooks::PANIC_IN_DISPATCHER);
         let Some(ticket) = shared.lanes.admit(Lane::of(kind, &data), from, data.len()) else { continue };
+        let faults = Arc::clone(&shared.faults);
         drop(shared);
         let weak = weak.clone();
-        tokio::spawn(async move {
+        // A panic here costs this one frame, not the dispatcher.
+        supervise::spawn(faults, "frame handler", Scope::Frame, async move {
+            #[cfg(feature = "test-hooks")]
+            agent_test_hooks::panic_if_asked(kind, &data, agent_test_hooks::PANIC_IN_HANDLER);
             let Some(_worker) = ticket.start().await else { return };
             let Some(shared) = weak.upgrade() else { return };
             let _ticket = ticket;
@@ -1462,7 +1502,7 @@ pub use agent_rendezvous::{Holder, HolderReply, LookupOutcome, MAX_RECORD_TTL_MS
 #[path = "agent_test_hooks.rs"]
 mod agent_test_hooks;
 #[cfg(feature = "test-hooks")]
-pub use agent_test_hooks::RawStream;
+pub use agent_test_hooks::{RawStream, PANIC_FRAME_TAG, PANIC_IN_DISPATCHER, PANIC_IN_HANDLER};
 
 // A child module, so the test can reach the agent's transport to inject
 // membership frames.

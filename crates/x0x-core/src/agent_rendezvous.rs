@@ -49,7 +49,7 @@ pub struct LookupOutcome {
 }
 
 /// Longest record lifetime a registration may ask for (one day).
-pub const MAX_RECORD_TTL_MS: u64 = 86_400_000;
+pub const MAX_RECORD_TTL_MS: u64 = crate::records::MAX_RECORD_LIFETIME_MS;
 
 impl Agent {
     /// Signs an address record for this agent: `addrs` (an empty list is an

@@ -81,3 +81,19 @@ impl Shared {
         tap.as_ref().is_some_and(|tx| tx.send((from.to_bytes(), data.to_vec())).is_ok())
     }
 }
+
+/// First byte of a Bulk frame that makes the receiver panic on purpose
+/// (test builds only), so tests can see what a bug costs: the second byte is
+/// [`PANIC_IN_HANDLER`] or [`PANIC_IN_DISPATCHER`].
+pub const PANIC_FRAME_TAG: u8 = 0xEE;
+/// Panic in the task that handles the one frame.
+pub const PANIC_IN_HANDLER: u8 = 1;
+/// Panic in the frame dispatcher itself, one of the agent's loops.
+pub const PANIC_IN_DISPATCHER: u8 = 2;
+
+/// Panics when `data` is a Bulk panic frame for `place`.
+pub(super) fn panic_if_asked(kind: GossipStreamType, data: &[u8], place: u8) {
+    if kind == GossipStreamType::Bulk && data == [PANIC_FRAME_TAG, place] {
+        panic!("test hook: panic frame {place}");
+    }
+}

@@ -10,6 +10,20 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::envelope::MessageId;
+use crate::records::MAX_CLOCK_SKEW_MS;
+
+/// How long the receive path must remember an id so that no replay of a
+/// fresh message is delivered twice.
+///
+/// A message counts as fresh while `published_at` is at most `message_ttl`
+/// old and at most [`MAX_CLOCK_SKEW_MS`] ahead of the local clock, so a
+/// publisher whose clock runs ahead keeps its message fresh for up to
+/// `message_ttl` + skew after it first arrives here. The cache counts from
+/// local receipt, so it must cover that whole lead, or a replay in the last
+/// minute of freshness would be new again.
+pub fn window(message_ttl: Duration) -> Duration {
+    message_ttl.saturating_add(Duration::from_millis(MAX_CLOCK_SKEW_MS))
+}
 
 /// The dedup cache.
 #[derive(Debug)]
@@ -114,6 +128,16 @@ mod tests {
         }
         assert!(!c.contains(&id(0), t), "oldest evicted first");
         assert!(c.contains(&id(9_999), t));
+    }
+
+    #[test]
+    fn the_window_outlasts_the_freshness_of_a_message_from_a_clock_ahead() {
+        let ttl = Duration::from_secs(300);
+        // Fresh until published_at + ttl, and published_at may be up to the
+        // skew after first receipt.
+        let fresh_after_receipt = ttl + Duration::from_millis(MAX_CLOCK_SKEW_MS);
+        assert!(window(ttl) >= fresh_after_receipt);
+        assert_eq!(window(Duration::MAX), Duration::MAX, "saturates");
     }
 
     #[test]

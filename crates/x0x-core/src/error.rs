@@ -48,6 +48,10 @@ pub enum CoreError {
     /// reachable, or all refused it).
     #[error("{0}")]
     Rendezvous(String),
+    /// A bug in x0x: one of the agent's own tasks panicked, and the agent can
+    /// no longer be relied on (see `supervise`).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl CoreError {
@@ -64,6 +68,7 @@ impl CoreError {
             Self::InvalidConfig { .. } => "ERR_X0X_INVALID_CONFIG",
             Self::Network(_) => "ERR_X0X_NETWORK",
             Self::Rendezvous(_) => "ERR_X0X_RENDEZVOUS",
+            Self::Internal(_) => "ERR_X0X_INTERNAL",
         }
     }
 
@@ -81,6 +86,7 @@ impl CoreError {
         "ERR_X0X_INVALID_CONFIG",
         "ERR_X0X_NETWORK",
         "ERR_X0X_RENDEZVOUS",
+        "ERR_X0X_INTERNAL",
     ];
 
     /// An invalid-config error that names no single option.
@@ -114,6 +120,7 @@ mod tests {
             CoreError::InvalidConfig { field: None, message: String::new() },
             CoreError::Network(String::new()),
             CoreError::Rendezvous(String::new()),
+            CoreError::Internal(String::new()),
         ]
     }
 
@@ -129,6 +136,7 @@ mod tests {
             CoreError::InvalidConfig { .. } => 7,
             CoreError::Network(_) => 8,
             CoreError::Rendezvous(_) => 9,
+            CoreError::Internal(_) => 10,
         }
     }
 

@@ -47,6 +47,7 @@ mod message_store;
 mod outbox;
 pub mod shard;
 mod stats;
+mod supervise;
 mod time;
 mod topic_interest;
 mod transport;
@@ -58,7 +59,7 @@ pub use coordinators::{CoordinatorAdvert, CoordinatorConfig, CoordinatorStats, C
 pub use presence::{OnlineAgent, Presence, PresenceConfig, PresenceEvent, PresenceStats};
 pub use shard::shard_id;
 #[cfg(feature = "test-hooks")]
-pub use agent::RawStream;
+pub use agent::{RawStream, PANIC_FRAME_TAG, PANIC_IN_DISPATCHER, PANIC_IN_HANDLER};
 pub use agent::{MAX_RELAY_TOPICS, UNVERIFIED_TOPICS, UNVERIFIED_TOPICS_PER_PEER};
 pub use agent::{validate_topic, Agent, AgentOptions, ConnectionCounts, DropCount, Holder, HolderReply, LookupOutcome, Message, Subscription};
 pub use rendezvous::{Candidate, Registration, RendezvousClient, RendezvousConfig, RendezvousStats, StoreOutcome};

@@ -82,13 +82,13 @@ fn totals(s: AntiEntropyStats) -> NativeAntiEntropyStats {
 #[napi]
 impl NativeAgent {
     /// Runs one anti-entropy round now and reports it.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn reconcile(&self) -> Outcome<NativeReconciliationStats> {
         self.inner.reconcile().await.map(round).into()
     }
 
     /// Anti-entropy totals since the agent started.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn anti_entropy_stats(&self) -> Outcome<NativeAntiEntropyStats> {
         self.inner.anti_entropy_stats().map(totals).into()
     }

@@ -72,7 +72,7 @@ pub struct NativeCoordinators {
 #[napi]
 impl NativeAgent {
     /// Coordinator adverts for this agent, idle until `start()`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn coordinators(&self, config: NativeCoordinatorConfig) -> Outcome<NativeCoordinators> {
         outcome(|| {
             let config = CoordinatorConfig {
@@ -87,25 +87,25 @@ impl NativeAgent {
 #[napi]
 impl NativeCoordinators {
     /// Starts listening and, if configured, advertising. Idempotent.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn start(&self) -> Outcome<()> {
         outcome_async(async { Ok(self.inner.start().await?) }).await
     }
 
     /// Advertises now and every TTL/2; resolves with the advert published.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn advertise(&self) -> Outcome<NativeCoordinatorAdvert> {
         outcome_async(async { Ok(to_native(self.inner.advertise().await?)) }).await
     }
 
     /// Verified, unexpired adverts, by coordinator id.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn list(&self) -> Vec<NativeCoordinatorAdvert> {
         self.inner.coordinators().into_iter().map(to_native).collect()
     }
 
     /// Counters.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stats(&self) -> NativeCoordinatorStats {
         let s = self.inner.stats();
         NativeCoordinatorStats {
@@ -119,7 +119,7 @@ impl NativeCoordinators {
     }
 
     /// Stops advertising and listening. Idempotent.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stop(&self) {
         self.inner.stop();
     }
@@ -127,7 +127,7 @@ impl NativeCoordinators {
 
 /// Re-checks an advert from its fields: the key hashes to `peerId` and
 /// signed the addresses and times. False for anything malformed.
-#[napi]
+#[napi(catch_unwind)]
 pub fn verify_coordinator_advert(advert: NativeCoordinatorAdvert) -> bool {
     from_native(advert).is_ok_and(|a| coordinators::verify(&a))
 }

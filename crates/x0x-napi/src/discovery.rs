@@ -48,7 +48,7 @@ pub struct NativeFoafStats {
 #[napi]
 impl NativeAgent {
     /// FOAF lookup; null when nothing answered within `timeout_ms`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn find_agent(&self, agent_id: String, timeout_ms: u32) -> Outcome<Option<NativeAddrRecord>> {
         outcome_async(async {
             let id = parse_id(&agent_id)?;
@@ -59,19 +59,19 @@ impl NativeAgent {
     }
 
     /// Whether this agent answers FOAF queries for itself.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn set_advertise(&self, on: bool) -> Outcome<()> {
         self.inner.set_advertise(on).into()
     }
 
     /// This agent's signed address record.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn own_record(&self) -> Outcome<Buffer> {
         self.inner.own_record().map(Buffer::from).into()
     }
 
     /// FOAF counters.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn foaf_stats(&self) -> Outcome<NativeFoafStats> {
         self.inner.foaf_stats().map(|s| NativeFoafStats {
             queries_started: s.queries_started as f64,

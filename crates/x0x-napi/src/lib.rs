@@ -66,7 +66,7 @@ fn parse_id(id: &str) -> Try<[u8; 32]> {
 
 /// Every code a native error's `code` can carry, one per `CoreError`
 /// variant; a test ties each to its TypeScript class.
-#[napi]
+#[napi(catch_unwind)]
 pub fn error_codes() -> Vec<&'static str> {
     CoreError::CODES.to_vec()
 }
@@ -88,43 +88,43 @@ pub struct NativeKeypair {
 #[napi]
 impl NativeKeypair {
     /// Fresh random key pair.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn generate() -> Outcome<NativeKeypair> {
         AgentKeypair::generate().map(|inner| Self { inner }).into()
     }
 
     /// Parses the key file format.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn from_bytes(bytes: Buffer) -> Outcome<NativeKeypair> {
         AgentKeypair::from_bytes(&bytes).map(|inner| Self { inner }).into()
     }
 
     /// Loads a key file.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn load(path: String) -> Outcome<NativeKeypair> {
         AgentKeypair::load(&PathBuf::from(path)).map(|inner| Self { inner }).into()
     }
 
     /// Saves to a key file with mode 0600.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn save(&self, path: String) -> Outcome<()> {
         self.inner.save(&PathBuf::from(path)).into()
     }
 
     /// Key file bytes.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn to_bytes(&self) -> Buffer {
         self.inner.to_bytes().into()
     }
 
     /// Agent id, lowercase hex.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn agent_id(&self) -> String {
         hex_id(&self.inner.agent_id())
     }
 
     /// Public key bytes.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn public_key(&self) -> Buffer {
         self.inner.public_key().to_vec().into()
     }
@@ -282,7 +282,7 @@ pub struct NativeAgent {
 #[napi]
 impl NativeAgent {
     /// Binds the endpoint and starts the agent.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn create(options: NativeAgentOptions, keypair: &NativeKeypair) -> Outcome<NativeAgent> {
         outcome_async(Self::start(options, keypair.inner.clone())).await
     }
@@ -321,25 +321,25 @@ impl NativeAgent {
     }
 
     /// Agent id, hex.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn agent_id(&self) -> String {
         hex_id(&self.inner.agent_id())
     }
 
     /// The bound address (a wildcard stays a wildcard), with its port.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn listen_addrs(&self) -> Vec<String> {
         vec![self.inner.listen_addr().to_string()]
     }
 
     /// What this agent advertises in its signed records, now.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn advertised_addrs(&self) -> Vec<String> {
         self.inner.advertised_addrs().iter().map(|a| a.to_string()).collect()
     }
 
     /// Live connections with how each was made.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn connections(&self) -> Outcome<Vec<NativeConnection>> {
         self.inner
             .connection_paths()
@@ -357,7 +357,7 @@ impl NativeAgent {
     }
 
     /// Connections opened since start, by how each was made.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn connection_counts(&self) -> NativeConnectionCounts {
         let c = self.inner.connection_counts();
         NativeConnectionCounts {
@@ -369,7 +369,7 @@ impl NativeAgent {
     }
 
     /// Joins through the given seeds.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn join(&self, seeds: Vec<String>) -> Outcome<()> {
         outcome_async(async {
             let seeds = seeds.iter().map(|s| parse_addr(s)).collect::<Result<Vec<_>, _>>()?;
@@ -379,7 +379,7 @@ impl NativeAgent {
     }
 
     /// Subscribes to a topic.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn subscribe(&self, topic: String) -> Outcome<NativeSubscription> {
         let agent_closed = self.inner.closed_signal();
         self.inner
@@ -399,7 +399,7 @@ impl NativeAgent {
 
     /// Connected subscribers of `topic`, once there are `n`, or after
     /// `timeout_ms` with fewer (the facade loops, checking its AbortSignal).
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn wait_for_topic_peers(&self, topic: String, n: u32, timeout_ms: u32) -> Outcome<Vec<String>> {
         self.inner
             .wait_for_topic_peers(&topic, n as usize, Duration::from_millis(u64::from(timeout_ms)))
@@ -409,13 +409,13 @@ impl NativeAgent {
     }
 
     /// Publishes; resolves with the message id.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn publish(&self, topic: String, payload: Buffer) -> Outcome<String> {
         self.inner.publish(&topic, payload.to_vec()).await.map(|id| hex_id(&id)).into()
     }
 
     /// Transport connection events.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn connection_events(&self) -> Outcome<NativeConnectionEvents> {
         self.inner
             .connection_events()
@@ -431,25 +431,25 @@ impl NativeAgent {
     }
 
     /// Peers with a live connection.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn connected_peers(&self) -> Outcome<Vec<NativePeer>> {
         self.inner.connected_peers().await.map(to_peers).into()
     }
 
     /// HyParView active view with addresses.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn active_peers(&self) -> Outcome<Vec<NativePeer>> {
         self.inner.active_peers().await.map(to_peers).into()
     }
 
     /// HyParView passive view with addresses.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn passive_peers(&self) -> Outcome<Vec<NativePeer>> {
         self.inner.passive_peers().await.map(to_peers).into()
     }
 
     /// Membership counters.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn membership_stats(&self) -> Outcome<NativeMembershipStats> {
         outcome_async(async {
         let s = self.inner.membership_stats().await?;
@@ -467,7 +467,7 @@ impl NativeAgent {
     }
 
     /// Membership events.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn membership_events(&self) -> Outcome<NativeMembershipEvents> {
         self.inner
             .membership_events()
@@ -483,7 +483,7 @@ impl NativeAgent {
     }
 
     /// Pub/sub counters.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn pubsub_stats(&self) -> Outcome<NativePubSubStats> {
         self.inner.pubsub_stats().map(|s| NativePubSubStats {
             published: s.published as f64,
@@ -498,32 +498,32 @@ impl NativeAgent {
     }
 
     /// Diagnostic: counters of the layers under pub/sub, by name.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn diagnostics(&self) -> Outcome<HashMap<String, f64>> {
         let list = self.inner.diagnostics();
         list.map(|l| l.into_iter().map(|(k, v)| (k, v as f64)).collect()).into()
     }
 
     /// Refuses all traffic with a peer.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn block_peer(&self, peer_id: String) -> Outcome<()> {
         outcome_async(async { Ok(self.inner.block_peer(parse_id(&peer_id)?).await?) }).await
     }
 
     /// Lifts a block.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn unblock_peer(&self, peer_id: String) -> Outcome<()> {
         outcome(|| Ok(self.inner.unblock_peer(parse_id(&peer_id)?)?))
     }
 
     /// True until closed.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn is_running(&self) -> bool {
         self.inner.is_running()
     }
 
     /// Closes the agent. Idempotent.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn close(&self) {
         self.inner.close().await;
     }
@@ -577,7 +577,7 @@ pub struct NativeSubscription {
 #[napi]
 impl NativeSubscription {
     /// Next message, or null once closed.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn next(&self) -> Option<NativeMessage> {
         let mut batch = self.next_batch(1).await?;
         batch.pop()
@@ -587,7 +587,7 @@ impl NativeSubscription {
     /// already buffered, at most `max` (at least 1) in all; null once closed.
     /// One crossing into JS per batch instead of one per message, which is
     /// what a busy subscriber pays most for.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn next_batch(&self, max: u32) -> Option<Vec<NativeMessage>> {
         let mut guard = self.inner.lock().await;
         let sub = guard.as_mut()?;
@@ -607,13 +607,13 @@ impl NativeSubscription {
     }
 
     /// Messages dropped because this subscription was not read fast enough.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn dropped(&self) -> f64 {
         self.dropped.get() as f64
     }
 
     /// Stops delivery. Idempotent.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.closed.send_replace(true);
         if let Ok(mut guard) = self.inner.try_lock() {
@@ -635,7 +635,7 @@ pub struct NativeConnectionEvents {
 #[napi]
 impl NativeConnectionEvents {
     /// Next event, or null once closed.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn next(&self) -> Option<NativeConnectionEvent> {
         next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|next| match next {
             Next::Lagged(n) => NativeConnectionEvent::Lagged { missed: n as f64 },
@@ -652,7 +652,7 @@ impl NativeConnectionEvents {
     }
 
     /// Stops the stream. Idempotent.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.closed.send_replace(true);
     }
@@ -669,7 +669,7 @@ pub struct NativeMembershipEvents {
 #[napi]
 impl NativeMembershipEvents {
     /// Next event, or null once closed.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn next(&self) -> Option<NativeMembershipEvent> {
         use x0x_core::{LeaveReason, MembershipEventKind};
         next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|next| {
@@ -696,7 +696,7 @@ impl NativeMembershipEvents {
     }
 
     /// Stops the stream. Idempotent.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.closed.send_replace(true);
     }

@@ -50,6 +50,7 @@ pub struct NativePresenceStats {
     pub invalid_dropped: f64,
     pub decrypt_failures: f64,
     pub plaintext_ignored: f64,
+    pub full_dropped: f64,
     pub online: f64,
     pub relay_rate_limited: f64,
     pub relay_invalid: f64,
@@ -76,7 +77,7 @@ pub struct NativePresence {
 #[napi]
 impl NativeAgent {
     /// Presence for this agent, idle until `start()`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn presence(&self, config: NativePresenceConfig) -> Outcome<NativePresence> {
         outcome(|| {
             let config = PresenceConfig {
@@ -94,31 +95,31 @@ impl NativeAgent {
 #[napi]
 impl NativePresence {
     /// Starts beaconing; resolves once the first beacon went out. Idempotent.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn start(&self) -> Outcome<()> {
         outcome_async(async { Ok(self.inner.start().await?) }).await
     }
 
     /// Floods a fresh beacon now.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn broadcast(&self) -> Outcome<()> {
         outcome_async(async { Ok(self.inner.broadcast().await?) }).await
     }
 
     /// Stops beaconing and floods the offline beacon; never rejects.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn stop(&self) {
         self.inner.stop().await;
     }
 
     /// Agents online now, by id.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn online_agents(&self) -> Vec<NativeOnlineAgent> {
         self.inner.online_agents().into_iter().map(to_native_online).collect()
     }
 
     /// Presence changes from now on.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn events(&self) -> NativePresenceEvents {
         NativePresenceEvents {
             rx: Arc::new(Mutex::new(self.inner.events())),
@@ -128,7 +129,7 @@ impl NativePresence {
     }
 
     /// Counters.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stats(&self) -> NativePresenceStats {
         let s = self.inner.stats();
         NativePresenceStats {
@@ -138,6 +139,7 @@ impl NativePresence {
             invalid_dropped: s.invalid_dropped as f64,
             decrypt_failures: s.decrypt_failures as f64,
             plaintext_ignored: s.plaintext_ignored as f64,
+            full_dropped: s.full_dropped as f64,
             online: s.online as f64,
             relay_rate_limited: s.relay_rate_limited as f64,
             relay_invalid: s.relay_invalid as f64,
@@ -156,7 +158,7 @@ pub struct NativePresenceEvents {
 #[napi]
 impl NativePresenceEvents {
     /// Next event, or null once closed.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn next(&self) -> Option<NativePresenceEvent> {
         next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|next| match next {
             Next::Lagged(n) => NativePresenceEvent::Lagged { missed: n as f64 },
@@ -170,7 +172,7 @@ impl NativePresenceEvents {
     }
 
     /// Stops the stream. Idempotent.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.closed.send_replace(true);
     }

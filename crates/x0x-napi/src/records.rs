@@ -96,7 +96,7 @@ pub struct NativeRecordBook {
 #[napi]
 impl NativeRecordBook {
     /// A book for `kind`, accepting timestamps up to `maxSkewMs` ahead.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(kind: u32, max_skew_ms: f64) -> Result<Self> {
         Ok(Self {
             inner: StdMutex::new(RecordBook::new(
@@ -114,7 +114,7 @@ impl NativeRecordBook {
     }
 
     /// Verifies `bytes` and keeps it if acceptable; never throws on bad input.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn offer(&self, bytes: Buffer, now_ms: f64) -> Outcome<NativeOffer> {
         outcome(|| {
         let now = ms(now_ms, "nowMs")?;
@@ -132,7 +132,7 @@ impl NativeRecordBook {
     }
 
     /// Forgets a signer's record, keeping replay protection.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn remove(&self, signer: String) -> Outcome<bool> {
         outcome(|| {
             let id = parse_id(&signer)?;
@@ -141,7 +141,7 @@ impl NativeRecordBook {
     }
 
     /// Drops and returns the records expired at `nowMs`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn expire(&self, now_ms: f64) -> Outcome<Vec<NativeRecord>> {
         outcome(|| {
             let now = ms(now_ms, "nowMs")?;
@@ -150,19 +150,19 @@ impl NativeRecordBook {
     }
 
     /// The current records.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn records(&self) -> Outcome<Vec<NativeRecord>> {
         outcome(|| Ok(self.book()?.records().into_iter().map(to_native).collect()))
     }
 
     /// Records accepted so far.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn accepted(&self) -> Outcome<f64> {
         outcome(|| Ok(self.book()?.accepted() as f64))
     }
 
     /// Rejections so far, by reason.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn rejections(&self) -> Outcome<Vec<NativeRejectionCount>> {
         outcome(|| Ok(self
             .book()?
@@ -177,7 +177,7 @@ impl NativeRecordBook {
 }
 
 /// Checks a record given as fields: the key hashes to `signer` and signed them.
-#[napi]
+#[napi(catch_unwind)]
 pub fn verify_record(
     kind: u32,
     signer: String,
@@ -222,7 +222,7 @@ pub struct NativeFloodPayloads {
 #[napi]
 impl NativeFloodPayloads {
     /// Next payload, or null once closed.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn next(&self) -> Option<NativeFlood> {
         next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|next| match next {
             Next::Item(bytes) => NativeFlood::Payload { payload: bytes.into() },
@@ -232,7 +232,7 @@ impl NativeFloodPayloads {
     }
 
     /// Stops the stream. Idempotent.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.closed.send_replace(true);
     }
@@ -241,7 +241,7 @@ impl NativeFloodPayloads {
 #[napi]
 impl NativeAgent {
     /// Signs a record with the agent's key.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn sign_record(
         &self,
         kind: u32,
@@ -261,7 +261,7 @@ impl NativeAgent {
     }
 
     /// Floods a payload anonymously; resolves with the neighbours reached.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn flood(&self, payload: Buffer) -> Outcome<u32> {
         outcome_async(async {
             let n = self.inner.flood(payload.to_vec()).await?;
@@ -271,7 +271,7 @@ impl NativeAgent {
     }
 
     /// Payloads flooded by others.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn flood_payloads(&self) -> Outcome<NativeFloodPayloads> {
         self.inner
             .flood_payloads()
@@ -287,7 +287,7 @@ impl NativeAgent {
     }
 
     /// Flood counters.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn flood_stats(&self) -> Outcome<NativeFloodStats> {
         self.inner
             .flood_stats()
@@ -307,7 +307,7 @@ impl NativeAgent {
 impl NativeKeypair {
     /// Signs a record with this key pair, without an agent. Lets tests and
     /// tools craft records (including deliberately bad ones) to offer to a book.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn sign_record(
         &self,
         kind: u32,

@@ -94,7 +94,7 @@ fn to_holders(list: Vec<NativeHolder>) -> Try<Vec<Holder>> {
 #[napi]
 impl NativeAgent {
     /// Signs this agent's address record; an empty list signs an unregistration.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn sign_addr_record(&self, addrs: Vec<String>, ttl_ms: f64) -> Outcome<Buffer> {
         outcome(|| {
             let addrs = addrs.iter().map(|a| parse_addr(a)).collect::<Result<Vec<_>, _>>()?;
@@ -104,7 +104,7 @@ impl NativeAgent {
     }
 
     /// Sends `record` to every holder and reports each one's answer.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn rendezvous_store(&self, holders: Vec<NativeHolder>, record: Buffer, timeout_ms: u32) -> Outcome<Vec<NativeHolderReply>> {
         outcome_async(async {
         let holders = to_holders(holders)?;
@@ -124,7 +124,7 @@ impl NativeAgent {
     }
 
     /// Asks every holder for `agent_id`'s record; the newest valid one wins.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn rendezvous_lookup(&self, holders: Vec<NativeHolder>, agent_id: String, timeout_ms: u32) -> Outcome<NativeLookup> {
         outcome_async(async {
             let holders = to_holders(holders)?;
@@ -143,14 +143,14 @@ impl NativeAgent {
     }
 
     /// Rendezvous counters.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn rendezvous_stats(&self) -> Outcome<NativeRendezvousStats> {
         self.inner.rendezvous_stats().map(to_native_stats).into()
     }
 
     /// Rendezvous for this agent: holders from `coordinators`' adverts or,
     /// with none known, from the agents `presence` sees online.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn rendezvous(
         &self,
         config: NativeRendezvousConfig,
@@ -219,7 +219,7 @@ pub struct NativeRendezvous {
 #[napi]
 impl NativeRendezvous {
     /// The holders of `agentId`'s shard as this agent sees the network now.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn holders_for(&self, agent_id: String) -> Outcome<Vec<NativeHolder>> {
         outcome(|| {
             let target = parse_id(&agent_id)?;
@@ -229,7 +229,7 @@ impl NativeRendezvous {
 
     /// Registers this agent (at `addrs`, or its advertised addresses taken
     /// afresh at each renewal) and renews it until `unregister` or close.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn register(&self, addrs: Option<Vec<String>>, timeout_ms: u32) -> Outcome<NativeRegistration> {
         outcome_async(async {
             let addrs = addrs
@@ -242,7 +242,7 @@ impl NativeRendezvous {
     }
 
     /// Withdraws the registration and stops renewing it.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn unregister(&self, timeout_ms: u32) -> Outcome<NativeRegistration> {
         outcome_async(async {
             let r = self.inner.unregister(Duration::from_millis(timeout_ms.into())).await?;
@@ -252,7 +252,7 @@ impl NativeRendezvous {
     }
 
     /// Asks the holders of `agentId`'s shard for its newest valid record.
-    #[napi]
+    #[napi(catch_unwind)]
     pub async fn lookup(&self, agent_id: String, timeout_ms: u32) -> Outcome<Option<NativeAddrRecord>> {
         outcome_async(async {
             let target = parse_id(&agent_id)?;
@@ -263,13 +263,13 @@ impl NativeRendezvous {
     }
 
     /// Counters.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stats(&self) -> Outcome<NativeRendezvousStats> {
         self.inner.stats().map(to_native_stats).into()
     }
 
     /// Stops renewing. Idempotent.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stop(&self) {
         self.inner.stop();
     }
@@ -277,7 +277,7 @@ impl NativeRendezvous {
 
 /// The `count` holders of `shard` among `candidates`, heaviest first
 /// (rendezvous hashing; duplicates count once).
-#[napi]
+#[napi(catch_unwind)]
 pub fn rank_holders(shard: u32, candidates: Vec<NativeHolder>, count: u32) -> Outcome<Vec<NativeHolder>> {
     outcome(|| {
         let shard = u16::try_from(shard).map_err(|_| invalid_arg(format!("shard must be 0 to 65535 (got {shard})")))?;

@@ -4303,6 +4303,48 @@ struct IhaveFlushWork {
     retained_announce: bool,
 }
 
+/// x0x patch 6: a local subscriber. `Channel` is upstream's: every accepted
+/// payload is sent down an unbounded channel. `Marker` only marks this node
+/// as subscribed and is sent nothing: a host that takes delivery in its
+/// topic validator would otherwise hold an unbounded queue of payload copies
+/// that it only drains and drops.
+#[derive(Debug)]
+enum LocalSubscriber {
+    Channel(mpsc::UnboundedSender<(PeerId, Bytes)>),
+    Marker(mpsc::Sender<()>),
+}
+
+impl LocalSubscriber {
+    fn is_closed(&self) -> bool {
+        match self {
+            Self::Channel(tx) => tx.is_closed(),
+            Self::Marker(tx) => tx.is_closed(),
+        }
+    }
+
+    /// Hands `data` to the subscriber; false once it is gone.
+    fn deliver(&self, data: &(PeerId, Bytes)) -> bool {
+        match self {
+            Self::Channel(tx) => tx.send(data.clone()).is_ok(),
+            Self::Marker(tx) => !tx.is_closed(),
+        }
+    }
+}
+
+impl From<mpsc::UnboundedSender<(PeerId, Bytes)>> for LocalSubscriber {
+    fn from(tx: mpsc::UnboundedSender<(PeerId, Bytes)>) -> Self {
+        Self::Channel(tx)
+    }
+}
+
+/// x0x patch 6: a local subscription that receives no payloads (see
+/// [`PlumtreePubSub::subscribe_marker`]). The node stays subscribed while
+/// this value lives.
+#[derive(Debug)]
+pub struct SubscriptionMarker {
+    _alive: mpsc::Receiver<()>,
+}
+
 /// One bounded payload replay entry. Keep refusal with the payload digest so
 /// a fresh outer ID cannot turn rejected bytes into a serveable cache entry.
 struct PayloadReplayEntry {
@@ -4377,7 +4419,7 @@ struct TopicState {
     /// Per-peer quality scores for tree optimization
     peer_scores: HashMap<PeerId, PeerScore>,
     /// Local subscribers
-    subscribers: Vec<mpsc::UnboundedSender<(PeerId, Bytes)>>,
+    subscribers: Vec<LocalSubscriber>,
     /// Payload-level replay cache: BLAKE3(payload) -> time and refusal.
     ///
     /// Catches replays where the same application payload is wrapped in a
@@ -10360,7 +10402,7 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
             zero_tail = payload_zero_tail(&payload),
         );
         let data = (self.peer_id, payload);
-        state.subscribers.retain(|tx| tx.send(data.clone()).is_ok());
+        state.subscribers.retain(|tx| tx.deliver(&data));
 
         drop(topics); // Release lock before network I/O
         trace!(msg_id = ?msg_id, peer_count = eager_peers.len(), "Sending EAGER fan-out");
@@ -10489,6 +10531,22 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
     }
 
     /// Handle incoming EAGER message
+    /// x0x patch 6: subscribes this node to `topic` like
+    /// [`PubSub::subscribe_ready`], but with no payload channel: for a host
+    /// that delivers from its topic validator (`with_topic_validator`), so
+    /// that no unbounded queue of payload copies builds up beside it. The
+    /// subscription ends when the marker is dropped, or on `unsubscribe`.
+    pub async fn subscribe_marker(&self, topic: TopicId) -> SubscriptionMarker {
+        let (tx, rx) = mpsc::channel(1);
+        let mut topics_guard = self.topics.write_topic(&topic).await;
+        let state = topics_guard
+            .entry(topic)
+            .or_insert_with(|| self.new_topic_state());
+        state.touch();
+        state.subscribers.push(LocalSubscriber::Marker(tx));
+        SubscriptionMarker { _alive: rx }
+    }
+
     /// x0x patch: switch off digest anti-entropy, both the periodic digests
     /// this node sends and its answers to digests from peers. For an
     /// application that reconciles topic history itself (x0x's IBLT rounds
@@ -10904,7 +10962,7 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
             len = payload.len(),
             zero_tail = payload_zero_tail(&payload),
         );
-        state.subscribers.retain(|tx| tx.send(data.clone()).is_ok());
+        state.subscribers.retain(|tx| tx.deliver(&data));
         let delivered = state.subscribers.len();
         self.record_stage(PubSubStage::EagerFanout, fanout_started);
         debug!(
@@ -13746,7 +13804,7 @@ impl<T: GossipTransport + 'static> PubSub for PlumtreePubSub<T> {
                 .entry(topic)
                 .or_insert_with(|| topics.new_topic_state(cache_config));
             state.touch();
-            state.subscribers.push(tx);
+            state.subscribers.push(tx.into());
         });
 
         rx
@@ -13759,7 +13817,7 @@ impl<T: GossipTransport + 'static> PubSub for PlumtreePubSub<T> {
             .entry(topic)
             .or_insert_with(|| self.new_topic_state());
         state.touch();
-        state.subscribers.push(tx);
+        state.subscribers.push(tx.into());
         rx
     }
 
@@ -19427,7 +19485,7 @@ mod tests {
         );
 
         let (tx, rx) = mpsc::unbounded_channel();
-        state.subscribers.push(tx);
+        state.subscribers.push(tx.into());
         assert!(
             state.cooling_floor_blocks_at(last_eager, now),
             "a locally subscribed topic must keep its last eligible eager peer"
@@ -20156,7 +20214,7 @@ mod tests {
         state.eager_peers.insert(peer_a);
         state.eager_peers.insert(peer_b);
         let (tx, _rx) = mpsc::unbounded_channel();
-        state.subscribers.push(tx);
+        state.subscribers.push(tx.into());
 
         // Leg 1 — no replacement available: five Normal-kind timeouts at
         // A inside one window must reach the suppression threshold but
@@ -20225,7 +20283,7 @@ mod tests {
         state.eager_peers.insert(peer_a);
         state.eager_peers.insert(peer_b);
         let (tx, _rx) = mpsc::unbounded_channel();
-        state.subscribers.push(tx);
+        state.subscribers.push(tx.into());
         let now = Instant::now();
 
         // Insert the graft-eligible replacement first so B can be cooled
@@ -20636,7 +20694,7 @@ mod tests {
         state.eager_peers.insert(peer_a);
         state.eager_peers.insert(peer_b);
         let (tx, _rx) = mpsc::unbounded_channel();
-        state.subscribers.push(tx);
+        state.subscribers.push(tx.into());
         let now = Instant::now();
 
         // Dead + at-target (2) + no replacement: the #62 widening must NOT
@@ -27953,7 +28011,7 @@ mod tests {
         let mut state = TopicState::new();
         state.last_activity = old_activity;
         let (tx, rx) = mpsc::unbounded_channel();
-        state.subscribers.push(tx);
+        state.subscribers.push(tx.into());
 
         let mut topics = HashMap::new();
         topics.insert(topic, state);

@@ -105,10 +105,10 @@ impl Shared {
             return Ok(());
         }
         let agent = self.agent()?;
-        let runtime = tokio::runtime::Handle::try_current()
+        tokio::runtime::Handle::try_current()
             .map_err(|e| CoreError::network("coordinator adverts need a Tokio runtime", e))?;
         let adverts = agent.subscribe(COORDINATORS_TOPIC).await?;
-        runtime.spawn(run(Arc::clone(self), adverts, agent.closed_signal()));
+        agent.spawn_task("coordinator adverts", run(Arc::clone(self), adverts, agent.closed_signal()));
         *started = true;
         Ok(())
     }

@@ -104,7 +104,7 @@ pub fn verify(advert: &CoordinatorAdvert) -> bool {
 }
 
 /// Every rejection reason, in the order stats list them.
-pub(crate) const REJECTIONS: [RecordRejection; 7] = [
+pub(crate) const REJECTIONS: [RecordRejection; 8] = [
     RecordRejection::Malformed,
     RecordRejection::WrongKind,
     RecordRejection::SignerMismatch,
@@ -112,4 +112,5 @@ pub(crate) const REJECTIONS: [RecordRejection; 7] = [
     RecordRejection::Expired,
     RecordRejection::FromFuture,
     RecordRejection::Replayed,
+    RecordRejection::TooLong,
 ];

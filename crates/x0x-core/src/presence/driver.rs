@@ -62,9 +62,9 @@ impl Presence {
         if !lock(&self.shared.book).start(now_ms()) {
             return Ok(());
         }
-        let runtime = tokio::runtime::Handle::try_current()
+        tokio::runtime::Handle::try_current()
             .map_err(|e| CoreError::network("presence needs a Tokio runtime", e))?;
-        runtime.spawn(run(Arc::clone(&self.shared), frames, agent.closed_signal()));
+        agent.spawn_task("presence", run(Arc::clone(&self.shared), frames, agent.closed_signal()));
         self.shared.beacon(BeaconState::Online).await
     }
 

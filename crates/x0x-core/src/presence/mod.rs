@@ -94,6 +94,9 @@ pub struct PresenceStats {
     pub decrypt_failures: u64,
     /// Beacons in the clear, ignored because this agent only accepts sealed ones.
     pub plaintext_ignored: u64,
+    /// Beacons of new agents refused because this agent already tracks as
+    /// many as it may ([`crate::records::book::DEFAULT_MAX_SIGNERS`]).
+    pub full_dropped: u64,
     /// Agents online now.
     pub online: u64,
     /// Flood frames dropped because their neighbour was past its budget

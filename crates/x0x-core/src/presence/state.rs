@@ -290,6 +290,7 @@ impl PresenceBook {
     pub fn stats(&self) -> PresenceStats {
         let mut replays = 0;
         let mut invalid = self.bad_bodies;
+        let mut full = 0;
         for (why, n) in self.book.rejections() {
             match why {
                 RecordRejection::Replayed | RecordRejection::FromFuture => replays += n,
@@ -297,7 +298,9 @@ impl PresenceBook {
                 | RecordRejection::WrongKind
                 | RecordRejection::SignerMismatch
                 | RecordRejection::BadSignature
-                | RecordRejection::Expired => invalid += n,
+                | RecordRejection::Expired
+                | RecordRejection::TooLong => invalid += n,
+                RecordRejection::Full => full += n,
             }
         }
         PresenceStats {
@@ -307,6 +310,7 @@ impl PresenceBook {
             invalid_dropped: invalid,
             decrypt_failures: self.decrypt_failures,
             plaintext_ignored: self.plaintext_ignored,
+            full_dropped: full,
             online: self.online.len() as u64,
             relay_rate_limited: 0,
             relay_invalid: 0,

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::codec::{self, Record, RecordRejection};
+use super::codec::{self, Record, RecordRejection, MAX_RECORD_LIFETIME_MS};
 use crate::identity::AgentId;
 
 /// Records of one kind, at most one (the newest) per signer.
@@ -11,7 +11,9 @@ use crate::identity::AgentId;
 /// A record is accepted when it decodes, is of the book's kind, has not
 /// expired, is not dated beyond the allowed clock skew, is strictly newer
 /// than anything accepted from its signer before, and its signature and
-/// signer verify. Replay protection outlives the record itself: after
+/// signer verify; it may not ask to be kept longer than
+/// [`MAX_RECORD_LIFETIME_MS`] past the skew, and a new signer is taken only
+/// while the book tracks fewer than its signer cap. Replay protection outlives the record itself: after
 /// [`RecordBook::remove`] or expiry the signer's newest timestamp is kept
 /// until that record would have expired, so re-sending an old record cannot
 /// bring a signer back; after that, any replay is rejected as expired.
@@ -19,12 +21,17 @@ use crate::identity::AgentId;
 pub struct RecordBook {
     kind: u8,
     max_skew_ms: u64,
+    max_signers: usize,
     current: HashMap<AgentId, Record>,
     /// Newest accepted (timestamp, expires_at) per signer.
     high_water: HashMap<AgentId, (u64, u64)>,
     rejections: HashMap<RecordRejection, u64>,
     accepted: u64,
 }
+
+/// Signers a book tracks unless told otherwise: a presence beacon record is
+/// at most ~5.6 KB, so about 90 MB at the cap.
+pub const DEFAULT_MAX_SIGNERS: usize = 16_384;
 
 impl RecordBook {
     /// A book for records of `kind`, accepting timestamps at most
@@ -33,6 +40,7 @@ impl RecordBook {
         Self {
             kind,
             max_skew_ms,
+            max_signers: DEFAULT_MAX_SIGNERS,
             current: HashMap::new(),
             high_water: HashMap::new(),
             rejections: HashMap::new(),
@@ -40,9 +48,19 @@ impl RecordBook {
         }
     }
 
+    /// The same book tracking at most `max_signers` signers (at least 1).
+    pub fn with_max_signers(mut self, max_signers: usize) -> Self {
+        self.max_signers = max_signers.max(1);
+        self
+    }
+
     /// Checks `bytes` and, if acceptable, makes it the signer's current
     /// record. Every rejection is counted.
     pub fn offer(&mut self, bytes: &[u8], now_ms: u64) -> Result<Record, RecordRejection> {
+        if self.high_water.len() >= self.max_signers {
+            // Marks of expired records protect nothing any more.
+            self.high_water.retain(|_, (_, exp)| *exp > now_ms);
+        }
         let result = self.check(bytes, now_ms);
         match &result {
             Ok(record) => {
@@ -66,6 +84,14 @@ impl RecordBook {
         }
         if record.timestamp > now_ms.saturating_add(self.max_skew_ms) {
             return Err(RecordRejection::FromFuture);
+        }
+        if record.expires_at > now_ms.saturating_add(self.max_skew_ms).saturating_add(MAX_RECORD_LIFETIME_MS) {
+            return Err(RecordRejection::TooLong);
+        }
+        // Before the signature check, so a flood of new signers costs no
+        // verify once the book is full.
+        if self.high_water.len() >= self.max_signers && !self.high_water.contains_key(&record.signer) {
+            return Err(RecordRejection::Full);
         }
         if let Some((last, _)) = self.high_water.get(&record.signer) {
             if record.timestamp <= *last {
@@ -127,6 +153,30 @@ mod tests {
             .into_iter()
             .find(|(k, _)| *k == why)
             .map_or(0, |(_, n)| n)
+    }
+
+    #[test]
+    fn refuses_records_that_ask_to_live_longer_than_a_day() {
+        let k = AgentKeypair::generate().unwrap();
+        let mut book = RecordBook::new(KIND, 1_000);
+        let forever = codec::sign(&k, KIND, b"", 100, u64::MAX).unwrap();
+        assert_eq!(book.offer(&forever, 150), Err(RecordRejection::TooLong));
+        let day = codec::sign(&k, KIND, b"", 100, 150 + 1_000 + MAX_RECORD_LIFETIME_MS).unwrap();
+        assert!(book.offer(&day, 150).is_ok(), "exactly the limit is fine");
+        assert_eq!(count(&book, RecordRejection::TooLong), 1);
+    }
+
+    #[test]
+    fn a_full_book_refuses_new_signers_but_not_known_ones() {
+        let keys: Vec<_> = (0..3).map(|_| AgentKeypair::generate().unwrap()).collect();
+        let mut book = RecordBook::new(KIND, 1_000).with_max_signers(2);
+        book.offer(&codec::sign(&keys[0], KIND, b"", 10, 1_000).unwrap(), 20).unwrap();
+        book.offer(&codec::sign(&keys[1], KIND, b"", 10, 5_000).unwrap(), 20).unwrap();
+        assert_eq!(book.offer(&codec::sign(&keys[2], KIND, b"", 10, 5_000).unwrap(), 20), Err(RecordRejection::Full));
+        assert!(book.offer(&codec::sign(&keys[1], KIND, b"", 11, 5_000).unwrap(), 20).is_ok(), "a known signer renews");
+        // Once a signer's newest record expired, its place is free again.
+        assert!(book.offer(&codec::sign(&keys[2], KIND, b"", 1_100, 5_000).unwrap(), 1_100).is_ok());
+        assert_eq!(count(&book, RecordRejection::Full), 1);
     }
 
     #[test]

@@ -36,6 +36,11 @@ pub const MAX_BODY_BYTES: usize = 4096;
 /// accepted: the one bound for every signed, dated statement (records,
 /// address records, message envelopes). TypeScript does not repeat it.
 pub const MAX_CLOCK_SKEW_MS: u64 = 60_000;
+
+/// Longest a signed record may ask to be kept from the time it arrives, on
+/// top of the clock skew: one day. Records that x0x signs live far less
+/// (beacons and adverts minutes, rendezvous registrations at most a day).
+pub const MAX_RECORD_LIFETIME_MS: u64 = 86_400_000;
 /// Bytes a record adds to its body.
 pub const RECORD_OVERHEAD: usize = FIXED_LEN + PUBLIC_KEY_LEN + SIGNATURE_LEN;
 
@@ -56,6 +61,13 @@ pub enum RecordRejection {
     FromFuture,
     /// Not newer than the last record accepted from the same signer.
     Replayed,
+    /// Asks to be kept longer than the book allows from now (see
+    /// [`MAX_RECORD_LIFETIME_MS`]): otherwise one record dated to expire at
+    /// `u64::MAX` would hold its place forever.
+    TooLong,
+    /// A new signer while the book already tracks as many signers as it
+    /// may; signers it knows are still accepted.
+    Full,
 }
 
 impl RecordRejection {
@@ -69,6 +81,8 @@ impl RecordRejection {
             Self::Expired => "expired",
             Self::FromFuture => "from-future",
             Self::Replayed => "replayed",
+            Self::TooLong => "too-long",
+            Self::Full => "full",
         }
     }
 }

@@ -9,5 +9,5 @@ pub mod codec;
 pub use book::RecordBook;
 pub use codec::{
     decode, sign, signed_message, verify_fields, Record, RecordRejection, MAX_BODY_BYTES,
-    MAX_CLOCK_SKEW_MS, RECORD_OVERHEAD,
+    MAX_CLOCK_SKEW_MS, MAX_RECORD_LIFETIME_MS, RECORD_OVERHEAD,
 };

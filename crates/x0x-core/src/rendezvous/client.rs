@@ -183,9 +183,9 @@ impl RendezvousClient {
             return Ok(());
         }
         let agent = self.shared.agent()?;
-        let runtime = tokio::runtime::Handle::try_current()
+        tokio::runtime::Handle::try_current()
             .map_err(|e| CoreError::network("rendezvous renewal needs a Tokio runtime", e))?;
-        runtime.spawn(renew_until_stopped(Arc::clone(&self.shared), agent.closed_signal()));
+        agent.spawn_task("rendezvous renewal", renew_until_stopped(Arc::clone(&self.shared), agent.closed_signal()));
         *started = true;
         Ok(())
     }

@@ -24,6 +24,7 @@ use saorsa_gossip_types::PeerId;
 use tokio::sync::oneshot;
 
 use crate::addr_record::{self, AddrRecord, RecordError, MAX_RECORD_BYTES};
+use crate::records::{MAX_CLOCK_SKEW_MS, MAX_RECORD_LIFETIME_MS};
 use crate::identity::AgentId;
 
 /// Store request.
@@ -36,6 +37,11 @@ pub const LOOKUP_TAG: u8 = 0xD2;
 pub const LOOKUP_REPLY_TAG: u8 = 0xD3;
 /// Most records one holder keeps (a record is at most ~5.6 KB, so ~46 MB).
 pub const MAX_HELD: usize = 8_192;
+/// Most records of other agents one peer may have a holder keep at once. An
+/// agent storing its own record is not counted: that is one per agent
+/// anyway. Without it, one peer with a few thousand throwaway keys filled
+/// the whole store; now it takes this many places per QUIC identity.
+pub const MAX_HELD_PER_PEER: usize = 16;
 /// Most requests of our own awaiting an answer at once.
 const MAX_PENDING: usize = 4_096;
 
@@ -55,7 +61,9 @@ pub enum StoreOutcome {
     Invalid,
     /// Not newer than the record already held for that agent.
     Stale,
-    /// The holder keeps [`MAX_HELD`] records and takes no new agent.
+    /// The holder keeps [`MAX_HELD`] records and takes no new agent, or
+    /// the peer asking already has [`MAX_HELD_PER_PEER`] other agents'
+    /// records kept there.
     Full,
 }
 
@@ -110,7 +118,8 @@ pub struct RendezvousStats {
     pub invalid_rejected: u64,
     /// Store requests refused as not newer than what is held.
     pub stale_rejected: u64,
-    /// Store requests refused because the store was full.
+    /// Store requests refused because the store was full, or the asking
+    /// peer had used its share ([`MAX_HELD_PER_PEER`]).
     pub full_rejected: u64,
     /// Lookups this agent answered as a holder.
     pub lookups_served: u64,
@@ -140,6 +149,9 @@ fn bump(c: &AtomicU64) {
 
 struct Held {
     bytes: Vec<u8>,
+    /// The peer that had a holder keep another agent's record; `None` when
+    /// the agent stored its own (or this holder stored it for itself).
+    relayed_by: Option<PeerId>,
     issued_at_ms: u64,
     /// A tombstone outlives the registration it replaced, so that the older
     /// record cannot be replayed into a holder that forgot the tombstone.
@@ -172,10 +184,17 @@ impl Rendezvous {
         }
     }
 
-    /// Keeps `bytes` if it is a valid record newer than what is held for its
-    /// agent. The same check runs for records stored by peers and by us.
+    /// Keeps `bytes`, a record this agent stores itself, if it is a valid
+    /// record newer than what is held for its agent.
     pub fn hold(&self, bytes: &[u8], now_ms: u64) -> StoreOutcome {
-        let outcome = self.hold_inner(bytes, now_ms);
+        self.hold_from(None, bytes, now_ms)
+    }
+
+    /// [`Self::hold`] for a record `from` asked this holder to keep: a
+    /// record that is not `from`'s own takes one of its
+    /// [`MAX_HELD_PER_PEER`] places.
+    pub fn hold_from(&self, from: Option<PeerId>, bytes: &[u8], now_ms: u64) -> StoreOutcome {
+        let outcome = self.hold_inner(from, bytes, now_ms);
         match outcome {
             StoreOutcome::Stored => bump(&self.counters.stores_accepted),
             StoreOutcome::Invalid => bump(&self.counters.invalid_rejected),
@@ -185,12 +204,25 @@ impl Rendezvous {
         outcome
     }
 
-    fn hold_inner(&self, bytes: &[u8], now_ms: u64) -> StoreOutcome {
+    fn hold_inner(&self, from: Option<PeerId>, bytes: &[u8], now_ms: u64) -> StoreOutcome {
         let record = match addr_record::open(bytes, now_ms) {
             Ok(r) => r,
             Err(_) => return StoreOutcome::Invalid,
         };
+        // A record that asks to be kept past a day would keep its place,
+        // and its agent's, for as long as it says (u64::MAX included).
+        if record.expires_at_ms > now_ms.saturating_add(MAX_CLOCK_SKEW_MS).saturating_add(MAX_RECORD_LIFETIME_MS) {
+            return StoreOutcome::Invalid;
+        }
+        let relayed_by = from.filter(|peer| peer.to_bytes() != record.agent_id);
         let Ok(mut held) = self.held.lock() else { return StoreOutcome::Full };
+        if let Some(peer) = relayed_by {
+            let replacing_own = held.get(&record.agent_id).is_some_and(|h| h.relayed_by == Some(peer));
+            let share = held.values().filter(|h| h.relayed_by == Some(peer) && h.keep_until_ms > now_ms).count();
+            if !replacing_own && share >= MAX_HELD_PER_PEER {
+                return StoreOutcome::Full;
+            }
+        }
         let mut keep_until_ms = record.expires_at_ms;
         match held.get(&record.agent_id) {
             Some(old) if old.keep_until_ms > now_ms => {
@@ -213,7 +245,7 @@ impl Rendezvous {
         }
         held.insert(
             record.agent_id,
-            Held { bytes: bytes.to_vec(), issued_at_ms: record.issued_at_ms, keep_until_ms },
+            Held { bytes: bytes.to_vec(), relayed_by, issued_at_ms: record.issued_at_ms, keep_until_ms },
         );
         StoreOutcome::Stored
     }
@@ -260,7 +292,7 @@ impl Rendezvous {
         };
         match tag {
             STORE_TAG => {
-                let outcome = self.hold(body, now_ms);
+                let outcome = self.hold_from(Some(from), body, now_ms);
                 Some(frame(STORE_ACK_TAG, req, &[outcome.to_byte()]))
             }
             LOOKUP_TAG => {
@@ -453,6 +485,40 @@ mod tests {
         big[0] = STORE_TAG;
         assert!(holder.on_frame(peer(1), &big, NOW).is_none());
         assert_eq!(holder.stats(NOW).malformed_dropped, 5);
+    }
+
+    #[test]
+    fn refuses_records_that_ask_to_be_kept_longer_than_a_day() {
+        let kp = AgentKeypair::generate().unwrap();
+        let holder = Rendezvous::new();
+        let forever = addr_record::sign(&kp, &addrs(), NOW, u64::MAX).unwrap();
+        assert_eq!(holder.hold_from(Some(PeerId::new(kp.agent_id())), &forever, NOW), StoreOutcome::Invalid);
+        let day = addr_record::sign(&kp, &addrs(), NOW, MAX_RECORD_LIFETIME_MS).unwrap();
+        assert_eq!(holder.hold(&day, NOW), StoreOutcome::Stored);
+    }
+
+    #[test]
+    fn one_peer_gets_a_bounded_share_for_records_not_its_own() {
+        let holder = Rendezvous::new();
+        let relay = peer(9);
+        let sybils: Vec<_> = (0..MAX_HELD_PER_PEER + 2).map(|_| AgentKeypair::generate().unwrap()).collect();
+        let records: Vec<_> = sybils.iter().map(|k| addr_record::sign(k, &addrs(), NOW, 60_000).unwrap()).collect();
+        for r in &records[..MAX_HELD_PER_PEER] {
+            assert_eq!(holder.hold_from(Some(relay), r, NOW), StoreOutcome::Stored);
+        }
+        assert_eq!(holder.hold_from(Some(relay), &records[MAX_HELD_PER_PEER], NOW), StoreOutcome::Full);
+        // A newer record for an agent it already has stored does not take a new place.
+        let renewed = addr_record::sign(&sybils[0], &addrs(), NOW + 1, 60_000).unwrap();
+        assert_eq!(holder.hold_from(Some(relay), &renewed, NOW), StoreOutcome::Stored);
+        // Agents storing their own records are not limited by it.
+        let own = &sybils[MAX_HELD_PER_PEER + 1];
+        let own_record = &records[MAX_HELD_PER_PEER + 1];
+        assert_eq!(holder.hold_from(Some(PeerId::new(own.agent_id())), own_record, NOW), StoreOutcome::Stored);
+        // Expired records give the share back.
+        let later = NOW + 60_000;
+        let fresh = addr_record::sign(&sybils[MAX_HELD_PER_PEER], &addrs(), later, 60_000).unwrap();
+        assert_eq!(holder.hold_from(Some(relay), &fresh, later), StoreOutcome::Stored);
+        assert_eq!(holder.stats(NOW).full_rejected, 1);
     }
 
     #[test]

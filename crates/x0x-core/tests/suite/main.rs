@@ -28,6 +28,12 @@ mod hostile_foaf;
 #[cfg(feature = "test-hooks")]
 mod hostile_membership;
 #[cfg(feature = "test-hooks")]
+mod hostile_panics;
+#[cfg(feature = "test-hooks")]
+mod hostile_records;
+#[cfg(feature = "test-hooks")]
+mod hostile_replay;
+#[cfg(feature = "test-hooks")]
 mod hostile_topics;
 #[cfg(feature = "test-hooks")]
 mod verify_before_forward;

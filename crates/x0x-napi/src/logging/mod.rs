@@ -81,7 +81,7 @@ pub struct NativeLogBatch {
 /// Sets what is logged. The first call installs the bridge as the
 /// process's global `tracing` subscriber; if another subscriber was
 /// installed first, nothing is bridged.
-#[napi]
+#[napi(catch_unwind)]
 pub fn set_log_filter(filter: NativeLogFilter) {
     INSTALL.call_once(|| {
         // Err means some other subscriber is the global default already;
@@ -97,7 +97,7 @@ pub fn set_log_filter(filter: NativeLogFilter) {
 /// Sets the function that receives record batches on the JavaScript
 /// thread; it replaces any earlier one. It must not throw: an exception
 /// from it is an uncaught exception in Node.
-#[napi]
+#[napi(catch_unwind)]
 pub fn set_log_sink(deliver: Function<'_, NativeLogBatch, ()>) -> napi::Result<()> {
     let tsfn: ThreadsafeFunction<(), (), NativeLogBatch, Status, false, true> = deliver
         .build_threadsafe_function::<()>()
