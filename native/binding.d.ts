@@ -245,6 +245,8 @@ export declare class NativeAgent {
   /** Connected subscribers of `topic` once there are `n`, or after `timeoutMs` with fewer. */
   waitForTopicPeers(topic: string, n: number, timeoutMs: number): Promise<string[]>;
   publish(topic: string, payload: Buffer): Promise<string>;
+  /** Publishes if the outbound backlog drains within maxWaitMs; null when it did not (nothing sent). */
+  publishWithin(topic: string, payload: Buffer, maxWaitMs: number): Promise<string | null>;
   connectionEvents(): NativeConnectionEvents;
   connectedPeers(): Promise<NativePeer[]>;
   /** Active view with last known addresses (waits for the view lock). */

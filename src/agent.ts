@@ -212,9 +212,10 @@ export class Agent implements AsyncDisposable {
    * @throws {@link PayloadTooLargeError} when the payload exceeds `MAX_PAYLOAD_BYTES`
    * @throws TypeError when `data` is neither a `Uint8Array` nor a string
    * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link AbortError} when `options.signal` aborted before the message was sent
    */
-  publish(topic: string, data: Uint8Array | string): Promise<string> {
-    return this.pubsub.publish(topic, data);
+  publish(topic: string, data: Uint8Array | string, options?: AbortOptions): Promise<string> {
+    return this.pubsub.publish(topic, data, options);
   }
 
   /**

@@ -56,6 +56,8 @@ export interface PubSubStats {
 export const MAX_TOPIC_PEERS_WAIT = 4096;
 /** How long one native wait runs before the facade checks its signal again. */
 const TOPIC_WAIT_SLICE_MS = 500;
+/** How long one publish attempt waits for the outbound backlog before the facade checks its signal again. */
+const PUBLISH_WAIT_SLICE_MS = 200;
 
 let create: (core: AgentCore) => PubSubManager;
 
@@ -131,12 +133,25 @@ export class PubSubManager {
    * @throws {@link PayloadTooLargeError} when the payload exceeds `MAX_PAYLOAD_BYTES`
    * @throws TypeError when `data` is neither a `Uint8Array` nor a string
    * @throws {@link ClosedError} once the agent is closed
+   * @param options - `signal` gives up while the publish is still held back
+   *   by backpressure (the outbound backlog has not drained): the message is
+   *   then never sent. Once sent, aborting does not recall it.
+   * @throws {@link AbortError} when `options.signal` aborted before the message was sent
    */
-  async publish(topic: string, data: Uint8Array | string): Promise<string> {
+  async publish(topic: string, data: Uint8Array | string, options: AbortOptions = {}): Promise<string> {
+    const { signal } = options;
+    throwIfAborted(signal);
     const native = this.#core.use();
     checkTopic(topic, MAX_TOPIC_BYTES);
     const payload = encodePayload(data, MAX_PAYLOAD_BYTES);
-    return callNative(() => native.publish(topic, payload));
+    if (signal === undefined) return callNative(() => native.publish(topic, payload));
+    // In slices, so that an abort is seen while the publish is held back,
+    // and a publish given up is one that was never sent.
+    for (;;) {
+      const id = await callNative(() => native.publishWithin(topic, payload, PUBLISH_WAIT_SLICE_MS));
+      if (id !== null) return id;
+      if (signal.aborted) throw abortError(signal);
+    }
   }
 
   /**

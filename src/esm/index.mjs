@@ -27,6 +27,7 @@ export const {
   DiscoveryManager,
   GossipConfig,
   GossipRuntime,
+  InternalError,
   InvalidConfigError,
   InvalidTopicError,
   isAgentId,

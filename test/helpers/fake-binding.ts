@@ -350,6 +350,10 @@ class FakeAgent {
     return this.topicPeers;
   }
 
+  async publishWithin(topic: string, payload: Buffer, _maxWaitMs: number): Promise<string | null> {
+    return this.publish(topic, payload);
+  }
+
   async publish(topic: string, payload: Buffer): Promise<string> {
     this.calls.push(`publish ${topic} ${payload.byteLength}`);
     const message: NativeMessage = {

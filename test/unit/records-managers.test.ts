@@ -104,7 +104,7 @@ describe('CoordinatorManager', () => {
       accepted: 3,
       rejected: {
         malformed: 0, 'wrong-kind': 0, 'signer-mismatch': 0, 'bad-signature': 0,
-        expired: 0, 'from-future': 0, replayed: 2, full: 1,
+        expired: 0, 'from-future': 0, replayed: 2, 'too-long': 0, full: 1,
       },
     });
   });

@@ -374,13 +374,27 @@ impl Agent {
     /// Signs and publishes; resolves with the message id once handed to the
     /// gossip layer.
     pub async fn publish(&self, topic: &str, payload: Vec<u8>) -> CoreResult<MessageId> {
+        let published = self.publish_waiting(topic, payload, None).await?;
+        published.ok_or_else(|| CoreError::Internal("a publish with no wait limit gave up".into()))
+    }
+
+    /// [`Self::publish`], waiting at most `max_wait` for the outbound
+    /// backlog to drain first: `Ok(None)` when it did not, and then nothing
+    /// was signed or sent. A caller that may be cancelled (an `AbortSignal`)
+    /// publishes in such slices, so that giving up never leaves a publish
+    /// that still goes out later.
+    pub async fn publish_within(&self, topic: &str, payload: Vec<u8>, max_wait: Duration) -> CoreResult<Option<MessageId>> {
+        self.publish_waiting(topic, payload, Some(max_wait)).await
+    }
+
+    async fn publish_waiting(&self, topic: &str, payload: Vec<u8>, max_wait: Option<Duration>) -> CoreResult<Option<MessageId>> {
         validate_topic(topic)?;
         if payload.len() > MAX_PAYLOAD_BYTES {
             return Err(CoreError::PayloadTooLarge { size: payload.len(), limit: MAX_PAYLOAD_BYTES });
         }
         let shared = Arc::clone(&self.shared);
         let t = topic.to_owned();
-        self.run(async move { shared.publish(t, payload).await }).await
+        self.run(async move { shared.publish(t, payload, max_wait).await }).await
     }
 
     /// Live transport connection events.
@@ -986,10 +1000,18 @@ impl Shared {
         }
     }
 
-    async fn publish(&self, topic: String, payload: Vec<u8>) -> CoreResult<MessageId> {
+    async fn publish(&self, topic: String, payload: Vec<u8>, max_wait: Option<Duration>) -> CoreResult<Option<MessageId>> {
         // Backpressure at the source: relays never wait (see crate::outbox),
         // so publishers must not outrun what the network drains.
-        self.transport.wait_for_backlog_below(PUBLISH_BACKLOG_BYTES).await;
+        let drained = self.transport.wait_for_backlog_below(PUBLISH_BACKLOG_BYTES);
+        match max_wait {
+            None => drained.await,
+            Some(wait) => {
+                if tokio::time::timeout(wait, drained).await.is_err() {
+                    return Ok(None);
+                }
+            }
+        }
         let published_at = now_ms();
         let tid = topic_id(&topic);
         let (frame, id) = envelope::seal(&self.keypair, &tid, &payload, published_at)?;
@@ -1015,7 +1037,7 @@ impl Shared {
             .await
             .map_err(|e| CoreError::network("publish failed", e))?;
         self.counters.published.fetch_add(1, Ordering::Relaxed);
-        Ok(id)
+        Ok(Some(id))
     }
 
     /// Our topic-interest announcement: every topic subscribed to now.

@@ -414,6 +414,17 @@ impl NativeAgent {
         self.inner.publish(&topic, payload.to_vec()).await.map(|id| hex_id(&id)).into()
     }
 
+    /// Publishes if the outbound backlog drains within `max_wait_ms`;
+    /// resolves with the id, or `null` when it did not (nothing was sent).
+    #[napi(catch_unwind)]
+    pub async fn publish_within(&self, topic: String, payload: Buffer, max_wait_ms: u32) -> Outcome<Option<String>> {
+        self.inner
+            .publish_within(&topic, payload.to_vec(), Duration::from_millis(u64::from(max_wait_ms)))
+            .await
+            .map(|id| id.map(|id| hex_id(&id)))
+            .into()
+    }
+
     /// Transport connection events.
     #[napi(catch_unwind)]
     pub fn connection_events(&self) -> Outcome<NativeConnectionEvents> {

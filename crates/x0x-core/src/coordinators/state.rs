@@ -70,7 +70,8 @@ impl CoordinatorBook {
         config.validate()?;
         Ok(Self {
             ttl_ms: u64::try_from(config.advert_ttl.as_millis()).unwrap_or(u64::MAX),
-            book: RecordBook::new(COORDINATOR_KIND, MAX_CLOCK_SKEW_MS),
+            book: RecordBook::new(COORDINATOR_KIND, MAX_CLOCK_SKEW_MS)
+                .with_max_lifetime(u64::try_from(super::MAX_TTL.as_millis()).unwrap_or(u64::MAX)),
             listed: BTreeMap::new(),
             next_advert: None,
             last_timestamp: 0,

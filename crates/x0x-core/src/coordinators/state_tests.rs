@@ -165,3 +165,14 @@ fn a_full_book_refuses_new_coordinators_but_renews_listed_ones() {
     assert!(b.offer(&advert(&keys[MAX_COORDINATORS], &["10.0.0.9:1"], T0 + TTL, T0 + 2 * TTL), T0 + TTL).is_ok());
     assert_eq!(b.coordinators(T0 + TTL).len(), 2);
 }
+
+#[test]
+fn takes_a_week_long_advert_and_refuses_one_that_asks_for_longer() {
+    let (week, longer) = (AgentKeypair::generate().unwrap(), AgentKeypair::generate().unwrap());
+    let mut b = book();
+    let max = u64::try_from(MAX_TTL.as_millis()).unwrap();
+    assert!(b.offer(&advert(&week, &[], T0, T0 + max), T0).is_ok(), "the longest coordinatorAdvertTtl is honest");
+    let forever = advert(&longer, &[], T0, u64::MAX);
+    assert_eq!(b.offer(&forever, T0), Err(AdvertRejection::Record(RecordRejection::TooLong)));
+    assert_eq!(rejected(&b, "too-long"), 1);
+}

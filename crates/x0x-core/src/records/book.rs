@@ -11,8 +11,8 @@ use crate::identity::AgentId;
 /// A record is accepted when it decodes, is of the book's kind, has not
 /// expired, is not dated beyond the allowed clock skew, is strictly newer
 /// than anything accepted from its signer before, and its signature and
-/// signer verify; it may not ask to be kept longer than
-/// [`MAX_RECORD_LIFETIME_MS`] past the skew, and a new signer is taken only
+/// signer verify; it may not ask to be kept longer than the book's
+/// lifetime (by default [`MAX_RECORD_LIFETIME_MS`]) past the skew, and a new signer is taken only
 /// while the book tracks fewer than its signer cap. Replay protection outlives the record itself: after
 /// [`RecordBook::remove`] or expiry the signer's newest timestamp is kept
 /// until that record would have expired, so re-sending an old record cannot
@@ -21,6 +21,7 @@ use crate::identity::AgentId;
 pub struct RecordBook {
     kind: u8,
     max_skew_ms: u64,
+    max_lifetime_ms: u64,
     max_signers: usize,
     current: HashMap<AgentId, Record>,
     /// Newest accepted (timestamp, expires_at) per signer.
@@ -40,12 +41,21 @@ impl RecordBook {
         Self {
             kind,
             max_skew_ms,
+            max_lifetime_ms: MAX_RECORD_LIFETIME_MS,
             max_signers: DEFAULT_MAX_SIGNERS,
             current: HashMap::new(),
             high_water: HashMap::new(),
             rejections: HashMap::new(),
             accepted: 0,
         }
+    }
+
+    /// The same book refusing records that ask to be kept more than
+    /// `max_lifetime_ms` past the skew, instead of [`MAX_RECORD_LIFETIME_MS`]
+    /// (for a kind whose records may honestly live longer).
+    pub fn with_max_lifetime(mut self, max_lifetime_ms: u64) -> Self {
+        self.max_lifetime_ms = max_lifetime_ms;
+        self
     }
 
     /// The same book tracking at most `max_signers` signers (at least 1).
@@ -85,7 +95,7 @@ impl RecordBook {
         if record.timestamp > now_ms.saturating_add(self.max_skew_ms) {
             return Err(RecordRejection::FromFuture);
         }
-        if record.expires_at > now_ms.saturating_add(self.max_skew_ms).saturating_add(MAX_RECORD_LIFETIME_MS) {
+        if record.expires_at > now_ms.saturating_add(self.max_skew_ms).saturating_add(self.max_lifetime_ms) {
             return Err(RecordRejection::TooLong);
         }
         // Before the signature check, so a flood of new signers costs no

@@ -38,8 +38,9 @@ pub const MAX_BODY_BYTES: usize = 4096;
 pub const MAX_CLOCK_SKEW_MS: u64 = 60_000;
 
 /// Longest a signed record may ask to be kept from the time it arrives, on
-/// top of the clock skew: one day. Records that x0x signs live far less
-/// (beacons and adverts minutes, rendezvous registrations at most a day).
+/// top of the clock skew, unless its kind allows more: one day, the longest
+/// a presence beacon or a rendezvous registration may live (coordinator
+/// adverts may live a week, and their book says so).
 pub const MAX_RECORD_LIFETIME_MS: u64 = 86_400_000;
 /// Bytes a record adds to its body.
 pub const RECORD_OVERHEAD: usize = FIXED_LEN + PUBLIC_KEY_LEN + SIGNATURE_LEN;
@@ -61,7 +62,7 @@ pub enum RecordRejection {
     FromFuture,
     /// Not newer than the last record accepted from the same signer.
     Replayed,
-    /// Asks to be kept longer than the book allows from now (see
+    /// Asks to be kept longer than the book allows from now (by default
     /// [`MAX_RECORD_LIFETIME_MS`]): otherwise one record dated to expire at
     /// `u64::MAX` would hold its place forever.
     TooLong,

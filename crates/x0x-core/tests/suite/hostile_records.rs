@@ -12,6 +12,8 @@ use x0x_core::rendezvous::MAX_HELD_PER_PEER;
 use x0x_core::{addr_record, Agent, AgentConfig, AgentKeypair, AgentOptions, Holder, HolderReply, RawStream, StoreOutcome};
 
 const SYBILS: usize = 40;
+/// Store frames sent: the everlasting record and the sybils'.
+const STORES: u64 = 1 + SYBILS as u64;
 
 async fn agent() -> Agent {
     let config = AgentConfig { anti_entropy_interval: Duration::from_secs(3600), ..AgentConfig::default() };
@@ -47,7 +49,7 @@ async fn one_peer_with_many_keys_cannot_fill_a_holder_or_pin_records_forever() {
     }
     let handled = |s: x0x_core::RendezvousStats| s.stores_accepted + s.invalid_rejected + s.full_rejected;
     for _ in 0..200 {
-        if handled(holder.rendezvous_stats().unwrap()) >= 1 + SYBILS as u64 {
+        if handled(holder.rendezvous_stats().unwrap()) >= STORES {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -63,7 +65,7 @@ async fn one_peer_with_many_keys_cannot_fill_a_holder_or_pin_records_forever() {
         a.close().await;
     }
 
-    assert_eq!(handled(stats), 1 + SYBILS as u64, "every store was answered: {stats:?}");
+    assert_eq!(handled(stats), STORES, "every store was answered: {stats:?}");
     assert_eq!(stats.invalid_rejected, 1, "the record that asked to live forever is refused: {stats:?}");
     assert_eq!(stats.records_held, MAX_HELD_PER_PEER as u64, "one peer's share of other agents' records: {stats:?}");
     assert_eq!(stats.full_rejected, (SYBILS - MAX_HELD_PER_PEER) as u64);
