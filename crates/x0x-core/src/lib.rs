@@ -28,6 +28,7 @@ mod ae_wire;
 pub mod addr_record;
 mod agent;
 mod anti_entropy;
+mod bulk_route;
 mod config;
 pub mod coordinators;
 mod dedup;
