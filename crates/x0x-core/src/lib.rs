@@ -32,6 +32,8 @@ mod bulk_route;
 mod config;
 pub mod coordinators;
 mod dedup;
+#[cfg(test)]
+mod decoder_fuzz_tests;
 mod envelope;
 pub mod foaf;
 mod error;
