@@ -28,6 +28,7 @@ use tracing::debug;
 use crate::anti_entropy::{self, AntiEntropy, AntiEntropyStats, ReconciliationStats};
 use crate::config::AgentConfig;
 use crate::addr_book;
+use crate::bulk_route::{self, BulkRoute};
 use crate::membership_watch::Goodbye;
 use crate::addr_record::{AddrRecord, OwnRecord};
 use crate::foaf::{self, Foaf, FoafStats};
@@ -38,7 +39,7 @@ use crate::supervise::{self, Faults, Scope};
 use crate::envelope::{self, MessageId, Rejection};
 use crate::flood::{self, Flood, FloodStats};
 use crate::records;
-use crate::rendezvous::{self, Rendezvous};
+use crate::rendezvous::Rendezvous;
 use crate::topic_interest::{self, TopicInterest};
 use crate::error::{CoreError, CoreResult};
 use crate::identity::{AgentId, AgentKeypair};
@@ -1392,38 +1393,36 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                         debug!("pubsub frame from {from}: {e}");
                     }
                 }
-                GossipStreamType::Bulk if data.first() == Some(&topic_interest::TAG) => {
-                    if !shared.interest.on_frame(from, &data) {
-                        shared.counters.unroutable_dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                GossipStreamType::Bulk if data.first() == Some(&flood::TAG) => {
-                    if shared.flood.receive(from, &data, now_ms()) {
-                        flood::send_to_all(&shared.transport, data, Some(from)).await;
-                    }
-                }
-                GossipStreamType::Bulk if crate::ae_wire::is_anti_entropy(&data) => {
-                    #[cfg(feature = "test-hooks")]
-                    if shared.tapped_anti_entropy(from, &data) {
-                        return;
-                    }
-                    anti_entropy::on_frame(&*shared, from, &data).await;
-                }
-                GossipStreamType::Bulk if data.first().is_some_and(|t| foaf::owns(*t)) => {
-                    shared.on_foaf_frame(from, &data).await;
-                }
-                GossipStreamType::Bulk if data.first().is_some_and(|t| rendezvous::owns(*t)) => {
-                    shared.on_rendezvous_frame(from, &data).await;
-                }
-                GossipStreamType::Bulk => match addr_book::decode(&data) {
-                    Some(entries) => {
-                        for (peer, addr) in entries {
-                            shared.transport.learn_addr(peer, addr);
+                GossipStreamType::Bulk => match bulk_route::route(&data) {
+                    BulkRoute::Interest => {
+                        if !shared.interest.on_frame(from, &data) {
+                            shared.counters.unroutable_dropped.fetch_add(1, Ordering::Relaxed);
                         }
                     }
-                    None => {
-                        shared.counters.unroutable_dropped.fetch_add(1, Ordering::Relaxed);
+                    BulkRoute::Flood => {
+                        if shared.flood.receive(from, &data, now_ms()) {
+                            flood::send_to_all(&shared.transport, data, Some(from)).await;
+                        }
                     }
+                    BulkRoute::AntiEntropy => {
+                        #[cfg(feature = "test-hooks")]
+                        if shared.tapped_anti_entropy(from, &data) {
+                            return;
+                        }
+                        anti_entropy::on_frame(&*shared, from, &data).await;
+                    }
+                    BulkRoute::Foaf => shared.on_foaf_frame(from, &data).await,
+                    BulkRoute::Rendezvous => shared.on_rendezvous_frame(from, &data).await,
+                    BulkRoute::AddrBook => match addr_book::decode(&data) {
+                        Some(entries) => {
+                            for (peer, addr) in entries {
+                                shared.transport.learn_addr(peer, addr);
+                            }
+                        }
+                        None => {
+                            shared.counters.unroutable_dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                    },
                 },
             }
         });

@@ -29,7 +29,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use saorsa_gossip_types::PeerId;
 use tokio::sync::oneshot;
-use x0x_iblt::{AmsSketch, Config, Next, Reconciler, Request, Response, DEFAULT_AMS_COUNTERS};
+use x0x_iblt::{AmsSketch, Config, Next, Reconciler, Request, Response, DEFAULT_AMS_COUNTERS, DEFAULT_STRATUM_CELLS};
 
 use crate::ae_wire::{self as wire, Frame};
 use crate::envelope::MessageId;
@@ -158,10 +158,16 @@ pub(crate) struct AntiEntropy {
 /// id lists of at most 2^15 ids (1 MiB). A topic holding more ids than that
 /// cannot fall back to a full list; such a session fails and is counted,
 /// without touching the connection.
-fn reconcile_config() -> Config {
+///
+/// Sessions open with an AMS sketch; a strata estimate is answered only at
+/// the default size ([`DEFAULT_STRATUM_CELLS`], 12 KiB of cells), because
+/// the responder builds its own estimator of the size the peer names: at
+/// x0x-iblt's default limit a 39-byte request cost 100 KiB to answer.
+pub(crate) fn reconcile_config() -> Config {
     let mut config = Config::default();
     config.limits.max_cells = 1 << 14;
     config.limits.max_ids = 1 << 15;
+    config.limits.max_stratum_cells = DEFAULT_STRATUM_CELLS;
     config
 }
 

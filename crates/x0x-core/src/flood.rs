@@ -78,7 +78,7 @@ pub struct FloodStats {
     /// New frames dropped because their neighbour's budget was spent.
     pub rate_limited: u64,
     /// Signed records in the clear that failed verification, were expired
-    /// or dated too far ahead; dropped, not forwarded.
+    /// or dated too far ahead, and empty frames; dropped, not forwarded.
     pub invalid: u64,
 }
 
@@ -171,6 +171,12 @@ impl Flood {
     /// `true` if it is new and acceptable and must be forwarded. New
     /// payloads go to local listeners.
     pub fn receive(&self, from: PeerId, frame: &[u8], now_ms: u64) -> bool {
+        // The dispatcher routes only frames that start with TAG here, but
+        // this must not rely on it: an empty frame is invalid, not a panic.
+        let Some((_, payload)) = frame.split_first() else {
+            self.counters.invalid.fetch_add(1, Ordering::Relaxed);
+            return false;
+        };
         if frame.len() > 1 + MAX_PAYLOAD_BYTES {
             self.counters.oversized.fetch_add(1, Ordering::Relaxed);
             return false;
@@ -183,7 +189,7 @@ impl Flood {
             self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
             return false;
         }
-        let ok = acceptable(&frame[1..], now_ms);
+        let ok = acceptable(payload, now_ms);
         // Remembered either way: a copy of a bad frame is not checked again.
         if !self.first_sight(frame) {
             self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
@@ -195,7 +201,7 @@ impl Flood {
         }
         self.counters.received.fetch_add(1, Ordering::Relaxed);
         // No listener is fine: the frame is still forwarded.
-        let _ = self.tx.send(frame[1..].to_vec());
+        let _ = self.tx.send(payload.to_vec());
         true
     }
 
@@ -289,6 +295,14 @@ mod tests {
         big.resize(2 + MAX_PAYLOAD_BYTES, 1);
         assert!(!flood.receive(p(), &big, 0));
         assert_eq!(flood.stats().oversized, 1);
+    }
+
+    /// Found by `decoder_fuzz_flood`: an empty frame indexed past its end.
+    #[test]
+    fn an_empty_frame_is_invalid_not_a_panic() {
+        let flood = Flood::default();
+        assert!(!flood.receive(p(), &[], 0));
+        assert_eq!(flood.stats().invalid, 1);
     }
 
     #[test]

@@ -28,9 +28,12 @@ mod ae_wire;
 pub mod addr_record;
 mod agent;
 mod anti_entropy;
+mod bulk_route;
 mod config;
 pub mod coordinators;
 mod dedup;
+#[cfg(test)]
+mod decoder_fuzz_tests;
 mod envelope;
 pub mod foaf;
 mod error;

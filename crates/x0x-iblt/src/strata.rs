@@ -84,15 +84,22 @@ pub struct StrataEstimator {
     seed: u64,
     stratum_cells: usize,
     hasher: StrataHasher,
+    /// The cells of strata `0..cells.len() / stratum_cells`; the strata
+    /// past them are empty. A decoded estimator holds only the strata that
+    /// were sent, so a short message cannot make the receiver allocate all
+    /// [`STRATA`] of them.
     cells: Vec<FpCell>,
 }
 
 impl PartialEq for StrataEstimator {
     fn eq(&self, other: &Self) -> bool {
-        // The hasher is a function of the seed.
+        // The hasher is a function of the seed; strata past the last
+        // non-empty one are empty, held or not.
+        let held = self.strata_sent() * self.stratum_cells;
         self.seed == other.seed
             && self.stratum_cells == other.stratum_cells
-            && self.cells == other.cells
+            && self.strata_sent() == other.strata_sent()
+            && self.cells[..held] == other.cells[..held]
     }
 }
 
@@ -172,6 +179,10 @@ impl StrataEstimator {
         let sub = self.stratum_cells / STRATUM_K;
         let (check, lanes) = fp_hash(fp);
         let base = stratum * self.stratum_cells;
+        if self.cells.len() < base + self.stratum_cells {
+            // A decoded estimator holds only the strata it was sent.
+            self.cells.resize(base + self.stratum_cells, FpCell::default());
+        }
         for (table, lane) in lanes.iter().enumerate() {
             self.cells[base + table * sub + usize::from(*lane) % sub].toggle(fp, check);
         }
@@ -183,8 +194,10 @@ impl StrataEstimator {
         self.toggle(level, fp);
     }
 
+    /// Stratum `i`'s cells, or an empty slice when it is not held (and so
+    /// empty).
     fn stratum(&self, i: usize) -> &[FpCell] {
-        &self.cells[i * self.stratum_cells..(i + 1) * self.stratum_cells]
+        self.cells.get(i * self.stratum_cells..(i + 1) * self.stratum_cells).unwrap_or(&[])
     }
 
     /// Strata up to the last non-empty one; the rest are not sent.
@@ -217,11 +230,11 @@ impl StrataEstimator {
         let mut scratch = vec![FpCell::default(); self.stratum_cells];
         let mut count = 0u64;
         for i in (0..STRATA).rev() {
-            for ((d, a), b) in scratch
-                .iter_mut()
-                .zip(self.stratum(i))
-                .zip(other.stratum(i))
-            {
+            let (a, b) = (self.stratum(i), other.stratum(i));
+            for (j, d) in scratch.iter_mut().enumerate() {
+                // A stratum that is not held is empty.
+                let a = a.get(j).copied().unwrap_or_default();
+                let b = b.get(j).copied().unwrap_or_default();
                 *d = FpCell {
                     fp: a.fp ^ b.fp,
                     check: a.check ^ b.check,
@@ -319,12 +332,21 @@ impl StrataEstimator {
         }
         check_stratum_cells(stratum_cells)?;
         reader.expect_items(sent * stratum_cells, STRATUM_CELL_WIRE_BYTES)?;
-        let mut estimator = Self::new(stratum_cells, seed)?;
-        for cell in &mut estimator.cells[..sent * stratum_cells] {
-            cell.fp = reader.u32()?;
-            cell.check = reader.u16()?;
+        // Only the strata sent: allocating all STRATA of them would let a
+        // 12-byte header with no cells claim up to 32 x 3,072 (768 KiB).
+        let mut cells = Vec::with_capacity(sent * stratum_cells);
+        for _ in 0..sent * stratum_cells {
+            cells.push(FpCell {
+                fp: reader.u32()?,
+                check: reader.u16()?,
+            });
         }
-        Ok(estimator)
+        Ok(Self {
+            seed,
+            stratum_cells,
+            hasher: StrataHasher::new(seed),
+            cells,
+        })
     }
 }
 
@@ -357,4 +379,35 @@ fn peel_count(cells: &mut [FpCell]) -> Option<usize> {
         }
     }
     cells.iter().all(|c| c.is_empty()).then_some(peeled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by x0x-core's `decoder_fuzz_iblt_messages`: a 12-byte header
+    /// that sends no strata made the receiver allocate all 32 of them.
+    #[test]
+    fn a_decoded_estimator_holds_only_the_strata_sent() {
+        let mut header = vec![STRATA_VERSION];
+        header.extend_from_slice(&7u64.to_le_bytes());
+        header.extend_from_slice(&(MAX_STRATUM_CELLS as u16).to_le_bytes());
+        header.push(0);
+        let decoded = StrataEstimator::from_bytes(&header, MAX_STRATUM_CELLS).unwrap();
+        assert_eq!(decoded.cells.capacity(), 0);
+        // It still behaves as the empty estimator it is, on either side.
+        let empty = StrataEstimator::new(MAX_STRATUM_CELLS, 7).unwrap();
+        assert_eq!(decoded, empty);
+        let ids: Vec<Id> = (0..50u8).map(|i| [i; 32]).collect();
+        let full = StrataEstimator::from_ids(&ids, MAX_STRATUM_CELLS, 7).unwrap();
+        assert_eq!(decoded.estimate(&full).unwrap(), empty.estimate(&full).unwrap());
+        assert_eq!(full.estimate(&decoded).unwrap(), full.estimate(&empty).unwrap());
+        // And takes ids like any other.
+        let mut grown = decoded.clone();
+        for id in &ids {
+            grown.insert(id);
+        }
+        assert_eq!(grown, full);
+        assert_eq!(grown.to_bytes(), full.to_bytes());
+    }
 }
