@@ -9,11 +9,7 @@
 //! while publishers hold back. Publishers hold back instead: a local publish
 //! waits while the agent's backlog is above a few MiB
 //! ([`Outboxes::wait_below`]), which paces the sources of all traffic to
-//! what the network drains. Each peer counts towards that backlog with at
-//! most a quarter of the limit ([`PACING_SHARES`]): one peer that reads
-//! slowly, just fast enough never to be closed as stuck, otherwise kept the
-//! backlog above the limit with its own queue and held every local publish
-//! back, although the rest of the network drained fine.
+//! what the network drains.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -26,10 +22,6 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 /// Bytes of pub/sub frames one peer may have queued or in flight (a memory
 /// bound, see the module doc).
 pub(crate) const OUTBOX_BYTES_PER_PEER: usize = 32 * 1024 * 1024;
-
-/// A publisher waits on the backlog of at least this many peers: each peer
-/// counts towards it with at most `limit / PACING_SHARES` bytes.
-pub(crate) const PACING_SHARES: usize = 4;
 
 /// One byte budget per peer, and the backlog over all.
 pub(crate) struct Outboxes {
@@ -77,27 +69,18 @@ impl Outboxes {
         self.backlog.bytes.load(Ordering::Acquire)
     }
 
-    /// Waits until the backlog over all peers, each counted with at most
-    /// `limit / PACING_SHARES` bytes, is at most `limit` bytes.
+    /// Waits until the backlog over all peers is at most `limit` bytes.
     pub(crate) async fn wait_below(&self, limit: usize) {
-        let share = (limit / PACING_SHARES).max(1);
         loop {
             let drained = self.backlog.drained.notified();
             tokio::pin!(drained);
             // Registered before the check, so a drain in between still wakes us.
             drained.as_mut().enable();
-            // The total bounds the per-peer sum, and is one atomic read.
-            if self.backlog() <= limit || self.paced_backlog(share) <= limit {
+            if self.backlog() <= limit {
                 return;
             }
             drained.await;
         }
-    }
-
-    /// The backlog with each peer's part capped at `share` bytes.
-    fn paced_backlog(&self, share: usize) -> usize {
-        let Ok(map) = self.budgets.lock() else { return self.backlog() };
-        map.values().map(|b| self.per_peer.saturating_sub(b.available_permits()).min(share)).sum()
     }
 
     fn budget(&self, peer: PeerId) -> Result<Arc<Semaphore>> {
@@ -137,7 +120,6 @@ impl Outboxes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn peer(b: u8) -> PeerId {
         PeerId::new([b; 32])
@@ -163,42 +145,20 @@ mod tests {
     #[tokio::test]
     async fn a_publisher_waits_while_the_backlog_is_above_its_limit() {
         let o = Arc::new(Outboxes::new(1_000));
-        // Five peers with 100 bytes each (a quarter of the limit) queued.
-        let mut queued = Vec::new();
-        for p in 1..=5 {
-            queued.push(o.reserve(peer(p), 100).await.unwrap());
-        }
-        assert_eq!(o.backlog(), 500);
+        let a = o.reserve(peer(1), 300).await.unwrap();
+        let b = o.reserve(peer(2), 300).await.unwrap();
+        assert_eq!(o.backlog(), 600);
         let waiter = tokio::spawn({
             let o = Arc::clone(&o);
             async move { o.wait_below(400).await }
         });
         tokio::task::yield_now().await;
-        assert!(!waiter.is_finished(), "500 queued bytes are above the limit of 400");
-        queued.pop();
+        assert!(!waiter.is_finished(), "600 queued bytes are above the limit of 400");
+        drop(a);
         waiter.await.unwrap();
-        assert_eq!(o.backlog(), 400);
-        drop(queued);
+        assert_eq!(o.backlog(), 300);
+        drop(b);
         assert_eq!(o.backlog(), 0);
-    }
-
-    #[tokio::test]
-    async fn one_slow_peer_cannot_hold_publishers_back_but_several_can() {
-        let o = Arc::new(Outboxes::new(10_000));
-        // One peer that reads slowly has far more than the limit queued.
-        let slow = o.reserve(peer(1), 5_000).await.unwrap();
-        tokio::time::timeout(Duration::from_secs(5), o.wait_below(400)).await.expect("one slow peer held the publisher back");
-        // With more peers backed up than the limit has shares, it waits again.
-        let others: Vec<_> = futures_util::future::join_all((2..=5).map(|p| o.reserve(peer(p), 5_000))).await;
-        let waiter = tokio::spawn({
-            let o = Arc::clone(&o);
-            async move { o.wait_below(400).await }
-        });
-        tokio::task::yield_now().await;
-        assert!(!waiter.is_finished(), "five peers past their share are above the limit");
-        drop(others);
-        waiter.await.unwrap();
-        drop(slow);
     }
 
     #[tokio::test]

@@ -170,7 +170,7 @@ fn a_full_book_refuses_new_coordinators_but_renews_listed_ones() {
 fn takes_a_week_long_advert_and_refuses_one_that_asks_for_longer() {
     let (week, longer) = (AgentKeypair::generate().unwrap(), AgentKeypair::generate().unwrap());
     let mut b = book();
-    let max = u64::try_from(MAX_TTL.as_millis()).unwrap();
+    let max = u64::try_from(crate::coordinators::MAX_TTL.as_millis()).unwrap();
     assert!(b.offer(&advert(&week, &[], T0, T0 + max), T0).is_ok(), "the longest coordinatorAdvertTtl is honest");
     let forever = advert(&longer, &[], T0, u64::MAX);
     assert_eq!(b.offer(&forever, T0), Err(AdvertRejection::Record(RecordRejection::TooLong)));
