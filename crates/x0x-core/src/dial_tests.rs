@@ -41,6 +41,7 @@ async fn concurrent_sends_to_a_disconnected_peer_dial_it_once() {
             for attempt in attempts {
                 attempt.await.unwrap().unwrap();
             }
+            assert_eq!(t.dialing_len(), 0, "a dial lock outlived its dials");
             t.stats.dials.load(Ordering::Relaxed) - before
         })
         .await
