@@ -209,9 +209,9 @@ pub struct QuicTransport {
     loopback_only: bool,
     events: broadcast::Sender<ConnectionEvent>,
     outboxes: Outboxes,
-    /// One lock per peer being dialled (see [`Self::dial_turn`]); an entry
-    /// lives only while someone dials or waits to.
-    dialing: StdMutex<HashMap<PeerId, Arc<Mutex<()>>>>,
+    /// One lock per peer being dialled, with how many dial or wait (see
+    /// [`Self::dial_turn`]); an entry lives only while someone does.
+    dialing: StdMutex<DialLocks>,
     /// Counters readable at any time.
     pub stats: Arc<TransportStats>,
 }
@@ -822,23 +822,28 @@ async fn first_ok(mut dials: Vec<Dial<'_>>) -> std::result::Result<(), Vec<(Sock
     .await
 }
 
-/// A turn to dial one peer (see [`QuicTransport::dial_turn`]); dropping it
-/// lets the next waiter dial, and removes the peer's lock when nobody waits.
+/// Per peer: its dial lock, and how many hold or wait for it.
+type DialLocks = HashMap<PeerId, (Arc<Mutex<()>>, usize)>;
+
+/// A turn to dial one peer, or a place in the queue for it (see
+/// [`QuicTransport::dial_turn`]). Dropping it, also while still waiting
+/// (a caller's timeout), lets the next waiter dial and removes the peer's
+/// lock once nobody holds or waits for it.
 struct DialTurn<'a> {
-    dialing: &'a StdMutex<HashMap<PeerId, Arc<Mutex<()>>>>,
+    dialing: &'a StdMutex<DialLocks>,
     peer: PeerId,
     guard: Option<OwnedMutexGuard<()>>,
 }
 
 impl Drop for DialTurn<'_> {
     fn drop(&mut self) {
-        let Ok(mut map) = self.dialing.lock() else { return };
-        // Released under the map's lock: a waiter holds a clone of the
-        // lock's Arc, and a newcomer takes one only under the map's lock, so
-        // a count of one means nobody else wants this peer's lock.
         drop(self.guard.take());
-        if map.get(&self.peer).is_some_and(|l| Arc::strong_count(l) == 1) {
-            map.remove(&self.peer);
+        let Ok(mut map) = self.dialing.lock() else { return };
+        if let Some((_, users)) = map.get_mut(&self.peer) {
+            *users = users.saturating_sub(1);
+            if *users == 0 {
+                map.remove(&self.peer);
+            }
         }
     }
 }
@@ -851,15 +856,16 @@ impl QuicTransport {
     /// still cost the handshakes.) The lock map holds only peers being
     /// dialled, so ids a remote peer makes us dial do not pile up in it.
     async fn dial_turn(&self, peer: PeerId) -> Result<DialTurn<'_>> {
-        let lock = self
-            .dialing
-            .lock()
-            .map_err(|_| anyhow!("dial table poisoned"))?
-            .entry(peer)
-            .or_default()
-            .clone();
-        let guard = lock.lock_owned().await;
-        Ok(DialTurn { dialing: &self.dialing, peer, guard: Some(guard) })
+        let lock = {
+            let mut map = self.dialing.lock().map_err(|_| anyhow!("dial table poisoned"))?;
+            let (lock, users) = map.entry(peer).or_insert_with(|| (Arc::default(), 0));
+            *users += 1;
+            Arc::clone(lock)
+        };
+        // Counted before the wait, so a wait given up still uncounts.
+        let mut turn = DialTurn { dialing: &self.dialing, peer, guard: None };
+        turn.guard = Some(lock.lock_owned().await);
+        Ok(turn)
     }
 
     /// Peers with a dial lock now (a test hook's window on the dial map).
