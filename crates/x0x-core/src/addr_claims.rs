@@ -159,6 +159,15 @@ impl AddrClaims {
         }
     }
 
+    /// Only the peers `still` accepts are connected: a resync after
+    /// connection events were missed, so a lost "disconnected" cannot keep
+    /// an entry unsheddable for ever.
+    pub fn keep_connected(&mut self, still: impl Fn(&PeerId) -> bool) {
+        for (peer, entry) in self.peers.iter_mut() {
+            entry.connected = entry.connected && still(peer);
+        }
+    }
+
     /// A verified record signed by `peer` lists `addrs` (issued and expiring
     /// at the given wall-clock ms). Replaces an older proof; ignored if an
     /// equal or newer one is held. True when taken.
@@ -422,5 +431,10 @@ mod tests {
         full.connected(id(2), None, 1, t0);
         assert!(!full.hint(id(3), addr(9), id(66), t0));
         assert_eq!(full.len(), 2);
+        // Once a resync finds a peer gone, its entry may go.
+        full.keep_connected(|p| *p == id(1));
+        assert!(full.hint(id(3), addr(9), id(66), t0));
+        assert_eq!(full.best(&id(1), t0), None, "no address, but still connected");
+        assert!(full.hint(id(1), addr(1), id(66), t0));
     }
 }

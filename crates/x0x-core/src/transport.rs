@@ -399,6 +399,9 @@ impl QuicTransport {
                     Ok(e) => e,
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         warn!("connection events lagged by {n}");
+                        if let Some(me) = weak.upgrade() {
+                            me.resync_connected().await;
+                        }
                         continue;
                     }
                     Err(broadcast::error::RecvError::Closed) => break,
@@ -433,6 +436,15 @@ impl QuicTransport {
                 }
             }
         });
+    }
+
+    /// After missed connection events: the address table's connected peers
+    /// are those ant-quic has now (see [`AddrClaims::keep_connected`]).
+    async fn resync_connected(&self) {
+        let live: HashSet<PeerId> = self.node.connected_peers().await.iter().map(|c| from_ant(&c.peer_id)).collect();
+        if let Ok(mut claims) = self.addrs.lock() {
+            claims.keep_connected(|p| live.contains(p));
+        }
     }
 
     /// Waits while more than `limit` bytes of pub/sub frames are queued for
