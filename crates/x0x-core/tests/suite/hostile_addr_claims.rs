@@ -128,3 +128,41 @@ async fn claims_for_100_000_made_up_ids_keep_the_address_table_capped() {
     assert!(!honest_known.is_empty(), "the connected peer's address was shed");
     assert_eq!(dial_locks, 0, "dial locks left behind");
 }
+
+/// With no honest neighbour to contradict the lie, a record the honest
+/// agent signed (here fetched from a rendezvous holder) proves its address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_record_beats_a_lie_that_nobody_contradicts() {
+    const WAIT: Duration = Duration::from_secs(5);
+    let (victim, hostile, keeper, honest) = (agent().await, agent().await, agent().await, agent().await);
+    let (honest_id, honest_addr) = (honest.agent_id(), honest.local_addr());
+    let bogus = nowhere();
+    let link = hostile.connect_raw(victim.local_addr()).await.unwrap();
+    hostile.send_raw(link, RawStream::Bulk, claims(&[(honest_id, bogus)])).await.unwrap();
+    assert!(eventually(Duration::from_secs(10), || victim.addr_candidates(honest_id).unwrap().contains(&bogus)).await);
+
+    let keeper_holder = Holder { id: keeper.agent_id(), addrs: vec![keeper.local_addr()] };
+    let record = honest.sign_addr_record(&[honest_addr], 60_000).unwrap();
+    honest.rendezvous_store(vec![keeper_holder.clone()], record, WAIT).await.unwrap();
+    // Cut the honest agent off from the keeper, so the keeper has no
+    // connection to announce when the victim connects.
+    honest.block_peer(keeper.agent_id()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while keeper.connected_peers().await.unwrap().iter().any(|(p, _)| *p == honest_id) {
+        assert!(Instant::now() < deadline, "the keeper stayed connected to the honest agent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let found = victim.rendezvous_lookup(vec![keeper_holder], honest_id, WAIT).await.unwrap();
+    assert!(found.record.is_some(), "the keeper returned no record");
+    let known = victim.addr_candidates(honest_id).unwrap();
+    keeper.close().await;
+
+    let holder = Holder { id: honest_id, addrs: Vec::new() };
+    let lookup = victim.rendezvous_lookup(vec![holder], [7; 32], Duration::from_secs(8)).await.unwrap();
+    let connected = victim.connected_peers().await.unwrap().iter().any(|(p, _)| *p == honest_id);
+    for a in [victim, hostile, honest] {
+        a.close().await;
+    }
+    assert!(lookup.answered == 1 && connected, "the honest agent was not reached (addresses {known:?})");
+    assert_eq!(known.first(), Some(&honest_addr), "the record's address comes first: {known:?}");
+}
