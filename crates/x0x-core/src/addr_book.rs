@@ -5,7 +5,9 @@
 //! overlay collapses into a star around the bootstrap node. Whenever a QUIC
 //! connection opens, the agent tells its other connections where the new peer
 //! is, and tells the new peer where its other connections are. Claims are
-//! hints only: a dial authenticates the peer id, so a wrong address just fails.
+//! hints only ([`crate::addr_claims`]): a dial authenticates the peer id, so a
+//! wrong address just fails, and a claim never displaces an address the peer
+//! itself proved (a connection, or a record it signed).
 //!
 //! Frame (Bulk stream): tag `0xA1`, count (u8), then per entry the 32-byte
 //! peer id, address family (4 or 6), the IP bytes and the port (u16 LE).

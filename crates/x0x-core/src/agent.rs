@@ -495,6 +495,7 @@ impl Agent {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let p = self.shared.pubsub.stage_stats();
         let a = &p.admission;
+        let addrs = self.shared.transport.addr_stats();
         let mut out: Vec<(String, u64)> = [
             ("tasks.panicked", self.shared.faults.panicked()),
             ("transport.framesIn", get(&t.frames_in)),
@@ -529,6 +530,10 @@ impl Agent {
             ("plumtree.bytesOut", p.outbound_by_kind.values().map(|k| k.bytes).sum()),
             ("plumtree.framesOut", p.outbound_by_kind.values().map(|k| k.msgs).sum()),
             ("transport.backlogBytes", self.shared.transport.backlog_bytes() as u64),
+            ("transport.addrPeers", addrs.peers),
+            ("transport.addrHintsDropped", addrs.hints_dropped),
+            ("transport.addrHintsFailed", addrs.hints_failed),
+            ("transport.addrProvenDropped", addrs.proven_dropped),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -1223,7 +1228,10 @@ impl Shared {
         self.send_bulk(out).await;
         let answer = tokio::time::timeout(timeout, rx).await;
         self.foaf.cancel(&id);
-        answer.ok().and_then(Result::ok)
+        let record = answer.ok().and_then(Result::ok)?;
+        // Verified hop by hop and signed by the target: proof of where it is.
+        self.transport.learn_record(&record);
+        Some(record)
     }
 
     async fn shutdown(&self) {
@@ -1416,7 +1424,7 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                     BulkRoute::AddrBook => match addr_book::decode(&data) {
                         Some(entries) => {
                             for (peer, addr) in entries {
-                                shared.transport.learn_addr(peer, addr);
+                                shared.transport.learn_hint(peer, addr, from);
                             }
                         }
                         None => {

@@ -109,6 +109,10 @@ impl Agent {
                 }
             }
             let (record, rejected) = rendezvous::newest(&target, &records, now_ms());
+            if let Some(r) = &record {
+                // Verified against the target's own key: proof of its addresses.
+                shared.transport.learn_record(r);
+            }
             Ok(LookupOutcome { record, answered, rejected })
         })
         .await

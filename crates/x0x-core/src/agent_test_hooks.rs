@@ -66,6 +66,19 @@ impl Agent {
         Ok(rx)
     }
 
+    /// Every address this agent would dial `peer` at, in order: proven
+    /// ones, then hints (see [`crate::addr_claims`]).
+    pub fn addr_candidates(&self, peer: AgentId) -> CoreResult<Vec<SocketAddr>> {
+        self.ensure_open()?;
+        Ok(self.shared.transport.addr_candidates(&PeerId::new(peer)))
+    }
+
+    /// Peers holding a dial lock now (entries of the per-peer dial map).
+    pub fn dial_locks(&self) -> CoreResult<usize> {
+        self.ensure_open()?;
+        Ok(self.shared.transport.dialing_len())
+    }
+
     /// Topics this agent holds state for: (x0x's known topics, Plumtree's
     /// topics).
     pub async fn topic_state_counts(&self) -> CoreResult<(usize, usize)> {

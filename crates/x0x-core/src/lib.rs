@@ -23,6 +23,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod addr_book;
+pub mod addr_claims;
 pub mod advertise;
 mod ae_wire;
 pub mod addr_record;

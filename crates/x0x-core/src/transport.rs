@@ -10,7 +10,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, RwLock as StdRwLock};
-use std::time::Duration;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 use ant_quic::transport::TransportAddr;
@@ -20,9 +23,11 @@ use ant_quic::{
 use bytes::Bytes;
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
 use saorsa_gossip_types::PeerId;
-use tokio::sync::{broadcast, mpsc, Mutex, Notify, Semaphore};
+use tokio::sync::{broadcast, mpsc, Mutex, Notify, OwnedMutexGuard, Semaphore};
 use tracing::{debug, warn};
 
+use crate::addr_claims::{AddrClaimStats, AddrClaims};
+use crate::addr_record::AddrRecord;
 use crate::error::{CoreError, CoreResult};
 use crate::identity::AgentKeypair;
 use crate::outbox::{OutboxPermit, Outboxes, OUTBOX_BYTES_PER_PEER};
@@ -192,8 +197,10 @@ pub struct QuicTransport {
     inbound: Mutex<mpsc::Receiver<Inbound>>,
     /// Bytes the inbound queue may still take (see [`INBOUND_BYTES`]).
     inbound_room: Arc<Semaphore>,
-    addrs: StdRwLock<HashMap<PeerId, SocketAddr>>,
-    /// Wakes [`Self::wait_reachable`] whenever `addrs` gains an entry.
+    /// Where peers can be dialled: proven addresses and hints (see
+    /// [`crate::addr_claims`]).
+    addrs: StdMutex<AddrClaims>,
+    /// Wakes [`Self::wait_reachable`] whenever `addrs` gains an address.
     addr_learned: Notify,
     blocked: Arc<StdRwLock<HashSet<PeerId>>>,
     /// Bound to a loopback IP: refuse peers from anywhere else. ant-quic
@@ -202,8 +209,9 @@ pub struct QuicTransport {
     loopback_only: bool,
     events: broadcast::Sender<ConnectionEvent>,
     outboxes: Outboxes,
-    /// One lock per peer being dialled (see `dial`).
-    dialing: StdMutex<HashMap<PeerId, Arc<Mutex<()>>>>,
+    /// One lock per peer being dialled, with how many dial or wait (see
+    /// [`Self::dial_turn`]); an entry lives only while someone does.
+    dialing: StdMutex<DialLocks>,
     /// Counters readable at any time.
     pub stats: Arc<TransportStats>,
 }
@@ -294,7 +302,7 @@ impl QuicTransport {
             node,
             inbound: Mutex::new(rx),
             inbound_room: Arc::new(Semaphore::new(INBOUND_BYTES)),
-            addrs: StdRwLock::new(HashMap::new()),
+            addrs: StdMutex::new(AddrClaims::default()),
             addr_learned: Notify::new(),
             blocked: Arc::new(StdRwLock::new(HashSet::new())),
             loopback_only: bind.ip().is_loopback(),
@@ -391,6 +399,9 @@ impl QuicTransport {
                     Ok(e) => e,
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         warn!("connection events lagged by {n}");
+                        if let Some(me) = weak.upgrade() {
+                            me.resync_connected().await;
+                        }
                         continue;
                     }
                     Err(broadcast::error::RecvError::Closed) => break,
@@ -425,6 +436,15 @@ impl QuicTransport {
                 }
             }
         });
+    }
+
+    /// After missed connection events: the address table's connected peers
+    /// are those ant-quic has now (see [`AddrClaims::keep_connected`]).
+    async fn resync_connected(&self) {
+        let live: HashSet<PeerId> = self.node.connected_peers().await.iter().map(|c| from_ant(&c.peer_id)).collect();
+        if let Ok(mut claims) = self.addrs.lock() {
+            claims.keep_connected(|p| live.contains(p));
+        }
     }
 
     /// Waits while more than `limit` bytes of pub/sub frames are queued for
@@ -467,6 +487,12 @@ impl QuicTransport {
         if !connected {
             self.stats.disconnects.fetch_add(1, Ordering::Relaxed);
             self.outboxes.forget(&peer);
+            // A superseded connection can close after its successor opened.
+            if !self.node.is_connected(&to_ant(&peer)).await {
+                if let Ok(mut claims) = self.addrs.lock() {
+                    claims.disconnected(&peer);
+                }
+            }
         }
         let foreign = self.loopback_only
             && addr.is_some_and(|a| !a.ip().is_loopback() && !is_mapped_loopback(&a));
@@ -483,7 +509,14 @@ impl QuicTransport {
                 self.remember_addr(peer, a);
                 Some(a)
             }
-            None => self.peer_addr(&peer),
+            None => {
+                if connected {
+                    if let Ok(mut claims) = self.addrs.lock() {
+                        claims.connected(peer, None, now_ms(), Instant::now());
+                    }
+                }
+                self.peer_addr(&peer)
+            }
         };
         if let Some(path) = path {
             let counter = match path {
@@ -499,23 +532,61 @@ impl QuicTransport {
         let _ = self.events.send(ConnectionEvent { connected, peer, addr, path, at_ms: now_ms() });
     }
 
-    /// Records an address another agent vouched for, unless we already have
-    /// one we observed ourselves.
-    pub fn learn_addr(&self, peer: PeerId, addr: SocketAddr) {
+    /// Takes `claimant`'s word that `peer` is at `addr`, as a hint only
+    /// (see [`crate::addr_claims`]): tried after any proven address, and
+    /// dropped when a dial to it fails.
+    pub fn learn_hint(&self, peer: PeerId, addr: SocketAddr, claimant: PeerId) {
+        if peer == self.peer_id || self.is_blocked(&peer) || !self.worth_dialling(&addr) {
+            return;
+        }
+        let kept = self.addrs.lock().is_ok_and(|mut c| c.hint(peer, addr, claimant, Instant::now()));
+        if kept {
+            self.addr_learned.notify_waiters();
+        }
+    }
+
+    /// Takes a verified address record (signed by the agent it describes)
+    /// as proof of that agent's addresses, unless a newer proof is held.
+    pub fn learn_record(&self, record: &AddrRecord) {
+        let peer = PeerId::new(record.agent_id);
         if peer == self.peer_id || self.is_blocked(&peer) {
             return;
         }
-        if let Ok(mut map) = self.addrs.write() {
-            map.entry(peer).or_insert(addr);
+        let addrs: Vec<SocketAddr> = record.addrs.iter().copied().filter(|a| self.worth_dialling(a)).collect();
+        let kept = self.addrs.lock().is_ok_and(|mut c| {
+            c.signed(peer, &addrs, record.issued_at_ms, record.expires_at_ms, now_ms(), Instant::now())
+        });
+        if kept {
+            self.addr_learned.notify_waiters();
+        }
+    }
+
+    /// False for addresses no dial should go to: port 0, a wildcard, and,
+    /// for an agent bound to loopback, anything off this machine.
+    fn worth_dialling(&self, addr: &SocketAddr) -> bool {
+        let local = addr.ip().is_loopback() || is_mapped_loopback(addr);
+        addr.port() != 0 && !addr.ip().is_unspecified() && (local || !self.loopback_only)
+    }
+
+    /// A connection with `peer` from `addr`: proof of the address.
+    fn remember_addr(&self, peer: PeerId, addr: SocketAddr) {
+        if let Ok(mut claims) = self.addrs.lock() {
+            claims.connected(peer, Some(addr), now_ms(), Instant::now());
         }
         self.addr_learned.notify_waiters();
     }
 
-    fn remember_addr(&self, peer: PeerId, addr: SocketAddr) {
-        if let Ok(mut map) = self.addrs.write() {
-            map.insert(peer, addr);
-        }
-        self.addr_learned.notify_waiters();
+    /// Counters of the address table, with its size.
+    pub fn addr_stats(&self) -> AddrClaimStats {
+        self.addrs.lock().map(|c| c.stats()).unwrap_or_default()
+    }
+
+    /// Every address `peer` would be dialled at: proven ones, then hints.
+    #[cfg(any(test, feature = "test-hooks"))]
+    pub fn addr_candidates(&self, peer: &PeerId) -> Vec<SocketAddr> {
+        let Ok(claims) = self.addrs.lock() else { return Vec::new() };
+        let (proven, hints) = claims.candidates(peer, Instant::now());
+        proven.into_iter().chain(hints).collect()
     }
 
     /// Waits until `peer` is connected or has a known address, at most
@@ -608,9 +679,9 @@ impl QuicTransport {
         self.events.subscribe()
     }
 
-    /// Last known address of a peer.
+    /// Best known address of a peer: proven if any, else the newest hint.
     pub fn peer_addr(&self, peer: &PeerId) -> Option<SocketAddr> {
-        self.addrs.read().ok().and_then(|m| m.get(peer).copied())
+        self.addrs.lock().ok().and_then(|c| c.best(peer, Instant::now()))
     }
 
     /// Peers with a live QUIC connection, with their addresses.
@@ -637,6 +708,9 @@ impl QuicTransport {
     pub async fn block(&self, peer: PeerId) {
         if let Ok(mut b) = self.blocked.write() {
             b.insert(peer);
+        }
+        if let Ok(mut claims) = self.addrs.lock() {
+            claims.forget(&peer);
         }
         let _ = self.node.disconnect(&to_ant(&peer)).await;
     }
@@ -732,6 +806,139 @@ impl QuicTransport {
     }
 }
 
+/// A dial in a race of several (see [`first_ok`]).
+type Dial<'a> = Pin<Box<dyn Future<Output = (SocketAddr, Result<()>)> + Send + 'a>>;
+
+/// Runs `dials` at once until one succeeds; otherwise every failure.
+/// Dropping the rest when one wins cancels them.
+async fn first_ok(mut dials: Vec<Dial<'_>>) -> std::result::Result<(), Vec<(SocketAddr, anyhow::Error)>> {
+    let mut failed = Vec::new();
+    std::future::poll_fn(|cx| {
+        let mut i = 0;
+        while i < dials.len() {
+            match dials[i].as_mut().poll(cx) {
+                Poll::Ready((_, Ok(()))) => return Poll::Ready(Ok(())),
+                Poll::Ready((addr, Err(e))) => {
+                    failed.push((addr, e));
+                    drop(dials.swap_remove(i));
+                }
+                Poll::Pending => i += 1,
+            }
+        }
+        if dials.is_empty() {
+            Poll::Ready(Err(std::mem::take(&mut failed)))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Per peer: its dial lock, and how many hold or wait for it.
+type DialLocks = HashMap<PeerId, (Arc<Mutex<()>>, usize)>;
+
+/// A turn to dial one peer, or a place in the queue for it (see
+/// [`QuicTransport::dial_turn`]). Dropping it, also while still waiting
+/// (a caller's timeout), lets the next waiter dial and removes the peer's
+/// lock once nobody holds or waits for it.
+struct DialTurn<'a> {
+    dialing: &'a StdMutex<DialLocks>,
+    peer: PeerId,
+    guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl Drop for DialTurn<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let Ok(mut map) = self.dialing.lock() else { return };
+        if let Some((_, users)) = map.get_mut(&self.peer) {
+            *users = users.saturating_sub(1);
+            if *users == 0 {
+                map.remove(&self.peer);
+            }
+        }
+    }
+}
+
+impl QuicTransport {
+    /// Waits for the turn to dial `peer`. One dial per peer at a time: every
+    /// send to a peer whose connection just dropped would otherwise dial it,
+    /// each a full PQ handshake. (Since ant-quic 0.27.58 the extra
+    /// connections no longer take the frames in flight down with them; they
+    /// still cost the handshakes.) The lock map holds only peers being
+    /// dialled, so ids a remote peer makes us dial do not pile up in it.
+    async fn dial_turn(&self, peer: PeerId) -> Result<DialTurn<'_>> {
+        let lock = {
+            let mut map = self.dialing.lock().map_err(|_| anyhow!("dial table poisoned"))?;
+            let (lock, users) = map.entry(peer).or_insert_with(|| (Arc::default(), 0));
+            *users += 1;
+            Arc::clone(lock)
+        };
+        // Counted before the wait, so a wait given up still uncounts.
+        let mut turn = DialTurn { dialing: &self.dialing, peer, guard: None };
+        turn.guard = Some(lock.lock_owned().await);
+        Ok(turn)
+    }
+
+    /// Peers with a dial lock now (a test hook's window on the dial map).
+    #[cfg(any(test, feature = "test-hooks"))]
+    pub fn dialing_len(&self) -> usize {
+        self.dialing.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Dials `peer` at `addr` and checks who answered.
+    async fn connect_expecting(&self, peer: PeerId, addr: SocketAddr) -> Result<()> {
+        let got = self.connect_peer_at(peer, addr).await?;
+        if got != peer {
+            return Err(anyhow!("dialled {addr} expecting {peer} but reached {got}"));
+        }
+        Ok(())
+    }
+
+    /// Connects to `peer` at whatever addresses are known: its proven ones
+    /// first, and only if none answers, all hints at once, so a lying
+    /// claimant's address costs no wait when an honest hint is there. A
+    /// hint that fails is dropped.
+    async fn reconnect(&self, peer: PeerId) -> Result<()> {
+        let _turn = self.dial_turn(peer).await?;
+        if self.node.is_connected(&to_ant(&peer)).await {
+            return Ok(());
+        }
+        let (proven, hints) = self
+            .addrs
+            .lock()
+            .map(|c| c.candidates(&peer, Instant::now()))
+            .map_err(|_| anyhow!("address table poisoned"))?;
+        if proven.is_empty() && hints.is_empty() {
+            return Err(anyhow!("peer {peer} not connected and address unknown"));
+        }
+        let mut errors = Vec::new();
+        for (addrs, are_hints) in [(proven, false), (hints, true)] {
+            if addrs.is_empty() {
+                continue;
+            }
+            let dials: Vec<Dial<'_>> = addrs
+                .into_iter()
+                .map(|a| Box::pin(async move { (a, self.connect_expecting(peer, a).await) }) as Dial<'_>)
+                .collect();
+            match first_ok(dials).await {
+                Ok(()) => return Ok(()),
+                Err(failed) => {
+                    if are_hints {
+                        if let Ok(mut claims) = self.addrs.lock() {
+                            for (addr, _) in &failed {
+                                claims.dial_failed(&peer, *addr);
+                            }
+                        }
+                    }
+                    errors.extend(failed.into_iter().map(|(_, e)| e.to_string()));
+                }
+            }
+        }
+        Err(anyhow!("cannot reach {peer}: {}", errors.join("; ")))
+    }
+}
+
 fn is_mapped_loopback(addr: &SocketAddr) -> bool {
     match addr.ip() {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
@@ -793,26 +1000,11 @@ impl GossipTransport for QuicTransport {
         if self.node.is_connected(&to_ant(&peer)).await {
             return Ok(());
         }
-        // One dial per peer at a time: every send to a peer whose connection
-        // just dropped would otherwise dial it, each a full PQ handshake.
-        // (Since ant-quic 0.27.58 the extra connections no longer take the
-        // frames in flight down with them; they still cost the handshakes.)
-        let lock = self
-            .dialing
-            .lock()
-            .map_err(|_| anyhow!("dial table poisoned"))?
-            .entry(peer)
-            .or_default()
-            .clone();
-        let _turn = lock.lock().await;
+        let _turn = self.dial_turn(peer).await?;
         if self.node.is_connected(&to_ant(&peer)).await {
             return Ok(());
         }
-        let got = self.connect_peer_at(peer, addr).await?;
-        if got != peer {
-            return Err(anyhow!("dialled {addr} expecting {peer} but reached {got}"));
-        }
-        Ok(())
+        self.connect_expecting(peer, addr).await
     }
 
     async fn dial_bootstrap(&self, addr: SocketAddr) -> Result<PeerId> {
@@ -837,12 +1029,9 @@ impl GossipTransport for QuicTransport {
         }
         let ant = to_ant(&peer);
         if !self.node.is_connected(&ant).await {
-            // Reconnect through the last known address; the peer may have
-            // dropped an idle connection.
-            let addr = self
-                .peer_addr(&peer)
-                .ok_or_else(|| anyhow!("peer {peer} not connected and address unknown"))?;
-            self.dial(peer, addr).await?;
+            // The peer may have dropped an idle connection, or be known so
+            // far only by id (from membership) and hints.
+            self.reconnect(peer).await?;
         }
         if stream == GossipStreamType::Membership && is_probe(&data) {
             self.stats.probes_sent.fetch_add(1, Ordering::Relaxed);

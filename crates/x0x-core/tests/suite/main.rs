@@ -18,6 +18,8 @@ mod steady_state;
 #[cfg(feature = "test-hooks")]
 mod dead_stay_out;
 #[cfg(feature = "test-hooks")]
+mod hostile_addr_claims;
+#[cfg(feature = "test-hooks")]
 mod hostile_anti_entropy;
 #[cfg(feature = "test-hooks")]
 mod hostile_dispatch;
