@@ -89,6 +89,13 @@ export const TRANSPORT_DIAGNOSTICS: readonly TransportDiagnostic[] = [
     'Connections replaced by a newer connection to the same peer.',
   ),
   diag(
+    'tasks.panicked',
+    'x0x_tasks_panicked_total',
+    'counter',
+    'Panics caught in the agent\'s tasks: a bug in x0x; one in a loop of the agent makes it refuse further calls.',
+  ),
+  diag('transport.addrPeers', 'x0x_transport_address_peers', 'gauge', 'Peers with a known or claimed address (capped).'),
+  diag(
     'transport.backlogBytes',
     'x0x_transport_send_backlog_bytes',
     'gauge',
