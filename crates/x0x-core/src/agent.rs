@@ -302,6 +302,23 @@ impl Agent {
         fut: impl std::future::Future<Output = CoreResult<T>> + Send + 'static,
     ) -> CoreResult<T> {
         self.ensure_open()?;
+        self.run_unchecked(fut).await
+    }
+
+    /// [`Self::run`] for a read that must still answer once a task
+    /// panicked (counters, so that the fault can be seen).
+    async fn run_reading<T: Send + 'static>(
+        &self,
+        fut: impl std::future::Future<Output = CoreResult<T>> + Send + 'static,
+    ) -> CoreResult<T> {
+        self.ensure_not_closed()?;
+        self.run_unchecked(fut).await
+    }
+
+    async fn run_unchecked<T: Send + 'static>(
+        &self,
+        fut: impl std::future::Future<Output = CoreResult<T>> + Send + 'static,
+    ) -> CoreResult<T> {
         match self.handle.spawn(fut).await {
             Ok(r) => r,
             Err(e) if e.is_cancelled() => Err(CoreError::Closed),
@@ -407,7 +424,7 @@ impl Agent {
     /// Peers with a live QUIC connection.
     pub async fn connected_peers(&self) -> CoreResult<Vec<(AgentId, Option<SocketAddr>)>> {
         let shared = Arc::clone(&self.shared);
-        self.run(async move {
+        self.run_reading(async move {
             Ok(shared.transport.connected().await.into_iter().map(|(p, a)| (p.to_bytes(), a)).collect())
         })
         .await
@@ -416,7 +433,7 @@ impl Agent {
     /// Peers with a live QUIC connection, each with how it was made.
     pub async fn connection_paths(&self) -> CoreResult<Vec<ConnectedPeer>> {
         let shared = Arc::clone(&self.shared);
-        self.run(async move { Ok(shared.transport.connected_paths().await) }).await
+        self.run_reading(async move { Ok(shared.transport.connected_paths().await) }).await
     }
 
     /// Connections opened since start, by how they were made.
@@ -461,7 +478,7 @@ impl Agent {
 
     /// Pub/sub counters.
     pub fn pubsub_stats(&self) -> CoreResult<PubSubStats> {
-        self.ensure_open()?;
+        self.ensure_not_closed()?;
         let cache = self.shared.dedup.lock().map(|d| d.len()).unwrap_or(0);
         Ok(self.shared.counters.snapshot(cache))
     }
@@ -481,7 +498,7 @@ impl Agent {
 
     /// Anti-entropy totals since the agent started.
     pub fn anti_entropy_stats(&self) -> CoreResult<AntiEntropyStats> {
-        self.ensure_open()?;
+        self.ensure_not_closed()?;
         Ok(self.shared.anti_entropy.stats())
     }
 
@@ -549,7 +566,7 @@ impl Agent {
     /// Membership counters and view sizes.
     pub async fn membership_stats(&self) -> CoreResult<MembershipStats> {
         let shared = Arc::clone(&self.shared);
-        self.run(async move {
+        self.run_reading(async move {
             let c = &shared.membership_counters;
             let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
             Ok(MembershipStats {
@@ -645,7 +662,7 @@ impl Agent {
 
     /// Flood counters.
     pub fn flood_stats(&self) -> CoreResult<FloodStats> {
-        self.ensure_open()?;
+        self.ensure_not_closed()?;
         Ok(self.shared.flood.stats())
     }
 
@@ -693,7 +710,7 @@ impl Agent {
 
     /// FOAF counters.
     pub fn foaf_stats(&self) -> CoreResult<FoafStats> {
-        self.ensure_open()?;
+        self.ensure_not_closed()?;
         Ok(self.shared.foaf.stats())
     }
 

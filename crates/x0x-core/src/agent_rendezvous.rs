@@ -120,7 +120,7 @@ impl Agent {
 
     /// Rendezvous counters (as a holder and as a client).
     pub fn rendezvous_stats(&self) -> CoreResult<RendezvousStats> {
-        self.ensure_open()?;
+        self.ensure_not_closed()?;
         Ok(self.shared.rendezvous.stats(now_ms()))
     }
 }

@@ -12,6 +12,8 @@
 //! - a [`Scope::Agent`] task is part of the agent itself; the agent is then
 //!   faulted, and every later call fails with [`CoreError::Internal`] naming
 //!   the task, instead of an agent that quietly stopped hearing its peers.
+//!   Its counters (the `*_stats` and `diagnostics` reads) still answer, so
+//!   that `metrics()` shows the fault.
 
 use std::any::Any;
 use std::future::Future;

@@ -63,6 +63,9 @@ async fn a_panic_in_the_dispatcher_faults_the_agent_with_a_coded_error() {
     let err = victim.publish("t", b"x".to_vec()).await.expect_err("calls fail once the dispatcher is gone");
     assert_eq!(err.code(), "ERR_X0X_INTERNAL");
     assert!(err.to_string().contains("frame dispatcher"), "{err}");
+    // Its counters still answer, so that the fault shows in metrics.
+    assert!(victim.pubsub_stats().is_ok() && victim.membership_stats().await.is_ok());
+    assert!(victim.connected_peers().await.is_ok());
     // close() still frees everything.
     victim.close().await;
     assert_eq!(victim.publish("t", b"x".to_vec()).await.unwrap_err().code(), "ERR_X0X_CLOSED");
