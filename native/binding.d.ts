@@ -200,6 +200,8 @@ export interface NativeFoafStats {
   badRecordsDropped: number;
   unroutableReplies: number;
   overloadedDropped: number;
+  seenSent: number;
+  revisitsRedirected: number;
 }
 
 export declare class NativeMembershipEvents {

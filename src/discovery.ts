@@ -56,6 +56,10 @@ export interface DiscoveryStats {
   readonly queriesForwarded: number;
   /** Queries dropped because their id had been seen (loops, duplicates). */
   readonly duplicatesDropped: number;
+  /** "Seen" answers sent back for those duplicates, so the sender tries another neighbour. */
+  readonly seenSent: number;
+  /** Query frames sent again to another neighbour after a "seen" answer (also in `queriesForwarded`). */
+  readonly revisitsRedirected: number;
   /** Answers this agent sent about itself. */
   readonly repliesSent: number;
   /** Answers passed back one hop towards the asker. */

@@ -556,6 +556,7 @@ class FakeAgent {
     return {
       queriesStarted: 1, queriesHandled: 2, queriesForwarded: 3, duplicatesDropped: 4, repliesSent: 5, repliesRelayed: 6,
       answersAccepted: 7, malformedDropped: 8, badRecordsDropped: 9, unroutableReplies: 10, overloadedDropped: 11,
+      seenSent: 12, revisitsRedirected: 13,
     };
   }
 

@@ -339,6 +339,8 @@ export interface DiscoveryStats {
   readonly badRecordsDropped: number;
   readonly unroutableReplies: number;
   readonly overloadedDropped: number;
+  readonly seenSent: number;
+  readonly revisitsRedirected: number;
 }
 
 export type Command = keyof Commands;

@@ -77,6 +77,8 @@ function snapshot(diagnostics: Record<string, number> = {}): AgentStatsSnapshot 
       badRecordsDropped: 48,
       unroutableReplies: 49,
       overloadedDropped: 50,
+      seenSent: 70,
+      revisitsRedirected: 71,
     },
     rendezvous: {
       recordsHeld: 51,

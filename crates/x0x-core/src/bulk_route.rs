@@ -17,7 +17,7 @@ pub(crate) enum BulkRoute {
     Flood,
     /// [`ae_wire`] anti-entropy frames (`0xC0..=0xCF`).
     AntiEntropy,
-    /// [`foaf`] queries and replies (`0xB0`, `0xB1`).
+    /// [`foaf`] queries, replies and "seen" frames (`0xB0..=0xB2`).
     Foaf,
     /// [`rendezvous`] frames (`0xD0..=0xD3`).
     Rendezvous,
@@ -50,6 +50,7 @@ mod tests {
         assert_eq!(route(&[flood::TAG]), BulkRoute::Flood);
         assert_eq!(route(&[ae_wire::TAG_PUSH]), BulkRoute::AntiEntropy);
         assert_eq!(route(&[foaf::REPLY_TAG]), BulkRoute::Foaf);
+        assert_eq!(route(&[foaf::SEEN_TAG]), BulkRoute::Foaf);
         assert_eq!(route(&[rendezvous::LOOKUP_TAG]), BulkRoute::Rendezvous);
         assert_eq!(route(&[addr_book::TAG]), BulkRoute::AddrBook);
         assert_eq!(route(&[]), BulkRoute::AddrBook);

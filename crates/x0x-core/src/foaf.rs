@@ -6,7 +6,18 @@
 //! query id for the first time remembers it (so loops and duplicates die) and,
 //! while the TTL lasts, forwards the query to at most `fanout` random
 //! neighbours, never back to the one it came from, remembering only
-//! `query id -> previous hop` for the query's lifetime. The target answers with
+//! `query id -> previous hop` (and which neighbours it tried) for the
+//! query's lifetime. Each hop looks one hop ahead: a neighbour that is the
+//! target gets the query alone, so a query with one hop left goes to the
+//! target or nowhere (any other node could only drop it).
+//!
+//! A node that gets a query it has already seen says so to the sender alone,
+//! with a "seen" frame carrying just the query id, and the sender spends that
+//! forward on another neighbour it has not tried: otherwise a walk that runs
+//! into itself loses that branch. At most `fanout` such redirects per node and
+//! query. The "seen" frame tells the sender only that this node met the query
+//! before, which every node that forwarded it, and the origin, would say alike;
+//! it names no one. The target answers with
 //! its own signed [`addr_record`](crate::addr_record), which travels back hop by
 //! hop along those entries; every hop checks the signature and that the record
 //! describes the target, and the origin checks again before it resolves.
@@ -15,7 +26,8 @@
 //! does the sending. Frames (Bulk stream):
 //! - query `0xB0`: query id (16), TTL (u8, 1..=[`MAX_TTL`]), lifetime ms
 //!   (u32 LE, 1..=[`MAX_LIFETIME_MS`]), target id (32);
-//! - reply `0xB1`: query id (16), then one address record.
+//! - reply `0xB1`: query id (16), then one address record;
+//! - seen `0xB2`: query id (16).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,6 +45,8 @@ use crate::identity::AgentId;
 pub const QUERY_TAG: u8 = 0xB0;
 /// First byte of a FOAF reply frame.
 pub const REPLY_TAG: u8 = 0xB1;
+/// First byte of a FOAF "seen" frame: the query met a node that had it.
+pub const SEEN_TAG: u8 = 0xB2;
 /// Highest TTL a query may carry; higher ones are malformed.
 pub const MAX_TTL: u8 = 10;
 /// Longest lifetime a query may claim, so relays never hold state for longer.
@@ -48,6 +62,7 @@ pub const PEER_QUERY_RATE: u32 = 8;
 /// a lookup ignores an entry that expired since).
 const PRUNE_EVERY: Duration = Duration::from_secs(1);
 const QUERY_LEN: usize = 1 + 16 + 1 + 4 + 32;
+const SEEN_LEN: usize = 1 + 16;
 
 /// A random query id.
 pub type QueryId = [u8; 16];
@@ -57,7 +72,7 @@ pub type Outgoing = (PeerId, Vec<u8>);
 
 /// True when `tag` starts a frame this module handles.
 pub fn owns(tag: u8) -> bool {
-    tag == QUERY_TAG || tag == REPLY_TAG
+    tag == QUERY_TAG || tag == REPLY_TAG || tag == SEEN_TAG
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +115,20 @@ fn encode_reply(id: &QueryId, record: &[u8]) -> Vec<u8> {
     out
 }
 
+fn encode_seen(id: &QueryId) -> Vec<u8> {
+    let mut out = Vec::with_capacity(SEEN_LEN);
+    out.push(SEEN_TAG);
+    out.extend_from_slice(id);
+    out
+}
+
+fn decode_seen(frame: &[u8]) -> Option<QueryId> {
+    if frame.len() != SEEN_LEN || frame[0] != SEEN_TAG {
+        return None;
+    }
+    frame.get(1..17)?.try_into().ok()
+}
+
 fn decode_reply(frame: &[u8]) -> Option<(QueryId, &[u8])> {
     if frame.first() != Some(&REPLY_TAG) || frame.len() > 17 + MAX_RECORD_BYTES {
         return None;
@@ -119,6 +148,10 @@ pub struct FoafStats {
     pub queries_forwarded: u64,
     /// Queries dropped because their id had been seen (loops, duplicates).
     pub duplicates_dropped: u64,
+    /// "Seen" frames sent back for those duplicates.
+    pub seen_sent: u64,
+    /// Forwards sent again to another neighbour after a "seen" frame.
+    pub revisits_redirected: u64,
     /// Answers this agent sent as the target.
     pub replies_sent: u64,
     /// Answers passed back one hop towards an origin.
@@ -129,7 +162,8 @@ pub struct FoafStats {
     pub malformed_dropped: u64,
     /// Answers whose record was badly signed, expired or about someone else.
     pub bad_records_dropped: u64,
-    /// Answers for a query this agent no longer (or never) routed.
+    /// Answers, and "seen" frames, for a query this agent no longer (or
+    /// never) routed, or from a neighbour it did not send it to.
     pub unroutable_replies: u64,
     /// Queries dropped because this agent already tracks too many.
     pub overloaded_dropped: u64,
@@ -144,6 +178,8 @@ struct Counters {
     queries_handled: AtomicU64,
     queries_forwarded: AtomicU64,
     duplicates_dropped: AtomicU64,
+    seen_sent: AtomicU64,
+    revisits_redirected: AtomicU64,
     replies_sent: AtomicU64,
     replies_relayed: AtomicU64,
     answers_accepted: AtomicU64,
@@ -164,6 +200,36 @@ struct Route {
     until: Instant,
 }
 
+/// What a node needs to spend a forward again when its receiver had seen
+/// the query: the frame's fields, whom not to send it to, and the budget.
+struct Walk {
+    ttl: u8,
+    target: AgentId,
+    until: Instant,
+    /// The previous hop (none at the origin) and every neighbour sent to.
+    tried: Vec<PeerId>,
+    /// Sent to and not yet answered "seen": one redirect each, at most.
+    outstanding: Vec<PeerId>,
+    redirects_left: usize,
+}
+
+impl Walk {
+    /// Takes `from`'s "seen" (once per neighbour sent to) and picks the
+    /// neighbour to try instead, if any is left and the budget allows.
+    fn redirect(&mut self, from: PeerId, neighbours: &[PeerId], me: &AgentId) -> Option<PeerId> {
+        let i = self.outstanding.iter().position(|p| *p == from)?;
+        self.outstanding.swap_remove(i);
+        if self.redirects_left == 0 {
+            return None;
+        }
+        let next = *pick(neighbours, &self.tried, me, 1, &self.target, self.ttl).first()?;
+        self.redirects_left -= 1;
+        self.tried.push(next);
+        self.outstanding.push(next);
+        Some(next)
+    }
+}
+
 struct Pending {
     target: AgentId,
     until: Instant,
@@ -178,6 +244,9 @@ struct State {
     routes: HashMap<QueryId, Route>,
     /// Queries this agent started.
     pending: HashMap<QueryId, Pending>,
+    /// Forwards that a "seen" may redirect, one per query this agent sent
+    /// on (so never more than `seen` holds).
+    walks: HashMap<QueryId, Walk>,
     /// Per-neighbour query budget: tokens left and when last refilled.
     budgets: HashMap<PeerId, (f64, Instant)>,
     /// When expired entries are next swept.
@@ -194,6 +263,7 @@ impl State {
         self.next_prune = Some(now + PRUNE_EVERY);
         self.seen.retain(|_, until| *until > now);
         self.routes.retain(|_, r| r.until > now);
+        self.walks.retain(|_, w| w.until > now);
         self.pending.retain(|_, p| p.until > now && !p.answer.is_closed());
         // A budget idle long enough to be full again is the same as none.
         let full = f64::from(PEER_QUERY_BURST) / f64::from(PEER_QUERY_RATE);
@@ -227,19 +297,26 @@ pub struct Foaf {
     counters: Counters,
 }
 
-/// Where a query goes next: straight to the target when it is a neighbour
-/// (a random walk would miss it with probability `1 - fanout/degree`),
-/// otherwise to `n` random neighbours other than `exclude`.
-fn pick(neighbours: &[PeerId], exclude: Option<PeerId>, me: &AgentId, n: usize, target: &AgentId) -> Vec<PeerId> {
-    if let Some(t) = neighbours.iter().find(|p| p.as_bytes() == target && Some(**p) != exclude) {
+/// Where a frame with `ttl` hops left goes: straight to the target when it
+/// is a neighbour (a random walk would miss it with probability
+/// `1 - fanout/degree`); otherwise, unless this is the last hop (where only
+/// the target could use it), to `n` random neighbours not in `exclude`.
+fn pick(neighbours: &[PeerId], exclude: &[PeerId], me: &AgentId, n: usize, target: &AgentId, ttl: u8) -> Vec<PeerId> {
+    let fresh = |p: &&PeerId| !exclude.contains(p) && p.as_bytes() != me;
+    if let Some(t) = neighbours.iter().filter(fresh).find(|p| p.as_bytes() == target) {
         return vec![*t];
     }
-    let candidates: Vec<PeerId> = neighbours
-        .iter()
-        .copied()
-        .filter(|p| Some(*p) != exclude && p.as_bytes() != me)
-        .collect();
+    if ttl <= 1 {
+        return Vec::new();
+    }
+    let candidates: Vec<PeerId> = neighbours.iter().filter(fresh).copied().collect();
     candidates.choose_multiple(&mut rand::thread_rng(), n).copied().collect()
+}
+
+/// The query frame for `id` with the lifetime left until `until`.
+fn requery(id: QueryId, ttl: u8, target: AgentId, until: Instant, now: Instant) -> Vec<u8> {
+    let left = until.saturating_duration_since(now).as_millis().clamp(1, MAX_LIFETIME_MS as u128) as u32;
+    encode_query(&Query { id, ttl, lifetime_ms: left, target })
 }
 
 impl Foaf {
@@ -280,18 +357,39 @@ impl Foaf {
         let lifetime_ms = lifetime.as_millis().clamp(1, MAX_LIFETIME_MS as u128) as u32;
         let until = now + Duration::from_millis(lifetime_ms.into());
         let (tx, rx) = oneshot::channel();
+        let peers = pick(neighbours, &[], &self.me, self.fanout, &target, self.ttl);
         if let Ok(mut st) = self.state.lock() {
             st.prune(now, false);
-            // Our own query coming back around a loop is just a duplicate.
+            // Our own query coming back around a loop is a duplicate like any
+            // other, answered "seen" like any other node would.
             st.seen.insert(id, until);
             st.pending.insert(id, Pending { target, until, answer: tx });
+            if let Some(w) = self.walk(None, &peers, self.ttl, target, until) {
+                st.walks.insert(id, w);
+            }
         }
         let frame = encode_query(&Query { id, ttl: self.ttl, lifetime_ms, target });
-        let sends: Vec<Outgoing> =
-            pick(neighbours, None, &self.me, self.fanout, &target).into_iter().map(|p| (p, frame.clone())).collect();
+        let sends: Vec<Outgoing> = peers.into_iter().map(|p| (p, frame.clone())).collect();
         bump(&self.counters.queries_started, 1);
         bump(&self.counters.queries_forwarded, sends.len() as u64);
         (id, rx, sends)
+    }
+
+    /// The redirect state of a forward of `ttl` hops to `sent`; none when a
+    /// "seen" could not come back (nothing sent, or the last hop, whose
+    /// duplicates are not answered).
+    fn walk(&self, from: Option<PeerId>, sent: &[PeerId], ttl: u8, target: AgentId, until: Instant) -> Option<Walk> {
+        if sent.is_empty() || ttl <= 1 {
+            return None;
+        }
+        Some(Walk {
+            ttl,
+            target,
+            until,
+            tried: from.into_iter().chain(sent.iter().copied()).collect(),
+            outstanding: sent.to_vec(),
+            redirects_left: self.fanout,
+        })
     }
 
     /// Forgets one of this agent's queries (timeout or abort).
@@ -315,6 +413,13 @@ impl Foaf {
         match frame.first() {
             Some(&QUERY_TAG) => match decode_query(frame) {
                 Some(q) => self.on_query(from, q, neighbours, own_record, now),
+                None => {
+                    bump(&self.counters.malformed_dropped, 1);
+                    Vec::new()
+                }
+            },
+            Some(&SEEN_TAG) => match decode_seen(frame) {
+                Some(id) => self.on_seen(from, id, neighbours, now),
                 None => {
                     bump(&self.counters.malformed_dropped, 1);
                     Vec::new()
@@ -355,7 +460,13 @@ impl Foaf {
             }
             if st.seen.get(&q.id).is_some_and(|t| *t > now) {
                 bump(&self.counters.duplicates_dropped, 1);
-                return Vec::new();
+                // A copy with one hop left went to us as the target, and
+                // its sender has nobody else to try.
+                if ttl <= 1 {
+                    return Vec::new();
+                }
+                bump(&self.counters.seen_sent, 1);
+                return vec![(from, encode_seen(&q.id))];
             }
             if st.seen.len() + st.routes.len() >= MAX_STATE {
                 st.prune(now, true);
@@ -369,9 +480,12 @@ impl Foaf {
             if q.target == self.me {
                 Vec::new()
             } else if ttl > 1 {
-                let peers = pick(neighbours, Some(from), &self.me, self.fanout, &q.target);
+                let peers = pick(neighbours, &[from], &self.me, self.fanout, &q.target, ttl - 1);
                 if !peers.is_empty() {
                     st.routes.insert(q.id, Route { previous_hop: from, target: q.target, until });
+                }
+                if let Some(w) = self.walk(Some(from), &peers, ttl - 1, q.target, until) {
+                    st.walks.insert(q.id, w);
                 }
                 peers
             } else {
@@ -393,6 +507,22 @@ impl Foaf {
         let frame = encode_query(&Query { ttl: ttl - 1, ..q });
         bump(&self.counters.queries_forwarded, forward_to.len() as u64);
         forward_to.into_iter().map(|p| (p, frame.clone())).collect()
+    }
+
+    /// A neighbour we sent `id` to had seen it: that forward goes to another
+    /// neighbour instead, if one is left.
+    fn on_seen(&self, from: PeerId, id: QueryId, neighbours: &[PeerId], now: Instant) -> Vec<Outgoing> {
+        let Ok(mut st) = self.state.lock() else { return Vec::new() };
+        st.prune(now, false);
+        let Some(walk) = st.walks.get_mut(&id).filter(|w| w.until > now && w.outstanding.contains(&from)) else {
+            bump(&self.counters.unroutable_replies, 1);
+            return Vec::new();
+        };
+        let Some(next) = walk.redirect(from, neighbours, &self.me) else { return Vec::new() };
+        let frame = requery(id, walk.ttl, walk.target, walk.until, now);
+        bump(&self.counters.queries_forwarded, 1);
+        bump(&self.counters.revisits_redirected, 1);
+        vec![(next, frame)]
     }
 
     fn on_reply(&self, id: QueryId, record: &[u8], frame: &[u8], now: Instant, wall_ms: u64) -> Vec<Outgoing> {
@@ -435,6 +565,8 @@ impl Foaf {
             queries_handled: get(&c.queries_handled),
             queries_forwarded: get(&c.queries_forwarded),
             duplicates_dropped: get(&c.duplicates_dropped),
+            seen_sent: get(&c.seen_sent),
+            revisits_redirected: get(&c.revisits_redirected),
             replies_sent: get(&c.replies_sent),
             replies_relayed: get(&c.replies_relayed),
             answers_accepted: get(&c.answers_accepted),
@@ -472,8 +604,11 @@ mod tests {
 
     impl Net {
         fn new(n: usize, edges: &[(usize, usize)]) -> Self {
+            Self::with(n, edges, 3, 3)
+        }
+        fn with(n: usize, edges: &[(usize, usize)], fanout: usize, ttl: u8) -> Self {
             let keys: Vec<AgentKeypair> = (0..n).map(|_| AgentKeypair::generate().unwrap()).collect();
-            let nodes = keys.iter().map(|k| Foaf::new(k.agent_id(), 3, 3)).collect();
+            let nodes = keys.iter().map(|k| Foaf::new(k.agent_id(), fanout, ttl)).collect();
             let mut adj = vec![Vec::new(); n];
             for &(a, b) in edges {
                 adj[a].push(b);
@@ -554,7 +689,8 @@ mod tests {
     #[test]
     fn ring_never_handles_a_query_twice() {
         let now = Instant::now();
-        let mut net = Net::new(5, &[(0, 1), (1, 2), (2, 3), (3, 4), (4, 0)]);
+        // TTL 4, so that 2 and 3 (at hop 2) still forward, to each other.
+        let mut net = Net::with(5, &[(0, 1), (1, 2), (2, 3), (3, 4), (4, 0)], 3, 4);
         let (_, _rx, sends) = net.nodes[0].start([7; 32], Duration::from_secs(5), &net.peers(0), now);
         net.run(0, sends, now);
         let dups: u64 = net.nodes.iter().map(|n| n.stats().duplicates_dropped).sum();
@@ -563,6 +699,105 @@ mod tests {
             assert!(n.stats().queries_handled <= 1);
         }
         assert_eq!(net.nodes[0].stats().queries_handled, 0);
+        // Each duplicate says "seen", and 2 and 3 have no one else to try.
+        let seen: u64 = net.nodes.iter().map(|n| n.stats().seen_sent).sum();
+        assert_eq!(seen, dups);
+        assert_eq!(net.nodes.iter().map(|n| n.stats().revisits_redirected).sum::<u64>(), 0);
+    }
+
+    #[test]
+    fn a_walk_that_runs_into_its_origin_tries_another_neighbour() {
+        // O(0) - U(1), O - A(2), U - A, U - C(3), A - C, C - T(4); every
+        // node forwards to one neighbour. Whichever of U and A gets the
+        // query second may pick O, which has it: that branch used to die
+        // there, one lookup in four.
+        let edges = [(0, 1), (0, 2), (1, 2), (1, 3), (2, 3), (3, 4)];
+        let now = Instant::now();
+        let mut redirected = 0;
+        for _ in 0..80 {
+            let mut net = Net::with(5, &edges, 1, 4);
+            let target = net.keys[4].agent_id();
+            let (_, mut rx, sends) = net.nodes[0].start(target, Duration::from_secs(5), &net.peers(0), now);
+            net.run(0, sends, now);
+            assert_eq!(rx.try_recv().map(|r| r.agent_id).ok(), Some(target));
+            redirected += net.nodes.iter().map(|n| n.stats().revisits_redirected).sum::<u64>();
+        }
+        assert!(redirected > 0, "no run picked O: the topology tests nothing");
+    }
+
+    #[test]
+    fn the_last_hop_goes_to_the_target_or_nowhere() {
+        let now = Instant::now();
+        let mut net = line(4);
+        let (_, _rx, sends) = net.nodes[0].start([9; 32], Duration::from_secs(5), &net.peers(0), now);
+        net.run(0, sends, now);
+        // Node 2 gets the query with two hops left: node 3 could only drop it.
+        assert_eq!(net.nodes[2].stats().queries_handled, 1);
+        assert_eq!(net.nodes[2].stats().queries_forwarded, 0);
+        assert_eq!(net.nodes[3].stats().queries_handled, 0);
+        // A TTL-1 origin asks a neighbouring target only.
+        let edges = [(0, 1), (0, 2)];
+        let net = Net::with(3, &edges, 3, 1);
+        let (_, _, sends) = net.nodes[0].start([9; 32], Duration::from_secs(5), &net.peers(0), now);
+        assert!(sends.is_empty());
+        let (_, _, sends) = net.nodes[0].start(net.keys[2].agent_id(), Duration::from_secs(5), &net.peers(0), now);
+        assert_eq!(sends.iter().map(|s| s.0).collect::<Vec<_>>(), vec![net.keys[2].peer_id()]);
+    }
+
+    #[test]
+    fn seen_redirects_only_forwards_sent_once_each_and_at_most_fanout() {
+        let now = Instant::now();
+        let me = AgentKeypair::generate().unwrap().agent_id();
+        let node = Foaf::new(me, 2, 3);
+        let peer = |i: u8| PeerId::new([i; 32]);
+        let neighbours: Vec<PeerId> = (1..=8).map(peer).collect();
+        let q = Query { id: [5; 16], ttl: 3, lifetime_ms: 5_000, target: [99; 32] };
+        let out = node.on_frame(peer(1), &encode_query(&q), &neighbours, || None, now, 2_000);
+        assert_eq!(out.len(), 2);
+        let mut sent: Vec<PeerId> = out.iter().map(|o| o.0).collect();
+        let seen = encode_seen(&q.id);
+        // From a neighbour it was not sent to, or about another query: nothing.
+        let stranger = *neighbours.iter().find(|p| **p != peer(1) && !sent.contains(p)).unwrap();
+        assert!(node.on_frame(stranger, &seen, &neighbours, || None, now, 2_000).is_empty());
+        assert!(node.on_frame(sent[0], &encode_seen(&[6; 16]), &neighbours, || None, now, 2_000).is_empty());
+        assert_eq!(node.stats().unroutable_replies, 2);
+        // Each "seen" redirects once, to a neighbour never tried, with the
+        // same TTL and target, until the budget (fanout) is spent.
+        let first = sent[0];
+        for _ in 0..2 {
+            let from = sent[0];
+            let out = node.on_frame(from, &seen, &neighbours, || None, now, 2_000);
+            assert_eq!(out.len(), 1);
+            let (to, frame) = &out[0];
+            assert!(*to != peer(1) && !sent.contains(to));
+            let got = decode_query(frame).unwrap();
+            assert_eq!((got.id, got.ttl, got.target), (q.id, 2, q.target));
+            sent.remove(0);
+            sent.push(*to);
+        }
+        assert!(node.on_frame(first, &seen, &neighbours, || None, now, 2_000).is_empty(), "one redirect per send");
+        assert!(node.on_frame(sent[0], &seen, &neighbours, || None, now, 2_000).is_empty(), "budget spent");
+        assert_eq!(node.stats().revisits_redirected, 2);
+        assert!(node.on_frame(sent[0], &seen[..16], &neighbours, || None, now, 2_000).is_empty());
+        assert_eq!(node.stats().malformed_dropped, 1);
+        // Once the query's lifetime ends, so does its redirect state.
+        let later = now + Duration::from_secs(6);
+        assert!(node.on_frame(sent[1], &seen, &neighbours, || None, later, 2_000).is_empty());
+        assert_eq!(node.stats().unroutable_replies, 4);
+    }
+
+    #[test]
+    fn a_duplicate_is_answered_seen_unless_it_was_on_its_last_hop() {
+        let now = Instant::now();
+        let node = Foaf::new([1; 32], 3, 3);
+        let from = PeerId::new([2; 32]);
+        let q = Query { id: [5; 16], ttl: 3, lifetime_ms: 5_000, target: [99; 32] };
+        node.on_frame(from, &encode_query(&q), &[], || None, now, 2_000);
+        let out = node.on_frame(from, &encode_query(&q), &[], || None, now, 2_000);
+        assert_eq!(out, vec![(from, encode_seen(&q.id))]);
+        let last = Query { ttl: 1, ..q };
+        assert!(node.on_frame(from, &encode_query(&last), &[], || None, now, 2_000).is_empty());
+        assert_eq!((node.stats().duplicates_dropped, node.stats().seen_sent), (2, 1));
     }
 
     #[test]

@@ -80,6 +80,7 @@ fn decoder_fuzz_bulk_dispatch() {
         0xCF,
         foaf::QUERY_TAG,
         foaf::REPLY_TAG,
+        foaf::SEEN_TAG,
         rendezvous::STORE_TAG,
         rendezvous::LOOKUP_REPLY_TAG,
         addr_book::TAG,

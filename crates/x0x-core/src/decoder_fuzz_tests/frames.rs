@@ -126,11 +126,13 @@ fn decoder_fuzz_foaf() {
         query([2; 16], 2, 5000, &other().agent_id()),
         reply(&PENDING_ID),
         reply(&ROUTED_ID),
+        [&[foaf::SEEN_TAG][..], &ROUTED_ID].concat(),
+        [&[foaf::SEEN_TAG][..], &PENDING_ID].concat(),
     ];
     // TTL and lifetime of a query; the address count of a reply's record.
     let fields = vec![(17, 1), (18, 4), (17 + 1 + PUBLIC_KEY_LEN + 16, 1)];
     let max = 17 + MAX_RECORD_BYTES + 64;
-    let frames = inputs(valid, fields, vec![foaf::QUERY_TAG, foaf::REPLY_TAG], max);
+    let frames = inputs(valid, fields, vec![foaf::QUERY_TAG, foaf::REPLY_TAG, foaf::SEEN_TAG], max);
     fuzz_with("Foaf::on_frame", CASES, frames, foaf_case, |case, _| {
         let neighbours = [peer(1), peer(2), peer(3)];
         let _ = case.foaf.on_frame(peer(2), &case.frame, &neighbours, || Some(own.clone()), case.now, NOW_MS);

@@ -8,6 +8,7 @@
 
 mod anti_entropy_gap;
 mod coordinators;
+mod foaf_walk;
 mod hop_frame_inspection;
 mod loopback;
 mod mldsa_backend;
