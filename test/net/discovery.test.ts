@@ -67,7 +67,8 @@ describe('FOAF discovery', () => {
     // E is reachable, only too far from A: from B it is 3 hops.
     const fromB = await b!.findAgent(e!.agentId);
     expect(fromB.found).toStrictEqual({ agentId: e!.agentId, addrs: [e!.addr] });
-    // A's query died at D (TTL spent): E never handled it, D answered nothing.
+    // A's query died at C (one hop left, and C's neighbour D is not the
+    // target): E never handled it.
     expect((await e!.discoveryStats()).queriesHandled).toBe(1);
   });
 
@@ -94,10 +95,12 @@ describe('FOAF discovery', () => {
   });
 
   it('on a ring a query is handled at most once per node and never comes back to the asker', async () => {
-    const agents = await topology(5, [[0, 1], [1, 2], [2, 3], [3, 4], [4, 0]]);
+    // TTL 4: with 3, C and D (at hop 2, one hop left) would send to the
+    // target only, and the loop would never close.
+    const agents = await topology(5, [[0, 1], [1, 2], [2, 3], [3, 4], [4, 0]], () => ({ foafTtl: 4 }));
     const got = await agents[0]!.findAgent(unknownId(), { timeoutMs: MISS_TIMEOUT_MS });
     expect(got).toStrictEqual({ found: null });
-    // TTL 3 over a 5-ring: B and E handle it at hop 1, C and D at hop 2, and
+    // TTL 4 over a 5-ring: B and E handle it at hop 1, C and D at hop 2, and
     // C and D also get it from each other. Whichever copy is second (one or
     // two of them, depending on arrival order) is a duplicate.
     const stats = await pollUntil(
