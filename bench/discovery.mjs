@@ -10,7 +10,8 @@
 // (COORDINATORS of them advertise as coordinators and hold the records) and
 // random agents look random agents up: it prints success, latency (p50, p99)
 // and messages per lookup (requests sent plus holders' answers, summed over
-// every agent). X0X_BENCH_QUICK=1 runs a small network.
+// every agent). X0X_BENCH_QUICK=1 runs a small network; X0X_BENCH_FOAF_FANOUT
+// sets foafFanout.
 import { performance } from 'node:perf_hooks';
 
 import { Agent } from '../dist/esm/index.mjs';
@@ -21,7 +22,8 @@ const QUERIES = quick ? 15 : 120;
 const MISS_TIMEOUT_MS = 3_000;
 const LOOKUPS = quick ? 30 : 300;
 const COORDINATORS = 3;
-const config = { activeViewSize: 8, passiveViewSize: 64 };
+const fanout = process.env.X0X_BENCH_FOAF_FANOUT;
+const config = { activeViewSize: 8, passiveViewSize: 64, ...(fanout ? { foafFanout: Number(fanout) } : {}) };
 
 function pick(list) {
   return list[Math.floor(Math.random() * list.length)];
@@ -122,7 +124,8 @@ try {
     const s = [...xs].sort((a, b) => a - b);
     return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
   };
-  console.log(`FOAF discovery: N=${N} agents, ${QUERIES} queries, foafTtl=3, foafFanout=3, activeViewSize=${config.activeViewSize}`);
+  const { foafTtl, foafFanout } = agents[0].config;
+  console.log(`FOAF discovery: N=${N} agents, ${QUERIES} queries, foafTtl=${foafTtl}, foafFanout=${foafFanout}, activeViewSize=${config.activeViewSize}`);
   console.log('hops  tried  found  success');
   for (const hops of [...byHops.keys()].sort((a, b) => a - b)) {
     const { tried, found } = byHops.get(hops);
