@@ -61,7 +61,7 @@ export interface GossipConfigFields {
   /**
    * Friend-of-a-friend lookups: how many neighbours each hop forwards a query
    * to. Integer from 1 to 16.
-   * @defaultValue 3
+   * @defaultValue 4
    */
   readonly foafFanout: number;
   /**
@@ -185,7 +185,7 @@ const DEFAULTS: Readonly<GossipConfigFields> = Object.freeze({
   presenceBeaconTtl: 900_000,
   antiEntropyInterval: 30_000,
   foafTtl: 3,
-  foafFanout: 3,
+  foafFanout: 4,
   subscriptionBuffer: 10_000,
   messageCacheSize: 10_000,
   messageCacheTtl: 300_000,

@@ -12,7 +12,7 @@ const SPEC: Record<NumericConfigField, { def: number; min: number; max: number }
   presenceBeaconTtl: { def: 900000, min: 1000, max: 86400000 },
   antiEntropyInterval: { def: 30000, min: 100, max: 3600000 },
   foafTtl: { def: 3, min: 1, max: 10 },
-  foafFanout: { def: 3, min: 1, max: 16 },
+  foafFanout: { def: 4, min: 1, max: 16 },
   subscriptionBuffer: { def: 10000, min: 1, max: 1000000 },
   messageCacheSize: { def: 10000, min: 1, max: 10000000 },
   messageCacheTtl: { def: 300000, min: 1000, max: 86400000 },
@@ -151,7 +151,7 @@ describe('GossipConfig.toNative', () => {
       messageCacheTtlMs: 5000,
       antiEntropyIntervalMs: 30000,
       foafTtl: 3,
-      foafFanout: 3,
+      foafFanout: 4,
       subscriptionBuffer: 10000,
     });
   });

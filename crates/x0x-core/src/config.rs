@@ -43,7 +43,7 @@ impl Default for AgentConfig {
             message_cache_ttl: Duration::from_secs(300),
             anti_entropy_interval: Duration::from_secs(30),
             foaf_ttl: 3,
-            foaf_fanout: 3,
+            foaf_fanout: 4,
             subscription_buffer: 10_000,
         }
     }
