@@ -317,7 +317,7 @@ async fn reconcile_topic<H: Host>(
         };
         match session.on_response(response).ok()? {
             Next::Done(diff) => return Some(diff),
-            Next::Retry(next) | Next::FullList(next) => request = next,
+            Next::Retry(next) | Next::FullList(next) | Next::Resolve(next) => request = next,
         }
     }
     None

@@ -29,9 +29,10 @@ fn reconcile_messages() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let strata_config = Config { limits: config.limits, ..Config::strata() };
     let (_, strata) = Reconciler::start(strata_config, &ids(20));
     let extend = Request::Extend { k: 4, seed: 1, cells: 64 };
-    let requests = [ams, strata, extend, Request::FullList];
+    let resolve = Request::Resolve { seed: 1, fingerprints: vec![1, 2, u64::MAX] };
+    let requests = [ams, strata, extend, Request::FullList, resolve];
     let mut responses = Vec::new();
-    for (request, local) in requests.iter().zip([ids(40), ids(0), ids(200), ids(3)]) {
+    for (request, local) in requests.iter().zip([ids(40), ids(0), ids(200), ids(3), ids(50)]) {
         if let Ok(r) = Reconciler::on_request(&config, &local, request) {
             responses.push(r.to_bytes());
         }
@@ -94,8 +95,9 @@ fn decoder_fuzz_iblt_messages() {
     let (requests, responses) = reconcile_messages();
     // Estimate: set size, sketch tag, then the sketch header (version,
     // seed, counters or cells per stratum, strata sent). Extend: k, seed,
-    // cells. Ids and tables: their counts.
-    let fields = vec![(2, 8), (10, 1), (11, 1), (20, 2), (22, 1), (2, 1), (3, 8), (11, 4), (2, 4), (20, 4)];
+    // cells. Resolve: seed, fingerprint count. Ids and tables: their
+    // counts.
+    let fields = vec![(2, 8), (10, 1), (11, 1), (20, 2), (22, 1), (2, 1), (3, 8), (11, 4), (2, 4), (20, 4), (10, 4)];
     fuzz("x0x_iblt::Request::from_bytes", CASES, inputs(requests.clone(), fields.clone(), vec![1], 9000), |b| {
         let _ = Request::from_bytes(b, &limits);
     });
