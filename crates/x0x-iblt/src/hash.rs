@@ -98,20 +98,24 @@ impl StrataHasher {
 
 /// The 64-bit fingerprints a session's tables hold instead of the ids.
 /// Keyed by the session seed, so a peer that crafts ids cannot make two of
-/// them share a fingerprint in a session it does not seed.
+/// them share a fingerprint in a session it does not seed. Public so that
+/// a network layer can fetch items by the fingerprints a session found
+/// ([`crate::Request::Resolve`]) without a round trip for their ids.
 #[derive(Clone)]
-pub(crate) struct FingerprintHasher {
+pub struct FingerprintHasher {
     key: [u8; 32],
 }
 
 impl FingerprintHasher {
-    pub(crate) fn new(seed: u64) -> Self {
+    /// The fingerprints of the session keyed by `seed`.
+    pub fn new(seed: u64) -> Self {
         Self {
             key: blake3::derive_key(FINGERPRINT_CONTEXT, &seed.to_le_bytes()),
         }
     }
 
-    pub(crate) fn fingerprint(&self, id: &[u8; 32]) -> u64 {
+    /// `id`'s fingerprint.
+    pub fn fingerprint(&self, id: &[u8; 32]) -> u64 {
         let out = blake3::keyed_hash(&self.key, id);
         let b = out.as_bytes();
         u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])

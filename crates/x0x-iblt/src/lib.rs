@@ -52,6 +52,7 @@ mod wire;
 
 pub use ams::{AmsSketch, AMS_HEADER_BYTES, DEFAULT_AMS_COUNTERS, MAX_AMS_COUNTERS};
 pub use error::{DecodeError, ParamsError, ReconcileError, WireError};
+pub use hash::FingerprintHasher;
 pub use iblt::{
     Decoded, Iblt, Keys, CELL_WIRE_BYTES, DEFAULT_K, FINGERPRINT_CELL_WIRE_BYTES, IBLT_HEADER_BYTES,
     MAX_K, MAX_TABLE_CELLS, MIN_K,

@@ -688,6 +688,16 @@ impl Reconciler {
         self.stats
     }
 
+    /// After [`Next::Resolve`]: the ids only this side holds, already
+    /// known. A caller that fetches the peer's items by fingerprint
+    /// instead of sending the Resolve takes these and drops the session.
+    pub fn local_only(&self) -> Option<&[Id]> {
+        match &self.state {
+            State::AwaitResolved { local_only, .. } => Some(local_only),
+            _ => None,
+        }
+    }
+
     /// The responder's side: answers `request` from `local_ids`. Stateless,
     /// so a responder needs no per-session memory; it should answer all
     /// requests of one session from the same snapshot of its set, or the

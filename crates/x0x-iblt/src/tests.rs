@@ -808,6 +808,31 @@ mod reconciler {
     }
 
     #[test]
+    fn after_resolve_the_local_part_and_the_peers_fingerprints_are_known() {
+        let mut rng = StdRng::seed_from_u64(36);
+        let common = ids(&mut rng, 3000);
+        let a_only = ids(&mut rng, 15);
+        let b_only = ids(&mut rng, 25);
+        let a: Vec<Id> = common.iter().chain(&a_only).copied().collect();
+        let b: Vec<Id> = common.iter().chain(&b_only).copied().collect();
+        let config = Config::default();
+        let (mut session, request) = Reconciler::start_with_seed(config.clone(), &a, 14);
+        assert_eq!(session.local_only(), None);
+        let response = Reconciler::on_request(&config, &b, &request).unwrap();
+        let Next::Resolve(Request::Resolve { seed, fingerprints }) = session.on_response(response).unwrap()
+        else {
+            panic!("the table should decode and ask for the peer's ids");
+        };
+        let mut want_local = a_only.clone();
+        want_local.sort_unstable();
+        assert_eq!(session.local_only(), Some(&want_local[..]));
+        let hasher = FingerprintHasher::new(seed);
+        let mut want: Vec<u64> = b_only.iter().map(|id| hasher.fingerprint(id)).collect();
+        want.sort_unstable();
+        assert_eq!(fingerprints, want);
+    }
+
+    #[test]
     fn a_wrong_resolution_falls_back_to_the_full_list() {
         let mut rng = StdRng::seed_from_u64(34);
         let common = ids(&mut rng, 3000);
