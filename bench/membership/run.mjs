@@ -153,6 +153,21 @@ try {
     `  failure detection after SIGKILL of ${victimIds.size} agents: ${times.length}/${expected.length} neighbour links reported peer-left; ` +
       `suspected p50 ${pct(suspectTimes, 0.5)} ms p95 ${pct(suspectTimes, 0.95)} ms; left p50 ${pct(times, 0.5)} ms p95 ${pct(times, 0.95)} ms`,
   );
+  // Per link, peer-left after that link's own peer-suspected (the goal is
+  // at most suspectTimeout + 500 ms); and per dead agent, its first
+  // suspicion by any neighbour, the SWIM paper's e/(e-1) measure.
+  const events = expected.map(({ w, ai, peer }) => {
+    const mine = w.events.filter((e) => e.agent === ai && e.peer === peer && e.at >= killedAt);
+    return { peer, suspected: mine.find((e) => e.type === 'peer-suspected'), left: mine.find((e) => e.type === 'peer-left') };
+  });
+  const gaps = events.filter((e) => e.suspected && e.left).map((e) => e.left.at - e.suspected.at);
+  const first = [...victimIds]
+    .map((p) => Math.min(...events.filter((e) => e.peer === p && e.suspected).map((e) => e.suspected.at - killedAt)))
+    .filter(Number.isFinite);
+  console.log(
+    `  per link, peer-left after its peer-suspected: p50 ${pct(gaps, 0.5)} ms, max ${Math.max(...gaps)} ms (suspectTimeout ${config.suspectTimeout} ms); ` +
+      `first suspicion of each dead agent: p50 ${pct(first, 0.5)} ms, max ${Math.max(...first)} ms (${first.length} agents)`,
+  );
   // Links that stayed silent: does the survivor still list the victim (a
   // detection gap), or did the link go before the kill (a stale snapshot)?
   const silent = expected.filter((_, i) => found()[i] === undefined);

@@ -10,7 +10,11 @@
 //!
 //! Request kinds and their bodies: 1 sketch (seed u64; answered by set size
 //! u64 + AMS sketch), 2 reconcile (an `x0x_iblt::Request`; answered by an
-//! `x0x_iblt::Response`), 3 fetch (count u32 + ids; answered by a frame list).
+//! `x0x_iblt::Response`), 3 fetch (count u32 + ids; answered by a frame list),
+//! 4 fetch by fingerprint (seed u64 + count u32 + 64-bit fingerprints under
+//! that session seed, as a session's `Resolve` names them; answered by a
+//! frame list in the same order: the session's items without a round trip
+//! for their ids, 8 bytes each asked instead of 32).
 //! A frame list is count u32, then per frame len u32 + bytes.
 //!
 //! Every decoder checks lengths before it allocates and rejects trailing
@@ -33,6 +37,8 @@ pub const KIND_SKETCH: u8 = 1;
 pub const KIND_RECONCILE: u8 = 2;
 /// Request kind: send these envelopes.
 pub const KIND_FETCH: u8 = 3;
+/// Request kind: send the envelopes with these fingerprints.
+pub const KIND_FETCH_FINGERPRINTS: u8 = 4;
 
 /// Response status: answered.
 pub const STATUS_OK: u8 = 0;
@@ -115,7 +121,7 @@ pub fn decode(data: &[u8]) -> Option<Frame<'_>> {
         TAG_REQUEST => {
             let req = r.u64()?;
             let kind = r.u8()?;
-            if !(KIND_SKETCH..=KIND_FETCH).contains(&kind) {
+            if !(KIND_SKETCH..=KIND_FETCH_FINGERPRINTS).contains(&kind) {
                 return None;
             }
             let topic = r.topic()?;
@@ -228,6 +234,33 @@ pub fn decode_ids(body: &[u8]) -> Option<Vec<MessageId>> {
     Some(ids)
 }
 
+/// Encodes a fetch by fingerprint.
+pub fn encode_fingerprints(seed: u64, fingerprints: &[u64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + fingerprints.len() * 8);
+    out.extend_from_slice(&seed.to_le_bytes());
+    out.extend_from_slice(&(fingerprints.len() as u32).to_le_bytes());
+    for fp in fingerprints {
+        out.extend_from_slice(&fp.to_le_bytes());
+    }
+    out
+}
+
+/// Decodes a fetch by fingerprint: `(seed, fingerprints)`; `None` if
+/// malformed or above [`MAX_FETCH_IDS`].
+pub fn decode_fingerprints(body: &[u8]) -> Option<(u64, Vec<u64>)> {
+    let mut r = Reader(body);
+    let seed = r.u64()?;
+    let count = r.u32()? as usize;
+    if count > MAX_FETCH_IDS || r.0.len() != count * 8 {
+        return None;
+    }
+    let mut fingerprints = Vec::with_capacity(count);
+    for _ in 0..count {
+        fingerprints.push(r.u64()?);
+    }
+    Some((seed, fingerprints))
+}
+
 /// Encodes a sketch answer: the responder's set size and AMS sketch bytes.
 pub fn sketch_answer(set_size: u64, sketch: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + sketch.len());
@@ -288,6 +321,10 @@ mod tests {
         assert_eq!(decode_list(&trailing), None);
         let too_many = encode_ids(&vec![[0; 32]; MAX_FETCH_IDS + 1]);
         assert_eq!(decode_ids(&too_many), None);
+        let fps = encode_fingerprints(3, &[1, 2]);
+        assert_eq!(decode_fingerprints(&fps), Some((3, vec![1, 2])));
+        assert_eq!(decode_fingerprints(&fps[..fps.len() - 1]), None, "truncated");
+        assert_eq!(decode_fingerprints(&encode_fingerprints(3, &vec![0; MAX_FETCH_IDS + 1])), None);
         // Empty and overlong topics.
         assert_eq!(decode(&[TAG_PUSH, 0, 0, 0, 0, 0, 0]), None);
         let mut long = vec![TAG_PUSH];

@@ -9,8 +9,9 @@
 //! 2. reconciles with the peers in order of estimated difference, largest
 //!    first (the order is reported in [`ReconciliationStats::peers`]), one
 //!    IBLT session per topic;
-//! 3. fetches the envelopes only the peer holds and pushes those only this
-//!    agent holds.
+//! 3. fetches the envelopes only the peer holds (by the fingerprints the
+//!    session found them under, so their ids never cross the wire) and
+//!    pushes those only this agent holds.
 //!
 //! Each peer's part gets at most `PEER_BUDGET` (15 s) and the round
 //! `ROUND_BUDGET` (60 s), so a slow or lying peer (one reporting a set of
@@ -29,7 +30,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use saorsa_gossip_types::PeerId;
 use tokio::sync::oneshot;
-use x0x_iblt::{AmsSketch, Config, Next, Reconciler, Request, Response, DEFAULT_AMS_COUNTERS, DEFAULT_STRATUM_CELLS};
+use x0x_iblt::{
+    AmsSketch, Config, FingerprintHasher, Next, Reconciler, Request, Response, DEFAULT_AMS_COUNTERS, DEFAULT_STRATUM_CELLS,
+};
 
 use crate::ae_wire::{self as wire, Frame};
 use crate::envelope::MessageId;
@@ -297,13 +300,42 @@ async fn estimate<H: Host>(host: Arc<H>, peer: PeerId, topics: Vec<String>) -> (
     (peer, shared, traffic)
 }
 
+/// How a session names the envelopes only the peer holds.
+enum Remote {
+    /// Their ids (the session ended with a list, or found none).
+    Ids(Vec<MessageId>),
+    /// Their fingerprints under the session seed: fetched as they are,
+    /// which spares the session's Resolve round trip and 32 bytes an id.
+    Fingerprints { seed: u64, fingerprints: Vec<u64> },
+}
+
+impl Remote {
+    fn len(&self) -> usize {
+        match self {
+            Remote::Ids(ids) => ids.len(),
+            Remote::Fingerprints { fingerprints, .. } => fingerprints.len(),
+        }
+    }
+
+    /// The fetch request for items `range`.
+    fn fetch_body(&self, range: std::ops::Range<usize>) -> (u8, Vec<u8>) {
+        match self {
+            Remote::Ids(ids) => (wire::KIND_FETCH, wire::encode_ids(&ids[range])),
+            Remote::Fingerprints { seed, fingerprints } => {
+                (wire::KIND_FETCH_FINGERPRINTS, wire::encode_fingerprints(*seed, &fingerprints[range]))
+            }
+        }
+    }
+}
+
+/// The exact difference a session found.
+struct Found {
+    local_only: Vec<MessageId>,
+    remote: Remote,
+}
+
 /// Runs one IBLT session; the exact difference, or `None` if it failed.
-async fn reconcile_topic<H: Host>(
-    host: &H,
-    peer: PeerId,
-    topic: &str,
-    traffic: &mut Traffic,
-) -> Option<x0x_iblt::Diff> {
+async fn reconcile_topic<H: Host>(host: &H, peer: PeerId, topic: &str, traffic: &mut Traffic) -> Option<Found> {
     let ae = host.anti_entropy();
     let (mut session, mut request) = Reconciler::start(ae.config.clone(), &ae.ids(topic));
     for _ in 0..MAX_SESSION_STEPS {
@@ -316,26 +348,30 @@ async fn reconcile_topic<H: Host>(
             return None;
         };
         match session.on_response(response).ok()? {
-            Next::Done(diff) => return Some(diff),
-            Next::Retry(next) | Next::FullList(next) => request = next,
+            Next::Done(diff) => return Some(Found { local_only: diff.local_only, remote: Remote::Ids(diff.remote_only) }),
+            Next::Resolve(Request::Resolve { seed, fingerprints }) => {
+                let local_only = session.local_only()?.to_vec();
+                return Some(Found { local_only, remote: Remote::Fingerprints { seed, fingerprints } });
+            }
+            Next::Retry(next) | Next::FullList(next) | Next::Resolve(next) => request = next,
         }
     }
     None
 }
 
-/// Fetches `ids` from `peer` and ingests them; returns how many were new.
-async fn fetch<H: Host>(host: &H, peer: PeerId, topic: &str, ids: &[MessageId], traffic: &mut Traffic) -> u64 {
+/// Fetches the envelopes `remote` names from `peer` and ingests them;
+/// returns how many were new.
+async fn fetch<H: Host>(host: &H, peer: PeerId, topic: &str, remote: &Remote, traffic: &mut Traffic) -> u64 {
     let mut recovered = 0;
-    let mut rest = ids;
-    while !rest.is_empty() {
-        let batch = &rest[..rest.len().min(wire::MAX_FETCH_IDS)];
-        let Some((wire::STATUS_OK, body)) =
-            ask(host, peer, wire::KIND_FETCH, topic, &wire::encode_ids(batch), traffic).await
-        else {
+    let mut start = 0;
+    while start < remote.len() {
+        let end = remote.len().min(start + wire::MAX_FETCH_IDS);
+        let (kind, request) = remote.fetch_body(start..end);
+        let Some((wire::STATUS_OK, body)) = ask(host, peer, kind, topic, &request, traffic).await else {
             add(&host.anti_entropy().counters.failed, 1);
             break;
         };
-        let Some(frames) = wire::decode_list(&body).filter(|f| f.len() <= batch.len()) else {
+        let Some(frames) = wire::decode_list(&body).filter(|f| f.len() <= end - start) else {
             add(&host.anti_entropy().counters.malformed, 1);
             break;
         };
@@ -348,7 +384,7 @@ async fn fetch<H: Host>(host: &H, peer: PeerId, topic: &str, ids: &[MessageId], 
                 recovered += 1;
             }
         }
-        rest = &rest[frames.len()..];
+        start += frames.len();
     }
     add(&host.anti_entropy().counters.recovered, recovered);
     recovered
@@ -428,14 +464,14 @@ pub(crate) async fn run_round<H: Host>(host: Arc<H>) -> ReconciliationStats {
             let deadline = round_deadline.min(tokio::time::Instant::now() + PEER_BUDGET);
             let work = async {
                 for (topic, _) in shared {
-                    let Some(diff) = reconcile_topic(&*host, peer, &topic, &mut traffic).await else {
+                    let Some(found) = reconcile_topic(&*host, peer, &topic, &mut traffic).await else {
                         add(&ae.counters.failed, 1);
                         continue;
                     };
                     answered = true;
-                    report.differences_found += diff.len() as u64;
-                    report.messages_recovered += fetch(&*host, peer, &topic, &diff.remote_only, &mut traffic).await;
-                    report.messages_pushed += push(&*host, peer, &topic, &diff.local_only, &mut traffic).await;
+                    report.differences_found += (found.local_only.len() + found.remote.len()) as u64;
+                    report.messages_recovered += fetch(&*host, peer, &topic, &found.remote, &mut traffic).await;
+                    report.messages_pushed += push(&*host, peer, &topic, &found.local_only, &mut traffic).await;
                 }
             };
             if tokio::time::timeout_at(deadline, work).await.is_err() {
@@ -486,21 +522,34 @@ fn answer(ae: &AntiEntropy, kind: u8, topic: &str, body: &[u8]) -> Option<Vec<u8
         }
         wire::KIND_FETCH => {
             let ids = wire::decode_ids(body)?;
-            let mut frames: Vec<Bytes> = Vec::with_capacity(ids.len());
-            let mut bytes = 0;
-            for id in &ids {
-                let frame = ae.frame(topic, id).unwrap_or_default();
-                if !frames.is_empty() && bytes + frame.len() + 4 > wire::LIST_BUDGET_BYTES {
-                    // The asker fetches the rest in its next request.
-                    break;
-                }
-                bytes += frame.len() + 4;
-                frames.push(frame);
-            }
-            Some(wire::encode_list(&frames))
+            Some(frame_list(ae, topic, ids.into_iter().map(Some)))
+        }
+        wire::KIND_FETCH_FINGERPRINTS => {
+            let (seed, fingerprints) = wire::decode_fingerprints(body)?;
+            let hasher = FingerprintHasher::new(seed);
+            let by_fingerprint: HashMap<u64, MessageId> =
+                ae.ids(topic).into_iter().map(|id| (hasher.fingerprint(&id), id)).collect();
+            Some(frame_list(ae, topic, fingerprints.iter().map(|fp| by_fingerprint.get(fp).copied())))
         }
         _ => None,
     }
+}
+
+/// The frames of `ids` in order, an empty entry for one not held, cut
+/// where the list would outgrow one frame.
+fn frame_list(ae: &AntiEntropy, topic: &str, ids: impl ExactSizeIterator<Item = Option<MessageId>>) -> Vec<u8> {
+    let mut frames: Vec<Bytes> = Vec::with_capacity(ids.len());
+    let mut bytes = 0;
+    for id in ids {
+        let frame = id.and_then(|id| ae.frame(topic, &id)).unwrap_or_default();
+        if !frames.is_empty() && bytes + frame.len() + 4 > wire::LIST_BUDGET_BYTES {
+            // The asker fetches the rest in its next request.
+            break;
+        }
+        bytes += frame.len() + 4;
+        frames.push(frame);
+    }
+    wire::encode_list(&frames)
 }
 
 /// Handles one anti-entropy frame from `from`.
@@ -643,6 +692,115 @@ mod tests {
         let sent = host.last_sent();
         assert_eq!(wire::decode(&sent), Some(Frame::Response { req: 7, status: wire::STATUS_ERROR, body: b"" }));
         assert_eq!(host.ae.stats().malformed_frames, 1);
+    }
+
+    /// Two hosts wired to each other: each send runs the other's handler.
+    struct PairHost {
+        ae: AntiEntropy,
+        me: PeerId,
+        other: StdMutex<Weak<PairHost>>,
+        other_id: PeerId,
+        ingested: StdMutex<Vec<Vec<u8>>>,
+    }
+
+    impl PairHost {
+        fn pair() -> (Arc<Self>, Arc<Self>) {
+            let host = |me, other_id| {
+                Arc::new(Self {
+                    ae: AntiEntropy::new(10_000, Duration::from_secs(600)),
+                    me,
+                    other: StdMutex::new(Weak::new()),
+                    other_id,
+                    ingested: StdMutex::new(Vec::new()),
+                })
+            };
+            let (a_id, b_id) = (PeerId::new([1; 32]), PeerId::new([2; 32]));
+            let (a, b) = (host(a_id, b_id), host(b_id, a_id));
+            *a.other.lock().unwrap() = Arc::downgrade(&b);
+            *b.other.lock().unwrap() = Arc::downgrade(&a);
+            (a, b)
+        }
+    }
+
+    #[async_trait]
+    impl Host for PairHost {
+        fn anti_entropy(&self) -> &AntiEntropy {
+            &self.ae
+        }
+        async fn send(&self, _peer: PeerId, frame: Vec<u8>) -> bool {
+            let Some(other) = self.other.lock().unwrap().upgrade() else { return false };
+            let me = self.me;
+            tokio::spawn(async move { on_frame(&*other, me, &frame).await });
+            true
+        }
+        async fn peers(&self) -> Vec<PeerId> {
+            vec![self.other_id]
+        }
+        async fn topics(&self) -> Vec<String> {
+            vec!["t".into()]
+        }
+        async fn has_topic(&self, topic: &str) -> bool {
+            topic == "t"
+        }
+        async fn ingest(&self, _topic: &str, frame: &[u8]) -> bool {
+            self.ingested.lock().unwrap().push(frame.to_vec());
+            true
+        }
+    }
+
+    /// Issue 13: an agent that lacks d messages names them by the 8-byte
+    /// fingerprints its session found, never by their 32-byte ids, so all
+    /// it sends in the round (sketch request, session, fetch) is less than
+    /// the raw ids would be. Before, the fetch alone was 32·d bytes.
+    #[tokio::test]
+    async fn a_round_asks_for_what_it_lacks_in_fewer_bytes_than_the_raw_ids() {
+        const D: usize = 100;
+        let (a, b) = PairHost::pair();
+        for i in 0..1000u32 {
+            let mut id = [0u8; 32];
+            id[..4].copy_from_slice(&i.to_le_bytes());
+            let frame = Bytes::from(format!("common {i}").into_bytes());
+            a.ae.remember("t", id, frame.clone());
+            b.ae.remember("t", id, frame);
+        }
+        for i in 0..D as u32 {
+            let mut id = [0xAB; 32];
+            id[..4].copy_from_slice(&i.to_le_bytes());
+            b.ae.remember("t", id, Bytes::from(format!("missing {i}").into_bytes()));
+        }
+        let stats = run_round(Arc::clone(&a)).await;
+        assert_eq!(stats.differences_found, D as u64);
+        assert_eq!(stats.messages_recovered, D as u64);
+        let mut got: Vec<Vec<u8>> = a.ingested.lock().unwrap().clone();
+        got.sort();
+        let mut want: Vec<Vec<u8>> = (0..D).map(|i| format!("missing {i}").into_bytes()).collect();
+        want.sort();
+        assert_eq!(got, want, "exactly the missing messages were fetched");
+        assert!(stats.bytes_sent < 32 * D as u64, "{} bytes sent to name {D} missing messages", stats.bytes_sent);
+    }
+
+    #[tokio::test]
+    async fn a_fetch_by_fingerprint_answers_in_order_with_an_empty_entry_for_unknown_ones() {
+        let host = FakeHost::new();
+        host.ae.remember("t", [1; 32], Bytes::from_static(b"frame one"));
+        host.ae.remember("t", [2; 32], Bytes::from_static(b"frame two"));
+        let hasher = FingerprintHasher::new(77);
+        let asked = [hasher.fingerprint(&[2; 32]), hasher.fingerprint(&[9; 32]), hasher.fingerprint(&[1; 32])];
+        let body = wire::encode_fingerprints(77, &asked);
+        on_frame(&host, PEER, &wire::request(8, wire::KIND_FETCH_FINGERPRINTS, "t", &body)).await;
+        let sent = host.last_sent();
+        let Some(Frame::Response { req: 8, status: wire::STATUS_OK, body }) = wire::decode(&sent) else {
+            panic!("fetch by fingerprint not answered")
+        };
+        assert_eq!(wire::decode_list(body).unwrap(), vec![&b"frame two"[..], &b""[..], &b"frame one"[..]]);
+        // Under another seed the same fingerprints name nothing held.
+        let body = wire::encode_fingerprints(78, &asked);
+        on_frame(&host, PEER, &wire::request(9, wire::KIND_FETCH_FINGERPRINTS, "t", &body)).await;
+        let sent = host.last_sent();
+        let Some(Frame::Response { status: wire::STATUS_OK, body, .. }) = wire::decode(&sent) else {
+            panic!("fetch by fingerprint not answered")
+        };
+        assert!(wire::decode_list(body).unwrap().iter().all(|f| f.is_empty()));
     }
 
     #[tokio::test]

@@ -2,10 +2,11 @@
 //!
 //! The library emits no events and never evicts a peer SWIM declared dead from
 //! the HyParView active view. This watcher diffs the active view and SWIM
-//! states once per probe period (SWIM has no event source to listen to; the
-//! probe period is the rate at which its verdicts can change), wakes early on
-//! transport and membership-frame hints, evicts dead peers and refills the
-//! active view from the passive view.
+//! states once per probe period, wakes at once when SWIM marks a peer suspect
+//! or dead (the vendored copy's `state_changes`; polling alone reported a
+//! verdict up to a period late), wakes early on transport and
+//! membership-frame hints, evicts dead peers and refills the active view from
+//! the passive view.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -110,10 +111,12 @@ pub(crate) async fn run(w: Watch, alive: Weak<()>) {
     // Goodbyes already accounted for (their peer's leave was reported).
     let mut reported_byes: HashSet<PeerId> = HashSet::new();
     let mut conn_events = w.transport.subscribe_events();
+    let verdicts = w.membership.swim().state_changes();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(w.period) => {}
             _ = w.hints.wake.notified() => {}
+            _ = verdicts.notified() => {}
             ev = conn_events.recv() => {
                 if matches!(ev, Err(broadcast::error::RecvError::Closed)) { break; }
             }

@@ -202,7 +202,7 @@ fn reconcile(config: &Config, a: &[[u8; 32]], b: &[[u8; 32]], seed: u64) -> (u64
                 let s = session.stats();
                 return (s.bytes_sent + s.bytes_received, s.round_trips);
             }
-            Next::Retry(next) | Next::FullList(next) => request = next,
+            Next::Retry(next) | Next::FullList(next) | Next::Resolve(next) => request = next,
         }
     }
 }

@@ -11,6 +11,7 @@ pub(crate) const MAX_LANES: usize = 8;
 
 const CELL_CONTEXT: &str = "x0x-iblt 2025 cell hash v1";
 const STRATA_CONTEXT: &str = "x0x-iblt 2025 strata hash v1";
+const FINGERPRINT_CONTEXT: &str = "x0x-iblt 2025 fingerprint v1";
 
 /// Everything a table needs to know about one id.
 pub(crate) struct IdHash {
@@ -53,6 +54,23 @@ impl CellHasher {
             lanes,
         }
     }
+    /// The hash of a fingerprint key: a keyed hash already, so cheap
+    /// mixing (salted by the seed) replaces a second BLAKE3 call per id.
+    pub(crate) fn hash_fingerprint(&self, fp: u64) -> IdHash {
+        let salt = u64::from_le_bytes([
+            self.key[0], self.key[1], self.key[2], self.key[3], self.key[4], self.key[5],
+            self.key[6], self.key[7],
+        ]);
+        let mut x = mix64(fp ^ salt);
+        let check = x;
+        let mut lanes = [0u32; MAX_LANES];
+        for pair in lanes.chunks_exact_mut(2) {
+            x = mix64(x);
+            pair[0] = x as u32;
+            pair[1] = (x >> 32) as u32;
+        }
+        IdHash { check, lanes }
+    }
 }
 
 #[derive(Clone)]
@@ -75,6 +93,32 @@ impl StrataHasher {
         let level = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
         let fp = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
         (level.trailing_zeros(), fp)
+    }
+}
+
+/// The 64-bit fingerprints a session's tables hold instead of the ids.
+/// Keyed by the session seed, so a peer that crafts ids cannot make two of
+/// them share a fingerprint in a session it does not seed. Public so that
+/// a network layer can fetch items by the fingerprints a session found
+/// ([`crate::Request::Resolve`]) without a round trip for their ids.
+#[derive(Clone)]
+pub struct FingerprintHasher {
+    key: [u8; 32],
+}
+
+impl FingerprintHasher {
+    /// The fingerprints of the session keyed by `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            key: blake3::derive_key(FINGERPRINT_CONTEXT, &seed.to_le_bytes()),
+        }
+    }
+
+    /// `id`'s fingerprint.
+    pub fn fingerprint(&self, id: &[u8; 32]) -> u64 {
+        let out = blake3::keyed_hash(&self.key, id);
+        let b = out.as_bytes();
+        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
     }
 }
 

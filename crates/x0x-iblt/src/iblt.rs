@@ -17,12 +17,85 @@ pub const MAX_K: u8 = MAX_LANES as u8;
 /// (2^24 cells, about 690 MB on the wire). Receivers should pass a much
 /// smaller limit to [`Iblt::from_bytes`].
 pub const MAX_TABLE_CELLS: usize = 1 << 24;
-/// Bytes one cell takes on the wire: 1 count + 32 key + 8 checksum.
+/// Bytes one cell of an id table ([`Keys::Ids`]) takes on the wire:
+/// 1 count + 32 key + 8 checksum.
 pub const CELL_WIRE_BYTES: usize = 1 + 32 + 8;
+/// Bytes one cell of a fingerprint table ([`Keys::Fingerprints`]) takes on
+/// the wire: 1 count + 8 key + 4 checksum.
+pub const FINGERPRINT_CELL_WIRE_BYTES: usize = 1 + 8 + 4;
 /// Bytes of the table header on the wire: version, k, seed, cell count.
 pub const IBLT_HEADER_BYTES: usize = 1 + 1 + 8 + 4;
 
-const IBLT_VERSION: u8 = 1;
+/// The version byte names the cell layout, so the header stays 14 bytes.
+const IBLT_VERSION_IDS: u8 = 1;
+const IBLT_VERSION_FINGERPRINTS: u8 = 2;
+
+/// What a table's cells hold, which sets their size on the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Keys {
+    /// Whole 32-byte keys with a 64-bit checksum: [`CELL_WIRE_BYTES`].
+    #[default]
+    Ids,
+    /// Only the first 8 bytes of each key (a fingerprint; the rest is
+    /// ignored) with a 32-bit checksum: [`FINGERPRINT_CELL_WIRE_BYTES`].
+    /// A third of the bytes of an id table for the same decode rate:
+    /// peeling depends on the cell count, not on what a cell holds, and a
+    /// 32-bit checksum together with the position test still makes a
+    /// falsely "pure" cell a 1-in-10^11 event.
+    Fingerprints,
+}
+
+impl Keys {
+    /// Bytes one cell takes on the wire.
+    pub fn cell_wire_bytes(self) -> usize {
+        match self {
+            Keys::Ids => CELL_WIRE_BYTES,
+            Keys::Fingerprints => FINGERPRINT_CELL_WIRE_BYTES,
+        }
+    }
+
+    fn key_bytes(self) -> usize {
+        match self {
+            Keys::Ids => 32,
+            Keys::Fingerprints => 8,
+        }
+    }
+
+    fn check_bytes(self) -> usize {
+        self.cell_wire_bytes() - 1 - self.key_bytes()
+    }
+
+    fn check_mask(self) -> u64 {
+        match self {
+            Keys::Ids => u64::MAX,
+            Keys::Fingerprints => u64::from(u32::MAX),
+        }
+    }
+
+    fn version(self) -> u8 {
+        match self {
+            Keys::Ids => IBLT_VERSION_IDS,
+            Keys::Fingerprints => IBLT_VERSION_FINGERPRINTS,
+        }
+    }
+
+    fn from_version(version: u8) -> Option<Self> {
+        match version {
+            IBLT_VERSION_IDS => Some(Keys::Ids),
+            IBLT_VERSION_FINGERPRINTS => Some(Keys::Fingerprints),
+            _ => None,
+        }
+    }
+
+    /// The part of `id` the table holds, the rest zeroed, so that a cell's
+    /// key is always what the wire carries.
+    fn truncate(self, id: &Id) -> Id {
+        let mut key = [0u8; 32];
+        let n = self.key_bytes();
+        key[..n].copy_from_slice(&id[..n]);
+        key
+    }
+}
 
 /// One cell. `count` is kept modulo 256 (an `i8` with wrapping arithmetic)
 /// rather than as an exact `i32`: peeling only has to know whether a cell's
@@ -102,6 +175,7 @@ pub struct Decoded {
 /// ```
 #[derive(Clone)]
 pub struct Iblt {
+    keys: Keys,
     k: u8,
     sub_len: usize,
     seed: u64,
@@ -112,7 +186,8 @@ pub struct Iblt {
 impl PartialEq for Iblt {
     fn eq(&self, other: &Self) -> bool {
         // The hasher is a function of the seed, so comparing seeds suffices.
-        self.k == other.k
+        self.keys == other.keys
+            && self.k == other.k
             && self.sub_len == other.sub_len
             && self.seed == other.seed
             && self.cells == other.cells
@@ -126,6 +201,7 @@ impl fmt::Debug for Iblt {
         f.debug_struct("Iblt")
             .field("cells", &self.cells.len())
             .field("k", &self.k)
+            .field("keys", &self.keys)
             .field("seed", &format_args!("{:#018x}", self.seed))
             .field(
                 "non_empty",
@@ -161,8 +237,17 @@ impl Iblt {
     /// [`ParamsError`] if `k` is outside [`MIN_K`]`..=`[`MAX_K`], or `cells`
     /// is zero, not a multiple of `k`, or above [`MAX_TABLE_CELLS`].
     pub fn new(cells: usize, k: u8, seed: u64) -> Result<Self, ParamsError> {
+        Self::with_keys(Keys::Ids, cells, k, seed)
+    }
+
+    /// As [`Iblt::new`], for a table whose cells hold `keys`.
+    ///
+    /// # Errors
+    /// As [`Iblt::new`].
+    pub fn with_keys(keys: Keys, cells: usize, k: u8, seed: u64) -> Result<Self, ParamsError> {
         check_params(cells, k)?;
         Ok(Self {
+            keys,
             k,
             sub_len: cells / usize::from(k),
             seed,
@@ -182,11 +267,30 @@ impl Iblt {
         k: u8,
         seed: u64,
     ) -> Result<Self, ParamsError> {
-        let mut table = Self::new(cells, k, seed)?;
+        Self::from_keys(Keys::Ids, ids, cells, k, seed)
+    }
+
+    /// As [`Iblt::from_ids`], for a table whose cells hold `keys`.
+    ///
+    /// # Errors
+    /// As [`Iblt::new`].
+    pub fn from_keys<'a>(
+        keys: Keys,
+        ids: impl IntoIterator<Item = &'a Id>,
+        cells: usize,
+        k: u8,
+        seed: u64,
+    ) -> Result<Self, ParamsError> {
+        let mut table = Self::with_keys(keys, cells, k, seed)?;
         for id in ids {
             table.insert(id);
         }
         Ok(table)
+    }
+
+    /// What the cells hold.
+    pub fn keys(&self) -> Keys {
+        self.keys
     }
 
     /// Total number of cells (a multiple of `k`).
@@ -216,11 +320,25 @@ impl Iblt {
         table * self.sub_len + hash.lanes[table] as usize % self.sub_len
     }
 
+    /// The hash of a key as the table holds it (truncated, checksum masked
+    /// to what the wire carries).
+    fn key_hash(&self, key: &Id) -> IdHash {
+        let mut hash = match self.keys {
+            Keys::Ids => self.hasher.hash(key),
+            Keys::Fingerprints => self.hasher.hash_fingerprint(u64::from_le_bytes([
+                key[0], key[1], key[2], key[3], key[4], key[5], key[6], key[7],
+            ])),
+        };
+        hash.check &= self.keys.check_mask();
+        hash
+    }
+
     fn apply(&mut self, id: &Id, delta: i8) {
-        let hash = self.hasher.hash(id);
+        let key = self.keys.truncate(id);
+        let hash = self.key_hash(&key);
         for table in 0..usize::from(self.k) {
             let pos = self.position(&hash, table);
-            self.cells[pos].toggle(id, hash.check, delta);
+            self.cells[pos].toggle(&key, hash.check, delta);
         }
     }
 
@@ -238,6 +356,9 @@ impl Iblt {
     fn check_same_shape(&self, other: &Iblt) -> Result<(), ParamsError> {
         if self.cells.len() != other.cells.len() {
             return Err(ParamsError::Mismatch("cell count"));
+        }
+        if self.keys != other.keys {
+            return Err(ParamsError::Mismatch("keys"));
         }
         if self.k != other.k {
             return Err(ParamsError::Mismatch("k"));
@@ -289,7 +410,7 @@ impl Iblt {
             if cell.count.unsigned_abs() != 1 {
                 continue;
             }
-            let hash = self.hasher.hash(&cell.key_xor);
+            let hash = self.key_hash(&cell.key_xor);
             // The position test is free (the hash is already computed) and
             // rejects a mixed cell whose checksum matches by chance unless
             // its key also hashes to this very cell.
@@ -326,12 +447,13 @@ impl Iblt {
 
     /// Bytes [`Iblt::to_bytes`] produces.
     pub fn encoded_len(&self) -> usize {
-        IBLT_HEADER_BYTES + self.cells.len() * CELL_WIRE_BYTES
+        IBLT_HEADER_BYTES + self.cells.len() * self.keys.cell_wire_bytes()
     }
 
-    /// The wire encoding: version (1 byte), `k` (1), seed (u64 LE), cell
-    /// count (u32 LE), then per cell its count (1 byte, two's complement
-    /// modulo 256), key (32) and checksum (u64 LE).
+    /// The wire encoding: version (1 byte: 1 for [`Keys::Ids`], 2 for
+    /// [`Keys::Fingerprints`]), `k` (1), seed (u64 LE), cell count (u32 LE),
+    /// then per cell its count (1 byte, two's complement modulo 256), key
+    /// (32 bytes, or the first 8) and checksum (u64 LE, or its low u32).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.encoded_len());
         self.write_to(&mut out);
@@ -339,15 +461,16 @@ impl Iblt {
     }
 
     pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
-        out.push(IBLT_VERSION);
+        out.push(self.keys.version());
         out.push(self.k);
         out.extend_from_slice(&self.seed.to_le_bytes());
         // check_params caps cells at 2^24, so this never truncates.
         out.extend_from_slice(&(self.cells.len() as u32).to_le_bytes());
+        let (key_bytes, check_bytes) = (self.keys.key_bytes(), self.keys.check_bytes());
         for cell in &self.cells {
             out.push(cell.count.to_le_bytes()[0]);
-            out.extend_from_slice(&cell.key_xor);
-            out.extend_from_slice(&cell.hash_xor.to_le_bytes());
+            out.extend_from_slice(&cell.key_xor[..key_bytes]);
+            out.extend_from_slice(&cell.hash_xor.to_le_bytes()[..check_bytes]);
         }
     }
 
@@ -369,9 +492,7 @@ impl Iblt {
 
     pub(crate) fn read_from(reader: &mut Reader<'_>, max_cells: usize) -> Result<Self, WireError> {
         let version = reader.u8()?;
-        if version != IBLT_VERSION {
-            return Err(WireError::Version(version));
-        }
+        let keys = Keys::from_version(version).ok_or(WireError::Version(version))?;
         let k = reader.u8()?;
         let seed = reader.u64()?;
         let cells = reader.u32()? as usize;
@@ -384,15 +505,19 @@ impl Iblt {
             });
         }
         check_params(cells, k)?;
-        reader.expect_items(cells, CELL_WIRE_BYTES)?;
-        let mut table = Self::new(cells, k, seed)?;
+        reader.expect_items(cells, keys.cell_wire_bytes())?;
+        let mut table = Self::with_keys(keys, cells, k, seed)?;
+        let (key_bytes, check_bytes) = (keys.key_bytes(), keys.check_bytes());
         for cell in &mut table.cells {
             cell.count = i8::from_le_bytes([reader.u8()?]);
-            cell.key_xor = reader.array()?;
-            cell.hash_xor = reader.u64()?;
+            cell.key_xor[..key_bytes].copy_from_slice(reader.bytes(key_bytes)?);
+            let mut check = [0u8; 8];
+            check[..check_bytes].copy_from_slice(reader.bytes(check_bytes)?);
+            cell.hash_xor = u64::from_le_bytes(check);
         }
         Ok(table)
     }
+
 
     /// Folds the table in half: sub-table cell `i` of the result is the sum
     /// of cells `i` and `i + s/2` here. Because positions are a hash modulo
@@ -404,7 +529,7 @@ impl Iblt {
             return Err(ParamsError::Mismatch("odd sub-table length"));
         }
         let half = self.sub_len / 2;
-        let mut out = Self::new(self.cells.len() / 2, self.k, self.seed)?;
+        let mut out = Self::with_keys(self.keys, self.cells.len() / 2, self.k, self.seed)?;
         for table in 0..usize::from(self.k) {
             for i in 0..half {
                 let mut cell = self.cells[table * self.sub_len + i];
@@ -425,7 +550,7 @@ impl Iblt {
             return Err(ParamsError::Mismatch("odd sub-table length"));
         }
         let half = self.sub_len / 2;
-        let mut out = Self::new(self.cells.len() / 2, self.k, self.seed)?;
+        let mut out = Self::with_keys(self.keys, self.cells.len() / 2, self.k, self.seed)?;
         for table in 0..usize::from(self.k) {
             let src = table * self.sub_len;
             out.cells[table * half..(table + 1) * half]
@@ -439,7 +564,7 @@ impl Iblt {
     pub(crate) fn unfold(&self, low: &Iblt) -> Result<Self, ParamsError> {
         self.check_same_shape(low)?;
         let sub = self.sub_len;
-        let mut out = Self::new(self.cells.len() * 2, self.k, self.seed)?;
+        let mut out = Self::with_keys(self.keys, self.cells.len() * 2, self.k, self.seed)?;
         for table in 0..usize::from(self.k) {
             for i in 0..sub {
                 let lo = low.cells[table * sub + i];

@@ -12,8 +12,10 @@
 //!   the AMS sketch is 1 KB for any set size and the default).
 //! - [`plan`]: turns an estimate into a cell count.
 //! - [`Reconciler`]: a sans-IO state machine a network layer drives;
-//!   it retries with a doubled table when decoding fails, then falls back
-//!   to the full id list, so every session ends with the exact difference.
+//!   its tables hold 64-bit fingerprints of the ids, and it asks for the
+//!   full ids only of those the peer alone holds; it retries with a
+//!   doubled table when decoding fails, then falls back to the full id
+//!   list, so every session ends with the exact difference.
 //!
 //! ```
 //! use x0x_iblt::{Config, Next, Reconciler};
@@ -26,7 +28,7 @@
 //!     let response = Reconciler::on_request(&config, &theirs, &request)?;
 //!     match session.on_response(response)? {
 //!         Next::Done(diff) => break diff,
-//!         Next::Retry(next) | Next::FullList(next) => request = next,
+//!         Next::Retry(next) | Next::FullList(next) | Next::Resolve(next) => request = next,
 //!     }
 //! };
 //! assert_eq!(diff.local_only, vec![[0; 32], [1; 32], [2; 32]]);
@@ -50,8 +52,10 @@ mod wire;
 
 pub use ams::{AmsSketch, AMS_HEADER_BYTES, DEFAULT_AMS_COUNTERS, MAX_AMS_COUNTERS};
 pub use error::{DecodeError, ParamsError, ReconcileError, WireError};
+pub use hash::FingerprintHasher;
 pub use iblt::{
-    Decoded, Iblt, CELL_WIRE_BYTES, DEFAULT_K, IBLT_HEADER_BYTES, MAX_K, MAX_TABLE_CELLS, MIN_K,
+    Decoded, Iblt, Keys, CELL_WIRE_BYTES, DEFAULT_K, FINGERPRINT_CELL_WIRE_BYTES, IBLT_HEADER_BYTES,
+    MAX_K, MAX_TABLE_CELLS, MIN_K,
 };
 pub use plan::{cells_for_difference, plan};
 pub use reconcile::{

@@ -21,7 +21,7 @@ fn run(config: &Config, a: &[Id], b: &[Id], seed: u64) -> (Diff, Stats) {
         let response = Response::from_bytes(&bytes, &config.limits).unwrap();
         match session.on_response(response).unwrap() {
             Next::Done(diff) => return (diff, session.stats()),
-            Next::Retry(next) | Next::FullList(next) => request = next,
+            Next::Retry(next) | Next::FullList(next) | Next::Resolve(next) => request = next,
         }
     }
 }
@@ -160,10 +160,10 @@ mod iblt {
                 "prefix of {len} bytes"
             );
         }
-        // Wrong version.
+        // Wrong version (1 and 2 name the two cell layouts).
         let mut v = bytes.clone();
-        v[0] = 2;
-        assert_eq!(Iblt::from_bytes(&v, 1000), Err(WireError::Version(2)));
+        v[0] = 3;
+        assert_eq!(Iblt::from_bytes(&v, 1000), Err(WireError::Version(3)));
         // Cell count above the receiver's cap.
         assert!(matches!(
             Iblt::from_bytes(&bytes, 15),
@@ -241,6 +241,46 @@ mod iblt {
             assert_eq!(big.fold().unwrap(), small);
             assert_eq!(small.unfold(&big.low_halves().unwrap()).unwrap(), big);
         }
+    }
+
+    #[test]
+    fn fingerprint_tables_send_13_bytes_a_cell_and_decode_the_first_8() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let set = ids(&mut rng, 30);
+        let mut t = Iblt::from_keys(Keys::Fingerprints, &set, 64, 4, 5).unwrap();
+        let bytes = t.to_bytes();
+        assert_eq!(bytes.len(), IBLT_HEADER_BYTES + 64 * FINGERPRINT_CELL_WIRE_BYTES);
+        assert_eq!(FINGERPRINT_CELL_WIRE_BYTES, 13);
+        assert_eq!(Iblt::from_bytes(&bytes, 64).unwrap(), t);
+        // Only the first 8 bytes of a key count: an id differing past them
+        // is the same key.
+        let mut alias = set[0];
+        alias[31] ^= 1;
+        t.remove(&alias);
+        let decoded = t.clone().decode().unwrap();
+        let mut want: Vec<Id> = set[1..]
+            .iter()
+            .map(|id| {
+                let mut key = [0u8; 32];
+                key[..8].copy_from_slice(&id[..8]);
+                key
+            })
+            .collect();
+        let mut got = decoded.only_in_self;
+        want.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, want);
+        // It does not mix with a table of whole ids.
+        let mut whole = Iblt::from_ids(&set, 64, 4, 5).unwrap();
+        assert_eq!(whole.subtract(&t), Err(ParamsError::Mismatch("keys")));
+        // Every strict prefix is truncated, and folding keeps the layout.
+        for len in 0..bytes.len() {
+            assert!(Iblt::from_bytes(&bytes[..len], 64).is_err(), "prefix {len}");
+        }
+        let big = Iblt::from_keys(Keys::Fingerprints, &set, 128, 4, 5).unwrap();
+        let small = Iblt::from_keys(Keys::Fingerprints, &set, 64, 4, 5).unwrap();
+        assert_eq!(big.fold().unwrap(), small);
+        assert_eq!(small.unfold(&big.low_halves().unwrap()).unwrap(), big);
     }
 }
 
@@ -500,6 +540,50 @@ mod plan {
         assert!(inexact >= cells_for_difference(1500));
     }
 
+    /// The goal of issue 13: at d = 100, split evenly, a session's bytes
+    /// (both ways, every round trip) at most twice the 32·d bytes of the
+    /// raw ids. Tables of whole ids cost about 2.4x; of fingerprints,
+    /// with the ids the peer alone holds resolved, about 1.6x.
+    #[test]
+    fn a_session_at_d_100_costs_at_most_twice_the_raw_ids() {
+        const SESSIONS: u64 = 20;
+        let d = 100;
+        let mut rng = StdRng::seed_from_u64(31);
+        let config = Config::default();
+        let mut bytes = 0;
+        for seed in 0..SESSIONS {
+            let common = ids(&mut rng, 2000);
+            let a: Vec<Id> = common.iter().copied().chain(ids(&mut rng, d / 2)).collect();
+            let b: Vec<Id> = common.iter().copied().chain(ids(&mut rng, d / 2)).collect();
+            let (diff, stats) = run(&config, &a, &b, seed);
+            assert_eq!(diff, expected(&a, &b));
+            bytes += stats.bytes_sent + stats.bytes_received;
+        }
+        let raw = SESSIONS * 32 * d as u64;
+        assert!(bytes <= 2 * raw, "{bytes} bytes for {raw} raw");
+    }
+
+    #[test]
+    fn a_table_costs_13_bytes_a_cell() {
+        let mut rng = StdRng::seed_from_u64(32);
+        let a = ids(&mut rng, 2000);
+        let config = Config::default();
+        let (_, request) = Reconciler::start_with_seed(config.clone(), &a, 1);
+        let Response::Table { table, .. } = Reconciler::on_request(&config, &a[100..], &request).unwrap()
+        else {
+            panic!("a table was expected");
+        };
+        assert_eq!(table.keys(), Keys::Fingerprints);
+        let response = Response::Table {
+            set_size: 1900,
+            table: table.clone(),
+        };
+        assert_eq!(
+            response.encoded_len(),
+            2 + 8 + IBLT_HEADER_BYTES + table.cells() * FINGERPRINT_CELL_WIRE_BYTES
+        );
+    }
+
     #[test]
     fn interpolation_matches_the_table_points() {
         assert_eq!(cells_for_difference(100), 152);
@@ -664,7 +748,7 @@ mod reconciler {
         let diff = loop {
             match session.on_response(response).unwrap() {
                 Next::Done(diff) => break diff,
-                Next::Retry(next) | Next::FullList(next) => {
+                Next::Retry(next) | Next::FullList(next) | Next::Resolve(next) => {
                     response = Reconciler::on_request(&config, &b2, &next).unwrap();
                 }
             }
@@ -675,6 +759,130 @@ mod reconciler {
             diff == expected(&a, &b2) || diff == expected(&a, &b),
             "{:?}",
             session.stats()
+        );
+    }
+
+    /// Drives a session, handing each request to `answer`; the diff, the
+    /// stats and every request sent.
+    fn drive(
+        config: &Config,
+        a: &[Id],
+        seed: u64,
+        mut answer: impl FnMut(&Request) -> Response,
+    ) -> (Diff, Stats, Vec<Request>) {
+        let (mut session, mut request) = Reconciler::start_with_seed(config.clone(), a, seed);
+        let mut sent = vec![request.clone()];
+        loop {
+            match session.on_response(answer(&request)).unwrap() {
+                Next::Done(diff) => return (diff, session.stats(), sent),
+                Next::Retry(next) | Next::FullList(next) | Next::Resolve(next) => {
+                    sent.push(next.clone());
+                    request = next;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_ids_the_peer_alone_holds_are_resolved() {
+        let mut rng = StdRng::seed_from_u64(33);
+        let common = ids(&mut rng, 3000);
+        let a: Vec<Id> = common.iter().copied().chain(ids(&mut rng, 30)).collect();
+        let b: Vec<Id> = common.iter().copied().chain(ids(&mut rng, 20)).collect();
+        let config = Config::default();
+        let (diff, stats, sent) = drive(&config, &a, 11, |r| {
+            Reconciler::on_request(&config, &b, r).unwrap()
+        });
+        assert_eq!(diff, expected(&a, &b));
+        assert_eq!(stats.round_trips, 2);
+        let Some(Request::Resolve { fingerprints, .. }) = sent.last() else {
+            panic!("the last request resolves: {sent:?}");
+        };
+        assert_eq!(fingerprints.len(), 20);
+        // With nothing the peer alone holds, one round trip suffices.
+        let (diff, stats, _) = drive(&config, &a, 12, |r| {
+            Reconciler::on_request(&config, &common, r).unwrap()
+        });
+        assert_eq!(diff, expected(&a, &common));
+        assert_eq!(stats.round_trips, 1);
+    }
+
+    #[test]
+    fn after_resolve_the_local_part_and_the_peers_fingerprints_are_known() {
+        let mut rng = StdRng::seed_from_u64(36);
+        let common = ids(&mut rng, 3000);
+        let a_only = ids(&mut rng, 15);
+        let b_only = ids(&mut rng, 25);
+        let a: Vec<Id> = common.iter().chain(&a_only).copied().collect();
+        let b: Vec<Id> = common.iter().chain(&b_only).copied().collect();
+        let config = Config::default();
+        let (mut session, request) = Reconciler::start_with_seed(config.clone(), &a, 14);
+        assert_eq!(session.local_only(), None);
+        let response = Reconciler::on_request(&config, &b, &request).unwrap();
+        let Next::Resolve(Request::Resolve { seed, fingerprints }) = session.on_response(response).unwrap()
+        else {
+            panic!("the table should decode and ask for the peer's ids");
+        };
+        let mut want_local = a_only.clone();
+        want_local.sort_unstable();
+        assert_eq!(session.local_only(), Some(&want_local[..]));
+        let hasher = FingerprintHasher::new(seed);
+        let mut want: Vec<u64> = b_only.iter().map(|id| hasher.fingerprint(id)).collect();
+        want.sort_unstable();
+        assert_eq!(fingerprints, want);
+    }
+
+    #[test]
+    fn a_wrong_resolution_falls_back_to_the_full_list() {
+        let mut rng = StdRng::seed_from_u64(34);
+        let common = ids(&mut rng, 3000);
+        let a: Vec<Id> = common.iter().copied().chain(ids(&mut rng, 10)).collect();
+        let b: Vec<Id> = common.iter().copied().chain(ids(&mut rng, 10)).collect();
+        let config = Config::default();
+        type Corrupt = fn(Vec<Id>, &[Id]) -> Vec<Id>;
+        let wrong_answers: [Corrupt; 3] = [
+            // One id short.
+            |mut ids, _| {
+                ids.pop();
+                ids
+            },
+            // One of the initiator's own ids added.
+            |mut ids, a| {
+                ids.push(a[0]);
+                ids
+            },
+            // An id whose fingerprint was not asked for.
+            |mut ids, _| {
+                ids[0][0] ^= 1;
+                ids
+            },
+        ];
+        for wrong in wrong_answers {
+            let (diff, stats, sent) = drive(&config, &a, 13, |r| {
+                let answer = Reconciler::on_request(&config, &b, r).unwrap();
+                match (r, answer) {
+                    (Request::Resolve { .. }, Response::Ids(ids)) => Response::Ids(wrong(ids, &a)),
+                    (_, answer) => answer,
+                }
+            });
+            assert_eq!(diff, expected(&a, &b));
+            assert!(stats.full_list);
+            assert!(matches!(sent.last(), Some(Request::FullList)), "{sent:?}");
+        }
+    }
+
+    #[test]
+    fn a_table_of_whole_ids_is_a_protocol_error() {
+        let mut rng = StdRng::seed_from_u64(35);
+        let a = ids(&mut rng, 1000);
+        let (mut s, _) = Reconciler::start_with_seed(Config::default(), &a, 1);
+        let table = Iblt::from_ids(&a, 40, 4, 1).unwrap();
+        assert_eq!(
+            s.on_response(Response::Table {
+                set_size: 1000,
+                table
+            }),
+            Err(ReconcileError::Protocol("table does not hold fingerprints"))
         );
     }
 
@@ -740,6 +948,10 @@ mod reconciler {
                 cells: 64,
             },
             Request::FullList,
+            Request::Resolve {
+                seed: 1,
+                fingerprints: vec![3, 9, u64::MAX],
+            },
         ];
         for r in &requests {
             let bytes = r.to_bytes();
@@ -750,6 +962,10 @@ mod reconciler {
             }
         }
         let responses = [
+            Response::Table {
+                set_size: 300,
+                table: Iblt::from_keys(Keys::Fingerprints, &set, 40, 4, 1).unwrap(),
+            },
             Response::Table {
                 set_size: 300,
                 table: Iblt::from_ids(&set, 40, 4, 1).unwrap(),
@@ -767,20 +983,21 @@ mod reconciler {
                 assert!(Response::from_bytes(&bytes[..len], &limits).is_err());
             }
         }
+        // Version 1 held tables of whole ids and had no Resolve.
         assert_eq!(
-            Request::from_bytes(&[2, 3], &limits),
-            Err(WireError::Version(2))
+            Request::from_bytes(&[1, 3], &limits),
+            Err(WireError::Version(1))
         );
         assert_eq!(
-            Request::from_bytes(&[1, 9], &limits),
+            Request::from_bytes(&[2, 9], &limits),
             Err(WireError::Tag(9))
         );
         assert_eq!(
-            Response::from_bytes(&[1, 0], &limits),
+            Response::from_bytes(&[2, 0], &limits),
             Err(WireError::Tag(0))
         );
         assert_eq!(
-            Request::from_bytes(&[1, 3, 0], &limits),
+            Request::from_bytes(&[2, 3, 0], &limits),
             Err(WireError::TrailingBytes(1))
         );
 
@@ -810,6 +1027,26 @@ mod reconciler {
             Request::from_bytes(&bad_k, &limits),
             Err(WireError::Params(_))
         ));
+        let many = Request::Resolve {
+            seed: 1,
+            fingerprints: (0..300).collect(),
+        };
+        assert!(matches!(
+            Request::from_bytes(&many.to_bytes(), &small),
+            Err(WireError::TooLarge {
+                what: "fingerprints",
+                ..
+            })
+        ));
+        // A fingerprint count far beyond the payload is refused before
+        // allocating.
+        let mut lie = vec![2, 4];
+        lie.extend_from_slice(&1u64.to_le_bytes());
+        lie.extend_from_slice(&(1u32 << 20).to_le_bytes());
+        assert!(matches!(
+            Request::from_bytes(&lie, &limits),
+            Err(WireError::Truncated { .. })
+        ));
         for sketch in &requests[..2] {
             assert!(matches!(
                 Request::from_bytes(&sketch.to_bytes(), &small),
@@ -829,7 +1066,7 @@ mod reconciler {
             ));
         }
         // An id count far beyond the payload is refused before allocating.
-        let mut lie = vec![1, 3];
+        let mut lie = vec![2, 3];
         lie.extend_from_slice(&(1u32 << 20).to_le_bytes());
         assert!(matches!(
             Response::from_bytes(&lie, &limits),

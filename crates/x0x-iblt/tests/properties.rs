@@ -35,7 +35,7 @@ fn run(config: &Config, a: &[Id], b: &[Id], seed: u64) -> (Diff, Stats) {
             Response::from_bytes(&response.to_bytes(), &config.limits).expect("response");
         match session.on_response(response).expect("session") {
             Next::Done(diff) => return (diff, session.stats()),
-            Next::Retry(next) | Next::FullList(next) => request = next,
+            Next::Retry(next) | Next::FullList(next) | Next::Resolve(next) => request = next,
         }
     }
 }

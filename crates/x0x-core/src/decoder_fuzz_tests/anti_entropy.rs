@@ -29,9 +29,10 @@ fn reconcile_messages() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let strata_config = Config { limits: config.limits, ..Config::strata() };
     let (_, strata) = Reconciler::start(strata_config, &ids(20));
     let extend = Request::Extend { k: 4, seed: 1, cells: 64 };
-    let requests = [ams, strata, extend, Request::FullList];
+    let resolve = Request::Resolve { seed: 1, fingerprints: vec![1, 2, u64::MAX] };
+    let requests = [ams, strata, extend, Request::FullList, resolve];
     let mut responses = Vec::new();
-    for (request, local) in requests.iter().zip([ids(40), ids(0), ids(200), ids(3)]) {
+    for (request, local) in requests.iter().zip([ids(40), ids(0), ids(200), ids(3), ids(50)]) {
         if let Ok(r) = Reconciler::on_request(&config, &local, request) {
             responses.push(r.to_bytes());
         }
@@ -45,6 +46,7 @@ pub fn valid_frames() -> Vec<Vec<u8>> {
     let mut frames = vec![
         wire::request(1, wire::KIND_SKETCH, TOPIC, &7u64.to_le_bytes()),
         wire::request(2, wire::KIND_FETCH, TOPIC, &wire::encode_ids(&ids(3))),
+        wire::request(2, wire::KIND_FETCH_FINGERPRINTS, TOPIC, &wire::encode_fingerprints(9, &[1, 2, 3])),
         wire::response(3, wire::STATUS_OK, &wire::sketch_answer(5, &AmsSketch::from_ids(&ids(5), DEFAULT_AMS_COUNTERS, 7).unwrap().to_bytes())),
         wire::response(4, wire::STATUS_NO_TOPIC, &[]),
         wire::push(TOPIC, &wire::encode_list(&[b"ab".as_slice(), &[0u8; 300], b""])),
@@ -75,6 +77,10 @@ fn decoder_fuzz_ae_wire() {
     fuzz("ae_wire::decode_ids", CASES, inputs(id_lists, vec![(0, 4)], vec![0, 1], 40_000), |b| {
         let _ = wire::decode_ids(b);
     });
+    let fingerprint_lists = vec![wire::encode_fingerprints(1, &[]), wire::encode_fingerprints(1, &[5; 40]), wire::encode_fingerprints(2, &vec![7; wire::MAX_FETCH_IDS])];
+    fuzz("ae_wire::decode_fingerprints", CASES, inputs(fingerprint_lists, vec![(0, 8), (8, 4)], vec![0, 1], 10_000), |b| {
+        let _ = wire::decode_fingerprints(b);
+    });
     let sketch = AmsSketch::from_ids(&ids(9), DEFAULT_AMS_COUNTERS, 3).unwrap().to_bytes();
     let answers = vec![wire::sketch_answer(9, &sketch), wire::sketch_answer(0, &[])];
     // As the estimate step reads an answer: split it, then decode the sketch.
@@ -94,8 +100,9 @@ fn decoder_fuzz_iblt_messages() {
     let (requests, responses) = reconcile_messages();
     // Estimate: set size, sketch tag, then the sketch header (version,
     // seed, counters or cells per stratum, strata sent). Extend: k, seed,
-    // cells. Ids and tables: their counts.
-    let fields = vec![(2, 8), (10, 1), (11, 1), (20, 2), (22, 1), (2, 1), (3, 8), (11, 4), (2, 4), (20, 4)];
+    // cells. Resolve: seed, fingerprint count. Ids and tables: their
+    // counts.
+    let fields = vec![(2, 8), (10, 1), (11, 1), (20, 2), (22, 1), (2, 1), (3, 8), (11, 4), (2, 4), (20, 4), (10, 4)];
     fuzz("x0x_iblt::Request::from_bytes", CASES, inputs(requests.clone(), fields.clone(), vec![1], 9000), |b| {
         let _ = Request::from_bytes(b, &limits);
     });
@@ -168,7 +175,7 @@ fn decoder_fuzz_anti_entropy_on_frame() {
 /// A reconcile request opening with a strata estimate that claims
 /// `stratum_cells` cells per stratum and sends no strata: 24 bytes.
 fn empty_strata_request(stratum_cells: u16) -> Vec<u8> {
-    let mut body = vec![1, 1]; // message version, Estimate
+    let mut body = vec![2, 1]; // message version (2: fingerprint tables), Estimate
     body.extend_from_slice(&0u64.to_le_bytes()); // set size
     body.push(1); // strata sketch
     body.push(1); // estimator version
