@@ -1,6 +1,7 @@
 'use strict';
-// Builds crates/x0x-napi in release mode and installs the result as
-// prebuilds/<platform>-<arch>/x0x.node, the layout native/index.cjs loads.
+// Builds crates/x0x-napi in release mode and installs the result in
+// prebuilds/ under the prebuildify name node-gyp-build picks on this host
+// (e.g. prebuilds/linux-x64/x0x.napi.glibc.node; see prebuilds.cjs).
 // With --test-hooks it builds the test addon instead (feature `test-hooks`:
 // sealFrame, resealFrame, publishRaw) into the cargo target directory, outside
 // the package, where only tests load it (X0X_NATIVE_LIBRARY_PATH). The test
@@ -13,6 +14,8 @@
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+
+const { prebuildPath } = require('./prebuilds.cjs');
 
 const root = path.join(__dirname, '..');
 
@@ -55,14 +58,16 @@ function build({ testHooks = false } = {}) {
     );
   }
   if (result.status !== 0) throw new Error(`cargo build failed with exit code ${result.status}`);
-  const dest = testHooks
-    ? testAddonPath()
-    : path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'x0x.node');
+  const dest = testHooks ? testAddonPath() : prebuildPath(root);
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   // Copy to a temp name then rename: a process that has the old addon mapped
   // keeps a valid file.
   fs.copyFileSync(path.join(target, profile, libraryName()), `${dest}.tmp`);
   fs.renameSync(`${dest}.tmp`, dest);
+  // The name before the prebuildify layout: node-gyp-build would still match
+  // it (an untagged file fits any libc), so a stale one could be packed and
+  // loaded on musl.
+  if (!testHooks) fs.rmSync(path.join(path.dirname(dest), 'x0x.node'), { force: true });
   const mb = (fs.statSync(dest).size / 1048576).toFixed(1);
   console.log(`x0x: built ${path.relative(root, dest)} (${mb} MB) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }

@@ -8,14 +8,16 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { describeTarget, hostTarget, prebuildPath } = require('./prebuilds.cjs');
+
 const root = path.join(__dirname, '..');
-const prebuilt = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'x0x.node');
+const prebuilt = prebuildPath(root);
 const crate = path.join(root, 'crates', 'x0x-napi', 'Cargo.toml');
 
 if (fs.existsSync(prebuilt)) process.exit(0);
 if (!fs.existsSync(crate)) {
   console.error(
-    `x0x: no prebuilt addon for ${process.platform}-${process.arch} in this package and no Rust sources to build one.`,
+    `x0x: no prebuilt addon for ${describeTarget(hostTarget())} in this package and no Rust sources to build one.`,
   );
   process.exit(1);
 }

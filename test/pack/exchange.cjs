@@ -15,6 +15,7 @@ const { Agent, GossipConfig } = require('@x0x/node');
   if (!got || got.value.from !== b.agentId) throw new Error('no message from b');
   await a.close();
   await b.close();
+  for (const file of Object.keys(require.cache)) if (file.endsWith('.node')) console.log(`addon ${file}`);
   console.log(`ok ${process.version}`);
 })().catch((err) => {
   console.error(err);

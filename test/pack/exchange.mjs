@@ -1,5 +1,8 @@
 // Two agents exchange one message. Run inside an app that installed the
-// packed tarball; prints "ok <node version>" on success.
+// packed tarball; prints "addon <file>" for each addon file loaded, then
+// "ok <node version>" on success.
+import { createRequire } from 'node:module';
+
 import { Agent } from '@x0x/node';
 
 const a = await Agent.builder().build();
@@ -15,4 +18,7 @@ for (let i = 0; i < 100 && !got; i++) {
 if (!got || got.value.from !== b.agentId) throw new Error('no message from b');
 await a.close();
 await b.close();
+// A require()d addon sits in the CommonJS module cache under its file name
+// (ESM shares that cache); one opened with process.dlopen does not.
+for (const file of Object.keys(createRequire(import.meta.url).cache)) if (file.endsWith('.node')) console.log(`addon ${file}`);
 console.log(`ok ${process.version}`);

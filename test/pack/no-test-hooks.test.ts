@@ -12,8 +12,10 @@ import { describe, expect, it } from 'vitest';
 import { loadBinding } from '../../src/native.js';
 
 const ROOT = path.join(__dirname, '..', '..');
-const SHIPPED = path.join(ROOT, 'prebuilds', `${process.platform}-${process.arch}`, 'x0x.node');
-const { testAddonPath } = createRequire(__filename)('../../native/build.cjs') as { testAddonPath(): string };
+const requireHere = createRequire(__filename);
+const { testAddonPath } = requireHere('../../native/build.cjs') as { testAddonPath(): string };
+const { prebuildPath } = requireHere('../../native/prebuilds.cjs') as { prebuildPath(root: string): string };
+const SHIPPED = prebuildPath(ROOT);
 
 /** The JS names napi registers and the Rust names behind them. */
 const HOOK_NAMES = [

@@ -1,10 +1,13 @@
 /**
  * The packed tarball is what users install: it must load its prebuilt addon
- * and run a real two-agent exchange with no Rust toolchain on PATH and with
- * install scripts disabled, from `import` and `require`, on Node 20 and 22.
+ * through node-gyp-build from the prebuildify layout and run a real
+ * two-agent exchange with no Rust toolchain on PATH and with install scripts
+ * disabled, from `import` and `require`, on this Node, 22 and 24; a host
+ * whose libc it has no build for gets a clear error.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -13,6 +16,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const root = path.resolve(__dirname, '..', '..');
 const work = mkdtempSync(path.join(tmpdir(), 'x0x-pack-'));
 const app = path.join(work, 'app');
+const installed = path.join(app, 'node_modules', '@x0x', 'node');
+
+interface Target {
+  platform: string;
+  arch: string;
+  libc: string;
+}
+const { hostTarget, prebuildPath } = createRequire(__filename)('../../native/prebuilds.cjs') as {
+  hostTarget(): Target;
+  prebuildPath(root: string, target?: Target): string;
+};
+const HOST = hostTarget();
 
 /** PATH without any directory that holds cargo or rustc. */
 function pathWithoutRust(): string {
@@ -51,7 +66,13 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe('packed tarball', () => {
   it('ships the prebuilt addon, types and both entry points, but no Rust sources', () => {
     const files = JSON.parse(readFileSync(path.join(work, 'files.json'), 'utf8')) as string[];
-    expect(files).toContain(`prebuilds/${process.platform}-${process.arch}/x0x.node`);
+    expect(files).toContain(path.relative(root, prebuildPath(root)).split(path.sep).join('/'));
+    expect(files).toEqual(expect.arrayContaining(['native/index.cjs', 'native/load.cjs', 'native/prebuilds.cjs']));
+    // Every addon is in the prebuildify layout; the old untagged x0x.node
+    // would match any libc.
+    for (const addon of files.filter((f) => f.endsWith('.node'))) {
+      expect(addon).toMatch(/^prebuilds\/[a-z0-9]+-[a-z0-9]+\/x0x\.napi\.((glibc|musl)\.)?node$/);
+    }
     expect(files).toContain('dist/cjs/index.d.ts');
     expect(files).toContain('dist/esm/index.mjs');
     expect(files.some((f) => f.startsWith('crates/') || f.startsWith('src/'))).toBe(false);
@@ -59,7 +80,6 @@ describe('packed tarball', () => {
   });
 
   it('runs no script when a user installs it, and its source maps carry their sources', () => {
-    const installed = path.join(app, 'node_modules', '@x0x', 'node');
     const manifest = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')) as {
       scripts?: Record<string, string>;
     };
@@ -72,27 +92,56 @@ describe('packed tarball', () => {
     expect(map.sourcesContent?.[0]).toContain('class Agent');
   });
 
-  it('runs a two-agent exchange via import and require with no cargo on PATH', () => {
+  it('runs a two-agent exchange via import and require on its prebuilt addon, with no cargo on PATH', () => {
     expect(() => execFileSync('cargo', ['--version'], { env, stdio: 'ignore' })).toThrow();
-    expect(run(process.execPath, ['exchange.mjs'], app)).toContain(`ok ${process.version}`);
-    expect(run(process.execPath, ['exchange.cjs'], app)).toContain(`ok ${process.version}`);
+    // The file node-gyp-build picked in the installed package, nothing else
+    // (the cargo fallback would be dlopen'ed and not listed).
+    const addon = `addon ${prebuildPath(installed)}\n`;
+    for (const script of ['exchange.mjs', 'exchange.cjs']) {
+      const out = run(process.execPath, [script], app);
+      expect(out, script).toBe(`${addon}ok ${process.version}\n`);
+    }
   }, 120_000);
 
-  it('runs on Node 22 as well', () => {
-    const n22 = path.join(work, 'node22');
-    mkdirSync(n22);
-    writeFileSync(path.join(n22, 'package.json'), JSON.stringify({ name: 'n22', private: true }));
+  it.each([22, 24])('runs on Node %i as well', (major) => {
+    const prefix = path.join(work, `node${major}`);
+    mkdirSync(prefix);
+    writeFileSync(path.join(prefix, 'package.json'), JSON.stringify({ name: `n${major}`, private: true }));
     // The `node` package installs the official binary from the npm registry.
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefix', n22, 'node@22'], {
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefix', prefix, `node@${major}`], {
       cwd: work,
       env,
       stdio: 'ignore',
       timeout: 240_000,
     });
-    const bin = path.join(n22, 'node_modules', 'node', 'bin', 'node');
+    const bin = path.join(prefix, 'node_modules', 'node', 'bin', 'node');
     expect(readdirSync(path.dirname(bin))).toContain('node');
-    const out = run(bin, ['exchange.mjs'], app);
-    expect(out).toMatch(/^ok v22\./m);
-    expect(run(bin, ['exchange.cjs'], app)).toMatch(/^ok v22\./m);
+    const version = new RegExp(`^ok v${major}\\.`, 'm');
+    expect(run(bin, ['exchange.mjs'], app)).toMatch(version);
+    expect(run(bin, ['exchange.cjs'], app)).toMatch(version);
   }, 300_000);
+
+  // libc only splits linux builds; on darwin and win32 LIBC changes nothing.
+  it.runIf(HOST.platform === 'linux')(
+    'on a linux host whose libc it has no build for, require and import fail with a clear error',
+    () => {
+      const other = HOST.libc === 'musl' ? 'glibc' : 'musl';
+      const report = 'err => { console.log(err.name + " " + err.code); console.log(err.message); }';
+      const scripts = [
+        ['-e', `try { require('@x0x/node'); } catch (err) { (${report})(err); }`],
+        ['--input-type=module', '-e', `await import('@x0x/node').catch(${report});`],
+      ];
+      for (const args of scripts) {
+        // LIBC is node-gyp-build's override of its libc detection: this is
+        // what an Alpine user of a glibc-only package meets.
+        const result = spawnSync(process.execPath, args, { cwd: app, env: { ...env, LIBC: other }, encoding: 'utf8' });
+        expect(result.status, result.stderr).toBe(0);
+        expect(result.stdout).toContain('NativeMissingError ERR_X0X_NATIVE_MISSING\n');
+        expect(result.stdout).toContain(`no x0x addon for platform linux, arch ${HOST.arch}, libc ${other}`);
+        const listed = result.stdout.split('\n').find((line) => line.startsWith('This package has prebuilt addons for: '));
+        expect(listed).toContain(`linux-${HOST.arch}-${HOST.libc}`);
+        expect(listed).toContain(`(in ${path.join(installed, 'prebuilds')})`);
+      }
+    },
+  );
 });
