@@ -94,7 +94,8 @@ function findLoader(): string {
  * Loads the addon once and returns it.
  *
  * @throws {@link NativeMissingError} when no addon for this platform can be
- *   found or loaded; its message lists the paths tried and the fix
+ *   found or loaded; its message names this target, the targets the package
+ *   has prebuilt addons for, and the fix
  */
 export function loadBinding(): NativeBinding {
   binding ??= callNativeSync(
