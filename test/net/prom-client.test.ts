@@ -1,12 +1,12 @@
 // @x0x/node/prom-client over a real two-agent loopback network: both agents
 // in one application registry, the same families and values as
 // agent.metrics(), and nothing left behind once they leave.
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry, type OpenMetricsContentType } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 
 import type { Agent } from '../../src/agent.js';
@@ -132,6 +132,16 @@ describe('@x0x/node/prom-client', () => {
     expect(a.getMetricsAsArray()).toStrictEqual([]);
     expect(inB.active).toBe(true);
 
+    // OpenMetrics renames counters while it scrapes; removal still finds them.
+    const open = new Registry<OpenMetricsContentType>();
+    open.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    const inOpen = await registerX0xMetrics(agent, { registry: open });
+    const openText = await open.metrics();
+    expect(openText).toContain('# TYPE x0x_pubsub_published counter');
+    expect(openText).toContain(`x0x_pubsub_published_total{agent="${agent.agentId}"} 0`);
+    inOpen.unregister();
+    expect(open.getMetricsAsArray()).toStrictEqual([]);
+
     await expect(registerX0xMetrics(agent, { registry: a, prefix: 'bad-prefix' })).rejects.toMatchObject({
       code: 'ERR_X0X_INVALID_CONFIG',
       field: 'prefix',
@@ -169,6 +179,8 @@ describe('@x0x/node/prom-client', () => {
   it('throws ERR_X0X_PEER_DEPENDENCY_MISSING where prom-client is not installed', () => {
     // The built entry point, copied outside this package so no node_modules
     // above it holds prom-client.
+    const built = path.join(ROOT, 'dist', 'cjs', 'prom-client.js');
+    if (!existsSync(built)) throw new Error(`${built} is missing: run \`npm run build:ts\` first (npm test does)`);
     const dir = mkdtempSync(path.join(tmpdir(), 'x0x-no-prom-'));
     try {
       cpSync(path.join(ROOT, 'dist', 'cjs'), path.join(dir, 'cjs'), { recursive: true });
