@@ -263,12 +263,16 @@ class Group {
 }
 
 /**
- * A family not yet registered here, with samples: its label names come from
- * them and prom-client fixes them when the metric is created, so an empty
- * family waits, as one not reported yet does.
+ * A family with samples whose metric is not in the registry: never created,
+ * or taken out by `registry.clear()` (then a new registration puts it
+ * back). Its label names come from its samples and prom-client fixes them
+ * when the metric is created, so an empty family waits, as one not
+ * reported yet does.
  */
 function adoptable(group: Group, family: MetricFamily): boolean {
-  return !group.metrics.has(family.name) && family.samples.length > 0;
+  const metric = group.metrics.get(family.name);
+  const registered = metric !== undefined && group.registry.getSingleMetric(group.prefix + family.name) === (metric as unknown);
+  return !registered && family.samples.length > 0;
 }
 
 function* samplesOf(

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 import { Counter, Gauge, Registry, type OpenMetricsContentType } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import type { Agent } from '../../src/agent.js';
 import { ClosedError, InvalidConfigError } from '../../src/errors.js';
@@ -116,8 +116,8 @@ describe('@x0x/node/prom-client', () => {
     expect(x0xNames(await scrape(registry))).toStrictEqual([]);
   });
 
-  it('applies a prefix, keeps registries apart, and rejects a closed agent', async () => {
-    const net = await createTestnet(1);
+  it('applies a prefix, keeps registries apart, reads once a scrape, survives clear(), rejects a closed agent', async () => {
+    await using net = await createTestnet(1);
     const [agent] = net.agents as [Agent];
     const a = new Registry();
     const b = new Registry();
@@ -128,9 +128,25 @@ describe('@x0x/node/prom-client', () => {
     expect(scrapedA.get('app_x0x_pubsub_published_total')?.samples).toStrictEqual([{ labels: {}, value: 0 }]);
     expect(x0xNames(scrapedA)).toStrictEqual([]);
     expect(x0xNames(await scrape(b)).length).toBeGreaterThan(10);
+    // One read of the agent per scrape, however many families it has.
+    const stats = vi.spyOn(agent.membership, 'stats');
+    await b.metrics();
+    expect(stats).toHaveBeenCalledTimes(1);
+    stats.mockRestore();
     inA.unregister();
     expect(a.getMetricsAsArray()).toStrictEqual([]);
-    expect(inB.active).toBe(true);
+    // registry.clear() drops them; the next registration puts them back.
+    b.clear();
+    expect(x0xNames(await scrape(b))).toStrictEqual([]);
+    // Same label names, another value: a second member of the same group.
+    using again = await registerX0xMetrics(agent, { registry: b, agentLabel: false, labels: { agent: 'alias' } });
+    const restored = await scrape(b);
+    expect(x0xNames(restored)).toStrictEqual(x0xNames(parseExposition(await agent.metrics())));
+    const series = restored.get('x0x_pubsub_published_total')?.samples.map((sample) => sample.labels['agent']);
+    expect(series?.sort()).toStrictEqual([agent.agentId, 'alias'].sort());
+    inB.unregister();
+    expect(again.active).toBe(true);
+    expect(x0xNames(await scrape(b)).length).toBeGreaterThan(10);
 
     // OpenMetrics renames counters while it scrapes; removal still finds them.
     const open = new Registry<OpenMetricsContentType>();
@@ -147,7 +163,7 @@ describe('@x0x/node/prom-client', () => {
       field: 'prefix',
     });
     await net.close();
-    expect(inB.active).toBe(false);
+    expect(again.active).toBe(false);
     expect(b.getMetricsAsArray()).toStrictEqual([]);
     await expect(registerX0xMetrics(agent, { registry: a })).rejects.toBeInstanceOf(ClosedError);
     expect(a.getMetricsAsArray()).toStrictEqual([]);
@@ -167,7 +183,7 @@ describe('@x0x/node/prom-client', () => {
       if (Date.now() > deadline) throw new Error(`${CLOSED} never appeared`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    await scrape(registry);
+    await scrape(registry); // sees the family, registers it
     const [fromRegistry, own] = await Promise.all([scrape(registry), second.metrics().then(parseExposition)]);
     expect(fromRegistry.get(CLOSED)?.type).toBe('counter');
     const total = (family: ParsedFamily | undefined): number =>
