@@ -14,7 +14,7 @@ import { registerCore } from './core-registry.js';
 import { GossipConfig, type GossipConfigInput } from './config.js';
 import { createCoordinators, type CoordinatorManager } from './coordinators.js';
 import { createPresence, type PresenceManager } from './presence.js';
-import { AlreadyBuiltError, BadAddressError, callNative, callNativeSync, InvalidConfigError } from './errors.js';
+import { AlreadyBuiltError, BadAddressError, callNative, InvalidConfigError } from './errors.js';
 import { AgentKeypair, nativeKeypairOf, type AgentId } from './identity.js';
 import { loadOrCreateKeyFile } from './key-file.js';
 import { loadBinding, type NativeAgentOptions } from './native.js';
@@ -26,7 +26,7 @@ import { createAntiEntropy, type AntiEntropyManager } from './anti-entropy.js';
 import { createTransport, type ConnectedPeer, type TransportAdapter } from './transport.js';
 import { createDiscovery, type DiscoveryManager } from './discovery.js';
 import { createRendezvous, type RendezvousManager } from './rendezvous.js';
-import { agentMetricFamilies } from './metrics.js';
+import { collectAgentMetricFamilies } from './metrics.js';
 import { logAgentEvents } from './event-log.js';
 import { AgentLog, isLogLevel, type LogLevel, type Logger, type LoggerOptions } from './logging.js';
 import { attachNativeLog } from './native-log.js';
@@ -254,21 +254,7 @@ export class Agent implements AsyncDisposable {
    * @throws {@link ClosedError} once the agent is closed
    */
   async metrics(): Promise<string> {
-    const native = this.#core.use();
-    const [membership, peers] = await Promise.all([this.membership.stats(), this.transport.connectedPeers()]);
-    return formatExposition(
-      agentMetricFamilies({
-        pubsub: this.pubsub.stats(),
-        membership,
-        antiEntropy: this.antiEntropy.stats(),
-        presence: this.presence.stats(),
-        coordinators: this.coordinators.stats(),
-        discovery: this.discovery.stats(),
-        rendezvous: this.rendezvous.stats(),
-        connectedPeers: peers.length,
-        diagnostics: callNativeSync(() => native.diagnostics()),
-      }),
-    );
+    return formatExposition(await collectAgentMetricFamilies(this));
   }
 
   /**

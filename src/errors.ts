@@ -29,6 +29,7 @@
  * - `ERR_X0X_NATIVE_MISSING`: the compiled addon for this platform cannot be found or loaded ({@link NativeMissingError}).
  * - `ERR_X0X_RENDEZVOUS`: a rendezvous registration was refused: not this agent's own id, or no holder stored it ({@link RendezvousError}).
  * - `ERR_X0X_ALREADY_BUILT`: an `AgentBuilder` was used after `build()` ({@link AlreadyBuiltError}).
+ * - `ERR_X0X_PEER_DEPENDENCY_MISSING`: an optional entry point needs a package the application has not installed ({@link PeerDependencyMissingError}).
  * - `ERR_X0X_INTERNAL`: a bug in x0x: native code panicked; the panic was caught at the boundary, and an agent whose own task panicked refuses further calls ({@link InternalError}).
  * - `ERR_X0X_NETWORK`: any other failure reported by the native core ({@link NetworkError}).
  */
@@ -45,6 +46,7 @@ export type X0xErrorCode =
   | 'ERR_X0X_NATIVE_MISSING'
   | 'ERR_X0X_RENDEZVOUS'
   | 'ERR_X0X_ALREADY_BUILT'
+  | 'ERR_X0X_PEER_DEPENDENCY_MISSING'
   | 'ERR_X0X_INTERNAL'
   | 'ERR_X0X_NETWORK';
 
@@ -243,6 +245,29 @@ export class AlreadyBuiltError extends X0xError {
 }
 
 /**
+ * `ERR_X0X_PEER_DEPENDENCY_MISSING`: an optional entry point of the package
+ * was loaded, but the optional peer dependency it adapts to cannot be found
+ * (`@x0x/node/prom-client` without `prom-client`). Install that package
+ * next to `@x0x/node`; the main entry point never needs it.
+ */
+export class PeerDependencyMissingError extends X0xError {
+  declare readonly code: 'ERR_X0X_PEER_DEPENDENCY_MISSING';
+  /** The package to install, e.g. `"prom-client"`. */
+  readonly dependency: string;
+
+  /**
+   * @param dependency - the package name
+   * @param message - names the entry point and the fix
+   * @param options - `cause` keeps the resolver's error
+   */
+  constructor(dependency: string, message: string, options?: ErrorOptions) {
+    super('ERR_X0X_PEER_DEPENDENCY_MISSING', message, options);
+    this.name = 'PeerDependencyMissingError';
+    this.dependency = dependency;
+  }
+}
+
+/**
  * `ERR_X0X_NETWORK`: a failure of the native core that has no code of its own
  * (socket errors, internal faults, codes newer than this package). The message
  * is the native one, unchanged, so nothing is lost.
@@ -307,6 +332,8 @@ const FROM_CODE: { readonly [C in X0xErrorCode]: Construct } = {
   ERR_X0X_NATIVE_MISSING: (m, o) => new NativeMissingError(m, o),
   ERR_X0X_RENDEZVOUS: (m, o) => new RendezvousError(m, o),
   ERR_X0X_ALREADY_BUILT: (m, o) => new AlreadyBuiltError(m, o),
+  // Raised in TypeScript only; the entry keeps the table total.
+  ERR_X0X_PEER_DEPENDENCY_MISSING: (m, o) => new PeerDependencyMissingError('unknown', m, o),
   ERR_X0X_INTERNAL: (m, o) => new InternalError(m, o),
   ERR_X0X_NETWORK: (m, o) => new NetworkError(m, o),
 };
@@ -314,9 +341,10 @@ const FROM_CODE: { readonly [C in X0xErrorCode]: Construct } = {
 /**
  * The codes the native addon raises, one per Rust `CoreError` variant (its
  * `errorCodes()` export lists the same set; a test compares the two). The
- * others (`ABORTED`, `NATIVE_MISSING`, `ALREADY_BUILT`) are raised in
- * TypeScript or by the loader; `RENDEZVOUS` comes from both (the legacy
- * `register(otherId)` check is made in TypeScript).
+ * others (`ABORTED`, `NATIVE_MISSING`, `ALREADY_BUILT`,
+ * `PEER_DEPENDENCY_MISSING`) are raised in TypeScript or by the loader;
+ * `RENDEZVOUS` comes from both (the legacy `register(otherId)` check is made
+ * in TypeScript).
  *
  * @internal
  */

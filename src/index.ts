@@ -85,6 +85,7 @@ export {
   NativeMissingError,
   NetworkError,
   PayloadTooLargeError,
+  PeerDependencyMissingError,
   RendezvousError,
   X0xError,
   type X0xErrorCode,

@@ -12,8 +12,11 @@
  * @module
  */
 
+import type { Agent } from './agent.js';
 import type { AntiEntropyStats } from './anti-entropy.js';
+import { coreOf } from './core-registry.js';
 import type { DiscoveryStats } from './discovery.js';
+import { callNativeSync } from './errors.js';
 import type { MembershipStats } from './membership.js';
 import type { MetricFamily, MetricSample, MetricType } from './prometheus.js';
 import type { PresenceStats } from './presence.js';
@@ -316,4 +319,28 @@ export function agentMetricFamilies(s: AgentStatsSnapshot): MetricFamily[] {
     ...rendezvousFamilies(s.rendezvous),
     ...transportFamilies(s.connectedPeers, s.diagnostics),
   ];
+}
+
+/**
+ * Reads every figure of `agent` now and returns its metric families: what
+ * `agent.metrics()` formats, and what `@x0x/node/prom-client` hands to a
+ * prom-client registry, so the two never disagree on a name or a value.
+ *
+ * @throws {@link ClosedError} once the agent is closed
+ * @internal
+ */
+export async function collectAgentMetricFamilies(agent: Agent): Promise<MetricFamily[]> {
+  const native = coreOf(agent).use();
+  const [membership, peers] = await Promise.all([agent.membership.stats(), agent.transport.connectedPeers()]);
+  return agentMetricFamilies({
+    pubsub: agent.pubsub.stats(),
+    membership,
+    antiEntropy: agent.antiEntropy.stats(),
+    presence: agent.presence.stats(),
+    coordinators: agent.coordinators.stats(),
+    discovery: agent.discovery.stats(),
+    rendezvous: agent.rendezvous.stats(),
+    connectedPeers: peers.length,
+    diagnostics: callNativeSync(() => native.diagnostics()),
+  });
 }

@@ -42,6 +42,7 @@ export const {
   NativeMissingError,
   NetworkError,
   PayloadTooLargeError,
+  PeerDependencyMissingError,
   PRESENCE_GROUP_KEY_BYTES,
   PresenceManager,
   PROMETHEUS_CONTENT_TYPE,

@@ -57,6 +57,7 @@ beforeAll(() => {
   mkdirSync(app);
   cpSync(path.join(__dirname, 'exchange.mjs'), path.join(app, 'exchange.mjs'));
   cpSync(path.join(__dirname, 'exchange.cjs'), path.join(app, 'exchange.cjs'));
+  cpSync(path.join(__dirname, 'prom-client.mjs'), path.join(app, 'prom-client.mjs'));
   writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'x0x-pack-app', private: true }));
   run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', tarball], app);
 }, 300_000);
@@ -75,6 +76,7 @@ describe('packed tarball', () => {
     }
     expect(files).toContain('dist/cjs/index.d.ts');
     expect(files).toContain('dist/esm/index.mjs');
+    expect(files).toEqual(expect.arrayContaining(['dist/esm/prom-client.mjs', 'dist/cjs/prom-client.d.ts']));
     expect(files.some((f) => f.startsWith('crates/') || f.startsWith('src/'))).toBe(false);
     expect(files).toEqual(expect.arrayContaining(['LICENSE-MIT', 'LICENSE-APACHE', 'CHANGELOG.md']));
   });
@@ -102,6 +104,20 @@ describe('packed tarball', () => {
       expect(out, script).toBe(`${addon}ok ${process.version}\n`);
     }
   }, 120_000);
+
+  it('ships @x0x/node/prom-client: a coded error without prom-client, metrics in its registry with it', () => {
+    expect(run(process.execPath, ['prom-client.mjs', 'missing'], app)).toContain('ok missing');
+    // The version this package tests against; npm's cache already holds it.
+    const { devDependencies } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    const range = devDependencies['prom-client'];
+    expect(range).toBeDefined();
+    const withProm = path.join(work, 'app-prom');
+    cpSync(app, withProm, { recursive: true });
+    run('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', `prom-client@${range}`], withProm);
+    expect(run(process.execPath, ['prom-client.mjs', 'present'], withProm)).toContain('ok present');
+  }, 240_000);
 
   it.each([22, 24])('runs on Node %i as well', (major) => {
     const prefix = path.join(work, `node${major}`);

@@ -17,6 +17,7 @@ import {
   NativeMissingError,
   NetworkError,
   PayloadTooLargeError,
+  PeerDependencyMissingError,
   X0xError,
 } from '../../src/errors.js';
 
@@ -113,6 +114,19 @@ describe('error classes', () => {
     const tooLarge = new PayloadTooLargeError('m', { size: 10, limit: 5 });
     expect([tooLarge.size, tooLarge.limit]).toStrictEqual([10, 5]);
     expect(new InvalidConfigError('m', { field: 'foafTtl' }).field).toBe('foafTtl');
+  });
+
+  it('PeerDependencyMissingError names the package to install', () => {
+    const cause = new Error("Cannot find module 'prom-client'");
+    const err = new PeerDependencyMissingError('prom-client', 'install prom-client', { cause });
+    expect(err).toBeInstanceOf(X0xError);
+    expect([err.code, err.name, err.dependency, err.cause]).toStrictEqual([
+      'ERR_X0X_PEER_DEPENDENCY_MISSING',
+      'PeerDependencyMissingError',
+      'prom-client',
+      cause,
+    ]);
+    expect(isX0xError(err, 'ERR_X0X_PEER_DEPENDENCY_MISSING')).toBe(true);
   });
 
   it('AbortError follows the DOM naming convention and keeps the reason', () => {

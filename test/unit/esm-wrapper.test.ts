@@ -58,4 +58,10 @@ describe('ESM wrapper', () => {
     expect(expected).toContain('createTestnet');
     expect(namesInWrapper('testnet.mjs')).toStrictEqual(expected);
   });
+
+  it('re-exports exactly the runtime values of src/prom-client.ts as @x0x/node/prom-client', () => {
+    const expected = valueExportsOf('prom-client.ts');
+    expect(expected).toContain('registerX0xMetrics');
+    expect(namesInWrapper('prom-client.mjs')).toStrictEqual(expected);
+  });
 });
