@@ -537,7 +537,7 @@ const COLUMNS = [
   ['p50 ms', 8, (r) => fmt(r.p50Ms, 1)],
   ['p99 ms', 8, (r) => fmt(r.p99Ms, 1)],
   ['cpu ms/1k', 9, (r) => fmt(r.cpuMsPer1k)],
-  ['tx/deliv', 8, (r) => (r.stack === 'x0x' && r.txPerDelivery !== null ? `>=${fmt(r.txPerDelivery, 2)}` : fmt(r.txPerDelivery, 2))],
+  ['tx/deliv', 8, (r) => fmt(r.txPerDelivery, 2)],
   ['wire KiB/deliv', 14, (r) => (r.wireBytesPerDelivery === null ? 'n/a' : fmt(r.wireBytesPerDelivery / 1024, 1))],
   ['frames/deliv', 12, (r) => (r.wireBytesPerDelivery === null ? 'n/a' : fmt(r.wireBytesPerDelivery / (r.payload + FRAME_OVERHEAD[r.stack]), 2))],
   ['RSS MiB', 8, (r) => fmt(r.rssMeanMiB)],
