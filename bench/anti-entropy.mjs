@@ -17,7 +17,7 @@ import { Agent } from '../dist/esm/index.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Bytes the envelope adds to each payload (x0x-core ENVELOPE_OVERHEAD). */
-const ENVELOPE_OVERHEAD = 5290;
+const ENVELOPE_OVERHEAD = 3370;
 const TOPIC = 'bench-ae';
 
 function rustSession() {

@@ -40,16 +40,14 @@ serve({
   },
 
   /**
-   * A lower bound: copies that reached x0x's envelope layer, first copies
-   * plus `duplicatesDropped`. Plumtree drops the duplicates it recognises by
-   * its own message id before x0x sees them, and x0x does not count those.
-   * Own publishes are delivered locally and count in `delivered`; they are
-   * no network copies, hence `- published`.
+   * Payload copies this node received: the EAGER frames Plumtree took in
+   * (pushes and IWANT answers; each carries one envelope). Exact, and
+   * comparable with gossipsub's count before its seen-cache. Own publishes
+   * never come back as EAGER frames.
    */
   transmissions() {
     if (agent === undefined || agent.closed) return null;
-    const s = agent.pubsub.stats();
-    return s.delivered - s.published + s.duplicatesDropped;
+    return testing.diagnostics(agent)['plumtree.eagerIn'] ?? null;
   },
 
   /** The core's pub/sub counters, shown when a case loses messages. */

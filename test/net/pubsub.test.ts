@@ -206,13 +206,13 @@ describe('pub/sub across processes', () => {
     // 1. Payload changed after signing (last byte of the whitened payload).
     const changedPayload = Buffer.from(genuine);
     changedPayload[changedPayload.length - 1]! ^= 0x01;
-    // 2. Signature corrupted (the signature starts at offset 1981).
+    // 2. Signature corrupted (the signature starts at offset 61).
     const badSignature = Buffer.from(genuine);
-    badSignature[1981 + 100]! ^= 0xff;
-    // 3. Someone else's public key put in front of mallory's signature: the
-    //    frame claims another publisher.
+    badSignature[61 + 100]! ^= 0xff;
+    // 3. Someone else's agent id put in front of mallory's signature: the
+    //    frame claims another publisher, whose key every receiver holds.
     const other = await receivers[0]!.sealFrame(topic, Buffer.from('x'));
-    const forgedPublisher = Buffer.concat([genuine.subarray(0, 1), other.subarray(1, 1953), genuine.subarray(1953)]);
+    const forgedPublisher = Buffer.concat([genuine.subarray(0, 1), other.subarray(1, 33), genuine.subarray(33)]);
     // 4. Sealed for another topic, replayed here (the id binds the topic).
     const otherTopic = await mallory.sealFrame('elsewhere', Buffer.from('pay alice 10'));
     const forged = [changedPayload, badSignature, forgedPublisher, otherTopic];

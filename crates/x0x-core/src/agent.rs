@@ -40,6 +40,7 @@ use crate::envelope::{self, MessageId, Rejection};
 use crate::flood::{self, Flood, FloodStats};
 use crate::records;
 use crate::rendezvous::Rendezvous;
+use crate::publisher_keys::KeyBook;
 use crate::topic_interest::{self, TopicInterest};
 use crate::error::{CoreError, CoreResult};
 use crate::identity::{AgentId, AgentKeypair};
@@ -185,6 +186,8 @@ struct Shared {
     rendezvous: Rendezvous,
     /// Which connected peers subscribe to which topics.
     interest: TopicInterest,
+    /// Publisher keys known here, and asks for missing ones in flight.
+    keys: Arc<KeyBook>,
     /// Test hook: where anti-entropy frames go instead of being handled.
     #[cfg(feature = "test-hooks")]
     ae_tap: StdMutex<Option<agent_test_hooks::Tap>>,
@@ -559,6 +562,23 @@ impl Agent {
             out.extend(m.iter().map(|(k, v)| (format!("transport.closed.{k}"), *v)));
         }
         out.push(("inbound.unknownTopicDropped".to_owned(), get(&self.shared.counters.unknown_topic_dropped)));
+        let k = &self.shared.keys;
+        out.extend(
+            [
+                ("keys.held", k.len() as u64),
+                ("keys.pending", k.pending() as u64),
+                ("keys.asked", get(&k.stats.asked)),
+                ("keys.fetched", get(&k.stats.fetched)),
+                ("keys.timedOut", get(&k.stats.timed_out)),
+                ("keys.refused", get(&k.stats.refused)),
+                ("keys.unsolicited", get(&k.stats.unsolicited)),
+                ("keys.served", get(&k.stats.served)),
+                ("keys.notServed", get(&k.stats.not_served)),
+                ("keys.malformed", get(&k.stats.malformed)),
+                ("keys.missingDropped", get(&self.shared.counters.no_key_dropped)),
+            ]
+            .map(|(n, v)| (n.to_owned(), v)),
+        );
         out.extend(self.shared.lanes.dropped().into_iter().map(|(k, v)| (format!("inbound.dropped.{k}"), v)));
         Ok(out)
     }
@@ -859,6 +879,7 @@ impl Shared {
             .without_anti_entropy(),
         );
         let keypair_id = keypair.agent_id();
+        let keys = Arc::new(KeyBook::new(keypair_id, keypair.public_key()));
         let shared = Arc::new_cyclic(|me| Self {
             me: me.clone(),
             local_topics: StdRwLock::new(HashMap::new()),
@@ -888,6 +909,7 @@ impl Shared {
             own_record: OwnRecord::default(),
             rendezvous: Rendezvous::new(),
             interest: TopicInterest::default(),
+            keys,
             #[cfg(feature = "test-hooks")]
             ae_tap: StdMutex::new(None),
         });
@@ -1148,6 +1170,17 @@ impl Shared {
         Some(opened)
     }
 
+    /// The key to verify `publisher`'s envelope with. The frame's handler
+    /// fetched it before the frame got here ([`agent_keys::publisher_key`]),
+    /// so a miss means that failed (or the key was evicted since); counted.
+    fn publisher_key_here(&self, publisher: &AgentId) -> Option<Arc<[u8]>> {
+        let key = self.keys.get(publisher);
+        if key.is_none() {
+            self.counters.no_key_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        key
+    }
+
     /// Records a verified envelope as seen; the message to deliver if it is
     /// new here.
     fn first_sight(&self, topic: String, env: envelope::Envelope) -> Option<Message> {
@@ -1176,7 +1209,8 @@ impl Shared {
             self.counters.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let Ok(env) = opened.verify() else {
+        let Some(key) = self.publisher_key_here(&opened.publisher) else { return None };
+        let Ok(env) = opened.verify(&key) else {
             self.counters.invalid_dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         };
@@ -1191,7 +1225,8 @@ impl Shared {
     /// amplified.
     fn admit(&self, tid: &TopicId, frame: &[u8]) -> ValidationAction {
         let Some(opened) = self.open_fresh(tid, frame) else { return ValidationAction::Drop };
-        let Ok(env) = opened.verify() else {
+        let Some(key) = self.publisher_key_here(&opened.publisher) else { return ValidationAction::Drop };
+        let Ok(env) = opened.verify(&key) else {
             self.counters.invalid_dropped.fetch_add(1, Ordering::Relaxed);
             return ValidationAction::Drop;
         };
@@ -1378,6 +1413,17 @@ async fn dispatch_loop(shared: Arc<Shared>) {
         supervise::spawn(faults, "frame handler", Scope::Frame, async move {
             #[cfg(feature = "test-hooks")]
             agent_test_hooks::panic_if_asked(kind, &data, agent_test_hooks::PANIC_IN_HANDLER);
+            // A publisher key this agent lacks is fetched before the frame
+            // takes a worker: waiting for it must not stall the lane. The
+            // frame's bytes stay charged to its sender's share meanwhile.
+            if let Some(publisher) = (kind == GossipStreamType::PubSub).then(|| agent_topic_gate::eager_publisher(&data)).flatten() {
+                let Some((keys, transport)) = weak.upgrade().map(|s| (Arc::clone(&s.keys), Arc::clone(&s.transport))) else {
+                    return;
+                };
+                if !agent_keys::publisher_key(&keys, &transport, publisher, from).await {
+                    return;
+                }
+            }
             let Some(_worker) = ticket.start().await else { return };
             let Some(shared) = weak.upgrade() else { return };
             let _ticket = ticket;
@@ -1438,6 +1484,7 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                     }
                     BulkRoute::Foaf => shared.on_foaf_frame(from, &data).await,
                     BulkRoute::Rendezvous => shared.on_rendezvous_frame(from, &data).await,
+                    BulkRoute::Keys => shared.on_key_frame(from, &data).await,
                     BulkRoute::AddrBook => match addr_book::decode(&data) {
                         Some(entries) => {
                             for (peer, addr) in entries {
@@ -1536,6 +1583,8 @@ async fn topic_refresh_loop(shared: Weak<Shared>) {
 }
 
 // A child module, so it can reach the agent's private state.
+#[path = "agent_keys.rs"]
+mod agent_keys;
 #[path = "agent_rendezvous.rs"]
 mod agent_rendezvous;
 #[path = "agent_topic_gate.rs"]
@@ -1590,7 +1639,10 @@ impl anti_entropy::Host for Shared {
         self.topics.lock().await.contains_key(topic)
     }
 
-    async fn ingest(&self, topic: &str, frame: &[u8]) -> bool {
+    async fn ingest(&self, from: PeerId, topic: &str, frame: &[u8]) -> bool {
+        if !self.key_for_envelope(from, frame).await {
+            return false;
+        }
         let Some(message) = self.accept(&topic_id(topic), frame) else { return false };
         self.anti_entropy.remember(topic, message.id, Bytes::copy_from_slice(frame));
         self.deliver_local(topic, message).await;

@@ -28,6 +28,7 @@ use saorsa_gossip_pubsub::GossipMessage;
 use saorsa_gossip_types::{MessageHeader, MessageKind, PeerId, TopicId};
 
 use super::Shared;
+use crate::identity::AgentId;
 use crate::{envelope, MAX_PAYLOAD_BYTES};
 
 /// Most topics an agent holds state for (subscribed or relayed); a frame for
@@ -72,6 +73,27 @@ impl Unverified {
             }
         }
     }
+}
+
+/// The prefix of a Plumtree frame up to its payload, borrowed: enough to
+/// find an envelope's publisher without copying the payload.
+#[derive(serde::Deserialize)]
+struct EagerPrefix<'a> {
+    header: MessageHeader,
+    #[serde(borrow)]
+    payload: Option<&'a [u8]>,
+}
+
+/// The publisher named by the envelope in an EAGER frame (a push or an
+/// IWANT answer): whose key the validator will need. `None` for control
+/// frames and for anything that is not an x0x envelope, which the
+/// validator refuses without a key.
+pub(super) fn eager_publisher(data: &[u8]) -> Option<AgentId> {
+    let (prefix, _) = postcard::take_from_bytes::<EagerPrefix<'_>>(data).ok()?;
+    if prefix.header.kind != MessageKind::Eager {
+        return None;
+    }
+    envelope::publisher_of(prefix.payload?)
 }
 
 impl Shared {
@@ -128,7 +150,8 @@ impl Shared {
             envelope::open(payload, &msg.header.topic, MAX_PAYLOAD_BYTES).ok()
         };
         opened.is_some_and(|opened| {
-            let ok = opened.verify().is_ok();
+            let key = self.keys.get(&opened.publisher);
+            let ok = key.is_some_and(|key| opened.verify(&key).is_ok());
             if !ok && count {
                 self.counters.invalid_dropped.fetch_add(1, Ordering::Relaxed);
             }

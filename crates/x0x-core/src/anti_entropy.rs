@@ -65,9 +65,9 @@ pub(crate) trait Host: Send + Sync + 'static {
     async fn topics(&self) -> Vec<String>;
     /// Whether this agent subscribes to `topic`.
     async fn has_topic(&self, topic: &str) -> bool;
-    /// Verifies, dedups, stores and delivers an envelope as if it arrived
-    /// by gossip; true if it was new and delivered.
-    async fn ingest(&self, topic: &str, frame: &[u8]) -> bool;
+    /// Verifies, dedups, stores and delivers an envelope that `from` sent as
+    /// if it arrived by gossip; true if it was new and delivered.
+    async fn ingest(&self, from: PeerId, topic: &str, frame: &[u8]) -> bool;
 }
 
 /// One peer's part of a round, in the order peers were reconciled.
@@ -380,7 +380,7 @@ async fn fetch<H: Host>(host: &H, peer: PeerId, topic: &str, remote: &Remote, tr
         }
         for frame in &frames {
             // An empty entry: the peer no longer holds that id.
-            if !frame.is_empty() && host.ingest(topic, frame).await {
+            if !frame.is_empty() && host.ingest(peer, topic, frame).await {
                 recovered += 1;
             }
         }
@@ -597,7 +597,7 @@ pub(crate) async fn on_frame<H: Host>(host: &H, from: PeerId, data: &[u8]) {
             }
             let mut recovered = 0;
             for frame in frames {
-                if host.ingest(topic, frame).await {
+                if host.ingest(from, topic, frame).await {
                     recovered += 1;
                 }
             }
@@ -648,7 +648,7 @@ mod tests {
         async fn has_topic(&self, topic: &str) -> bool {
             topic == "t"
         }
-        async fn ingest(&self, _topic: &str, frame: &[u8]) -> bool {
+        async fn ingest(&self, _from: PeerId, _topic: &str, frame: &[u8]) -> bool {
             self.ingested.lock().unwrap().push(frame.to_vec());
             true
         }
@@ -742,7 +742,7 @@ mod tests {
         async fn has_topic(&self, topic: &str) -> bool {
             topic == "t"
         }
-        async fn ingest(&self, _topic: &str, frame: &[u8]) -> bool {
+        async fn ingest(&self, _from: PeerId, _topic: &str, frame: &[u8]) -> bool {
             self.ingested.lock().unwrap().push(frame.to_vec());
             true
         }

@@ -6,7 +6,7 @@
 //! book takes whatever no protocol owns; the tag ranges themselves are
 //! disjoint.
 
-use crate::{ae_wire, flood, foaf, rendezvous, topic_interest};
+use crate::{ae_wire, flood, foaf, publisher_keys, rendezvous, topic_interest};
 
 /// The handler of a Bulk frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +21,8 @@ pub(crate) enum BulkRoute {
     Foaf,
     /// [`rendezvous`] frames (`0xD0..=0xD3`).
     Rendezvous,
+    /// [`publisher_keys`] asks and answers (`0x98`, `0x99`).
+    Keys,
     /// Everything else: an [`crate::addr_book`] frame (`0xA1`) or junk, which its
     /// decoder rejects.
     AddrBook,
@@ -35,6 +37,7 @@ pub(crate) fn route(data: &[u8]) -> BulkRoute {
         _ if ae_wire::is_anti_entropy(data) => BulkRoute::AntiEntropy,
         Some(t) if foaf::owns(*t) => BulkRoute::Foaf,
         Some(t) if rendezvous::owns(*t) => BulkRoute::Rendezvous,
+        Some(t) if publisher_keys::owns(*t) => BulkRoute::Keys,
         _ => BulkRoute::AddrBook,
     }
 }
@@ -52,6 +55,8 @@ mod tests {
         assert_eq!(route(&[foaf::REPLY_TAG]), BulkRoute::Foaf);
         assert_eq!(route(&[foaf::SEEN_TAG]), BulkRoute::Foaf);
         assert_eq!(route(&[rendezvous::LOOKUP_TAG]), BulkRoute::Rendezvous);
+        assert_eq!(route(&[publisher_keys::WANT_TAG]), BulkRoute::Keys);
+        assert_eq!(route(&[publisher_keys::HAVE_TAG]), BulkRoute::Keys);
         assert_eq!(route(&[addr_book::TAG]), BulkRoute::AddrBook);
         assert_eq!(route(&[]), BulkRoute::AddrBook);
     }

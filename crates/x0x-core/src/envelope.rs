@@ -7,17 +7,23 @@
 //! travels XOR-ed with a keystream derived from the nonce so no zero run
 //! survives on the wire.
 //!
-//! Wire layout (version 1, integers little-endian):
+//! Wire layout (version 2, integers little-endian):
 //!
 //! | offset | size | field |
 //! |---|---|---|
-//! | 0 | 1 | version = 1 |
-//! | 1 | 1952 | publisher ML-DSA-65 public key |
-//! | 1953 | 16 | nonce |
-//! | 1969 | 8 | published_at, ms since the Unix epoch |
-//! | 1977 | 4 | payload length |
-//! | 1981 | 3309 | ML-DSA-65 signature over the message id |
-//! | 5290 | n | payload XOR keystream |
+//! | 0 | 1 | version = 2 |
+//! | 1 | 32 | publisher agent id (the hash of its ML-DSA-65 public key) |
+//! | 33 | 16 | nonce |
+//! | 49 | 8 | published_at, ms since the Unix epoch |
+//! | 57 | 4 | payload length |
+//! | 61 | 3309 | ML-DSA-65 signature over the message id |
+//! | 3370 | n | payload XOR keystream |
+//!
+//! The publisher's 1,952-byte public key is not in the frame (version 1
+//! carried it in every copy). A receiver verifies with the key it holds for
+//! that agent id and fetches a missing one once from the peer that sent the
+//! frame ([`crate::publisher_keys`]); the id is the key's hash, so a fetched
+//! key proves itself.
 //!
 //! The message id is `BLAKE3(ID_DOMAIN || topic_id || publisher_id || nonce ||
 //! published_at || payload)`, so it binds topic and payload, and the signature
@@ -26,14 +32,15 @@
 //! only the id can still verify a frame before it forwards it.
 
 use crate::error::{CoreError, CoreResult};
-use crate::identity::{self, AgentId, AgentKeypair, PUBLIC_KEY_LEN, SIGNATURE_LEN};
+use crate::identity::{self, AgentId, AgentKeypair, SIGNATURE_LEN};
 use saorsa_gossip_types::{PeerId, TopicId};
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 const ID_DOMAIN: &[u8] = b"x0x/message-id/v2";
 const WHITEN_CONTEXT: &str = "x0x envelope whitening v1";
 const NONCE_LEN: usize = 16;
-const HEADER_LEN: usize = 1 + PUBLIC_KEY_LEN + NONCE_LEN + 8 + 4;
+const ID_LEN: usize = 32;
+const HEADER_LEN: usize = 1 + ID_LEN + NONCE_LEN + 8 + 4;
 
 /// Bytes the envelope adds to every payload.
 pub const ENVELOPE_OVERHEAD: usize = HEADER_LEN + SIGNATURE_LEN;
@@ -61,7 +68,7 @@ pub enum Rejection {
     Malformed,
     /// Payload above the limit.
     Oversized,
-    /// Signature does not verify.
+    /// Signature does not verify, or the key given is not the publisher's.
     BadSignature,
 }
 
@@ -108,11 +115,12 @@ pub fn seal(
         limit: crate::MAX_PAYLOAD_BYTES,
     })?;
     let nonce: [u8; NONCE_LEN] = rand::random();
-    let id = message_id(topic, &keypair.agent_id(), &nonce, published_at, payload);
+    let publisher = keypair.agent_id();
+    let id = message_id(topic, &publisher, &nonce, published_at, payload);
     let sig = keypair.sign(&id)?;
     let mut out = Vec::with_capacity(ENVELOPE_OVERHEAD + payload.len());
     out.push(VERSION);
-    out.extend_from_slice(keypair.public_key());
+    out.extend_from_slice(&publisher);
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&published_at.to_le_bytes());
     out.extend_from_slice(&len.to_le_bytes());
@@ -131,6 +139,7 @@ pub fn seal(
 #[cfg(any(test, feature = "test-hooks"))]
 pub fn resign(keypair: &AgentKeypair, frame: &[u8], topic: &TopicId) -> CoreResult<Vec<u8>> {
     let opened = open(frame, topic, usize::MAX)
+        .and_then(|o| o.verify(keypair.public_key()))
         .map_err(|r| CoreError::Network(format!("not an x0x envelope for this topic: {r:?}")))?;
     if opened.publisher != keypair.agent_id() {
         return Err(CoreError::BadKey("only the publisher can re-sign its frame".into()));
@@ -145,9 +154,8 @@ pub fn resign(keypair: &AgentKeypair, frame: &[u8], topic: &TopicId) -> CoreResu
 /// Parsed but not yet verified frame. Splitting parse from verify lets the
 /// receiver drop duplicates before paying for an ML-DSA verification.
 pub struct Opened<'a> {
-    public_key: &'a [u8],
     signature: &'a [u8],
-    /// Claimed publisher (the hash of the carried public key).
+    /// Claimed publisher, proven only by [`Opened::verify`].
     pub publisher: AgentId,
     /// Message id computed from the frame's contents.
     pub id: MessageId,
@@ -161,8 +169,8 @@ pub fn open<'a>(frame: &'a [u8], topic: &TopicId, max_payload: usize) -> Result<
     if frame.len() < ENVELOPE_OVERHEAD || frame[0] != VERSION {
         return Err(Rejection::Malformed);
     }
-    let public_key = &frame[1..1 + PUBLIC_KEY_LEN];
-    let mut at = 1 + PUBLIC_KEY_LEN;
+    let Some(publisher) = publisher_of(frame) else { return Err(Rejection::Malformed) };
+    let mut at = 1 + ID_LEN;
     let nonce = &frame[at..at + NONCE_LEN];
     at += NONCE_LEN;
     let mut ts = [0u8; 8];
@@ -182,16 +190,29 @@ pub fn open<'a>(frame: &'a [u8], topic: &TopicId, max_payload: usize) -> Result<
     }
     let mut payload = frame[at..].to_vec();
     whiten(nonce, &mut payload);
-    let publisher = PeerId::from_pubkey(public_key).to_bytes();
     let published_at = u64::from_le_bytes(ts);
     let id = message_id(topic, &publisher, nonce, published_at, &payload);
-    Ok(Opened { public_key, signature, publisher, id, published_at, payload })
+    Ok(Opened { signature, publisher, id, published_at, payload })
+}
+
+/// The publisher a frame names, read without parsing the rest: what a
+/// receiver needs to find (or fetch) the key before it verifies.
+pub fn publisher_of(frame: &[u8]) -> Option<AgentId> {
+    if frame.first() != Some(&VERSION) {
+        return None;
+    }
+    frame.get(1..1 + ID_LEN)?.try_into().ok()
 }
 
 impl Opened<'_> {
-    /// Verifies the publisher's signature over the id.
-    pub fn verify(self) -> Result<Envelope, Rejection> {
-        if !identity::verify(self.public_key, &self.id, self.signature) {
+    /// Verifies the publisher's signature over the id with `public_key`,
+    /// which must be the key the publisher's agent id is the hash of.
+    pub fn verify(self, public_key: &[u8]) -> Result<Envelope, Rejection> {
+        // One hash, against a 50+ µs verify: a wrong key from a cache or a
+        // peer can never pass for the publisher's.
+        if PeerId::from_pubkey(public_key).to_bytes() != self.publisher
+            || !identity::verify(public_key, &self.id, self.signature)
+        {
             return Err(Rejection::BadSignature);
         }
         Ok(Envelope {
@@ -221,7 +242,7 @@ mod tests {
         let (frame, id) = seal(&k, &t("t"), b"again", 7).unwrap();
         let again = resign(&k, &frame, &t("t")).unwrap();
         assert_ne!(frame, again, "ML-DSA signing is randomised, so the bytes differ");
-        let env = open(&again, &t("t"), 1 << 20).unwrap().verify().unwrap();
+        let env = open(&again, &t("t"), 1 << 20).unwrap().verify(k.public_key()).unwrap();
         assert_eq!(env.id, id);
         assert!(resign(&kp(), &frame, &t("t")).is_err(), "another key cannot re-sign");
         assert!(resign(&k, &frame[..10], &t("t")).is_err());
@@ -231,7 +252,7 @@ mod tests {
     fn seals_and_opens_with_publisher_and_id() {
         let k = kp();
         let (frame, id) = seal(&k, &t("t"), b"hello", 42).unwrap();
-        let env = open(&frame, &t("t"), 1 << 20).unwrap().verify().unwrap();
+        let env = open(&frame, &t("t"), 1 << 20).unwrap().verify(k.public_key()).unwrap();
         assert_eq!(env.publisher, k.agent_id());
         assert_eq!(env.id, id);
         assert_eq!(env.payload, b"hello");
@@ -259,7 +280,7 @@ mod tests {
             .max()
             .unwrap_or(0);
         assert!(longest < 16, "zero run of {longest} bytes survived whitening");
-        let env = open(&frame, &t("t"), 1 << 20).unwrap().verify().unwrap();
+        let env = open(&frame, &t("t"), 1 << 20).unwrap().verify(k.public_key()).unwrap();
         assert_eq!(env.payload, payload);
     }
 
@@ -267,18 +288,38 @@ mod tests {
     fn tampered_payload_or_topic_fails_verification() {
         let k = kp();
         let (mut frame, _) = seal(&k, &t("t"), b"hello", 1).unwrap();
-        assert_eq!(open(&frame, &t("other"), 1 << 20).unwrap().verify().unwrap_err(), Rejection::BadSignature);
+        let key = k.public_key();
+        assert_eq!(open(&frame, &t("other"), 1 << 20).unwrap().verify(key).unwrap_err(), Rejection::BadSignature);
         let last = frame.len() - 1;
         frame[last] ^= 1;
-        assert_eq!(open(&frame, &t("t"), 1 << 20).unwrap().verify().unwrap_err(), Rejection::BadSignature);
+        assert_eq!(open(&frame, &t("t"), 1 << 20).unwrap().verify(key).unwrap_err(), Rejection::BadSignature);
     }
 
     #[test]
-    fn swapped_key_fails_verification() {
+    fn another_agents_key_or_name_fails_verification() {
         let (a, b) = (kp(), kp());
-        let (mut frame, _) = seal(&a, &t("t"), b"hello", 1).unwrap();
-        frame[1..1 + PUBLIC_KEY_LEN].copy_from_slice(b.public_key());
-        assert_eq!(open(&frame, &t("t"), 1 << 20).unwrap().verify().unwrap_err(), Rejection::BadSignature);
+        let (frame, _) = seal(&a, &t("t"), b"hello", 1).unwrap();
+        // The right name, the wrong key: a cache or a peer handing out b's key.
+        assert_eq!(open(&frame, &t("t"), 1 << 20).unwrap().verify(b.public_key()).unwrap_err(), Rejection::BadSignature);
+        // b's name on a's signature, verified with b's key.
+        let mut renamed = frame.clone();
+        renamed[1..33].copy_from_slice(&b.agent_id());
+        assert_eq!(publisher_of(&renamed), Some(b.agent_id()));
+        assert_eq!(
+            open(&renamed, &t("t"), 1 << 20).unwrap().verify(b.public_key()).unwrap_err(),
+            Rejection::BadSignature
+        );
+    }
+
+    #[test]
+    fn a_frame_carries_the_publishers_id_not_its_key() {
+        let k = kp();
+        let (frame, _) = seal(&k, &t("t"), &[9u8; 256], 1).unwrap();
+        assert_eq!(frame.len(), 256 + 3370, "version 2 adds 3,370 bytes (version 1 added 5,290)");
+        assert_eq!(ENVELOPE_OVERHEAD, 3370);
+        assert_eq!(publisher_of(&frame), Some(k.agent_id()));
+        assert!(!frame.windows(64).any(|w| w == &k.public_key()[..64]), "the key is not on the wire");
+        assert_eq!(publisher_of(&frame[..20]), None);
     }
 
     #[test]
@@ -288,8 +329,8 @@ mod tests {
         let (frame, _) = seal(&k, &t("t"), &[7u8; 100], 1).unwrap();
         assert_eq!(open(&frame, &t("t"), 99).err(), Some(Rejection::Oversized));
         assert_eq!(open(&frame[..frame.len() - 1], &t("t"), 1000).err(), Some(Rejection::Malformed));
-        let mut v2 = frame.clone();
-        v2[0] = 2;
-        assert_eq!(open(&v2, &t("t"), 1000).err(), Some(Rejection::Malformed));
+        let mut v1 = frame.clone();
+        v1[0] = 1;
+        assert_eq!(open(&v1, &t("t"), 1000).err(), Some(Rejection::Malformed), "version 1 frames carried a key");
     }
 }

@@ -21,7 +21,7 @@ use saorsa_gossip_transport::GossipStreamType;
 use saorsa_gossip_types::PeerId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::flood;
+use crate::{flood, publisher_keys};
 
 /// Least bytes a frame is charged, for the bookkeeping it costs.
 pub const MIN_CHARGE: usize = 256;
@@ -45,6 +45,10 @@ pub enum Lane {
     Flood,
     /// Anti-entropy, FOAF, rendezvous, addresses, topic interest.
     Bulk,
+    /// Publisher-key asks and answers: answered from memory, and awaited by
+    /// frames in the pub/sub and bulk lanes, so they must never queue
+    /// behind those.
+    Keys,
 }
 
 impl Lane {
@@ -64,11 +68,13 @@ impl Lane {
             },
             GossipStreamType::PubSub => Lane::PubSub,
             GossipStreamType::Bulk if data.first() == Some(&flood::TAG) => Lane::Flood,
+            GossipStreamType::Bulk if data.first().is_some_and(|t| publisher_keys::owns(*t)) => Lane::Keys,
             GossipStreamType::Bulk => Lane::Bulk,
         }
     }
 
-    const ALL: [Lane; 6] = [Lane::Swim, Lane::Membership, Lane::ForwardJoin, Lane::PubSub, Lane::Flood, Lane::Bulk];
+    const ALL: [Lane; 7] =
+        [Lane::Swim, Lane::Membership, Lane::ForwardJoin, Lane::PubSub, Lane::Flood, Lane::Bulk, Lane::Keys];
 
     /// Name used in diagnostics.
     pub fn name(self) -> &'static str {
@@ -79,6 +85,7 @@ impl Lane {
             Lane::PubSub => "pubsub",
             Lane::Flood => "flood",
             Lane::Bulk => "bulk",
+            Lane::Keys => "keys",
         }
     }
 
@@ -95,6 +102,8 @@ impl Lane {
             Lane::PubSub => (64 * MIB, 64),
             Lane::Flood => (2 * MIB, 16),
             Lane::Bulk => (16 * MIB, 16),
+            // A HAVE is at most 31 KiB.
+            Lane::Keys => (2 * MIB, 8),
         }
     }
 

@@ -49,6 +49,7 @@ pub mod records;
 pub mod rendezvous;
 mod message_store;
 mod outbox;
+mod publisher_keys;
 pub mod shard;
 mod stats;
 mod supervise;

@@ -16,6 +16,9 @@ pub struct PubSubCounters {
     /// Pub/sub frames for a topic this agent holds no state for, dropped
     /// unverified (see `agent_topic_gate`); diagnostics only.
     pub(crate) unknown_topic_dropped: AtomicU64,
+    /// Envelopes dropped because their publisher's key could not be had
+    /// (see `publisher_keys`); diagnostics only.
+    pub(crate) no_key_dropped: AtomicU64,
 }
 
 /// A snapshot of [`PubSubCounters`].

@@ -154,7 +154,7 @@ impl Host for FakeHost {
     async fn has_topic(&self, topic: &str) -> bool {
         topic == TOPIC
     }
-    async fn ingest(&self, _topic: &str, frame: &[u8]) -> bool {
+    async fn ingest(&self, _from: PeerId, _topic: &str, frame: &[u8]) -> bool {
         self.ingested.fetch_add(frame.len(), Ordering::Relaxed);
         true
     }

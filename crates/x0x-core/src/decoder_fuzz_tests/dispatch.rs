@@ -25,6 +25,7 @@ use crate::flood::{self, Flood};
 use crate::foaf::{self, Foaf};
 use crate::inbound_lanes::Lane;
 use crate::topic_interest::{self, TopicInterest};
+use crate::publisher_keys::{self, KeyBook};
 use crate::{addr_book, ae_wire, forward_join, rendezvous, rendezvous::Rendezvous};
 
 /// Every Bulk handler's state, fresh per case.
@@ -34,6 +35,7 @@ struct Handlers {
     ae: FakeHost,
     foaf: Foaf,
     rendezvous: Rendezvous,
+    keys: KeyBook,
 }
 
 fn handlers() -> Handlers {
@@ -43,6 +45,7 @@ fn handlers() -> Handlers {
         ae: FakeHost::new(),
         foaf: Foaf::new(keypair().agent_id(), 3, 3),
         rendezvous: Rendezvous::new(),
+        keys: KeyBook::new(keypair().agent_id(), keypair().public_key()),
     }
 }
 
@@ -66,6 +69,7 @@ fn bulk_frames() -> Vec<Vec<u8>> {
     frames.push(topic_interest::encode(1, &[TopicId::new([4; 32])]));
     frames.push(vec![flood::TAG, 0x02, 1, 2, 3]);
     frames.push(addr_book::encode(&[(peer(5), "127.0.0.1:9".parse().unwrap())]));
+    frames.push(publisher_keys::encode_want(&[[6; 32]]));
     frames
 }
 
@@ -84,6 +88,8 @@ fn decoder_fuzz_bulk_dispatch() {
         rendezvous::STORE_TAG,
         rendezvous::LOOKUP_REPLY_TAG,
         addr_book::TAG,
+        publisher_keys::WANT_TAG,
+        publisher_keys::HAVE_TAG,
         0x00,
     ];
     let frames = inputs(bulk_frames(), vec![(1, 1), (1, 8), (9, 2)], tags, 6000);
@@ -104,6 +110,13 @@ fn decoder_fuzz_bulk_dispatch() {
             BulkRoute::Rendezvous => {
                 let _ = h.rendezvous.on_frame(peer(1), b, NOW_MS);
             }
+            BulkRoute::Keys => match publisher_keys::decode(b) {
+                Some(publisher_keys::Frame::Want(ids)) => {
+                    let _ = h.keys.serve(peer(1), &ids, *now);
+                }
+                Some(publisher_keys::Frame::Have(keys)) => h.keys.on_have(peer(1), &keys),
+                None => {}
+            },
             BulkRoute::AddrBook => {
                 let _ = addr_book::decode(b);
             }

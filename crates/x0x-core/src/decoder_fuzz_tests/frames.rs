@@ -13,6 +13,7 @@ use super::records::{keypair, socket_addrs, NOW_MS};
 use super::{fuzz, fuzz_with, CASES};
 use crate::addr_record::{self, MAX_RECORD_BYTES};
 use crate::envelope::{self, ENVELOPE_OVERHEAD};
+use crate::publisher_keys;
 use crate::flood::{self, Flood};
 use crate::foaf::{self, Foaf, QueryId};
 use crate::identity::{AgentKeypair, PUBLIC_KEY_LEN};
@@ -63,11 +64,24 @@ fn decoder_fuzz_envelope() {
     let valid: Vec<Vec<u8>> =
         [0, 100, 5000].iter().map(|n| envelope::seal(keypair(), &topic, &vec![7u8; *n], NOW_MS).unwrap().0).collect();
     // Published-at, then the payload length.
-    let at = 1 + PUBLIC_KEY_LEN + 16;
+    let at = 1 + 32 + 16;
     let max = ENVELOPE_OVERHEAD + 6000;
     fuzz("envelope::open + verify", CASES, inputs(valid, vec![(at, 8), (at + 8, 4)], vec![1], max), |b| {
         if let Ok(opened) = envelope::open(b, &topic, MAX_PAYLOAD_BYTES) {
-            let _ = opened.verify();
+            let _ = opened.verify(keypair().public_key());
+        }
+    });
+}
+
+#[test]
+fn decoder_fuzz_publisher_keys() {
+    let keys: Vec<std::sync::Arc<[u8]>> = vec![std::sync::Arc::from(keypair().public_key())];
+    let valid = vec![publisher_keys::encode_want(&[[3u8; 32], [4u8; 32]]), publisher_keys::encode_have(&keys)];
+    // The count byte.
+    let max = 2 + 17 * PUBLIC_KEY_LEN;
+    fuzz("publisher_keys::decode", CASES, inputs(valid, vec![(1, 1)], vec![publisher_keys::WANT_TAG, publisher_keys::HAVE_TAG], max), |b| {
+        if let Some(publisher_keys::Frame::Have(keys)) = publisher_keys::decode(b) {
+            assert!(keys.iter().all(|k| k.len() == PUBLIC_KEY_LEN));
         }
     });
 }

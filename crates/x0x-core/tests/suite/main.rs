@@ -13,6 +13,7 @@ mod hop_frame_inspection;
 mod loopback;
 mod mldsa_backend;
 mod presence;
+mod publisher_keys;
 mod rendezvous;
 mod steady_state;
 
