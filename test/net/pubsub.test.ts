@@ -198,7 +198,8 @@ describe('pub/sub across processes', () => {
   it('a tampered or forged frame is never delivered and is counted as invalid', async () => {
     const { agents } = await startNetwork(4, { hooks: true });
     const topic = 'signed';
-    const handles = await waitUntilMeshed(agents, topic, { timeoutMs: 60_000 });
+    // Every agent probes, so every agent holds every publisher's key (3. below).
+    const handles = await waitUntilMeshed(agents, topic, { timeoutMs: 60_000, publishers: agents });
     const [mallory, ...receivers] = agents as [AgentProcess, ...AgentProcess[]];
     const statsBefore = await Promise.all(receivers.map((r) => r.stats()));
 
