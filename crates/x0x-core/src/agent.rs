@@ -1209,7 +1209,7 @@ impl Shared {
             self.counters.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let Some(key) = self.publisher_key_here(&opened.publisher) else { return None };
+        let key = self.publisher_key_here(&opened.publisher)?;
         let Ok(env) = opened.verify(&key) else {
             self.counters.invalid_dropped.fetch_add(1, Ordering::Relaxed);
             return None;
