@@ -16,6 +16,7 @@ mod presence;
 mod publisher_keys;
 mod rendezvous;
 mod steady_state;
+mod support;
 
 #[cfg(feature = "test-hooks")]
 mod dead_stay_out;

@@ -5,20 +5,9 @@
 
 use std::time::Duration;
 
-use x0x_core::{Agent, AgentConfig, AgentKeypair, AgentOptions, Subscription};
+use x0x_core::{Agent, Subscription};
 
-async fn agent() -> Agent {
-    let options = AgentOptions {
-        config: AgentConfig { anti_entropy_interval: Duration::from_secs(3600), ..AgentConfig::default() },
-        ..AgentOptions::default()
-    };
-    Agent::start(AgentKeypair::generate().unwrap(), options).await.unwrap()
-}
-
-fn counter(agent: &Agent, name: &str) -> u64 {
-    let diag = agent.diagnostics().unwrap();
-    diag.iter().find(|(k, _)| k == name).map(|(_, v)| *v).unwrap_or_else(|| panic!("no counter {name}"))
-}
+use crate::support::{agent_without_anti_entropy as agent, counter};
 
 /// Subscribes every agent and waits until each sees the others subscribed.
 async fn ready(agents: &[Agent], topic: &str) -> Vec<Subscription> {
