@@ -14,7 +14,9 @@
 //! first, keep an honest hint out.
 //!
 //! Anyone can claim addresses for any number of made-up ids, so the table
-//! holds at most [`MAX_PEERS`] peers. A full table first sheds what has
+//! holds at most [`MAX_PEERS`] peers, and one claimant holds at most
+//! [`MAX_HINTS_PER_CLAIMANT`] hints in it: a flood of claims from one peer
+//! fills only its own share, and cannot shed the hints others gave. A full table first sheds what has
 //! expired, then the oldest entries that hold only hints, then proven entries
 //! of peers no longer connected; never a connected peer's.
 //!
@@ -31,6 +33,13 @@ use saorsa_gossip_types::PeerId;
 pub const MAX_PEERS: usize = 4096;
 /// Most hints kept per peer, each from a different claimant.
 pub const MAX_HINTS_PER_PEER: usize = 4;
+/// Most hints one claimant holds in the default table, over all peers: a
+/// quarter of it (of any table: a quarter of its size). An honest peer
+/// announces its own connections, far fewer.
+pub const MAX_HINTS_PER_CLAIMANT: usize = MAX_PEERS / 4;
+/// A claimant at its quota has its expired hints swept out at most this
+/// often: a sweep reads the whole table.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// How long a hint is kept unless renewed.
 pub const HINT_TTL: Duration = Duration::from_secs(10 * 60);
 /// Most proven addresses kept per peer (a signed record's limit).
@@ -86,8 +95,8 @@ impl Entry {
     }
 
     /// Drops what has expired; true when nothing is left worth keeping.
-    fn expire(&mut self, now: Instant) -> bool {
-        self.hints.retain(|h| h.expires > now);
+    fn expire(&mut self, now: Instant, held: &mut Held) -> bool {
+        retain_hints(&mut self.hints, held, |h| h.expires > now);
         if self.proven.as_ref().is_some_and(|p| p.expires.is_some_and(|e| e <= now)) {
             self.proven = None;
         }
@@ -118,11 +127,40 @@ pub struct AddrClaimStats {
     pub proven_dropped: u64,
 }
 
+/// Hints each claimant holds in the table.
+type Held = HashMap<PeerId, usize>;
+
+fn release(held: &mut Held, claimant: PeerId) {
+    if let Some(n) = held.get_mut(&claimant) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            held.remove(&claimant);
+        }
+    }
+}
+
+/// Keeps the hints `keep` accepts; the claimants of the others get their
+/// places back. How many went.
+fn retain_hints(hints: &mut Vec<Hint>, held: &mut Held, keep: impl Fn(&Hint) -> bool) -> usize {
+    let before = hints.len();
+    hints.retain(|h| {
+        let kept = keep(h);
+        if !kept {
+            release(held, h.claimant);
+        }
+        kept
+    });
+    before - hints.len()
+}
+
 /// The address table (see the module doc).
 #[derive(Debug)]
 pub struct AddrClaims {
     peers: HashMap<PeerId, Entry>,
+    held: Held,
     max_peers: usize,
+    per_claimant: usize,
+    last_sweep: Option<Instant>,
     stats: AddrClaimStats,
 }
 
@@ -135,7 +173,15 @@ impl Default for AddrClaims {
 impl AddrClaims {
     /// An empty table of at most `max_peers` peers.
     pub fn new(max_peers: usize) -> Self {
-        Self { peers: HashMap::new(), max_peers: max_peers.max(1), stats: AddrClaimStats::default() }
+        let max_peers = max_peers.max(1);
+        Self {
+            peers: HashMap::new(),
+            held: Held::new(),
+            max_peers,
+            per_claimant: (max_peers / 4).max(1),
+            last_sweep: None,
+            stats: AddrClaimStats::default(),
+        }
     }
 
     /// A QUIC connection with `peer` is up, from `addr` when known: proof
@@ -190,25 +236,38 @@ impl AddrClaims {
     /// hint per peer (a new claim replaces its last); a fifth claimant
     /// replaces the hint nearest expiry, so no one keeps others out by being
     /// first. True when kept.
+    ///
+    /// A claimant already holding [`MAX_HINTS_PER_CLAIMANT`] hints may only
+    /// renew its own; a claim for another peer is refused.
     pub fn hint(&mut self, peer: PeerId, addr: SocketAddr, claimant: PeerId, now: Instant) -> bool {
         let expires = now + HINT_TTL;
-        let Some(entry) = self.entry(peer, now) else {
+        let renews = self.peers.get(&peer).is_some_and(|e| e.hints.iter().any(|h| h.claimant == claimant));
+        if !renews && self.held_by(&claimant) >= self.per_claimant && self.last_sweep.is_none_or(|t| now >= t + SWEEP_EVERY) {
+            // Expired hints still count until swept; a claimant at its
+            // quota may have some.
+            self.last_sweep = Some(now);
+            self.sweep(now);
+        }
+        if (!renews && self.held_by(&claimant) >= self.per_claimant) || !self.make_room(&peer, now) {
             self.stats.hints_dropped += 1;
             return false;
-        };
+        }
+        let entry = self.peers.entry(peer).or_insert_with(|| Entry::new(now));
         entry.touched = now;
         if let Some(h) = entry.hints.iter_mut().find(|h| h.claimant == claimant) {
             h.addr = addr;
             h.expires = expires;
             return true;
         }
-        entry.hints.retain(|h| h.expires > now);
+        retain_hints(&mut entry.hints, &mut self.held, |h| h.expires > now);
         let hint = Hint { addr, claimant, expires };
+        *self.held.entry(claimant).or_insert(0) += 1;
         if entry.hints.len() < MAX_HINTS_PER_PEER {
             entry.hints.push(hint);
             return true;
         }
         if let Some(oldest) = entry.hints.iter_mut().min_by_key(|h| h.expires) {
+            release(&mut self.held, oldest.claimant);
             *oldest = hint;
         }
         self.stats.hints_dropped += 1;
@@ -220,11 +279,9 @@ impl AddrClaims {
     /// peer itself chose it and may come back there.
     pub fn dial_failed(&mut self, peer: &PeerId, addr: SocketAddr) {
         let Some(entry) = self.peers.get_mut(peer) else { return };
-        let before = entry.hints.len();
-        entry.hints.retain(|h| h.addr != addr);
-        self.stats.hints_failed += (before - entry.hints.len()) as u64;
+        self.stats.hints_failed += retain_hints(&mut entry.hints, &mut self.held, |h| h.addr != addr) as u64;
         if !entry.connected && entry.proven.is_none() && entry.hints.is_empty() {
-            self.peers.remove(peer);
+            self.remove(peer);
         }
     }
 
@@ -253,7 +310,21 @@ impl AddrClaims {
 
     /// Forgets `peer` (a blocked peer, say), connected or not.
     pub fn forget(&mut self, peer: &PeerId) {
-        self.peers.remove(peer);
+        self.remove(peer);
+    }
+
+    /// Takes `peer`'s entry out, giving its claimants their places back.
+    fn remove(&mut self, peer: &PeerId) -> Option<Entry> {
+        let entry = self.peers.remove(peer)?;
+        for h in &entry.hints {
+            release(&mut self.held, h.claimant);
+        }
+        Some(entry)
+    }
+
+    /// Hints `claimant` holds now.
+    pub fn held_by(&self, claimant: &PeerId) -> usize {
+        self.held.get(claimant).copied().unwrap_or(0)
     }
 
     /// Peers held.
@@ -274,19 +345,30 @@ impl AddrClaims {
     /// `peer`'s entry, made room for if new; `None` when the table is full
     /// of connected peers.
     fn entry(&mut self, peer: PeerId, now: Instant) -> Option<&mut Entry> {
-        if !self.peers.contains_key(&peer) && self.peers.len() >= self.max_peers {
-            self.shed(now);
-            if self.peers.len() >= self.max_peers {
-                return None;
-            }
+        if !self.make_room(&peer, now) {
+            return None;
         }
         Some(self.peers.entry(peer).or_insert_with(|| Entry::new(now)))
+    }
+
+    /// Whether `peer` has, or can be given, an entry; sheds to make room.
+    fn make_room(&mut self, peer: &PeerId, now: Instant) -> bool {
+        if !self.peers.contains_key(peer) && self.peers.len() >= self.max_peers {
+            self.shed(now);
+        }
+        self.peers.contains_key(peer) || self.peers.len() < self.max_peers
+    }
+
+    /// Drops expired hints and proofs, and the entries left with nothing.
+    fn sweep(&mut self, now: Instant) {
+        let held = &mut self.held;
+        self.peers.retain(|_, e| !e.expire(now, held));
     }
 
     /// Sheds the expired, then by [`Entry::shed_rank`], down to
     /// [`SHED_TO_EIGHTHS`] of the cap.
     fn shed(&mut self, now: Instant) {
-        self.peers.retain(|_, e| !e.expire(now));
+        self.sweep(now);
         let target = self.max_peers * SHED_TO_EIGHTHS / 8;
         let excess = self.peers.len().saturating_sub(target.min(self.max_peers - 1));
         if excess == 0 {
@@ -302,7 +384,7 @@ impl AddrClaims {
             ranked.select_nth_unstable_by_key(n - 1, |(rank, _)| *rank);
         }
         for (_, peer) in &ranked[..n] {
-            if let Some(e) = self.peers.remove(peer) {
+            if let Some(e) = self.remove(peer) {
                 self.stats.hints_dropped += e.hints.len() as u64;
                 if e.proven.is_some() {
                     self.stats.proven_dropped += 1;
@@ -407,6 +489,38 @@ mod tests {
     }
 
     #[test]
+    fn one_claimant_holds_a_bounded_share_and_gets_it_back_as_hints_go() {
+        let t0 = Instant::now();
+        let mut c = AddrClaims::default();
+        let made_up = |n: u32| {
+            let mut raw = [0u8; 32];
+            raw[..4].copy_from_slice(&n.to_le_bytes());
+            raw[31] = 0xee;
+            PeerId::new(raw)
+        };
+        c.hint(id(1), addr(1000), id(2), t0);
+        for n in 0..(MAX_PEERS as u32 * 2) {
+            c.hint(made_up(n), addr(9), id(66), t0);
+        }
+        assert_eq!(c.held_by(&id(66)), MAX_HINTS_PER_CLAIMANT);
+        assert_eq!(c.best(&id(1), t0), Some(addr(1000)), "another claimant's hint is not shed");
+        assert!(c.hint(made_up(0), addr(10), id(66), t0), "renewing its own hint is allowed");
+        assert!(!c.hint(id(3), addr(9), id(66), t0), "a new one is not");
+        // Places come back as the claimant's hints fail or expire.
+        c.dial_failed(&made_up(1), addr(9));
+        assert_eq!(c.held_by(&id(66)), MAX_HINTS_PER_CLAIMANT - 1);
+        assert!(c.hint(id(3), addr(9), id(66), t0));
+        c.forget(&id(3));
+        assert_eq!(c.held_by(&id(66)), MAX_HINTS_PER_CLAIMANT - 1);
+        c.hint(id(3), addr(9), id(66), t0);
+        // Once its hints have expired, the claimant may claim again.
+        let later = t0 + HINT_TTL + Duration::from_secs(1);
+        assert!(c.hint(id(5), addr(9), id(66), later));
+        assert_eq!(c.held_by(&id(66)), 1);
+        assert_eq!(c.held_by(&id(2)), 0, "the other claimant's expired hint went too");
+    }
+
+    #[test]
     fn the_table_is_capped_and_sheds_hints_before_proofs_and_never_connected_peers() {
         let t0 = Instant::now();
         let mut c = AddrClaims::new(64);
@@ -435,6 +549,7 @@ mod tests {
         full.keep_connected(|p| *p == id(1));
         assert!(full.hint(id(3), addr(9), id(66), t0));
         assert_eq!(full.best(&id(1), t0), None, "no address, but still connected");
-        assert!(full.hint(id(1), addr(1), id(66), t0));
+        // Another claimant: in a table of 2, 66 holds its quota of one.
+        assert!(full.hint(id(1), addr(1), id(67), t0));
     }
 }

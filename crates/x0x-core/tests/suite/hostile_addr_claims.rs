@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use x0x_core::addr_claims::MAX_PEERS;
+use x0x_core::addr_claims::{MAX_HINTS_PER_CLAIMANT, MAX_PEERS};
 use x0x_core::{Agent, AgentConfig, AgentId, AgentKeypair, AgentOptions, Holder, RawStream};
 
 async fn agent() -> Agent {
@@ -127,6 +127,43 @@ async fn claims_for_100_000_made_up_ids_keep_the_address_table_capped() {
     assert!(dropped > 0, "no hint was counted as dropped");
     assert!(!honest_known.is_empty(), "the connected peer's address was shed");
     assert_eq!(dial_locks, 0, "dial locks left behind");
+}
+
+/// One connected peer claims addresses for 20,000 made-up ids. Before each
+/// claimant had a quota, the full table shed the oldest hint-only entries,
+/// whoever gave them: the hints an honest peer had given went first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_claimant_flooding_made_up_ids_cannot_push_out_another_claimants_hints() {
+    let (victim, hostile, honest) = (agent().await, agent().await, agent().await);
+    let honest_link = honest.connect_raw(victim.local_addr()).await.unwrap();
+    let link = hostile.connect_raw(victim.local_addr()).await.unwrap();
+    let told: Vec<(AgentId, SocketAddr)> = (0..32).map(|_| (rand::random(), nowhere())).collect();
+    honest.send_raw(honest_link, RawStream::Bulk, claims(&told)).await.unwrap();
+    let known = || told.iter().all(|(id, _)| !victim.addr_candidates(*id).unwrap().is_empty());
+    assert!(eventually(Duration::from_secs(10), known).await, "the honest hints never arrived");
+
+    const N: usize = 20_000;
+    let ids: Vec<(AgentId, SocketAddr)> = (0..N).map(|_| (rand::random(), nowhere())).collect();
+    for chunk in ids.chunks(64) {
+        hostile.send_raw(link, RawStream::Bulk, claims(chunk)).await.unwrap();
+    }
+    let handled = || {
+        let dropped = counter(&victim, "transport.addrHintsDropped") as usize;
+        let lane = counter(&victim, "inbound.dropped.bulk") as usize * 64;
+        dropped + lane + MAX_PEERS >= N
+    };
+    let settled = eventually(Duration::from_secs(60), handled).await;
+    let peers = counter(&victim, "transport.addrPeers") as usize;
+    let kept = told.iter().filter(|(id, _)| !victim.addr_candidates(*id).unwrap().is_empty()).count();
+    for a in [victim, hostile, honest] {
+        a.close().await;
+    }
+    assert!(settled, "the flood was not handled within 60 s ({peers} peers)");
+    assert_eq!(kept, told.len(), "the flood pushed out {} of the honest peer's {} hints", told.len() - kept, told.len());
+    assert!(
+        peers <= MAX_HINTS_PER_CLAIMANT + told.len() + 8,
+        "{peers} peers: the flooding claimant holds more than its share ({MAX_HINTS_PER_CLAIMANT})"
+    );
 }
 
 /// With no honest neighbour to contradict the lie, a record the honest
