@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use saorsa_gossip_membership::{HyParViewMembership, Membership, PeerState};
 use saorsa_gossip_types::PeerId;
@@ -104,10 +104,20 @@ fn emit(w: &Watch, kind: MembershipEventKind, peer: PeerId) {
     });
 }
 
+/// Longest a neighbour that left the active view with its connection gone
+/// waits for SWIM's verdict before it is reported demoted.
+const MAX_HOLD: Duration = Duration::from_secs(60);
+
 /// Runs until the agent's runtime is dropped.
 pub(crate) async fn run(w: Watch, alive: Weak<()>) {
     let mut active: HashSet<PeerId> = HashSet::new();
     let mut suspected: HashSet<PeerId> = HashSet::new();
+    // Neighbours that left the active view, unannounced and with their
+    // connection gone: a crash looks like that before SWIM has decided, so
+    // their leave waits for the verdict (see below). Since when.
+    let mut held: HashMap<PeerId, Instant> = HashMap::new();
+    // SWIM probes every live peer within two periods; one more for the ack.
+    let unsuspected_grace = w.period * 3;
     // Goodbyes already accounted for (their peer's leave was reported).
     let mut reported_byes: HashSet<PeerId> = HashSet::new();
     let mut conn_events = w.transport.subscribe_events();
@@ -169,6 +179,9 @@ pub(crate) async fn run(w: Watch, alive: Weak<()>) {
                 emit(&w, MembershipEventKind::Suspected, *peer);
             }
         }
+        let now = Instant::now();
+        // A held neighbour back in the view never left.
+        held.retain(|peer, _| !now_active.contains(peer));
         for peer in active.difference(&now_active) {
             let reason = if goodbyes.contains_key(peer) {
                 w.counters.graceful_leaves.fetch_add(1, Ordering::Relaxed);
@@ -177,8 +190,19 @@ pub(crate) async fn run(w: Watch, alive: Weak<()>) {
                 w.counters.failures.fetch_add(1, Ordering::Relaxed);
                 LeaveReason::Failed
             } else {
+                // HyParView drops a neighbour whose connection died before
+                // SWIM has suspected it: reported now, a crashed peer would
+                // read as demoted. Wait for SWIM, unless it was still
+                // connected (a reshuffle) or has waited long enough.
+                let since = *held.entry(*peer).or_insert(now);
+                let waited = now.saturating_duration_since(since);
+                let undecided = (suspects.contains(peer) && waited < MAX_HOLD) || waited < unsuspected_grace;
+                if undecided && !w.transport.is_connected(peer).await {
+                    continue;
+                }
                 LeaveReason::Demoted
             };
+            held.remove(peer);
             suspected.remove(peer);
             emit(&w, MembershipEventKind::Left { reason }, *peer);
         }
@@ -198,6 +222,9 @@ pub(crate) async fn run(w: Watch, alive: Weak<()>) {
             let cutoff = now_ms().saturating_sub(60_000);
             g.retain(|_, bye| bye.at_ms > cutoff);
         }
+        // Held neighbours stay in `active` so their suspicion and their
+        // leave are reported as a neighbour's.
+        now_active.extend(held.keys().copied());
         active = now_active;
     }
 }
