@@ -130,18 +130,6 @@ proptest! {
         prop_assert_eq!(diff, expected(&a, &b));
     }
 
-    /// A table decodes its own difference whenever it has 2 cells per id.
-    #[test]
-    fn roomy_tables_decode(seed in any::<u64>(), d in 0usize..=300) {
-        let (a, b) = sets(seed, 200, d / 2, d - d / 2);
-        let cells = (2 * d).max(8).div_ceil(4) * 4 + 40;
-        let mut ta = Iblt::from_ids(&a, cells, 4, seed).expect("params");
-        let tb = Iblt::from_ids(&b, cells, 4, seed).expect("params");
-        ta.subtract(&tb).expect("same params");
-        let decoded = ta.decode().expect("roomy table decodes");
-        prop_assert_eq!(decoded.only_in_self.len() + decoded.only_in_other.len(), d);
-    }
-
     /// Arbitrary bytes never panic a decoder; what decodes re-encodes to
     /// the same bytes (the encodings are canonical).
     #[test]
@@ -228,4 +216,27 @@ proptest! {
         let t = Iblt::from_bytes(&bytes, cells).expect("well formed");
         let _ = t.decode();
     }
+}
+
+/// A table with 2 cells per id decodes its own difference almost always:
+/// peeling can stall on a small cycle of ids sharing cells, so this is a
+/// rate, not a certainty (the sessions retry a bigger table when it stalls).
+/// Fixed seeds, so a failure reproduces.
+#[test]
+fn roomy_tables_decode_at_least_99_percent_of_the_time() {
+    let tables = 1_000u64;
+    let mut stalled = Vec::new();
+    for seed in 0..tables {
+        let d = (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 301) as usize;
+        let (a, b) = sets(seed, 200, d / 2, d - d / 2);
+        let cells = (2 * d).max(8).div_ceil(4) * 4 + 40;
+        let mut ta = Iblt::from_ids(&a, cells, 4, seed).expect("params");
+        let tb = Iblt::from_ids(&b, cells, 4, seed).expect("params");
+        ta.subtract(&tb).expect("same params");
+        match ta.decode() {
+            Ok(decoded) => assert_eq!(decoded.only_in_self.len() + decoded.only_in_other.len(), d, "seed {seed}"),
+            Err(_) => stalled.push((seed, d)),
+        }
+    }
+    assert!(stalled.len() * 100 <= tables as usize, "{} of {tables} roomy tables stalled: {stalled:?}", stalled.len());
 }
