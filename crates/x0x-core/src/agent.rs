@@ -43,7 +43,7 @@ use crate::rendezvous::Rendezvous;
 use crate::publisher_keys::KeyBook;
 use crate::topic_interest::{self, TopicInterest};
 use crate::error::{CoreError, CoreResult};
-use crate::identity::{AgentId, AgentKeypair};
+use crate::identity::{AgentId, AgentKeypair, PublicKey};
 use crate::membership_watch::{self, MembershipCounters, MembershipEvent, MembershipHints, Watch};
 use crate::stats::{MembershipStats, PubSubCounters, PubSubStats};
 use crate::time::now_ms;
@@ -1173,7 +1173,7 @@ impl Shared {
     /// The key to verify `publisher`'s envelope with. The frame's handler
     /// fetched it before the frame got here ([`agent_keys::publisher_key`]),
     /// so a miss means that failed (or the key was evicted since); counted.
-    fn publisher_key_here(&self, publisher: &AgentId) -> Option<Arc<[u8]>> {
+    fn publisher_key_here(&self, publisher: &AgentId) -> Option<PublicKey> {
         let key = self.keys.get(publisher);
         if key.is_none() {
             self.counters.no_key_dropped.fetch_add(1, Ordering::Relaxed);

@@ -32,8 +32,8 @@
 //! only the id can still verify a frame before it forwards it.
 
 use crate::error::{CoreError, CoreResult};
-use crate::identity::{self, AgentId, AgentKeypair, SIGNATURE_LEN};
-use saorsa_gossip_types::{PeerId, TopicId};
+use crate::identity::{self, AgentId, AgentKeypair, PublicKey, SIGNATURE_LEN};
+use saorsa_gossip_types::TopicId;
 
 const VERSION: u8 = 2;
 const ID_DOMAIN: &[u8] = b"x0x/message-id/v2";
@@ -139,7 +139,7 @@ pub fn seal(
 #[cfg(any(test, feature = "test-hooks"))]
 pub fn resign(keypair: &AgentKeypair, frame: &[u8], topic: &TopicId) -> CoreResult<Vec<u8>> {
     let opened = open(frame, topic, usize::MAX)
-        .and_then(|o| o.verify(keypair.public_key()))
+        .and_then(|o| o.verify(&PublicKey::new(keypair.public_key())))
         .map_err(|r| CoreError::Network(format!("not an x0x envelope for this topic: {r:?}")))?;
     if opened.publisher != keypair.agent_id() {
         return Err(CoreError::BadKey("only the publisher can re-sign its frame".into()));
@@ -205,14 +205,11 @@ pub fn publisher_of(frame: &[u8]) -> Option<AgentId> {
 }
 
 impl Opened<'_> {
-    /// Verifies the publisher's signature over the id with `public_key`,
-    /// which must be the key the publisher's agent id is the hash of.
-    pub fn verify(self, public_key: &[u8]) -> Result<Envelope, Rejection> {
-        // One hash, against a 50+ µs verify: a wrong key from a cache or a
-        // peer can never pass for the publisher's.
-        if PeerId::from_pubkey(public_key).to_bytes() != self.publisher
-            || !identity::verify(public_key, &self.id, self.signature)
-        {
+    /// Verifies the publisher's signature over the id with `key`, which
+    /// must be the key the publisher's agent id is the hash of (a wrong key
+    /// from a cache or a peer can never pass for the publisher's).
+    pub fn verify(self, key: &PublicKey) -> Result<Envelope, Rejection> {
+        if *key.id() != self.publisher || !identity::verify(key.as_bytes(), &self.id, self.signature) {
             return Err(Rejection::BadSignature);
         }
         Ok(Envelope {
@@ -232,6 +229,10 @@ mod tests {
         AgentKeypair::generate().unwrap()
     }
 
+    fn pk(k: &AgentKeypair) -> PublicKey {
+        PublicKey::new(k.public_key())
+    }
+
     fn t(name: &str) -> TopicId {
         TopicId::from_entity(name)
     }
@@ -242,7 +243,7 @@ mod tests {
         let (frame, id) = seal(&k, &t("t"), b"again", 7).unwrap();
         let again = resign(&k, &frame, &t("t")).unwrap();
         assert_ne!(frame, again, "ML-DSA signing is randomised, so the bytes differ");
-        let env = open(&again, &t("t"), 1 << 20).unwrap().verify(k.public_key()).unwrap();
+        let env = open(&again, &t("t"), 1 << 20).unwrap().verify(&pk(&k)).unwrap();
         assert_eq!(env.id, id);
         assert!(resign(&kp(), &frame, &t("t")).is_err(), "another key cannot re-sign");
         assert!(resign(&k, &frame[..10], &t("t")).is_err());
@@ -252,7 +253,7 @@ mod tests {
     fn seals_and_opens_with_publisher_and_id() {
         let k = kp();
         let (frame, id) = seal(&k, &t("t"), b"hello", 42).unwrap();
-        let env = open(&frame, &t("t"), 1 << 20).unwrap().verify(k.public_key()).unwrap();
+        let env = open(&frame, &t("t"), 1 << 20).unwrap().verify(&pk(&k)).unwrap();
         assert_eq!(env.publisher, k.agent_id());
         assert_eq!(env.id, id);
         assert_eq!(env.payload, b"hello");
@@ -280,7 +281,7 @@ mod tests {
             .max()
             .unwrap_or(0);
         assert!(longest < 16, "zero run of {longest} bytes survived whitening");
-        let env = open(&frame, &t("t"), 1 << 20).unwrap().verify(k.public_key()).unwrap();
+        let env = open(&frame, &t("t"), 1 << 20).unwrap().verify(&pk(&k)).unwrap();
         assert_eq!(env.payload, payload);
     }
 
@@ -288,7 +289,7 @@ mod tests {
     fn tampered_payload_or_topic_fails_verification() {
         let k = kp();
         let (mut frame, _) = seal(&k, &t("t"), b"hello", 1).unwrap();
-        let key = k.public_key();
+        let key = &pk(&k);
         assert_eq!(open(&frame, &t("other"), 1 << 20).unwrap().verify(key).unwrap_err(), Rejection::BadSignature);
         let last = frame.len() - 1;
         frame[last] ^= 1;
@@ -300,13 +301,13 @@ mod tests {
         let (a, b) = (kp(), kp());
         let (frame, _) = seal(&a, &t("t"), b"hello", 1).unwrap();
         // The right name, the wrong key: a cache or a peer handing out b's key.
-        assert_eq!(open(&frame, &t("t"), 1 << 20).unwrap().verify(b.public_key()).unwrap_err(), Rejection::BadSignature);
+        assert_eq!(open(&frame, &t("t"), 1 << 20).unwrap().verify(&pk(&b)).unwrap_err(), Rejection::BadSignature);
         // b's name on a's signature, verified with b's key.
         let mut renamed = frame.clone();
         renamed[1..33].copy_from_slice(&b.agent_id());
         assert_eq!(publisher_of(&renamed), Some(b.agent_id()));
         assert_eq!(
-            open(&renamed, &t("t"), 1 << 20).unwrap().verify(b.public_key()).unwrap_err(),
+            open(&renamed, &t("t"), 1 << 20).unwrap().verify(&pk(&b)).unwrap_err(),
             Rejection::BadSignature
         );
     }

@@ -171,6 +171,32 @@ impl AgentKeypair {
     }
 }
 
+/// A public key with the agent id it hashes to, computed once: the
+/// publisher-key book keeps these, so a verify compares 32 bytes instead of
+/// hashing 1,952.
+#[derive(Clone, Debug)]
+pub struct PublicKey {
+    id: AgentId,
+    bytes: std::sync::Arc<[u8]>,
+}
+
+impl PublicKey {
+    /// Wraps `bytes`, hashing them to their agent id.
+    pub fn new(bytes: &[u8]) -> Self {
+        Self { id: PeerId::from_pubkey(bytes).to_bytes(), bytes: std::sync::Arc::from(bytes) }
+    }
+
+    /// The agent id this key is the key of.
+    pub fn id(&self) -> &AgentId {
+        &self.id
+    }
+
+    /// The raw key.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 /// Verifies an ML-DSA-65 signature; malformed keys or signatures verify false.
 pub fn verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
     MlDsaKeyPair::verify(public_key, message, signature).unwrap_or(false)

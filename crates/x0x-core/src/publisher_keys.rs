@@ -28,14 +28,14 @@
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Mutex as StdMutex;
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
 use saorsa_gossip_types::PeerId;
 use tokio::sync::watch;
 
-use crate::identity::{AgentId, PUBLIC_KEY_LEN};
+use crate::identity::{AgentId, PublicKey, PUBLIC_KEY_LEN};
 
 /// A WANT frame: agent ids whose keys the sender lacks.
 pub const WANT_TAG: u8 = 0x98;
@@ -85,13 +85,13 @@ pub fn encode_want(ids: &[AgentId]) -> Vec<u8> {
 }
 
 /// Encodes a HAVE carrying `keys` (at most [`MAX_PER_FRAME`] are taken).
-pub fn encode_have(keys: &[Arc<[u8]>]) -> Vec<u8> {
+pub fn encode_have(keys: &[PublicKey]) -> Vec<u8> {
     let keys = &keys[..keys.len().min(MAX_PER_FRAME)];
     let mut out = Vec::with_capacity(2 + keys.len() * PUBLIC_KEY_LEN);
     out.push(HAVE_TAG);
     out.push(keys.len() as u8);
     for key in keys {
-        out.extend_from_slice(key);
+        out.extend_from_slice(key.as_bytes());
     }
     out
 }
@@ -137,7 +137,7 @@ struct Budget {
 }
 
 struct Inner {
-    keys: LruCache<AgentId, Arc<[u8]>>,
+    keys: LruCache<AgentId, PublicKey>,
     pending: HashMap<AgentId, Pending>,
     per_peer: HashMap<PeerId, usize>,
     budgets: HashMap<PeerId, Budget>,
@@ -167,7 +167,7 @@ pub struct KeyStats {
 /// The keys this agent knows, and its asks in flight.
 pub struct KeyBook {
     own_id: AgentId,
-    own: Arc<[u8]>,
+    own: PublicKey,
     inner: StdMutex<Inner>,
     /// What happened, for diagnostics.
     pub stats: KeyStats,
@@ -183,7 +183,7 @@ impl KeyBook {
         let cap = NonZeroUsize::new(cap.max(1)).unwrap_or(NonZeroUsize::MIN);
         Self {
             own_id,
-            own: Arc::from(own_key),
+            own: PublicKey::new(own_key),
             inner: StdMutex::new(Inner {
                 keys: LruCache::new(cap),
                 pending: HashMap::new(),
@@ -195,9 +195,9 @@ impl KeyBook {
     }
 
     /// The key of `id`, if known.
-    pub fn get(&self, id: &AgentId) -> Option<Arc<[u8]>> {
+    pub fn get(&self, id: &AgentId) -> Option<PublicKey> {
         if *id == self.own_id {
-            return Some(Arc::clone(&self.own));
+            return Some(self.own.clone());
         }
         self.inner.lock().ok()?.keys.get(id).cloned()
     }
@@ -254,14 +254,15 @@ impl KeyBook {
     pub fn on_have(&self, from: PeerId, keys: &[&[u8]]) {
         let Ok(mut inner) = self.inner.lock() else { return };
         for key in keys {
-            let id = PeerId::from_pubkey(key).to_bytes();
+            let key = PublicKey::new(key);
+            let id = *key.id();
             if !inner.pending.get(&id).is_some_and(|p| p.asked == from) {
                 self.stats.unsolicited.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             if let Some(p) = inner.pending.remove(&id) {
                 release(&mut inner.per_peer, from);
-                inner.keys.put(id, Arc::from(*key));
+                inner.keys.put(id, key);
                 self.stats.fetched.fetch_add(1, Ordering::Relaxed);
                 let _ = p.done.send(true);
             }
@@ -270,7 +271,7 @@ impl KeyBook {
 
     /// The keys to answer `from`'s WANT with: those known here, within the
     /// peer's budget.
-    pub fn serve(&self, from: PeerId, ids: &[AgentId], now: Instant) -> Vec<Arc<[u8]>> {
+    pub fn serve(&self, from: PeerId, ids: &[AgentId], now: Instant) -> Vec<PublicKey> {
         let Ok(mut inner) = self.inner.lock() else { return Vec::new() };
         if inner.budgets.len() >= MAX_BUDGETS && !inner.budgets.contains_key(&from) {
             // Forget the peers whose budget has refilled: they cost nothing to re-create.
@@ -287,7 +288,7 @@ impl KeyBook {
                 self.stats.not_served.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let key = if *id == self.own_id { Some(Arc::clone(&self.own)) } else { inner.keys.peek(id).cloned() };
+            let key = if *id == self.own_id { Some(self.own.clone()) } else { inner.keys.peek(id).cloned() };
             match key {
                 Some(key) => {
                     if let Some(b) = inner.budgets.get_mut(&from) {
@@ -340,7 +341,7 @@ mod tests {
         let (a, b) = (kp(), kp());
         let want = encode_want(&[a.agent_id(), b.agent_id()]);
         assert_eq!(decode(&want), Some(Frame::Want(vec![a.agent_id(), b.agent_id()])));
-        let keys: Vec<Arc<[u8]>> = vec![Arc::from(a.public_key())];
+        let keys = vec![PublicKey::new(a.public_key())];
         let have = encode_have(&keys);
         assert_eq!(decode(&have), Some(Frame::Have(vec![a.public_key()])));
         assert_eq!(decode(&[WANT_TAG, 0]), None, "an empty want");
@@ -365,7 +366,7 @@ mod tests {
         assert!(book.get(&id).is_none());
         assert_eq!(book.stats.unsolicited.load(Ordering::Relaxed), 1);
         book.on_have(peer(1), &[publisher.public_key()]);
-        assert_eq!(book.get(&id).as_deref(), Some(publisher.public_key()));
+        assert_eq!(book.get(&id).as_ref().map(PublicKey::as_bytes), Some(publisher.public_key()));
         assert!(*rx.borrow_and_update(), "waiters are woken");
         assert!(matches!(book.want(id, peer(1), now), Want::Known));
         assert_eq!(book.pending(), 0);

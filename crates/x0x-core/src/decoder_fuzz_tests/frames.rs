@@ -68,14 +68,14 @@ fn decoder_fuzz_envelope() {
     let max = ENVELOPE_OVERHEAD + 6000;
     fuzz("envelope::open + verify", CASES, inputs(valid, vec![(at, 8), (at + 8, 4)], vec![1], max), |b| {
         if let Ok(opened) = envelope::open(b, &topic, MAX_PAYLOAD_BYTES) {
-            let _ = opened.verify(keypair().public_key());
+            let _ = opened.verify(&crate::identity::PublicKey::new(keypair().public_key()));
         }
     });
 }
 
 #[test]
 fn decoder_fuzz_publisher_keys() {
-    let keys: Vec<std::sync::Arc<[u8]>> = vec![std::sync::Arc::from(keypair().public_key())];
+    let keys = vec![crate::identity::PublicKey::new(keypair().public_key())];
     let valid = vec![publisher_keys::encode_want(&[[3u8; 32], [4u8; 32]]), publisher_keys::encode_have(&keys)];
     // The count byte.
     let max = 2 + 17 * PUBLIC_KEY_LEN;
