@@ -224,9 +224,12 @@ fn from_ant(peer: &ant_quic::PeerId) -> PeerId {
     PeerId::new(peer.0)
 }
 
+/// A UDP peer address as users write it: an IPv4 peer reached over a
+/// dual-stack socket shows as `[::ffff:a.b.c.d]:p` at the socket, and is
+/// reported (and compared, and redialled) as `a.b.c.d:p`.
 fn udp_addr(addr: &TransportAddr) -> Option<SocketAddr> {
     match addr {
-        TransportAddr::Udp(a) => Some(*a),
+        TransportAddr::Udp(a) => Some(SocketAddr::new(a.ip().to_canonical(), a.port())),
         _ => None,
     }
 }
