@@ -188,6 +188,8 @@ struct Shared {
     interest: TopicInterest,
     /// Publisher keys known here, and asks for missing ones in flight.
     keys: Arc<KeyBook>,
+    /// Per-source broadcast trees (see [`crate::source_trees`]).
+    tree: Arc<agent_tree::TreeRouting>,
     /// Test hook: where anti-entropy frames go instead of being handled.
     #[cfg(feature = "test-hooks")]
     ae_tap: StdMutex<Option<agent_test_hooks::Tap>>,
@@ -516,6 +518,8 @@ impl Agent {
         let p = self.shared.pubsub.stage_stats();
         let a = &p.admission;
         let addrs = self.shared.transport.addr_stats();
+        let tree = &self.shared.tree.stats;
+        let tree_sizes = self.shared.tree.sizes();
         let mut out: Vec<(String, u64)> = [
             ("tasks.panicked", self.shared.faults.panicked()),
             ("transport.framesIn", get(&t.frames_in)),
@@ -554,6 +558,16 @@ impl Agent {
             ("transport.addrHintsDropped", addrs.hints_dropped),
             ("transport.addrHintsFailed", addrs.hints_failed),
             ("transport.addrProvenDropped", addrs.proven_dropped),
+            ("tree.prunesSent", get(&tree.prunes_sent)),
+            ("tree.graftsSent", get(&tree.grafts_sent)),
+            ("tree.prunesReceived", get(&tree.prunes_received)),
+            ("tree.graftsReceived", get(&tree.grafts_received)),
+            ("tree.pushesWithheld", get(&tree.pushes_withheld)),
+            ("tree.firstCopiesPulled", get(&tree.first_copies_pulled)),
+            ("tree.signalsDropped", get(&tree.signals_dropped)),
+            ("tree.malformed", get(&tree.malformed)),
+            ("tree.sources", tree_sizes.0 as u64),
+            ("tree.prunesHeld", tree_sizes.1 as u64),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -879,6 +893,8 @@ impl Shared {
             .without_anti_entropy(),
         );
         let keypair_id = keypair.agent_id();
+        let (tree, tree_signals) = agent_tree::TreeRouting::new(keypair_id);
+        pubsub.set_source_routing(Arc::clone(&tree) as Arc<dyn saorsa_gossip_pubsub::SourceRouting>);
         let keys = Arc::new(KeyBook::new(keypair_id, keypair.public_key()));
         let shared = Arc::new_cyclic(|me| Self {
             me: me.clone(),
@@ -910,6 +926,7 @@ impl Shared {
             rendezvous: Rendezvous::new(),
             interest: TopicInterest::default(),
             keys,
+            tree,
             #[cfg(feature = "test-hooks")]
             ae_tap: StdMutex::new(None),
         });
@@ -925,7 +942,15 @@ impl Shared {
             Arc::downgrade(&shared.alive),
         ));
         shared.spawn_loop("address announcer", addr_announce_loop(Arc::downgrade(&shared)));
-        shared.pubsub.set_eager_degree_ceiling(PLUMTREE_EAGER_DEGREE).await;
+        shared.spawn_loop("tree signals", agent_tree::send_loop(
+            Arc::downgrade(&shared.tree),
+            Arc::downgrade(&shared.transport),
+            tree_signals,
+            shared.transport.subscribe_events(),
+        ));
+        // Every link starts eager; the per-source PRUNEs thin each source's
+        // pushes to a tree.
+        shared.pubsub.set_eager_degree_ceiling(cfg.active_view_size.max(PLUMTREE_MIN_EAGER)).await;
         shared.spawn_loop("frame dispatcher", dispatch_loop(Arc::clone(&shared)));
         shared.spawn_loop("topic refresher", topic_refresh_loop(Arc::downgrade(&shared)));
         shared.spawn_loop("anti-entropy", anti_entropy::background(Arc::downgrade(&shared), cfg.anti_entropy_interval));
@@ -1344,15 +1369,13 @@ impl Shared {
     }
 }
 
-/// Eager (payload-pushing) links per topic. saorsa-gossip keeps at least 6,
-/// a gossipsub-like mesh in which every node receives each payload 4-5
-/// times; Plumtree's design is a spanning tree, with the other links lazy
-/// (IHAVE announcements that pull a missed payload). With 2, every node
-/// still has two eager paths in and the lazy links repair the rest: at
-/// N = 10 (bench:pubsub, one run) payload copies per delivery fell from 4.3
-/// to 2.4 at 4 KiB and 4.9 to 2.4 at 64 KiB, CPU per delivery by 40 %, and
-/// 64 KiB throughput doubled, every case still delivering 1.0000.
-const PLUMTREE_EAGER_DEGREE: usize = 2;
+/// Least eager (payload-pushing) links per topic. The ceiling is the active
+/// view: every link starts eager and per-source PRUNEs
+/// ([`crate::source_trees`]) thin each publisher's pushes to a spanning
+/// tree, the other links carrying IHAVEs that repair it. (With one shared
+/// split for all publishers, x0x held 2 eager links per topic and every
+/// payload crossed about two links per delivery.)
+const PLUMTREE_MIN_EAGER: usize = 2;
 
 /// How long a goodbye waits for its receive ACK (they go out in parallel; a
 /// busy machine can take a while to open a stream).
@@ -1485,6 +1508,7 @@ async fn dispatch_loop(shared: Arc<Shared>) {
                     BulkRoute::Foaf => shared.on_foaf_frame(from, &data).await,
                     BulkRoute::Rendezvous => shared.on_rendezvous_frame(from, &data).await,
                     BulkRoute::Keys => shared.on_key_frame(from, &data).await,
+                    BulkRoute::Tree => shared.on_tree_frame(from, &data).await,
                     BulkRoute::AddrBook => match addr_book::decode(&data) {
                         Some(entries) => {
                             for (peer, addr) in entries {
@@ -1585,6 +1609,8 @@ async fn topic_refresh_loop(shared: Weak<Shared>) {
 // A child module, so it can reach the agent's private state.
 #[path = "agent_keys.rs"]
 mod agent_keys;
+#[path = "agent_tree.rs"]
+mod agent_tree;
 #[path = "agent_rendezvous.rs"]
 mod agent_rendezvous;
 #[path = "agent_topic_gate.rs"]

@@ -6,7 +6,7 @@
 //! book takes whatever no protocol owns; the tag ranges themselves are
 //! disjoint.
 
-use crate::{ae_wire, flood, foaf, publisher_keys, rendezvous, topic_interest};
+use crate::{ae_wire, flood, foaf, publisher_keys, rendezvous, source_trees, topic_interest};
 
 /// The handler of a Bulk frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub(crate) enum BulkRoute {
     Rendezvous,
     /// [`publisher_keys`] asks and answers (`0x98`, `0x99`).
     Keys,
+    /// [`source_trees`] PRUNE and GRAFT (`0x9A`, `0x9B`).
+    Tree,
     /// Everything else: an [`crate::addr_book`] frame (`0xA1`) or junk, which its
     /// decoder rejects.
     AddrBook,
@@ -38,6 +40,7 @@ pub(crate) fn route(data: &[u8]) -> BulkRoute {
         Some(t) if foaf::owns(*t) => BulkRoute::Foaf,
         Some(t) if rendezvous::owns(*t) => BulkRoute::Rendezvous,
         Some(t) if publisher_keys::owns(*t) => BulkRoute::Keys,
+        Some(t) if source_trees::owns(*t) => BulkRoute::Tree,
         _ => BulkRoute::AddrBook,
     }
 }
@@ -57,6 +60,8 @@ mod tests {
         assert_eq!(route(&[rendezvous::LOOKUP_TAG]), BulkRoute::Rendezvous);
         assert_eq!(route(&[publisher_keys::WANT_TAG]), BulkRoute::Keys);
         assert_eq!(route(&[publisher_keys::HAVE_TAG]), BulkRoute::Keys);
+        assert_eq!(route(&[source_trees::PRUNE_TAG]), BulkRoute::Tree);
+        assert_eq!(route(&[source_trees::GRAFT_TAG]), BulkRoute::Tree);
         assert_eq!(route(&[addr_book::TAG]), BulkRoute::AddrBook);
         assert_eq!(route(&[]), BulkRoute::AddrBook);
     }

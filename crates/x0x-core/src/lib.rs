@@ -51,6 +51,7 @@ mod message_store;
 mod outbox;
 mod publisher_keys;
 pub mod shard;
+mod source_trees;
 mod stats;
 mod supervise;
 mod time;

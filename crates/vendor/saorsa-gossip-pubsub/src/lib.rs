@@ -28,10 +28,12 @@ pub mod admission;
 pub mod compat;
 mod hop_auth;
 mod key_cache;
+mod source_routing;
 pub mod peer_scoring;
 pub mod timing;
 
 pub use key_cache::KeyCacheSnapshot;
+pub use source_routing::SourceRouting;
 
 use crate::compat::PolicyTransport;
 use crate::timing::{AdaptiveCoolingConfig, PerPeerRttTracker};
@@ -7121,6 +7123,8 @@ pub struct PlumtreePubSub<T: GossipTransport + 'static> {
     shutdown_tx: tokio::sync::watch::Sender<bool>,
     /// x0x patch: whether this node runs (and answers) digest anti-entropy.
     anti_entropy_enabled: Arc<std::sync::atomic::AtomicBool>,
+    /// x0x patch 7: the application's per-source routing, once installed.
+    source_routing: std::sync::OnceLock<Arc<dyn SourceRouting>>,
     /// Issue #42: retained JoinHandles for those background tasks, joined
     /// (or aborted after a bounded grace) by [`Self::shutdown`] so no
     /// worker is left spinning after transport shutdown.
@@ -7906,6 +7910,7 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
             v1_receipts: std::sync::atomic::AtomicU64::new(0),
             shutdown_tx: tokio::sync::watch::channel(false).0,
             anti_entropy_enabled: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            source_routing: std::sync::OnceLock::new(),
             background_tasks: Mutex::new(Vec::new()),
         };
 
@@ -10389,7 +10394,14 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
         }
 
         // Send EAGER to eager_peers
-        let eager_peers: Vec<PeerId> = state.eager_peers.iter().copied().collect();
+        let mut eager_peers: Vec<PeerId> = state.eager_peers.iter().copied().collect();
+        // x0x patch 7: peers that pruned this source hear of it by IHAVE.
+        if let Some(routing) = self.source_routing.get() {
+            let (pushed, withheld): (Vec<PeerId>, Vec<PeerId>) =
+                eager_peers.into_iter().partition(|p| !routing.withhold(&topic, &payload, p));
+            eager_peers = pushed;
+            state.queue_lazy_withheld(msg_id, &withheld, false);
+        }
 
         // Local subscribers receive only after admission, serialization,
         // cache, and replay state are ready, but before remote send awaits.
@@ -10558,6 +10570,30 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
         self
     }
 
+    /// x0x patch 7: install per-source routing (see [`SourceRouting`]).
+    /// Once only: returns `false`, leaving the first hook, when one is set.
+    pub fn set_source_routing(&self, routing: Arc<dyn SourceRouting>) -> bool {
+        self.source_routing.set(routing).is_ok()
+    }
+
+    /// x0x patch 7: move `peer` from the topic's lazy set to its eager set,
+    /// because it asked to be pushed a source it was missing (a GRAFT of the
+    /// application's). Respects the eager ceiling and send-timeout cooling;
+    /// returns whether the peer is eager now. A peer that is no member of
+    /// the topic is left alone.
+    pub async fn graft_eager(&self, topic: TopicId, peer: PeerId) -> bool {
+        let mut topics = self.topics.write_topic(&topic).await;
+        let Some(state) = topics.get_mut(&topic) else { return false };
+        if state.eager_peers.contains(&peer) {
+            return true;
+        }
+        let grafted = state.graft_peer_at(peer, Instant::now());
+        if grafted {
+            self.stage_stats.record_grafts(1);
+        }
+        grafted
+    }
+
     /// x0x patch: stop signing frames and carrying the node's public key in
     /// them, and accept unsigned frames, because the transport authenticates
     /// every hop (each `from` peer id is proven by the connection's ML-DSA
@@ -10715,9 +10751,18 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
                     .filter(|state| state.has_message(&msg_id))
                 {
                     state.touch();
+                    // x0x patch 7: per-source routing prunes the one source.
+                    let routed = match (self.source_routing.get(), message.payload.as_deref()) {
+                        (Some(routing), Some(payload)) => {
+                            routing.duplicate(&topic, payload, &from);
+                            true
+                        }
+                        _ => false,
+                    };
                     // Keep healthy preferred eager peers stable across
                     // duplicate paths; score/cooling veto remains decisive.
-                    if !state.is_healthy_preferred_at(from, Instant::now())
+                    if !routed
+                        && !state.is_healthy_preferred_at(from, Instant::now())
                         && state.prune_peer(from)
                     {
                         self.stage_stats.record_prune();
@@ -10771,8 +10816,16 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
                 Instant::now(),
                 message.header.kind,
             );
+            // x0x patch 7: per-source routing prunes the one source.
+            let routed = match (self.source_routing.get(), message.payload.as_deref()) {
+                (Some(routing), Some(payload)) => {
+                    routing.duplicate(&topic, payload, &from);
+                    true
+                }
+                _ => false,
+            };
             // A healthy preferred sender stays eager on duplicate receipt.
-            if !state.is_healthy_preferred_at(from, Instant::now()) && state.prune_peer(from) {
+            if !routed && !state.is_healthy_preferred_at(from, Instant::now()) && state.prune_peer(from) {
                 self.stage_stats.record_prune();
                 // X0X-0071 P3b: a prune bumps the (topic, peer) delivery
                 // deficit — sticky across a later re-graft.
@@ -10835,7 +10888,8 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
         self.peer_scoring.record_first_delivery(topic, from);
 
         // Check if this message was requested via IWANT (anti-entropy or IHAVE recovery)
-        if state.outstanding_iwants.remove(&msg_id).is_some() {
+        let pulled = state.outstanding_iwants.remove(&msg_id).is_some();
+        if pulled {
             state
                 .peer_scores
                 .entry(from)
@@ -10916,7 +10970,7 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
         } else {
             Vec::new()
         };
-        let eager_peers: Vec<PeerId> = if validator_action == ValidationAction::ForwardAndDeliver {
+        let mut eager_peers: Vec<PeerId> = if validator_action == ValidationAction::ForwardAndDeliver {
             state
                 .eager_peers
                 .iter()
@@ -10926,6 +10980,14 @@ impl<T: GossipTransport + 'static> PlumtreePubSub<T> {
         } else {
             Vec::new()
         };
+        // x0x patch 7: peers that pruned this source hear of it by IHAVE.
+        if let Some(routing) = self.source_routing.get() {
+            routing.first_copy(&topic, &payload, &from, pulled);
+            let (pushed, withheld): (Vec<PeerId>, Vec<PeerId>) =
+                eager_peers.into_iter().partition(|p| !routing.withhold(&topic, &payload, p));
+            eager_peers = pushed;
+            state.queue_lazy_withheld(msg_id, &withheld, false);
+        }
 
         // #59: a LazyForward verdict withholds the eager re-publish but
         // keeps the pull path — the withheld peers become direct IHAVE

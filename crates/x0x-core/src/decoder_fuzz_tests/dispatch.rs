@@ -26,6 +26,7 @@ use crate::foaf::{self, Foaf};
 use crate::inbound_lanes::Lane;
 use crate::topic_interest::{self, TopicInterest};
 use crate::publisher_keys::{self, KeyBook};
+use crate::source_trees::{self, Signal, SourceTrees};
 use crate::{addr_book, ae_wire, forward_join, rendezvous, rendezvous::Rendezvous};
 
 /// Every Bulk handler's state, fresh per case.
@@ -36,6 +37,7 @@ struct Handlers {
     foaf: Foaf,
     rendezvous: Rendezvous,
     keys: KeyBook,
+    trees: SourceTrees,
 }
 
 fn handlers() -> Handlers {
@@ -46,6 +48,7 @@ fn handlers() -> Handlers {
         foaf: Foaf::new(keypair().agent_id(), 3, 3),
         rendezvous: Rendezvous::new(),
         keys: KeyBook::new(keypair().agent_id(), keypair().public_key()),
+        trees: SourceTrees::new(keypair().agent_id()),
     }
 }
 
@@ -70,6 +73,8 @@ fn bulk_frames() -> Vec<Vec<u8>> {
     frames.push(vec![flood::TAG, 0x02, 1, 2, 3]);
     frames.push(addr_book::encode(&[(peer(5), "127.0.0.1:9".parse().unwrap())]));
     frames.push(publisher_keys::encode_want(&[[6; 32]]));
+    frames.push(Signal::Prune { topic: TopicId::new([4; 32]), source: [7; 32] }.encode());
+    frames.push(Signal::Graft { topic: TopicId::new([4; 32]), source: [7; 32] }.encode());
     frames
 }
 
@@ -90,6 +95,8 @@ fn decoder_fuzz_bulk_dispatch() {
         addr_book::TAG,
         publisher_keys::WANT_TAG,
         publisher_keys::HAVE_TAG,
+        source_trees::PRUNE_TAG,
+        source_trees::GRAFT_TAG,
         0x00,
     ];
     let frames = inputs(bulk_frames(), vec![(1, 1), (1, 8), (9, 2)], tags, 6000);
@@ -117,6 +124,11 @@ fn decoder_fuzz_bulk_dispatch() {
                 Some(publisher_keys::Frame::Have(keys)) => h.keys.on_have(peer(1), &keys),
                 None => {}
             },
+            BulkRoute::Tree => {
+                if let Some(signal) = Signal::decode(b) {
+                    let _ = h.trees.received(peer(1), signal);
+                }
+            }
             BulkRoute::AddrBook => {
                 let _ = addr_book::decode(b);
             }

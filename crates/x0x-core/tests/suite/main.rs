@@ -15,6 +15,7 @@ mod mldsa_backend;
 mod presence;
 mod publisher_keys;
 mod rendezvous;
+mod source_trees;
 mod steady_state;
 mod support;
 
