@@ -63,7 +63,8 @@ describe('PresenceManager', () => {
 
   it('returns frozen online agents, and refuses new work once closed', async () => {
     const agent = await Agent.builder().build();
-    lastNative().presences[0]!.online = [{ agentId: OTHER, addrs: ['10.0.0.2:1'], lastSeen: 7 }];
+    const presence = lastNative().presences[0]!;
+    presence.online = [{ agentId: OTHER, addrs: ['10.0.0.2:1'], lastSeen: 7 }];
     const [listed] = agent.presence.getOnlineAgents();
     expect(listed).toStrictEqual({ agentId: OTHER, addrs: ['10.0.0.2:1'], lastSeen: 7 });
     expect(Object.isFrozen(listed) && Object.isFrozen(listed!.addrs)).toBe(true);
@@ -71,8 +72,13 @@ describe('PresenceManager', () => {
     expect(() => agent.presence.events()).toThrow(ClosedError);
     await expect(agent.presence.broadcastPresence()).rejects.toThrow(ClosedError);
     expect(lastNative().calls).not.toContain('presence.broadcast');
-    // Counters stay readable after close.
-    expect(agent.presence.stats().online).toBe(1);
+    // The last counters and who was last seen stay readable after close
+    // (the native side answers without the agent), as copies.
+    presence.counters = { ...presence.counters, online: 1 };
+    const stats = agent.presence.stats();
+    expect(stats).toStrictEqual(presence.counters);
+    expect(stats).not.toBe(presence.counters);
+    expect(agent.presence.getOnlineAgents()).toHaveLength(1);
   });
 });
 
