@@ -1,9 +1,11 @@
 // The Agent facade over a recording stand-in for the addon: checks what is
-// validated in TypeScript before anything crosses, and the lifecycle rules.
-// Real delivery over QUIC is the network tests' job.
+// validated in TypeScript before anything crosses, what crosses, how native
+// failures map, and the lifecycle rules. Keys, delivery and every counter
+// come from Rust: the network tests (test/net/identity.test.ts,
+// skeleton.test.ts, pubsub.test.ts) check those against the real addon.
 import '../helpers/use-fake-binding.js';
 
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -20,19 +22,24 @@ import {
   GossipConfig,
   InvalidConfigError,
   InvalidTopicError,
-  isAgentId,
   JoinFailedError,
   KeyFileError,
   MAX_PAYLOAD_BYTES,
   MAX_TOPIC_BYTES,
   PayloadTooLargeError,
 } from '../../src/index.js';
-import { FAKE_LIMITS, FakeAgent } from '../helpers/fake-binding.js';
+import { FAKE_LIMITS, FakeAgent, FakeKeypair, fakeLog, nativeError } from '../helpers/fake-binding.js';
 
 function lastNative(): FakeAgent {
   const agent = FakeAgent.created.at(-1);
   if (!agent) throw new Error('no native agent was created');
   return agent;
+}
+
+function lastKeypair(): FakeKeypair {
+  const keypair = FakeKeypair.created.at(-1);
+  if (!keypair) throw new Error('no native keypair was created');
+  return keypair;
 }
 
 let dir: string;
@@ -65,7 +72,6 @@ describe('AgentBuilder', () => {
       upnp: false,
     });
     expect(agent.config.probeInterval).toBe(250);
-    expect(isAgentId(agent.agentId)).toBe(true);
     await agent.close();
   });
 
@@ -97,13 +103,13 @@ describe('AgentBuilder', () => {
   });
 
   it('passes announce addresses and UPnP (off unless asked) to the native agent', async () => {
-    await using plain = await Agent.builder().build();
+    const plain = await Agent.builder().build();
     expect(lastNative().options.upnp).toBe(false);
     expect(lastNative().options.announceAddrs).toBeUndefined();
-    await using announced = await Agent.builder().withAnnounceAddrs(['100.64.0.9:443']).withUpnp(true).build();
+    const announced = await Agent.builder().withAnnounceAddrs(['100.64.0.9:443']).withUpnp(true).build();
     expect(lastNative().options.announceAddrs).toStrictEqual(['100.64.0.9:443']);
     expect(lastNative().options.upnp).toBe(true);
-    expect([plain.closed, announced.closed]).toStrictEqual([false, false]);
+    await Promise.all([plain.close(), announced.close()]);
   });
 
   it('builds once', async () => {
@@ -115,55 +121,109 @@ describe('AgentBuilder', () => {
     await agent.close();
   });
 
-  it('maps a native creation failure to its class', async () => {
-    await expect(Agent.builder().withBindAddress('127.0.0.1:1').build()).rejects.toBeInstanceOf(BadAddressError);
+  it('maps a native creation failure to its class, and lets go of the Rust log bridge', async () => {
+    const filters = fakeLog.filters.length;
+    FakeAgent.failure = nativeError('ERR_X0X_BAD_ADDRESS', 'cannot bind 127.0.0.1:1');
+    const err = await Agent.builder()
+      .withLogger(() => {}, { level: 'info' })
+      .build()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BadAddressError);
+    expect((err as Error).message).toBe('cannot bind 127.0.0.1:1');
+    // Attached before create (to keep Rust's startup records), so a failed
+    // create must detach it or the process would keep logging for nobody.
+    expect(fakeLog.filters.slice(filters)).toStrictEqual([
+      { debugNames: [], debugSkips: [], loggerLevel: 'info' },
+      { debugNames: [], debugSkips: [] },
+    ]);
   });
 
-  it('withKeyFile generates and saves a missing key, then reuses it', async () => {
+  it('withKeyFile generates and saves a key where there is no file, and loads the file once there is one', async () => {
     const file = path.join(dir, 'agent.key');
+    const calls = FakeKeypair.calls.length;
     const first = await Agent.builder().withKeyFile(file).build();
-    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(FakeKeypair.calls.slice(calls)).toStrictEqual(['generate', `save:${file}`]);
+    expect(first.agentId).toBe(lastNative().keypair.agentId);
+
+    writeFileSync(file, 'a key file');
+    const loadedAt = FakeKeypair.calls.length;
     const second = await Agent.builder().withKeyFile(file).build();
-    expect(second.agentId).toBe(first.agentId);
+    expect(FakeKeypair.calls.slice(loadedAt)).toStrictEqual([`load:${file}`]);
+    expect(second.agentId).toBe(lastNative().keypair.agentId);
     await Promise.all([first.close(), second.close()]);
   });
 
-  it('withKeyFile never overwrites a corrupt key file', async () => {
+  it('withKeyFile never replaces a key file that fails to load', async () => {
     const file = path.join(dir, 'agent.key');
     writeFileSync(file, 'garbage!');
-    await expect(Agent.builder().withKeyFile(file).build()).rejects.toBeInstanceOf(BadKeyError);
+    const calls = FakeKeypair.calls.length;
+    FakeKeypair.failure = nativeError('ERR_X0X_KEY_FILE', `key file ${file} is invalid`);
+    await expect(Agent.builder().withKeyFile(file).build()).rejects.toBeInstanceOf(KeyFileError);
+    expect(FakeKeypair.calls.slice(calls)).toStrictEqual([`load:${file}`]);
     expect(readFileSync(file, 'utf8')).toBe('garbage!');
   });
 
-  it('withKeyFile reports an unreachable path as KeyFileError', async () => {
+  it('withKeyFile reports a path it cannot look at as KeyFileError, without generating a key', async () => {
     const notADir = path.join(dir, 'file');
     writeFileSync(notADir, '');
-    await expect(
-      Agent.builder().withKeyFile(path.join(notADir, 'agent.key')).build(),
-    ).rejects.toBeInstanceOf(KeyFileError);
+    const calls = FakeKeypair.calls.length;
+    const err = await Agent.builder()
+      .withKeyFile(path.join(notADir, 'agent.key'))
+      .build()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KeyFileError);
+    expect((err as KeyFileError).cause).toMatchObject({ code: 'ENOTDIR' });
+    expect(FakeKeypair.calls.slice(calls)).toStrictEqual([]);
   });
 
-  it('withKeypair uses the given identity', async () => {
+  it('withKeypair hands that keypair to the native agent', async () => {
     const keypair = AgentKeypair.generate();
     const agent = await Agent.builder().withKeypair(keypair).build();
+    expect(lastNative().keypair.agentId).toBe(keypair.agentId);
     expect(agent.agentId).toBe(keypair.agentId);
     await agent.close();
   });
 });
 
 describe('AgentKeypair', () => {
-  it('round-trips through bytes and files', () => {
+  it('hands out plain Uint8Arrays: toBytes a view of the native bytes, publicKey a copy', () => {
     const keypair = AgentKeypair.generate();
-    expect(AgentKeypair.fromBytes(keypair.toBytes()).agentId).toBe(keypair.agentId);
-    const file = path.join(dir, 'k');
-    keypair.save(file);
-    expect(AgentKeypair.load(file).agentId).toBe(keypair.agentId);
-    expect(Object.getPrototypeOf(keypair.publicKey)).toBe(Uint8Array.prototype);
+    const native = lastKeypair();
+    const bytes = keypair.toBytes();
+    expect(Object.getPrototypeOf(bytes)).toBe(Uint8Array.prototype);
+    expect([bytes.buffer, bytes.byteOffset]).toStrictEqual([native.bytes.buffer, native.bytes.byteOffset]);
+    expect([...bytes]).toStrictEqual([...native.bytes]);
+    const publicKey = keypair.publicKey;
+    expect(Object.getPrototypeOf(publicKey)).toBe(Uint8Array.prototype);
+    publicKey[0] = 99;
+    expect(native.publicKeyBuffer[0]).toBe(1);
   });
 
-  it('maps native failures', () => {
+  it('fromBytes hands the native side a Buffer over the caller\'s bytes, slice offsets kept', () => {
+    const backing = new Uint8Array([0, 1, 2, 3, 4, 5]);
+    AgentKeypair.fromBytes(backing.subarray(1, 4));
+    const given = lastKeypair().givenBytes!;
+    expect(Buffer.isBuffer(given)).toBe(true);
+    expect(given.buffer).toBe(backing.buffer);
+    expect([given.byteOffset, given.byteLength]).toStrictEqual([1, 3]);
+  });
+
+  it('refuses a non-Uint8Array or an empty path before the native side', () => {
+    const calls = FakeKeypair.calls.length;
+    expect(() => AgentKeypair.fromBytes([1, 2] as never)).toThrow(TypeError);
+    expect(() => AgentKeypair.load('')).toThrow(TypeError);
+    expect(() => AgentKeypair.generate().save('')).toThrow(TypeError);
+    expect(FakeKeypair.calls.slice(calls)).toStrictEqual(['generate']);
+  });
+
+  it('maps native failures to their classes', () => {
+    FakeKeypair.failure = nativeError('ERR_X0X_KEY_FILE', 'cannot read key file');
     expect(() => AgentKeypair.load(path.join(dir, 'missing'))).toThrow(KeyFileError);
+    FakeKeypair.failure = nativeError('ERR_X0X_BAD_KEY', 'key data must be 5988 bytes (got 2)');
     expect(() => AgentKeypair.fromBytes(new Uint8Array([1, 2]))).toThrow(BadKeyError);
+    const keypair = AgentKeypair.generate();
+    FakeKeypair.failure = nativeError('ERR_X0X_KEY_FILE', 'cannot write key file');
+    expect(() => keypair.save(path.join(dir, 'k'))).toThrow(KeyFileError);
   });
 });
 
@@ -182,16 +242,57 @@ describe('Agent', () => {
     await agent.close();
   });
 
-  it('publishes strings as UTF-8 and delivers to subscriptions', async () => {
+  it('publishes a string as its UTF-8 bytes and resolves with the id the core gave', async () => {
     await using agent = await Agent.builder().build();
+    const native = lastNative();
+    native.publishId = '12'.repeat(32);
+    expect(await agent.publish('t', 'héllo')).toBe('12'.repeat(32));
+    expect(native.calls).toContain('publish t 6');
+    expect([...native.payloads[0]!]).toStrictEqual([...Buffer.from('héllo', 'utf8')]);
+  });
+
+  it('publish with a signal waits in slices while the core holds it back, and sends nothing once aborted', async () => {
+    await using agent = await Agent.builder().build();
+    const native = lastNative();
+    native.publishWithinAnswers = [null, null, 'ab'.repeat(32)];
+    const live = new AbortController();
+    expect(await agent.publish('t', 'x', { signal: live.signal })).toBe('ab'.repeat(32));
+    expect(native.calls.filter((c) => c.startsWith('publishWithin'))).toStrictEqual([
+      'publishWithin t 1 200',
+      'publishWithin t 1 200',
+      'publishWithin t 1 200',
+    ]);
+
+    const giveUp = new AbortController();
+    native.publishWithinAnswers = [null];
+    const pending = agent.publish('t', 'y', { signal: giveUp.signal });
+    giveUp.abort();
+    await expect(pending).rejects.toBeInstanceOf(AbortError);
+    const before = native.calls.length;
+    await expect(agent.publish('t', 'z', { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
+    expect(native.calls.slice(before)).toStrictEqual([]);
+  });
+
+  it('a subscription yields what its native stream yields, as Messages, and only on the topic asked for', async () => {
+    await using agent = await Agent.builder().build();
+    const native = lastNative();
     const sub = await agent.subscribe('t');
-    const id = await agent.publish('t', 'héllo');
-    expect(lastNative().calls).toContain('publish t 6');
+    expect(native.calls).toContain('subscribe t');
+    const payload = Buffer.from('héllo');
+    native.subscriptions.at(-1)!.push({ topic: 't', payload, from: 'cd'.repeat(32), id: 'ef'.repeat(32), publishedAt: 3, receivedAt: 4 });
     for await (const msg of sub) {
-      expect(msg.id).toBe(id);
-      expect(new TextDecoder().decode(msg.payload)).toBe('héllo');
+      expect(msg).toStrictEqual({
+        topic: 't',
+        payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength),
+        from: 'cd'.repeat(32),
+        id: 'ef'.repeat(32),
+        publishedAt: 3,
+        receivedAt: 4,
+      });
+      expect(Object.getPrototypeOf(msg.payload)).toBe(Uint8Array.prototype);
       break;
     }
+    expect(native.subscriptions.at(-1)!.closeCalls).toBe(1);
   });
 
   it('joinNetwork with no bootstrap peers resolves without dialling', async () => {
@@ -202,8 +303,11 @@ describe('Agent', () => {
 
   it('joinNetwork dials the bootstrap peers and maps failures', async () => {
     await using agent = await Agent.builder().withBootstrapPeers(['10.0.0.1:9', '[::1]:7']).build();
+    lastNative().joinFailure = nativeError('ERR_X0X_JOIN_FAILED', 'nobody answered');
     await expect(agent.joinNetwork()).rejects.toBeInstanceOf(JoinFailedError);
     expect(lastNative().calls).toContain('join 10.0.0.1:9,[::1]:7');
+    // Records start only once a join succeeded.
+    expect(lastNative().calls).not.toContain('presence.start');
   });
 
   it('joinNetwork stops waiting when aborted', async () => {
@@ -229,22 +333,6 @@ describe('Agent', () => {
     controller.abort();
     await expect(loop).rejects.toBeInstanceOf(AbortError);
     expect(lastNative().subscriptions.at(-1)?.closeCalls).toBe(1);
-  });
-
-  it('exposes views and stats', async () => {
-    await using agent = await Agent.builder().build();
-    expect(agent.pubsubStats()).toStrictEqual({
-      published: 1,
-      delivered: 2,
-      duplicatesDropped: 3,
-      invalidDropped: 4,
-      oversizedDropped: 6,
-      staleDropped: 7,
-      laggedDropped: 8,
-      cacheSize: 5,
-    });
-    expect(agent.listenAddrs).toStrictEqual(['127.0.0.1:40000']);
-    expect(agent.transport.localPeerId).toBe(agent.agentId);
   });
 
   it('close() is idempotent, ends loops and makes every other call fail with ClosedError', async () => {
@@ -284,6 +372,13 @@ describe('Agent', () => {
       native = lastNative();
       expect(agent.runtime.isRunning).toBe(true);
     }
-    expect(native.closed).toBe(true);
+    expect(native.calls.at(-1)).toBe('close');
+  });
+
+  it('runtime.isRunning reports a native agent that stopped by itself while open', async () => {
+    await using agent = await Agent.builder().build();
+    lastNative().running = false;
+    expect(agent.runtime.isRunning).toBe(false);
+    expect(agent.closed).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 // agent.antiEntropy over the recording stand-in for the addon: what crosses
-// the boundary, the config field, and the closed-agent rule. Reconciliation
-// itself is proven across processes in test/net/anti-entropy.test.ts.
+// the boundary, the config field, and the closed-agent rule. The figures a
+// round and stats() report come straight from the core, so they are checked
+// where they are made: across processes in test/net/anti-entropy.test.ts.
 import '../helpers/use-fake-binding.js';
 
 import { describe, expect, it } from 'vitest';
@@ -9,15 +10,13 @@ import { Agent, AntiEntropyManager, ClosedError, GossipConfig, InvalidConfigErro
 import { FakeAgent } from '../helpers/fake-binding.js';
 
 describe('agent.antiEntropy', () => {
-  it('runs a round through the native agent and returns its stats', async () => {
+  it('hands the core its interval and runs a round there when asked', async () => {
     const agent = await Agent.builder().withConfig({ antiEntropyInterval: 2_000 }).build();
+    const native = FakeAgent.created.at(-1)!;
     expect(agent.antiEntropy).toBeInstanceOf(AntiEntropyManager);
-    expect(FakeAgent.created.at(-1)?.options.config.antiEntropyIntervalMs).toBe(2_000);
-    const stats = await agent.antiEntropy.reconcile();
-    expect(FakeAgent.created.at(-1)?.calls).toContain('reconcile');
-    expect(stats.messagesRecovered).toBe(3);
-    expect(stats.peers[0]?.estimatedDifference).toBe(3);
-    expect(agent.antiEntropy.stats().rounds).toBe(1);
+    expect(native.options.config.antiEntropyIntervalMs).toBe(2_000);
+    await agent.antiEntropy.reconcile();
+    expect(native.calls.filter((c) => c === 'reconcile')).toHaveLength(1);
     await agent.close();
   });
 

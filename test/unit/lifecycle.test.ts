@@ -20,7 +20,8 @@ function fakeAgent() {
     agentId: AGENT_ID,
     listenAddrs: () => ['127.0.0.1:4000'],
     connectionEvents: () => events,
-    connections: async () => [{ peerId: 'cd'.repeat(32), addr: '127.0.0.1:4001', path: 'holepunched' }],
+    // A field the facade does not publish, to show it hands out only its own.
+    connections: async () => [{ peerId: 'cd'.repeat(32), addr: '127.0.0.1:4001', path: 'holepunched', internal: 1 }],
     isRunning: () => state.running,
     close: async () => {
       state.closeCalls += 1;
@@ -99,11 +100,10 @@ describe('AgentCore', () => {
 });
 
 describe('TransportAdapter', () => {
-  it('reports the agent id as peer id, addresses and peers', async () => {
+  it('reports the agent id as peer id, and connected peers with only their public fields', async () => {
     const { native } = fakeAgent();
     const transport = createTransport(new AgentCore(native));
     expect(transport.localPeerId).toBe(AGENT_ID);
-    expect(transport.listenAddrs).toStrictEqual(['127.0.0.1:4000']);
     await expect(transport.connectedPeers()).resolves.toStrictEqual([
       { peerId: 'cd'.repeat(32), addr: '127.0.0.1:4001', path: 'holepunched' },
     ]);

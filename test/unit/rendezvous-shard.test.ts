@@ -1,5 +1,7 @@
 // rendezvous.shardId: the shared vectors (also checked by `cargo test` in
-// crates/x0x-core/src/shard.rs), determinism, and an even spread.
+// crates/x0x-core/src/shard.rs) and an even spread. Matching fixed vectors
+// is what determinism means here; comparing shardId(x) with itself could
+// not fail.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -38,20 +40,13 @@ describe('rendezvous.shardId', () => {
     }
   });
 
-  it('maps the same id to the same shard every time', () => {
-    for (let i = 0; i < 100; i++) {
-      const id = idAt(i);
-      const first = shardId(id);
-      expect(shardId(id)).toBe(first);
-      expect(first).toBeGreaterThanOrEqual(0);
-      expect(first).toBeLessThan(SHARD_COUNT);
-    }
-  });
-
   it('spreads 100,000 ids evenly over the 65,536 shards (chi-square at 1%)', () => {
     const n = 100_000;
     const counts = new Uint32Array(SHARD_COUNT);
     for (let i = 0; i < n; i++) counts[shardId(idAt(i))]! += 1;
+    // A typed array ignores writes outside 0..65535 and at fractions, so a
+    // shard out of range would go missing from the total.
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(n);
     const expected = n / SHARD_COUNT;
     let chi = 0;
     for (const c of counts) chi += (c - expected) ** 2 / expected;

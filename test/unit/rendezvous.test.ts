@@ -6,10 +6,19 @@
 // test/net/rendezvous.test.ts.
 import '../helpers/use-fake-binding.js';
 
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
-import { AbortError, Agent, ClosedError, InvalidConfigError, RendezvousError } from '../../src/index.js';
-import { FakeAgent, type FakeRendezvous } from '../helpers/fake-binding.js';
+import { AbortError, Agent, ClosedError, InvalidConfigError, rankHolders, RendezvousError } from '../../src/index.js';
+import { FakeAgent, fakeFunctions, type FakeRendezvous } from '../helpers/fake-binding.js';
+
+const VECTORS = (
+  JSON.parse(readFileSync(path.join(__dirname, '..', 'vectors', 'rendezvous-shards.json'), 'utf8')) as {
+    vectors: { agentId: string; shard: number }[];
+  }
+).vectors;
 
 function lastNative(): FakeAgent {
   const agent = FakeAgent.created.at(-1);
@@ -33,12 +42,36 @@ describe('agent.rendezvous', () => {
     expect(agent.rendezvous.shardCount).toBe(65_536);
   });
 
+  it('answers shardId from the shared vectors, without the core', async () => {
+    await using agent = await Agent.builder().build();
+    const before = client().calls.length;
+    for (const v of VECTORS) expect(agent.rendezvous.shardId(v.agentId), v.agentId).toBe(v.shard);
+    expect(client().calls.slice(before)).toStrictEqual([]);
+  });
+
+  it('rankHolders checks its arguments before the core and never asks for more holders than candidates', () => {
+    const a = { agentId: 'aa'.repeat(32), addrs: ['10.0.0.1:1'] };
+    const b = { agentId: 'bb'.repeat(32), addrs: ['10.0.0.2:1'] };
+    const calls = fakeFunctions.calls.length;
+    for (const shard of [-1, 65_536, 1.5]) expect(() => rankHolders(shard, [a], 1)).toThrow(TypeError);
+    expect(() => rankHolders(0, [a], -1)).toThrow(TypeError);
+    expect(() => rankHolders(0, [{ agentId: 'nope', addrs: [] }], 1)).toThrow(TypeError);
+    expect(fakeFunctions.calls.length).toBe(calls);
+
+    fakeFunctions.ranked = [b];
+    const ranked = rankHolders(7, [a, b], 5);
+    expect(fakeFunctions.calls.at(-1)).toStrictEqual({ name: 'rankHolders', args: [7, [a, b], 2] });
+    expect(ranked).toStrictEqual([b]);
+    expect(Object.isFrozen(ranked[0]) && Object.isFrozen(ranked[0]!.addrs)).toBe(true);
+  });
+
   it('registers without an id, or with its own id (deprecated), and refuses any other id before the core', async () => {
     await using agent = await Agent.builder().build();
     const r = await agent.rendezvous.register();
     expect(client().calls).toContain('rendezvous.register:advertised:10000');
     expect(r).toStrictEqual({ agentId: 'ab'.repeat(32), shard: 7, addrs: ['127.0.0.1:40000'], expiresAt: 9, holders: [{ agentId: OTHER, outcome: 'stored' }] });
-    expect(Object.isFrozen(r) && Object.isFrozen(r.holders) && Object.isFrozen(r.holders[0])).toBe(true);
+    expect(Object.isFrozen(r) && Object.isFrozen(r.addrs) && Object.isFrozen(r.holders) && Object.isFrozen(r.holders[0])).toBe(true);
+    expect(r.addrs).not.toBe(client().registration.addrs);
     await agent.rendezvous.register(['10.0.0.1:5'], { timeoutMs: 7 });
     expect(client().calls).toContain('rendezvous.register:10.0.0.1:5:7');
     await agent.rendezvous.register({ timeoutMs: 8 });
@@ -54,7 +87,7 @@ describe('agent.rendezvous', () => {
     await expect(agent.rendezvous.register('nope')).rejects.toThrow(TypeError);
     expect(client().calls).toHaveLength(before);
 
-    expect((await agent.rendezvous.unregister({ timeoutMs: 7 })).addrs).toStrictEqual([]);
+    await agent.rendezvous.unregister({ timeoutMs: 7 });
     await agent.rendezvous.unregister(agent.agentId);
     expect(client().calls.filter((c) => c.startsWith('rendezvous.unregister'))).toStrictEqual(['rendezvous.unregister:7', 'rendezvous.unregister:10000']);
   });
@@ -98,7 +131,6 @@ describe('agent.rendezvous', () => {
     const [holder] = agent.rendezvous.holdersFor(OTHER);
     expect(holder).toStrictEqual({ agentId: OTHER, addrs: ['10.0.0.3:1'] });
     expect(Object.isFrozen(holder) && Object.isFrozen(holder!.addrs)).toBe(true);
-    expect(agent.rendezvous.stats().lookupsServed).toBe(6);
   });
 
   it('stops renewing at close and refuses calls afterwards', async () => {

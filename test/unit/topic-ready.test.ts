@@ -16,18 +16,21 @@ function lastNative(): FakeAgent {
 }
 
 describe('pubsub.waitForTopicPeers', () => {
-  it('keeps asking in short native waits until enough peers subscribe', async () => {
+  it('keeps asking in short native waits until a wait reports enough peers', async () => {
     const agent = await Agent.builder().build();
     const native = lastNative();
-    const waiting = agent.pubsub.waitForTopicPeers('news', 2);
-    // Longer than one native wait, so the first comes back short.
-    await new Promise((r) => setTimeout(r, 700));
-    native.topicPeers = ['aa'.repeat(32), 'bb'.repeat(32)];
-    expect(await waiting).toStrictEqual(['aa'.repeat(32), 'bb'.repeat(32)]);
+    // Each native wait returns early on success and at its timeout short of
+    // `n`; the answers here stand for two short waits and a full one.
+    native.topicPeerAnswers = [[], ['aa'.repeat(32)], ['aa'.repeat(32), 'bb'.repeat(32)]];
+    expect(await agent.pubsub.waitForTopicPeers('news', 2)).toStrictEqual(['aa'.repeat(32), 'bb'.repeat(32)]);
     const waits = native.calls.filter((c) => c.startsWith('waitForTopicPeers'));
-    expect(waits.length).toBeGreaterThanOrEqual(2);
+    expect(waits).toHaveLength(3);
     // Each native wait is bounded, so the facade can act on its signal between them.
-    for (const w of waits) expect(Number(w.split(' ').at(-1))).toBeLessThanOrEqual(1_000);
+    for (const w of waits) {
+      const [, topic, n, timeoutMs] = w.split(' ');
+      expect([topic, n]).toStrictEqual(['news', '2']);
+      expect(Number(timeoutMs)).toBeLessThanOrEqual(1_000);
+    }
     await agent.close();
   });
 
@@ -39,6 +42,8 @@ describe('pubsub.waitForTopicPeers', () => {
       expect((err as InvalidConfigError).field).toBe('count');
     }
     await expect(agent.pubsub.waitForTopicPeers('', 1)).rejects.toBeInstanceOf(InvalidTopicError);
+    expect(lastNative().calls.some((c) => c.startsWith('waitForTopicPeers'))).toBe(false);
+    // The native wait never answers: only the signal can end it.
     const controller = new AbortController();
     const aborted = agent.pubsub.waitForTopicPeers('news', 1, { signal: controller.signal });
     setTimeout(() => controller.abort(), 20);
