@@ -23,7 +23,7 @@
  * metrics.unregister(); // or agent.close()
  * ```
  *
- * @packageDocumentation
+ * @module @x0x/node/prom-client
  */
 
 import './polyfills.js';

@@ -16,7 +16,7 @@
  * await a.publish('t', 'hello');
  * ```
  *
- * @packageDocumentation
+ * @module @x0x/node/testing
  */
 
 import './polyfills.js';
