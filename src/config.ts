@@ -132,6 +132,10 @@ export interface GossipConfigFields {
  * presence group key also as raw bytes.
  */
 export type GossipConfigInput = Omit<GossipConfigFields, 'presenceGroupKey'> & {
+  /**
+   * {@inheritDoc GossipConfigFields.presenceGroupKey}
+   * @defaultValue null (beacons in the clear)
+   */
   readonly presenceGroupKey: string | Uint8Array | null;
 };
 
@@ -259,7 +263,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * ```ts
  * const config = new GossipConfig({ probeInterval: 500 });
  * config.activeViewSize; // 10
- * JSON.stringify(config); // all ten fields
+ * JSON.stringify(config); // every field, defaults included
  * ```
  */
 export class GossipConfig implements GossipConfigFields {

@@ -28,16 +28,36 @@ export type LeaveReason = 'graceful' | 'failed' | 'demoted';
  */
 export type MembershipEvent =
   | LaggedEvent
-  | { readonly type: 'peer-joined'; readonly peer: PeerInfo; readonly at: number }
-  | { readonly type: 'peer-suspected'; readonly peer: PeerInfo; readonly at: number }
   | {
+      /** The peer entered the active view. */
+      readonly type: 'peer-joined';
+      /** The peer, with the address it is connected at. */
+      readonly peer: PeerInfo;
+      /** Local clock when the change was seen, ms since the epoch. */
+      readonly at: number;
+    }
+  | {
+      /**
+       * SWIM suspects the active peer: it missed its probes. A `peer-left`
+       * (`failed`) follows unless it answers within `suspectTimeout`.
+       */
+      readonly type: 'peer-suspected';
+      /** The peer, with the address it is connected at. */
+      readonly peer: PeerInfo;
+      /** Local clock when the change was seen, ms since the epoch. */
+      readonly at: number;
+    }
+  | {
+      /** The peer left the active view; `reason` says why. */
       readonly type: 'peer-left';
+      /** The peer, with the address it was connected at (`""` when none was known). */
       readonly peer: PeerInfo;
       /**
        * `graceful`: the peer closed and said goodbye; `failed`: SWIM declared
        * it dead; `demoted`: HyParView moved it to the passive view.
        */
       readonly reason: LeaveReason;
+      /** Local clock when the change was seen, ms since the epoch. */
       readonly at: number;
     };
 

@@ -43,6 +43,7 @@ import type { NativePresence, NativePresenceEvent } from './native.js';
 
 /** An agent currently online. */
 export interface OnlineAgent {
+  /** The agent's id, as its beacon's signature proves. */
   readonly agentId: AgentId;
   /** Addresses (`"ip:port"`) from its newest beacon. */
   readonly addrs: readonly string[];
@@ -52,7 +53,13 @@ export interface OnlineAgent {
 
 /** An agent came online or went offline. */
 export interface PresenceChange {
+  /**
+   * `agent-online`: a first valid beacon arrived (or one after the agent had
+   * gone offline); `agent-offline`: its newest beacon expired, or it flooded
+   * an offline beacon while closing.
+   */
   readonly type: 'agent-online' | 'agent-offline';
+  /** The agent that came online or went offline. */
   readonly agentId: AgentId;
   /** Local clock, ms since the epoch. */
   readonly at: number;

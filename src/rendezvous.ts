@@ -123,7 +123,16 @@ export interface RendezvousOptions extends AbortOptions {
   readonly timeoutMs?: number;
 }
 
-/** What one holder did with a registration or unregistration. */
+/**
+ * What one holder did with a registration or unregistration:
+ * - `stored`: it holds the record now;
+ * - `invalid`: it refused the record as malformed, wrongly signed or expired;
+ * - `stale`: it holds a record of this agent issued at the same time or
+ *   later, and kept that one;
+ * - `full`: it holds as many records as it keeps, or as many as it keeps
+ *   relayed through the peer that asked, and refused this one;
+ * - `unreachable`: it did not answer within `timeoutMs` (or could not be dialled).
+ */
 export type HolderOutcome = 'stored' | 'invalid' | 'stale' | 'full' | 'unreachable';
 
 /** The result of {@link RendezvousManager.register} or {@link RendezvousManager.unregister}. */
@@ -137,7 +146,12 @@ export interface Registration {
   /** When holders forget the record unless it is renewed, ms since the epoch. */
   readonly expiresAt: number;
   /** Each holder asked, with what it answered. */
-  readonly holders: readonly { readonly agentId: AgentId; readonly outcome: HolderOutcome }[];
+  readonly holders: readonly {
+    /** The holder's agent id. */
+    readonly agentId: AgentId;
+    /** What it did with the record; at least one `stored`, or the call would have thrown. */
+    readonly outcome: HolderOutcome;
+  }[];
 }
 
 /** Rendezvous counters of one agent, as holder and as client. */
