@@ -24,8 +24,7 @@ import './polyfills.js';
 import { throwIfAborted } from './abort.js';
 import { Agent } from './agent.js';
 import { GossipConfig, type GossipConfigInput } from './config.js';
-// JoinFailedError only for the {@link} of createTestnet's @throws.
-import { AbortError, InvalidConfigError, type JoinFailedError } from './errors.js';
+import { AbortError, InvalidConfigError } from './errors.js';
 import type { AbortOptions } from './pubsub.js';
 
 /** Most agents one testnet may hold: each agent runs its own runtime threads. */
@@ -110,13 +109,13 @@ export class Testnet implements AsyncDisposable {
  * should still read it with a bounded wait.
  *
  * @param n - integer from 1 to {@link MAX_TESTNET_AGENTS}
- * @throws `ERR_X0X_INVALID_CONFIG` ({@link InvalidConfigError}) when `n`,
+ * @throws {@link @x0x/node!InvalidConfigError | InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `n`,
  *   `peers` or `timeoutMs` is not an integer in range, or `config` is invalid
  *   (its `field` names the option)
- * @throws `ERR_X0X_ABORTED` ({@link AbortError}) when `options.signal`
+ * @throws {@link @x0x/node!AbortError | AbortError} (`ERR_X0X_ABORTED`) when `options.signal`
  *   aborts or `timeoutMs` passes first; the message then lists each agent's
  *   active-view size
- * @throws `ERR_X0X_JOIN_FAILED` ({@link JoinFailedError}) when an agent
+ * @throws {@link @x0x/node!JoinFailedError | JoinFailedError} (`ERR_X0X_JOIN_FAILED`) when an agent
  *   cannot join agent 0
  * @example
  * ```ts
