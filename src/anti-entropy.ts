@@ -102,7 +102,7 @@ export class AntiEntropyManager {
    * const { messagesRecovered, peers } = await agent.antiEntropy.reconcile();
    * console.log(`recovered ${messagesRecovered}; first peer: ${peers[0]?.peerId}`);
    * ```
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async reconcile(): Promise<ReconciliationStats> {
     const native = this.#core.use();
@@ -111,7 +111,7 @@ export class AntiEntropyManager {
 
   /**
    * Totals since the agent started.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   stats(): AntiEntropyStats {
     const native = this.#core.use();

@@ -305,7 +305,7 @@ export class GossipConfig implements GossipConfigFields {
 
   /**
    * @param fields - fields to override; omitted or `undefined` fields keep their default
-   * @throws {@link InvalidConfigError} when `fields` is not a plain object, has
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `fields` is not a plain object, has
    *   an unknown key, or holds a value that is not an integer in range
    */
   constructor(fields: Partial<GossipConfigInput> = {}) {
@@ -350,7 +350,7 @@ export class GossipConfig implements GossipConfigFields {
    * object (e.g. one field of a larger config file).
    *
    * @param json - a JSON string or a plain object
-   * @throws {@link InvalidConfigError} when the text is not JSON, or on any
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when the text is not JSON, or on any
    *   error the constructor reports
    */
   static fromJSON(json: unknown): GossipConfig {

@@ -120,7 +120,7 @@ export class CoordinatorManager {
    * re-advertises).
    *
    * @returns the advert as published
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async advertiseAsCoordinator(): Promise<CoordinatorAdvert> {
     this.#core.use();

@@ -64,7 +64,7 @@ export class AgentKeypair {
 
   /**
    * Creates a fresh random keypair.
-   * @throws {@link NativeMissingError} when the addon cannot be loaded
+   * @throws {@link NativeMissingError} (`ERR_X0X_NATIVE_MISSING`) when the addon cannot be loaded
    */
   static generate(): AgentKeypair {
     return new AgentKeypair(callNativeSync(() => loadBinding().NativeKeypair.generate()));
@@ -73,7 +73,7 @@ export class AgentKeypair {
   /**
    * Reads a keypair written by {@link AgentKeypair.save}.
    * @param path - file path
-   * @throws {@link KeyFileError} when the file is missing, unreadable or corrupt
+   * @throws {@link KeyFileError} (`ERR_X0X_KEY_FILE`) when the file is missing, unreadable or corrupt
    */
   static load(path: string): AgentKeypair {
     assertPath(path, 'load');
@@ -83,7 +83,7 @@ export class AgentKeypair {
   /**
    * Rebuilds a keypair from the output of {@link AgentKeypair.toBytes}.
    * @param bytes - the serialised keypair
-   * @throws {@link BadKeyError} when the bytes do not decode to a keypair
+   * @throws {@link BadKeyError} (`ERR_X0X_BAD_KEY`) when the bytes do not decode to a keypair
    */
   static fromBytes(bytes: Uint8Array): AgentKeypair {
     if (!(bytes instanceof Uint8Array)) {
@@ -98,7 +98,7 @@ export class AgentKeypair {
    * Writes the keypair (including the secret key) to `path`, readable by the
    * owner only (mode 0600).
    * @param path - file path; the parent directory must exist
-   * @throws {@link KeyFileError} when the file cannot be written
+   * @throws {@link KeyFileError} (`ERR_X0X_KEY_FILE`) when the file cannot be written
    */
   save(path: string): void {
     assertPath(path, 'save');

@@ -111,11 +111,11 @@ export class MembershipManager {
    *
    * Aborting stops the wait; the native join cannot be cancelled.
    *
-   * @throws {@link BadAddressError} when an address is malformed or a host
+   * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when an address is malformed or a host
    *   name cannot be resolved (its `address` names the entry)
-   * @throws {@link JoinFailedError} when no bootstrap peer could be reached
-   * @throws {@link AbortError} when `options.signal` aborts first
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link JoinFailedError} (`ERR_X0X_JOIN_FAILED`) when no bootstrap peer could be reached
+   * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async join(bootstrapPeers: readonly string[], options: AbortOptions = {}): Promise<void> {
     const native = this.#core.use();
@@ -134,7 +134,7 @@ export class MembershipManager {
   /**
    * The active view: peers gossip flows through directly, with their last
    * known addresses.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async activeView(): Promise<PeerInfo[]> {
     const native = this.#core.use();
@@ -143,7 +143,7 @@ export class MembershipManager {
 
   /**
    * The passive view: known peers kept in reserve for healing.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async passiveView(): Promise<PeerInfo[]> {
     const native = this.#core.use();
@@ -161,7 +161,7 @@ export class MembershipManager {
    *   if (e.type === 'lagged') console.warn(`missed ${e.missed} events`);
    * }
    * ```
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   events(options: AbortOptions = {}): AsyncIterableIterator<MembershipEvent> {
     const native = this.#core.use();
@@ -177,9 +177,9 @@ export class MembershipManager {
    *
    * @param count - integer from 1 to 12 (the largest `activeViewSize`)
    * @returns the active view at that moment
-   * @throws {@link InvalidConfigError} when `count` is out of range
-   * @throws {@link AbortError} when `options.signal` aborts first
-   * @throws {@link ClosedError} when the agent is or gets closed first
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `count` is out of range
+   * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) when the agent is or gets closed first
    * @example
    * ```ts
    * await agent.joinNetwork();
@@ -210,7 +210,7 @@ export class MembershipManager {
 
   /**
    * View sizes and failure-detection counters.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async stats(): Promise<MembershipStats> {
     const native = this.#core.use();

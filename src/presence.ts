@@ -155,7 +155,7 @@ export class PresenceManager {
   /**
    * Floods a fresh beacon now (the background task also does, every
    * `presenceBeaconTtl / 2`).
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async broadcastPresence(): Promise<void> {
     this.#core.use();
@@ -180,7 +180,7 @@ export class PresenceManager {
    *   console.log(e.agentId, e.type === 'agent-online' ? 'is online' : 'went offline');
    * }
    * ```
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   events(options: AbortOptions = {}): AsyncIterableIterator<PresenceEvent> {
     this.#core.use();

@@ -244,7 +244,7 @@ export class RendezvousManager {
    * The holders `agentId`'s record goes to and is looked up at, as this
    * agent sees the network now.
    * @throws TypeError when `agentId` is not a 64-character hex id
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   holdersFor(agentId: AgentId): RendezvousHolder[] {
     checkAgentId(agentId);
@@ -262,10 +262,10 @@ export class RendezvousManager {
    * @returns what each holder answered
    * @throws {@link RendezvousError} (`ERR_X0X_RENDEZVOUS`) when no holder stored the record
    *   (none known or none reachable)
-   * @throws {@link BadAddressError} when an address is not `ip:port`
-   * @throws {@link InvalidConfigError} when `timeoutMs` is out of range or more than 16 addresses are given
-   * @throws {@link AbortError} when `options.signal` aborts first
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when an address is not `ip:port`
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `timeoutMs` is out of range or more than 16 addresses are given
+   * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    * @example
    * ```ts
    * await agent.rendezvous.register();
@@ -320,9 +320,9 @@ export class RendezvousManager {
    *   when no holder has a live registration (never registered, expired or
    *   unregistered) or none answered within `timeoutMs`
    * @throws TypeError when `agentId` is not a 64-character hex id
-   * @throws {@link InvalidConfigError} when `timeoutMs` is out of range
-   * @throws {@link AbortError} when `options.signal` aborts first
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `timeoutMs` is out of range
+   * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async lookup(agentId: AgentId, options: RendezvousOptions = {}): Promise<AgentAddresses | null> {
     checkAgentId(agentId);
@@ -337,7 +337,7 @@ export class RendezvousManager {
 
   /**
    * Rendezvous counters.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   stats(): RendezvousStats {
     this.#core.use();
