@@ -161,6 +161,10 @@ export class Agent implements AsyncDisposable {
    * Aborting stops the wait; the native join cannot be cancelled and may
    * still complete in the background.
    *
+   * Once joined, the agent starts its presence beacons and, with the
+   * config's `coordinator` set, its coordinator adverts.
+   *
+   * @param options - `signal` stops waiting for the join
    * @throws {@link JoinFailedError} (`ERR_X0X_JOIN_FAILED`) when no bootstrap peer completed the join
    * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when a bootstrap peer cannot be dialled
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
@@ -207,6 +211,8 @@ export class Agent implements AsyncDisposable {
    *
    * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
    * @param data - the payload; strings are UTF-8 encoded; at most `MAX_PAYLOAD_BYTES` bytes
+   * @param options - `signal` gives up while backpressure still holds the message back; once
+   *   sent, aborting does not recall it
    * @returns the message id (BLAKE3, 64 lowercase hex characters), as subscribers see it in `Message.id`
    * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
    * @throws {@link PayloadTooLargeError} (`ERR_X0X_PAYLOAD_TOO_LARGE`) when the payload exceeds `MAX_PAYLOAD_BYTES`

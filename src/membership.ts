@@ -31,7 +31,7 @@ export type MembershipEvent =
   | {
       /** The peer entered the active view. */
       readonly type: 'peer-joined';
-      /** The peer, with the address it is connected at. */
+      /** The peer, with the address it is connected at (`addr` is `""` when none is known). */
       readonly peer: PeerInfo;
       /** Local clock when the change was seen, ms since the epoch. */
       readonly at: number;
@@ -42,7 +42,7 @@ export type MembershipEvent =
        * (`failed`) follows unless it answers within `suspectTimeout`.
        */
       readonly type: 'peer-suspected';
-      /** The peer, with the address it is connected at. */
+      /** The peer, with the address it is connected at (`addr` is `""` when none is known). */
       readonly peer: PeerInfo;
       /** Local clock when the change was seen, ms since the epoch. */
       readonly at: number;
@@ -50,7 +50,7 @@ export type MembershipEvent =
   | {
       /** The peer left the active view; `reason` says why. */
       readonly type: 'peer-left';
-      /** The peer, with the address it was connected at (`""` when none was known). */
+      /** The peer, with the address it was connected at (`addr` is `""` when none was known). */
       readonly peer: PeerInfo;
       /**
        * `graceful`: the peer closed and said goodbye; `failed`: SWIM declared
@@ -111,6 +111,9 @@ export class MembershipManager {
    *
    * Aborting stops the wait; the native join cannot be cancelled.
    *
+   * @param bootstrapPeers - each `"ip:port"`, `"[ipv6]:port"` or `"host.name:port"`; an empty
+   *   list resolves at once (this agent is the first node)
+   * @param options - `signal` stops waiting for the join
    * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when an address is malformed or a host
    *   name cannot be resolved (its `address` names the entry)
    * @throws {@link JoinFailedError} (`ERR_X0X_JOIN_FAILED`) when no bootstrap peer could be reached
@@ -154,6 +157,10 @@ export class MembershipManager {
    * Membership events from now on, until the agent closes, the loop is left
    * or `options.signal` aborts.
    *
+   * Each call is its own stream, buffered separately; a reader that falls
+   * behind gets a {@link LaggedEvent} in place of what it lost.
+   *
+   * @param options - aborting `signal` ends the stream
    * @example
    * ```ts
    * for await (const e of agent.membership.events()) {
@@ -175,7 +182,9 @@ export class MembershipManager {
    * for them instead of sleeping. Re-checks the view on every `peer-joined`
    * event; pass `AbortSignal.timeout(ms)` to bound the wait.
    *
-   * @param count - integer from 1 to 12 (the largest `activeViewSize`)
+   * @param count - integer from 1 to 12 (the largest `activeViewSize`); a
+   *   count above this agent's own `activeViewSize` can never be reached
+   * @param options - `signal` bounds the wait
    * @returns the active view at that moment
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `count` is out of range
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
@@ -209,7 +218,8 @@ export class MembershipManager {
   }
 
   /**
-   * View sizes and failure-detection counters.
+   * View sizes and failure-detection counters. Unlike the other managers'
+   * `stats()`, this one is asynchronous.
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async stats(): Promise<MembershipStats> {

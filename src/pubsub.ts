@@ -128,14 +128,14 @@ export class PubSubManager {
    *
    * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
    * @param data - the payload; strings are UTF-8 encoded; at most `MAX_PAYLOAD_BYTES` bytes
+   * @param options - `signal` gives up while the publish is still held back
+   *   by backpressure (the outbound backlog has not drained): the message is
+   *   then never sent. Once sent, aborting does not recall it.
    * @returns the message id (BLAKE3, 64 lowercase hex characters), as subscribers see it in `Message.id`
    * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
    * @throws {@link PayloadTooLargeError} (`ERR_X0X_PAYLOAD_TOO_LARGE`) when the payload exceeds `MAX_PAYLOAD_BYTES`
    * @throws TypeError when `data` is neither a `Uint8Array` nor a string
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
-   * @param options - `signal` gives up while the publish is still held back
-   *   by backpressure (the outbound backlog has not drained): the message is
-   *   then never sent. Once sent, aborting does not recall it.
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborted before the message was sent
    */
   async publish(topic: string, data: Uint8Array | string, options: AbortOptions = {}): Promise<string> {
@@ -171,7 +171,7 @@ export class PubSubManager {
    * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
    * @param count - an integer from 1 to {@link MAX_TOPIC_PEERS_WAIT}
    * @returns the agent ids of the subscribed peers (at least `count`)
-   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) (field `count`) when `count` is out of range
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `count`) when `count` is out of range
    * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
@@ -201,6 +201,8 @@ export class PubSubManager {
   /**
    * Ends every subscription of this agent to `topic`. Resolves once their
    * loops have ended; a topic with no subscription is a no-op.
+   * @param topic - the topic as given to `subscribe()`; not validated, since
+   *   an invalid topic has no subscription to end
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async unsubscribe(topic: string): Promise<void> {

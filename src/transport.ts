@@ -194,7 +194,10 @@ export class TransportAdapter {
    * Refuses all traffic with a peer from now on: its connection is dropped,
    * its frames are discarded and nothing is sent to it. Gossip between the
    * two then flows only through other agents. Use it to shut out a
-   * misbehaving peer.
+   * misbehaving peer. The block lasts until {@link TransportAdapter.unblockPeer}
+   * or the agent closes; it is not persisted.
+   * @param peerId - the peer's agent id, 64 lowercase hex characters
+   * @throws TypeError when `peerId` is not an agent id
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async blockPeer(peerId: AgentId): Promise<void> {
@@ -205,6 +208,9 @@ export class TransportAdapter {
 
   /**
    * Lifts {@link TransportAdapter.blockPeer}; the peer may connect again.
+   * A peer that is not blocked is a no-op.
+   * @param peerId - the peer's agent id, 64 lowercase hex characters
+   * @throws TypeError when `peerId` is not an agent id
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   unblockPeer(peerId: AgentId): void {
@@ -215,7 +221,9 @@ export class TransportAdapter {
 
   /**
    * Connection events from now on, until the agent closes, the loop is left
-   * or `options.signal` aborts.
+   * or `options.signal` aborts. Each call is its own stream; a reader that
+   * falls behind gets a {@link LaggedEvent} in place of what it lost.
+   * @param options - aborting `signal` ends the stream
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   events(options: EventsOptions = {}): AsyncIterableIterator<ConnectionEvent> {
