@@ -112,6 +112,8 @@ export class DiscoveryManager {
    * Aborting stops the wait at once; the query itself dies on its own when
    * its lifetime (`timeoutMs`) ends.
    *
+   * @param agentId - the agent to find, 64 lowercase hex characters
+   * @param options - `timeoutMs` bounds the wait, `signal` gives up early
    * @returns the agent's addresses, verified against its own signature, or
    *   `null` when no answer came within `timeoutMs`
    * @throws TypeError when `agentId` is not a 64-character hex id

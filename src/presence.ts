@@ -162,7 +162,11 @@ export class PresenceManager {
     await callNative(() => this.#native.broadcast());
   }
 
-  /** Agents whose newest beacon is valid, with addresses and last-seen time, by id. */
+  /**
+   * Agents whose newest beacon is valid, with addresses and last-seen time,
+   * by id. Works after close too (the list as it was, expiring), unlike
+   * the calls that throw `ClosedError`.
+   */
   getOnlineAgents(): OnlineAgent[] {
     return this.#native
       .onlineAgents()
@@ -171,8 +175,10 @@ export class PresenceManager {
 
   /**
    * Presence changes from now on, until the agent closes, the loop is left or
-   * `options.signal` aborts.
+   * `options.signal` aborts. Each call is its own stream; a reader that falls
+   * behind gets a {@link LaggedEvent} in place of what it lost.
    *
+   * @param options - aborting `signal` ends the stream
    * @example
    * ```ts
    * for await (const e of agent.presence.events()) {
