@@ -17,11 +17,12 @@
 
 import type { AgentCore } from './agent-core.js';
 import { callNative, callNativeSync } from './errors.js';
+import type { AgentId } from './identity.js';
 
 /** One peer's part of a reconciliation round. */
 export interface PeerReconciliation {
-  /** The peer's agent id, hex. */
-  readonly peerId: string;
+  /** The peer's agent id. */
+  readonly peerId: AgentId;
   /** Difference estimated before reconciling (from a 1 KB sketch), summed over shared topics. */
   readonly estimatedDifference: number;
   /** Exact number of ids held by only one side, summed over shared topics. */

@@ -86,7 +86,11 @@ export class Testnet implements AsyncDisposable {
     return this.#closing !== undefined;
   }
 
-  /** Closes every agent. Idempotent: every call returns the same promise. */
+  /**
+   * Closes every agent, all at once. Idempotent: every call returns the same
+   * promise. Every agent is closed even when one fails; the promise then
+   * rejects with the first failure.
+   */
   close(): Promise<void> {
     this.#closing ??= closeAll(this.agents);
     return this.#closing;
@@ -108,7 +112,11 @@ export class Testnet implements AsyncDisposable {
  * from the first messages, so tests that must not lose their first message
  * should still read it with a bounded wait.
  *
- * @param n - integer from 1 to {@link MAX_TESTNET_AGENTS}
+ * @param n - how many agents, an integer from 1 to {@link MAX_TESTNET_AGENTS}
+ * @param options - the agents' gossip config, how many peers make a mesh, a
+ *   timeout and a signal; see {@link TestnetOptions}
+ * @returns the meshed testnet; on failure, every agent it started is closed
+ *   before the call rejects
  * @throws {@link @x0x/node!InvalidConfigError | InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `n`,
  *   `peers` or `timeoutMs` is not an integer in range, or `config` is invalid
  *   (its `field` names the option)
