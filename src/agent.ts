@@ -323,6 +323,13 @@ export class AgentBuilder {
   #built = false;
 
   /**
+   * A builder with every default: a fresh keypair, bound to `127.0.0.1:0`,
+   * no bootstrap peers, `GossipConfig.DEFAULTS`. Same as `Agent.builder()`.
+   */
+  // Written out only to carry that comment into the API reference.
+  constructor() {}
+
+  /**
    * Uses this keypair as the agent's identity (replaces an earlier
    * {@link AgentBuilder.withKeyFile}). Without either, a fresh keypair is
    * generated and the agent id changes on every start.

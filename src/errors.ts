@@ -381,6 +381,10 @@ export class InternalError extends X0xError {
 
 /**
  * True when `err` is an {@link X0xError}, optionally with the given code.
+ * Works across the ESM and CommonJS entry points, which share one class.
+ *
+ * @param err - a caught value
+ * @param code - when given, `err.code` must also equal it
  *
  * @example
  * ```ts

@@ -17,7 +17,12 @@ export type AgentId = string;
 
 const AGENT_ID = /^[0-9a-f]{64}$/;
 
-/** True when `value` is a well-formed {@link AgentId} (64 lowercase hex characters). */
+/**
+ * True when `value` is a well-formed {@link AgentId} (64 lowercase hex
+ * characters). It checks the form only: any such string names some
+ * possible agent, online or not.
+ * @param value - anything, e.g. user input or a field of a parsed message
+ */
 export function isAgentId(value: unknown): value is AgentId {
   return typeof value === 'string' && AGENT_ID.test(value);
 }

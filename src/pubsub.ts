@@ -170,6 +170,8 @@ export class PubSubManager {
    *
    * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
    * @param count - an integer from 1 to {@link MAX_TOPIC_PEERS_WAIT}
+   * @param options - `signal` bounds the wait (e.g. `AbortSignal.timeout(ms)`); without one it
+   *   may wait as long as the agent is open
    * @returns the agent ids of the subscribed peers (at least `count`)
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `count`) when `count` is out of range
    * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
