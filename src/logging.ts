@@ -68,6 +68,8 @@ export interface LogRecord {
  * thread; a logger that throws is ignored, so logging cannot break an
  * agent.
  *
+ * @param record - one record; it may be kept, but it is shared by every
+ *   logger the same Rust record goes to, so do not change it
  * @example
  * ```ts
  * import pino from 'pino';
