@@ -72,7 +72,11 @@ export interface AntiEntropyStats {
   readonly malformedFrames: number;
   /** Sessions abandoned because a peer did not answer or broke the protocol. */
   readonly failedSessions: number;
-  /** Messages held for peers. */
+  /**
+   * Messages held now to answer peers' reconciliations (a gauge, not a
+   * total): at most `messageCacheSize` and 64 MiB of envelopes, each for
+   * `messageCacheTtl`, oldest evicted first.
+   */
   readonly storeSize: number;
 }
 

@@ -304,6 +304,9 @@ export class GossipConfig implements GossipConfigFields {
   readonly presenceGroupKey: string | null;
 
   /**
+   * Validates `fields` and fills in the defaults of the rest. The result is
+   * frozen: make a new config to change a field.
+   *
    * @param fields - fields to override; omitted or `undefined` fields keep their default
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `fields` is not a plain object, has
    *   an unknown key, or holds a value that is not an integer in range
@@ -366,7 +369,12 @@ export class GossipConfig implements GossipConfigFields {
     return new GossipConfig(value as Partial<GossipConfigInput>);
   }
 
-  /** All fields as a plain object; `JSON.stringify` uses this. */
+  /**
+   * All fields as a plain object; `JSON.stringify` uses this, and
+   * {@link GossipConfig.fromJSON} reads it back. It includes
+   * `presenceGroupKey` in hex, so a serialised config with a key is a secret
+   * (so is `util.inspect(config)`): redact the field before logging one.
+   */
   toJSON(): GossipConfigFields {
     const out = {} as Record<GossipConfigField, unknown>;
     for (const field of FIELDS) out[field] = this[field];

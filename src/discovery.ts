@@ -158,7 +158,8 @@ export class DiscoveryManager {
   }
 
   /**
-   * FOAF counters.
+   * FOAF counters since the agent started: queries started, handled and
+   * forwarded, answers, and what was dropped and why.
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   stats(): DiscoveryStats {

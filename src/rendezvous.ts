@@ -145,7 +145,7 @@ export type HolderOutcome = 'stored' | 'invalid' | 'stale' | 'full' | 'unreachab
 export interface Registration {
   /** The registered agent (always this agent). */
   readonly agentId: AgentId;
-  /** Its shard. */
+  /** Its rendezvous shard, from 0 to 65535 (`shardId(agentId)`). */
   readonly shard: number;
   /** Addresses registered; empty after an unregistration. */
   readonly addrs: readonly string[];
@@ -358,7 +358,7 @@ export class RendezvousManager {
   }
 
   /**
-   * Rendezvous counters.
+   * Rendezvous counters since the agent started, as holder and as client.
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   stats(): RendezvousStats {
