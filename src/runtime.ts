@@ -30,9 +30,9 @@ export class GossipRuntime {
   /**
    * Stops the runtime by closing the agent's core: every subscription and
    * event stream ends and the socket closes, so `agent.closed` turns true.
-   * Idempotent. Prefer `agent.close()`, which also stops the coordinator and
-   * rendezvous renewals and detaches the agent's logger; this method does
-   * not, until `agent.close()` is called too.
+   * Idempotent. Prefer `agent.close()`: this method neither logs the close
+   * nor detaches a logger given to `AgentBuilder.withLogger`, which keeps
+   * receiving the process's Rust records until `agent.close()` is called too.
    */
   shutdown(): Promise<void> {
     return this.#core.close();
