@@ -132,12 +132,13 @@ export interface RendezvousOptions extends AbortOptions {
 /**
  * What one holder did with a registration or unregistration:
  * - `stored`: it holds the record now;
- * - `invalid`: it refused the record as malformed, wrongly signed or expired;
+ * - `invalid`: it refused the record as malformed, wrongly signed, expired,
+ *   or asking to be kept more than a day;
  * - `stale`: it holds a record of this agent issued at the same time or
  *   later, and kept that one;
  * - `full`: it holds as many records as it keeps, or as many as it keeps
  *   relayed through the peer that asked, and refused this one;
- * - `unreachable`: it did not answer within `timeoutMs` (or could not be dialled).
+ * - `unreachable`: no valid answer within `timeoutMs` (not reachable, or too slow).
  */
 export type HolderOutcome = 'stored' | 'invalid' | 'stale' | 'full' | 'unreachable';
 
