@@ -12,7 +12,7 @@ export function abortError(signal: AbortSignal): AbortError {
   return new AbortError(undefined, { cause: signal.reason });
 }
 
-/** @throws {@link AbortError} when `signal` has already aborted */
+/** @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `signal` has already aborted */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortError(signal);
 }
@@ -41,7 +41,7 @@ export function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined):
 /**
  * Resolves a call's `timeoutMs` option: `defaultMs` when omitted, else an
  * integer from 1 to `maxMs`.
- * @throws {@link InvalidConfigError} (field `timeoutMs`) otherwise
+ * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `timeoutMs`) otherwise
  */
 export function checkTimeoutMs(timeoutMs: unknown, defaultMs: number, maxMs: number): number {
   if (timeoutMs === undefined) return defaultMs;

@@ -23,7 +23,7 @@ const SOCKET_ADDR = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/;
  * @param what - how the message names it, e.g. `"bind address"`
  * @param allowPortZero - port 0 ("any free port") only makes sense for binding
  * @returns `addr`, unchanged
- * @throws {@link BadAddressError} when it does not match
+ * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when it does not match
  */
 export function checkSocketAddress(addr: unknown, what: string, allowPortZero: boolean): string {
   const lowest = allowPortZero ? 0 : 1;
@@ -56,7 +56,7 @@ const HOST_PORT = /^([^:[\]]+):(\d{1,5})$/;
  * are resolved later, by {@link resolvePeerAddresses}.
  *
  * @returns `addr`, unchanged
- * @throws {@link BadAddressError} naming the value when it is neither
+ * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) naming the value when it is neither
  */
 export function checkPeerAddress(addr: unknown, what: string): string {
   if (typeof addr === 'string') {
@@ -82,7 +82,7 @@ export function checkPeerAddress(addr: unknown, what: string): string {
  * Resolves the host names among `addrs` (checked by {@link checkPeerAddress})
  * to every address they name, keeping literal addresses as they are.
  *
- * @throws {@link BadAddressError} naming the entry whose name does not resolve
+ * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) naming the entry whose name does not resolve
  */
 export async function resolvePeerAddresses(addrs: readonly string[], what: string): Promise<string[]> {
   const out: string[] = [];

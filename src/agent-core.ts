@@ -35,7 +35,7 @@ export class AgentCore {
 
   /**
    * The native agent, for a call about to be made.
-   * @throws {@link ClosedError} once close() has been called
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once close() has been called
    */
   use(): NativeAgent {
     if (this.#closing) throw new ClosedError();

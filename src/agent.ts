@@ -130,7 +130,7 @@ export class Agent implements AsyncDisposable {
    * wildcard stays `0.0.0.0:port`). Same as `agent.transport.listenAddrs`.
    * To tell another machine where to reach this agent, use
    * {@link Agent.advertisedAddrs}.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   get listenAddrs(): string[] {
     return this.transport.listenAddrs;
@@ -143,7 +143,7 @@ export class Agent implements AsyncDisposable {
    * observe it at. Every signed record it makes carries this list; hand one
    * to other agents as a bootstrap peer. Same as
    * `agent.transport.advertisedAddrs`, which details the rules.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   get advertisedAddrs(): string[] {
     return this.transport.advertisedAddrs;
@@ -161,10 +161,14 @@ export class Agent implements AsyncDisposable {
    * Aborting stops the wait; the native join cannot be cancelled and may
    * still complete in the background.
    *
-   * @throws {@link JoinFailedError} when no bootstrap peer completed the join
-   * @throws {@link BadAddressError} when a bootstrap peer cannot be dialled
-   * @throws {@link AbortError} when `options.signal` aborts first
-   * @throws {@link ClosedError} once the agent is closed
+   * Once joined, the agent starts its presence beacons and, with the
+   * config's `coordinator` set, its coordinator adverts.
+   *
+   * @param options - `signal` stops waiting for the join
+   * @throws {@link JoinFailedError} (`ERR_X0X_JOIN_FAILED`) when no bootstrap peer completed the join
+   * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when a bootstrap peer cannot be dialled
+   * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async joinNetwork(options: AbortOptions = {}): Promise<void> {
     this.#core.use();
@@ -193,9 +197,9 @@ export class Agent implements AsyncDisposable {
    *
    * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
    * @param options - aborting `signal` ends the subscription, also after this call resolved
-   * @throws {@link InvalidTopicError} when the topic is empty or too long
-   * @throws {@link AbortError} when `options.signal` has aborted
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
+   * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` has aborted
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   subscribe(topic: string, options: AbortOptions = {}): Promise<Subscription> {
     return this.pubsub.subscribe(topic, options);
@@ -207,12 +211,14 @@ export class Agent implements AsyncDisposable {
    *
    * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
    * @param data - the payload; strings are UTF-8 encoded; at most `MAX_PAYLOAD_BYTES` bytes
+   * @param options - `signal` gives up while backpressure still holds the message back; once
+   *   sent, aborting does not recall it
    * @returns the message id (BLAKE3, 64 lowercase hex characters), as subscribers see it in `Message.id`
-   * @throws {@link InvalidTopicError} when the topic is empty or too long
-   * @throws {@link PayloadTooLargeError} when the payload exceeds `MAX_PAYLOAD_BYTES`
+   * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
+   * @throws {@link PayloadTooLargeError} (`ERR_X0X_PAYLOAD_TOO_LARGE`) when the payload exceeds `MAX_PAYLOAD_BYTES`
    * @throws TypeError when `data` is neither a `Uint8Array` nor a string
-   * @throws {@link ClosedError} once the agent is closed
-   * @throws {@link AbortError} when `options.signal` aborted before the message was sent
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
+   * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborted before the message was sent
    */
   publish(topic: string, data: Uint8Array | string, options?: AbortOptions): Promise<string> {
     return this.pubsub.publish(topic, data, options);
@@ -220,7 +226,7 @@ export class Agent implements AsyncDisposable {
 
   /**
    * Peers with an open connection right now. Same as `agent.transport.connectedPeers()`.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   connectedPeers(): Promise<ConnectedPeer[]> {
     return this.transport.connectedPeers();
@@ -228,7 +234,7 @@ export class Agent implements AsyncDisposable {
 
   /**
    * Counters of the publish/subscribe layer.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   pubsubStats(): PubSubStats {
     return this.pubsub.stats();
@@ -251,7 +257,7 @@ export class Agent implements AsyncDisposable {
    *   res.end(await agent.metrics());
    * }).listen(9464, '127.0.0.1');
    * ```
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async metrics(): Promise<string> {
     return formatExposition(await collectAgentMetricFamilies(this));
@@ -317,9 +323,19 @@ export class AgentBuilder {
   #built = false;
 
   /**
+   * A builder with every default: a fresh keypair, bound to `127.0.0.1:0`,
+   * no bootstrap peers, `GossipConfig.DEFAULTS`. Same as `Agent.builder()`.
+   */
+  // Written out only to carry that comment into the API reference.
+  constructor() {}
+
+  /**
    * Uses this keypair as the agent's identity (replaces an earlier
    * {@link AgentBuilder.withKeyFile}). Without either, a fresh keypair is
    * generated and the agent id changes on every start.
+   * @param keypair - from {@link AgentKeypair.generate} or {@link AgentKeypair.fromBytes}
+   * @throws TypeError when `keypair` is not an `AgentKeypair`
+   * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withKeypair(keypair: AgentKeypair): this {
     this.#assertUnbuilt();
@@ -336,7 +352,10 @@ export class AgentBuilder {
    * file is an error, never overwritten. Replaces an earlier
    * {@link AgentBuilder.withKeypair}.
    *
-   * @param path - file path; its directory must exist
+   * @param path - file path; its directory must exist. Nothing is read or
+   *   written until `build()`, which reports a bad file as `KeyFileError`.
+   * @throws TypeError when `path` is not a non-empty string
+   * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withKeyFile(path: string): this {
     this.#assertUnbuilt();
@@ -351,7 +370,8 @@ export class AgentBuilder {
    * The local address to bind the QUIC endpoint to. Port 0 picks a free port.
    * @param addr - `"ip:port"` or `"[ipv6]:port"`
    * @defaultValue `"127.0.0.1:0"`
-   * @throws {@link BadAddressError} when `addr` is not a literal `ip:port`
+   * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when `addr` is not a literal `ip:port`
+   * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withBindAddress(addr: string): this {
     this.#assertUnbuilt();
@@ -364,8 +384,10 @@ export class AgentBuilder {
    * Host names are resolved at each join, to every address they have.
    * @param addrs - each `"ip:port"`, `"[ipv6]:port"` or `"host.name:port"`, port 1 to 65535
    * @defaultValue `[]` (this agent starts a new network)
-   * @throws {@link BadAddressError} when an entry is none of these (its `address` names it);
+   * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when an entry is none of these (its `address` names it);
    *   a name that does not resolve fails `joinNetwork()` the same way
+   * @throws TypeError when `addrs` is not an array
+   * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withBootstrapPeers(addrs: readonly string[]): this {
     this.#assertUnbuilt();
@@ -384,7 +406,10 @@ export class AgentBuilder {
    * @param addrs - each a literal `"ip:port"` another machine can dial: no
    *   wildcard host, port 1 to 65535; at most 16
    * @defaultValue `[]` (found from the bind address, interfaces and peers)
-   * @throws {@link BadAddressError} when an entry is not such an address (its `address` names it)
+   * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when an entry is not such an address (its `address` names it)
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `announceAddrs`) when more than 16 are given
+   * @throws TypeError when `addrs` is not an array
+   * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withAnnounceAddrs(addrs: readonly string[]): this {
     this.#assertUnbuilt();
@@ -417,7 +442,8 @@ export class AgentBuilder {
    * user's router, which an application should only do when asked to.
    * @param on - `true` to ask the router
    * @defaultValue `false`
-   * @throws {@link InvalidConfigError} when `on` is not a boolean
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `upnp`) when `on` is not a boolean
+   * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withUpnp(on: boolean): this {
     this.#assertUnbuilt();
@@ -429,9 +455,13 @@ export class AgentBuilder {
   }
 
   /**
-   * Gossip settings: a {@link GossipConfig} or the fields to change from the defaults.
+   * Gossip settings: a {@link GossipConfig} or the fields to change from the
+   * defaults. Replaces an earlier config whole; fields are not merged.
+   * @param config - a `GossipConfig`, or its fields as `new GossipConfig()` takes them
    * @defaultValue `GossipConfig.DEFAULTS`
-   * @throws {@link InvalidConfigError} on an unknown field or a value out of range
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) on an unknown field or a value out of
+   *   range (its `field` names it)
+   * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withConfig(config: GossipConfig | Partial<GossipConfigInput>): this {
     this.#assertUnbuilt();
@@ -442,8 +472,11 @@ export class AgentBuilder {
   /**
    * Directory where the agent persists its bootstrap cache (peers seen
    * before), so a restart can rejoin without the original seeds.
+   * @param dir - a directory path; checked when the agent starts, not here
    * @defaultValue none: the cache lives in memory only
-   * @throws {@link InvalidConfigError} when `dir` is an empty string
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `dataDir`) when `dir` is an empty string
+   * @throws TypeError when `dir` is not a string
+   * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withDataDir(dir: string): this {
     this.#assertUnbuilt();
@@ -462,7 +495,12 @@ export class AgentBuilder {
    * up to `options.level`. Rust records are process-wide: with several
    * agents in one process, each logger gets the Rust records of all of
    * them. Without a logger and with `DEBUG` off, no record is made at all.
+   * @param logger - called synchronously with each {@link LogRecord}; what it throws is ignored
+   * @param options - `level`: the most verbose level `logger` receives, for the TypeScript
+   *   and the Rust records alike (default `debug`); `debug` output is not filtered by it
    * @defaultValue none: records go to `debug` only, which is silent unless `DEBUG` names them
+   * @throws TypeError when `logger` is not a function or `options.level` is not a {@link LogLevel}
+   * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withLogger(logger: Logger, options: LoggerOptions = {}): this {
     this.#assertUnbuilt();
@@ -480,10 +518,11 @@ export class AgentBuilder {
    * Creates the agent: resolves the keypair, binds the socket and starts the
    * gossip runtime. Can be called once per builder.
    *
-   * @throws {@link KeyFileError} when the key file cannot be read or written
-   * @throws {@link BadAddressError} when the bind address cannot be bound
-   * @throws {@link NativeMissingError} when the addon cannot be loaded
-   * @throws Error when `build()` was already called on this builder
+   * @throws {@link KeyFileError} (`ERR_X0X_KEY_FILE`) when the key file cannot be read or written
+   * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when the bind address cannot be bound
+   * @throws {@link NativeMissingError} (`ERR_X0X_NATIVE_MISSING`) when the addon cannot be loaded
+   * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) when `build()` was already called on
+   *   this builder (also when that first call failed: build a new builder)
    */
   async build(): Promise<Agent> {
     this.#assertUnbuilt();

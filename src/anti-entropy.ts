@@ -17,11 +17,12 @@
 
 import type { AgentCore } from './agent-core.js';
 import { callNative, callNativeSync } from './errors.js';
+import type { AgentId } from './identity.js';
 
 /** One peer's part of a reconciliation round. */
 export interface PeerReconciliation {
-  /** The peer's agent id, hex. */
-  readonly peerId: string;
+  /** The peer's agent id. */
+  readonly peerId: AgentId;
   /** Difference estimated before reconciling (from a 1 KB sketch), summed over shared topics. */
   readonly estimatedDifference: number;
   /** Exact number of ids held by only one side, summed over shared topics. */
@@ -71,7 +72,11 @@ export interface AntiEntropyStats {
   readonly malformedFrames: number;
   /** Sessions abandoned because a peer did not answer or broke the protocol. */
   readonly failedSessions: number;
-  /** Messages held for peers. */
+  /**
+   * Messages held now to answer peers' reconciliations (a gauge, not a
+   * total): at most `messageCacheSize` and 64 MiB of envelopes, each for
+   * `messageCacheTtl`, oldest evicted first.
+   */
   readonly storeSize: number;
 }
 
@@ -102,7 +107,7 @@ export class AntiEntropyManager {
    * const { messagesRecovered, peers } = await agent.antiEntropy.reconcile();
    * console.log(`recovered ${messagesRecovered}; first peer: ${peers[0]?.peerId}`);
    * ```
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async reconcile(): Promise<ReconciliationStats> {
     const native = this.#core.use();
@@ -111,7 +116,7 @@ export class AntiEntropyManager {
 
   /**
    * Totals since the agent started.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   stats(): AntiEntropyStats {
     const native = this.#core.use();

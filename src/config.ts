@@ -132,6 +132,10 @@ export interface GossipConfigFields {
  * presence group key also as raw bytes.
  */
 export type GossipConfigInput = Omit<GossipConfigFields, 'presenceGroupKey'> & {
+  /**
+   * {@inheritDoc GossipConfigFields.presenceGroupKey}
+   * @defaultValue null (beacons in the clear)
+   */
   readonly presenceGroupKey: string | Uint8Array | null;
 };
 
@@ -259,7 +263,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * ```ts
  * const config = new GossipConfig({ probeInterval: 500 });
  * config.activeViewSize; // 10
- * JSON.stringify(config); // all ten fields
+ * JSON.stringify(config); // every field, defaults included
  * ```
  */
 export class GossipConfig implements GossipConfigFields {
@@ -300,8 +304,11 @@ export class GossipConfig implements GossipConfigFields {
   readonly presenceGroupKey: string | null;
 
   /**
+   * Validates `fields` and fills in the defaults of the rest. The result is
+   * frozen: make a new config to change a field.
+   *
    * @param fields - fields to override; omitted or `undefined` fields keep their default
-   * @throws {@link InvalidConfigError} when `fields` is not a plain object, has
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `fields` is not a plain object, has
    *   an unknown key, or holds a value that is not an integer in range
    */
   constructor(fields: Partial<GossipConfigInput> = {}) {
@@ -346,7 +353,7 @@ export class GossipConfig implements GossipConfigFields {
    * object (e.g. one field of a larger config file).
    *
    * @param json - a JSON string or a plain object
-   * @throws {@link InvalidConfigError} when the text is not JSON, or on any
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when the text is not JSON, or on any
    *   error the constructor reports
    */
   static fromJSON(json: unknown): GossipConfig {
@@ -362,7 +369,12 @@ export class GossipConfig implements GossipConfigFields {
     return new GossipConfig(value as Partial<GossipConfigInput>);
   }
 
-  /** All fields as a plain object; `JSON.stringify` uses this. */
+  /**
+   * All fields as a plain object; `JSON.stringify` uses this, and
+   * {@link GossipConfig.fromJSON} reads it back. It includes
+   * `presenceGroupKey` in hex, so a serialised config with a key is a secret
+   * (so is `util.inspect(config)`): redact the field before logging one.
+   */
   toJSON(): GossipConfigFields {
     const out = {} as Record<GossipConfigField, unknown>;
     for (const field of FIELDS) out[field] = this[field];

@@ -63,6 +63,10 @@ function toAdvert(a: NativeCoordinatorAdvert): CoordinatorAdvert {
  * Re-checks an advert's signature from its fields alone: `publicKey` must
  * hash to `peerId` and have signed `addrs`, `timestamp` and `expiresAt`.
  * Changing any field makes it fail. (Expiry is not checked here.)
+ *
+ * @param advert - an advert, e.g. from `getCoordinators()` or received elsewhere
+ * @returns `true` when the signature verifies; `false` otherwise, also for
+ *   fields of the wrong type (it never throws for a bad advert)
  */
 export function verifyCoordinatorAdvert(advert: CoordinatorAdvert): boolean {
   const { verifyCoordinatorAdvert: verify } = loadBinding();
@@ -120,7 +124,7 @@ export class CoordinatorManager {
    * re-advertises).
    *
    * @returns the advert as published
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async advertiseAsCoordinator(): Promise<CoordinatorAdvert> {
     this.#core.use();
@@ -129,7 +133,9 @@ export class CoordinatorManager {
 
   /**
    * The coordinators whose adverts are verified and unexpired, newest advert
-   * per coordinator, by id (this agent included, if it advertises).
+   * per coordinator, by id (this agent included, if it advertises). Works
+   * after close too (the list as it was), unlike the calls that throw
+   * `ClosedError`.
    */
   getCoordinators(): CoordinatorAdvert[] {
     return this.#native.list().map(toAdvert);

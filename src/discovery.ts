@@ -112,12 +112,14 @@ export class DiscoveryManager {
    * Aborting stops the wait at once; the query itself dies on its own when
    * its lifetime (`timeoutMs`) ends.
    *
+   * @param agentId - the agent to find, 64 lowercase hex characters
+   * @param options - `timeoutMs` bounds the wait, `signal` gives up early
    * @returns the agent's addresses, verified against its own signature, or
    *   `null` when no answer came within `timeoutMs`
    * @throws TypeError when `agentId` is not a 64-character hex id
-   * @throws {@link InvalidConfigError} when `timeoutMs` is out of range
-   * @throws {@link AbortError} when `options.signal` aborts first
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `timeoutMs` is out of range
+   * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    * @example
    * ```ts
    * const found = await agent.discovery.findAgent(friendId, { timeoutMs: 5000 });
@@ -138,7 +140,7 @@ export class DiscoveryManager {
 
   /**
    * Makes this agent answer FOAF queries for itself (the default after start).
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   advertiseSelf(): void {
     const native = this.#core.use();
@@ -148,7 +150,7 @@ export class DiscoveryManager {
   /**
    * Stops answering FOAF queries for this agent: searches for it then find
    * nothing. It still relays other agents' queries and answers.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   stopAdvertising(): void {
     const native = this.#core.use();
@@ -156,8 +158,9 @@ export class DiscoveryManager {
   }
 
   /**
-   * FOAF counters.
-   * @throws {@link ClosedError} once the agent is closed
+   * FOAF counters since the agent started: queries started, handled and
+   * forwarded, answers, and what was dropped and why.
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   stats(): DiscoveryStats {
     const native = this.#core.use();

@@ -56,6 +56,9 @@ export class X0xError extends Error {
   readonly code: X0xErrorCode;
 
   /**
+   * For x0x's own subclasses; an application that wraps an x0x failure
+   * should rethrow it (or set it as `cause`) rather than make a new one.
+   *
    * @param code - the stable code, see {@link X0xErrorCode}
    * @param message - human-readable detail, without the code prefix
    * @param options - standard `ErrorOptions`; `cause` keeps the underlying error
@@ -81,6 +84,9 @@ export class InvalidConfigError extends X0xError {
   readonly field: string | undefined;
 
   /**
+   * Made by x0x's validation; public so tests and wrappers can make one
+   * that `isX0xError` and `instanceof` recognise.
+   *
    * @param message - names the field, the value and the allowed range
    * @param options - `field` names the option; `cause` keeps a parse error
    */
@@ -98,7 +104,12 @@ export class InvalidConfigError extends X0xError {
 export class ClosedError extends X0xError {
   declare readonly code: 'ERR_X0X_CLOSED';
 
-  /** @param message - what was closed; defaults to `"agent is closed"` */
+  /**
+   * Made by every call on a closed agent or stream.
+   *
+   * @param message - what was closed; defaults to `"agent is closed"`
+   * @param options - standard `ErrorOptions`
+   */
   constructor(message = 'agent is closed', options?: ErrorOptions) {
     super('ERR_X0X_CLOSED', message, options);
     this.name = 'ClosedError';
@@ -114,6 +125,8 @@ export class PayloadTooLargeError extends X0xError {
   readonly limit: number | undefined;
 
   /**
+   * Made by `publish` and by the native side when a payload is too big.
+   *
    * @param message - human-readable detail
    * @param options - `size` and `limit` in bytes when known
    */
@@ -135,6 +148,13 @@ export class PayloadTooLargeError extends X0xError {
 export class InvalidTopicError extends X0xError {
   declare readonly code: 'ERR_X0X_INVALID_TOPIC';
 
+  /**
+   * Made by every call that takes a topic (checked in TypeScript, and again
+   * by the native side).
+   *
+   * @param message - names the rule the topic broke
+   * @param options - standard `ErrorOptions`; `cause` keeps the underlying error
+   */
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_X0X_INVALID_TOPIC', message, options);
     this.name = 'InvalidTopicError';
@@ -150,6 +170,12 @@ export class BadAddressError extends X0xError {
   /** The value at fault, as given (e.g. `"nosuch.invalid:5483"`), when the check was made in TypeScript. */
   readonly address?: string;
 
+  /**
+   * Made by address checks (TypeScript) and by failed binds and dials (native).
+   *
+   * @param message - the address and what is wrong with it
+   * @param options - `address` is the value at fault; `cause` keeps a resolver error
+   */
   constructor(message: string, options?: ErrorOptions & { readonly address?: string }) {
     super('ERR_X0X_BAD_ADDRESS', message, options);
     this.name = 'BadAddressError';
@@ -161,6 +187,12 @@ export class BadAddressError extends X0xError {
 export class JoinFailedError extends X0xError {
   declare readonly code: 'ERR_X0X_JOIN_FAILED';
 
+  /**
+   * Made by `joinNetwork()` when no bootstrap peer completed the join.
+   *
+   * @param message - what was tried and why it failed
+   * @param options - standard `ErrorOptions`; `cause` keeps the underlying error
+   */
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_X0X_JOIN_FAILED', message, options);
     this.name = 'JoinFailedError';
@@ -171,6 +203,12 @@ export class JoinFailedError extends X0xError {
 export class KeyFileError extends X0xError {
   declare readonly code: 'ERR_X0X_KEY_FILE';
 
+  /**
+   * Made when a key file cannot be read, written or decoded.
+   *
+   * @param message - the path and the failure
+   * @param options - standard `ErrorOptions`; `cause` keeps the underlying error
+   */
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_X0X_KEY_FILE', message, options);
     this.name = 'KeyFileError';
@@ -181,6 +219,12 @@ export class KeyFileError extends X0xError {
 export class BadKeyError extends X0xError {
   declare readonly code: 'ERR_X0X_BAD_KEY';
 
+  /**
+   * Made when bytes do not decode to an ML-DSA-65 keypair.
+   *
+   * @param message - what is wrong with the bytes
+   * @param options - standard `ErrorOptions`; `cause` keeps the underlying error
+   */
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_X0X_BAD_KEY', message, options);
     this.name = 'BadKeyError';
@@ -195,6 +239,12 @@ export class BadKeyError extends X0xError {
 export class AbortError extends X0xError {
   declare readonly code: 'ERR_X0X_ABORTED';
 
+  /**
+   * Made when an `AbortSignal` fires; `cause` should be the signal's `reason`.
+   *
+   * @param message - what was aborted; defaults to `"the operation was aborted"`
+   * @param options - standard `ErrorOptions`; `cause` keeps the underlying error
+   */
   constructor(message = 'the operation was aborted', options?: ErrorOptions) {
     super('ERR_X0X_ABORTED', message, options);
     this.name = 'AbortError';
@@ -209,6 +259,12 @@ export class AbortError extends X0xError {
 export class NativeMissingError extends X0xError {
   declare readonly code: 'ERR_X0X_NATIVE_MISSING';
 
+  /**
+   * Made by the loader when no addon for this platform loads.
+   *
+   * @param message - the paths tried and the fix
+   * @param options - standard `ErrorOptions`; `cause` keeps the underlying error
+   */
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_X0X_NATIVE_MISSING', message, options);
     this.name = 'NativeMissingError';
@@ -224,6 +280,12 @@ export class NativeMissingError extends X0xError {
 export class RendezvousError extends X0xError {
   declare readonly code: 'ERR_X0X_RENDEZVOUS';
 
+  /**
+   * Made by rendezvous `register`/`unregister` when they are refused.
+   *
+   * @param message - why, holder by holder when holders answered
+   * @param options - standard `ErrorOptions`; `cause` keeps the underlying error
+   */
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_X0X_RENDEZVOUS', message, options);
     this.name = 'RendezvousError';
@@ -238,6 +300,12 @@ export class RendezvousError extends X0xError {
 export class AlreadyBuiltError extends X0xError {
   declare readonly code: 'ERR_X0X_ALREADY_BUILT';
 
+  /**
+   * Made by an `AgentBuilder` used after its `build()`.
+   *
+   * @param message - defaults to one that says to call `Agent.builder()` again
+   * @param options - standard `ErrorOptions`; `cause` keeps the underlying error
+   */
   constructor(message = 'this AgentBuilder was already built; call Agent.builder() for another agent', options?: ErrorOptions) {
     super('ERR_X0X_ALREADY_BUILT', message, options);
     this.name = 'AlreadyBuiltError';
@@ -256,6 +324,8 @@ export class PeerDependencyMissingError extends X0xError {
   readonly dependency: string;
 
   /**
+   * Made when an optional entry point is loaded without its peer dependency.
+   *
    * @param dependency - the package name
    * @param message - names the entry point and the fix
    * @param options - `cause` keeps the resolver's error
@@ -275,6 +345,12 @@ export class PeerDependencyMissingError extends X0xError {
 export class NetworkError extends X0xError {
   declare readonly code: 'ERR_X0X_NETWORK';
 
+  /**
+   * Made from a native failure that has no code of its own.
+   *
+   * @param message - the native message, unchanged
+   * @param options - standard `ErrorOptions`; `cause` keeps the underlying error
+   */
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_X0X_NETWORK', message, options);
     this.name = 'NetworkError';
@@ -291,6 +367,12 @@ export class NetworkError extends X0xError {
 export class InternalError extends X0xError {
   declare readonly code: 'ERR_X0X_INTERNAL';
 
+  /**
+   * Made when native code panicked.
+   *
+   * @param message - the panic message
+   * @param options - standard `ErrorOptions`; `cause` keeps the underlying error
+   */
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_X0X_INTERNAL', message, options);
     this.name = 'InternalError';
@@ -299,6 +381,10 @@ export class InternalError extends X0xError {
 
 /**
  * True when `err` is an {@link X0xError}, optionally with the given code.
+ * Works across the ESM and CommonJS entry points, which share one class.
+ *
+ * @param err - a caught value
+ * @param code - when given, `err.code` must also equal it
  *
  * @example
  * ```ts

@@ -19,6 +19,7 @@
  * ```
  */
 export interface LaggedEvent {
+  /** Tells it from the stream's own events, whose `type` is never `'lagged'`. */
   readonly type: 'lagged';
   /** How many events were dropped. */
   readonly missed: number;

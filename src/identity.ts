@@ -17,7 +17,12 @@ export type AgentId = string;
 
 const AGENT_ID = /^[0-9a-f]{64}$/;
 
-/** True when `value` is a well-formed {@link AgentId} (64 lowercase hex characters). */
+/**
+ * True when `value` is a well-formed {@link AgentId} (64 lowercase hex
+ * characters). It checks the form only: any such string names some
+ * possible agent, online or not.
+ * @param value - anything, e.g. user input or a field of a parsed message
+ */
 export function isAgentId(value: unknown): value is AgentId {
   return typeof value === 'string' && AGENT_ID.test(value);
 }
@@ -64,7 +69,7 @@ export class AgentKeypair {
 
   /**
    * Creates a fresh random keypair.
-   * @throws {@link NativeMissingError} when the addon cannot be loaded
+   * @throws {@link NativeMissingError} (`ERR_X0X_NATIVE_MISSING`) when the addon cannot be loaded
    */
   static generate(): AgentKeypair {
     return new AgentKeypair(callNativeSync(() => loadBinding().NativeKeypair.generate()));
@@ -73,7 +78,9 @@ export class AgentKeypair {
   /**
    * Reads a keypair written by {@link AgentKeypair.save}.
    * @param path - file path
-   * @throws {@link KeyFileError} when the file is missing, unreadable or corrupt
+   * @throws {@link KeyFileError} (`ERR_X0X_KEY_FILE`) when the file is missing, unreadable or corrupt
+   * @throws TypeError when `path` is not a non-empty string
+   * @throws {@link NativeMissingError} (`ERR_X0X_NATIVE_MISSING`) when the addon cannot be loaded
    */
   static load(path: string): AgentKeypair {
     assertPath(path, 'load');
@@ -83,7 +90,9 @@ export class AgentKeypair {
   /**
    * Rebuilds a keypair from the output of {@link AgentKeypair.toBytes}.
    * @param bytes - the serialised keypair
-   * @throws {@link BadKeyError} when the bytes do not decode to a keypair
+   * @throws {@link BadKeyError} (`ERR_X0X_BAD_KEY`) when the bytes do not decode to a keypair
+   * @throws TypeError when `bytes` is not a `Uint8Array`
+   * @throws {@link NativeMissingError} (`ERR_X0X_NATIVE_MISSING`) when the addon cannot be loaded
    */
   static fromBytes(bytes: Uint8Array): AgentKeypair {
     if (!(bytes instanceof Uint8Array)) {
@@ -98,25 +107,33 @@ export class AgentKeypair {
    * Writes the keypair (including the secret key) to `path`, readable by the
    * owner only (mode 0600).
    * @param path - file path; the parent directory must exist
-   * @throws {@link KeyFileError} when the file cannot be written
+   * @throws {@link KeyFileError} (`ERR_X0X_KEY_FILE`) when the file cannot be written
+   * @throws TypeError when `path` is not a non-empty string
    */
   save(path: string): void {
     assertPath(path, 'save');
     callNativeSync(() => this.#native.save(path));
   }
 
-  /** This keypair's agent id. */
+  /** This keypair's agent id, derived from the public key (read once, then cached). */
   get agentId(): AgentId {
     this.#agentId ??= this.#native.agentId;
     return this.#agentId;
   }
 
-  /** The ML-DSA-65 public key; a fresh copy on every read, so callers may mutate it. */
+  /**
+   * The ML-DSA-65 public key (1,952 bytes); a fresh copy on every read, so
+   * callers may mutate it.
+   */
   get publicKey(): Uint8Array {
     return new Uint8Array(this.#native.publicKey);
   }
 
-  /** The serialised keypair, secret key included; accepted by {@link AgentKeypair.fromBytes}. */
+  /**
+   * The serialised keypair, secret key included; accepted by
+   * {@link AgentKeypair.fromBytes}. A fresh buffer on every call: zero it
+   * when done if the process's memory matters.
+   */
   toBytes(): Uint8Array {
     return toUint8Array(callNativeSync(() => this.#native.toBytes()));
   }

@@ -28,7 +28,7 @@
  * await Promise.all([seed.close(), peer.close()]);
  * ```
  *
- * @packageDocumentation
+ * @module @x0x/node
  */
 
 import './polyfills.js';

@@ -23,7 +23,7 @@ export interface KeyFileResult {
  * 0600) when the file does not exist. A corrupt file is an error, never
  * overwritten.
  *
- * @throws {@link KeyFileError} when the file cannot be read, written or decoded
+ * @throws {@link KeyFileError} (`ERR_X0X_KEY_FILE`) when the file cannot be read, written or decoded
  */
 export async function loadOrCreateKeyFile(path: string): Promise<KeyFileResult> {
   if (await fileExists(path)) return { keypair: AgentKeypair.load(path), created: false };

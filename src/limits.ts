@@ -11,8 +11,15 @@ import { loadBinding } from './native.js';
 
 const binding = loadBinding();
 
-/** Largest payload `Agent.publish()` accepts, in bytes. */
+/**
+ * Largest payload `Agent.publish()` accepts, in bytes (1 MiB, 1048576, in
+ * this version). Larger ones fail with `PayloadTooLargeError` before
+ * anything is sent; received ones are dropped and counted.
+ */
 export const MAX_PAYLOAD_BYTES: number = binding.MAX_PAYLOAD_BYTES;
 
-/** Longest topic accepted, in UTF-8 bytes. */
+/**
+ * Longest topic accepted, in UTF-8 bytes (256 in this version). Longer
+ * ones fail with `InvalidTopicError`.
+ */
 export const MAX_TOPIC_BYTES: number = binding.MAX_TOPIC_BYTES;

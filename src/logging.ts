@@ -45,7 +45,9 @@ export type LogTarget =
 
 /** One log record, shaped to be handed to pino, winston or a console. */
 export interface LogRecord {
+  /** Severity; a pino logger has a method of this name. */
   readonly level: LogLevel;
+  /** The subsystem that logged it, which is also its `debug` namespace. */
   readonly target: LogTarget;
   /** A short description, without the fields. */
   readonly message: string;
@@ -66,6 +68,8 @@ export interface LogRecord {
  * thread; a logger that throws is ignored, so logging cannot break an
  * agent.
  *
+ * @param record - one record; it may be kept, but it is shared by every
+ *   logger the same Rust record goes to, so do not change it
  * @example
  * ```ts
  * import pino from 'pino';

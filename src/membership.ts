@@ -28,16 +28,36 @@ export type LeaveReason = 'graceful' | 'failed' | 'demoted';
  */
 export type MembershipEvent =
   | LaggedEvent
-  | { readonly type: 'peer-joined'; readonly peer: PeerInfo; readonly at: number }
-  | { readonly type: 'peer-suspected'; readonly peer: PeerInfo; readonly at: number }
   | {
+      /** The peer entered the active view. */
+      readonly type: 'peer-joined';
+      /** The peer, with the address it is connected at (`addr` is `""` when none is known). */
+      readonly peer: PeerInfo;
+      /** Local clock when the change was seen, ms since the epoch. */
+      readonly at: number;
+    }
+  | {
+      /**
+       * SWIM suspects the active peer: it missed its probes. A `peer-left`
+       * (`failed`) follows unless it answers within `suspectTimeout`.
+       */
+      readonly type: 'peer-suspected';
+      /** The peer, with the address it is connected at (`addr` is `""` when none is known). */
+      readonly peer: PeerInfo;
+      /** Local clock when the change was seen, ms since the epoch. */
+      readonly at: number;
+    }
+  | {
+      /** The peer left the active view; `reason` says why. */
       readonly type: 'peer-left';
+      /** The peer, with the address it was connected at (`addr` is `""` when none was known). */
       readonly peer: PeerInfo;
       /**
        * `graceful`: the peer closed and said goodbye; `failed`: SWIM declared
        * it dead; `demoted`: HyParView moved it to the passive view.
        */
       readonly reason: LeaveReason;
+      /** Local clock when the change was seen, ms since the epoch. */
       readonly at: number;
     };
 
@@ -91,11 +111,14 @@ export class MembershipManager {
    *
    * Aborting stops the wait; the native join cannot be cancelled.
    *
-   * @throws {@link BadAddressError} when an address is malformed or a host
+   * @param bootstrapPeers - each `"ip:port"`, `"[ipv6]:port"` or `"host.name:port"`; an empty
+   *   list resolves at once (this agent is the first node)
+   * @param options - `signal` stops waiting for the join
+   * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when an address is malformed or a host
    *   name cannot be resolved (its `address` names the entry)
-   * @throws {@link JoinFailedError} when no bootstrap peer could be reached
-   * @throws {@link AbortError} when `options.signal` aborts first
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link JoinFailedError} (`ERR_X0X_JOIN_FAILED`) when no bootstrap peer could be reached
+   * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async join(bootstrapPeers: readonly string[], options: AbortOptions = {}): Promise<void> {
     const native = this.#core.use();
@@ -114,7 +137,7 @@ export class MembershipManager {
   /**
    * The active view: peers gossip flows through directly, with their last
    * known addresses.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async activeView(): Promise<PeerInfo[]> {
     const native = this.#core.use();
@@ -123,7 +146,7 @@ export class MembershipManager {
 
   /**
    * The passive view: known peers kept in reserve for healing.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async passiveView(): Promise<PeerInfo[]> {
     const native = this.#core.use();
@@ -134,6 +157,10 @@ export class MembershipManager {
    * Membership events from now on, until the agent closes, the loop is left
    * or `options.signal` aborts.
    *
+   * Each call is its own stream, buffered separately; a reader that falls
+   * behind gets a {@link LaggedEvent} in place of what it lost.
+   *
+   * @param options - aborting `signal` ends the stream
    * @example
    * ```ts
    * for await (const e of agent.membership.events()) {
@@ -141,7 +168,7 @@ export class MembershipManager {
    *   if (e.type === 'lagged') console.warn(`missed ${e.missed} events`);
    * }
    * ```
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   events(options: AbortOptions = {}): AsyncIterableIterator<MembershipEvent> {
     const native = this.#core.use();
@@ -155,11 +182,13 @@ export class MembershipManager {
    * for them instead of sleeping. Re-checks the view on every `peer-joined`
    * event; pass `AbortSignal.timeout(ms)` to bound the wait.
    *
-   * @param count - integer from 1 to 12 (the largest `activeViewSize`)
+   * @param count - integer from 1 to 12 (the largest `activeViewSize`); a
+   *   count above this agent's own `activeViewSize` can never be reached
+   * @param options - `signal` bounds the wait
    * @returns the active view at that moment
-   * @throws {@link InvalidConfigError} when `count` is out of range
-   * @throws {@link AbortError} when `options.signal` aborts first
-   * @throws {@link ClosedError} when the agent is or gets closed first
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `count` is out of range
+   * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) when the agent is or gets closed first
    * @example
    * ```ts
    * await agent.joinNetwork();
@@ -189,8 +218,9 @@ export class MembershipManager {
   }
 
   /**
-   * View sizes and failure-detection counters.
-   * @throws {@link ClosedError} once the agent is closed
+   * View sizes and failure-detection counters. Unlike the other managers'
+   * `stats()`, this one is asynchronous.
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async stats(): Promise<MembershipStats> {
     const native = this.#core.use();

@@ -17,7 +17,7 @@ const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /**
  * @returns `topic`, unchanged
- * @throws {@link InvalidTopicError} unless `topic` is a non-empty, well-formed
+ * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) unless `topic` is a non-empty, well-formed
  *   string of at most `maxBytes` UTF-8 bytes
  */
 export function checkTopic(topic: unknown, maxBytes: number): string {
@@ -41,7 +41,7 @@ export function checkTopic(topic: unknown, maxBytes: number): string {
  * encoded, byte arrays are wrapped without copying.
  *
  * @throws TypeError when `data` is neither a `Uint8Array` nor a string
- * @throws {@link PayloadTooLargeError} when it is longer than `maxBytes`
+ * @throws {@link PayloadTooLargeError} (`ERR_X0X_PAYLOAD_TOO_LARGE`) when it is longer than `maxBytes`
  */
 export function encodePayload(data: unknown, maxBytes: number): Buffer {
   let buffer: Buffer;

@@ -326,7 +326,7 @@ export function agentMetricFamilies(s: AgentStatsSnapshot): MetricFamily[] {
  * `agent.metrics()` formats, and what `@x0x/node/prom-client` hands to a
  * prom-client registry, so the two never disagree on a name or a value.
  *
- * @throws {@link ClosedError} once the agent is closed
+ * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
  * @internal
  */
 export async function collectAgentMetricFamilies(agent: Agent): Promise<MetricFamily[]> {

@@ -93,7 +93,7 @@ function findLoader(): string {
 /**
  * Loads the addon once and returns it.
  *
- * @throws {@link NativeMissingError} when no addon for this platform can be
+ * @throws {@link NativeMissingError} (`ERR_X0X_NATIVE_MISSING`) when no addon for this platform can be
  *   found or loaded; its message names this target, the targets the package
  *   has prebuilt addons for, and the fix
  */

@@ -43,6 +43,7 @@ import type { NativePresence, NativePresenceEvent } from './native.js';
 
 /** An agent currently online. */
 export interface OnlineAgent {
+  /** The agent's id, as its beacon's signature proves. */
   readonly agentId: AgentId;
   /** Addresses (`"ip:port"`) from its newest beacon. */
   readonly addrs: readonly string[];
@@ -52,7 +53,13 @@ export interface OnlineAgent {
 
 /** An agent came online or went offline. */
 export interface PresenceChange {
+  /**
+   * `agent-online`: a first valid beacon arrived (or one after the agent had
+   * gone offline); `agent-offline`: its newest beacon expired, or it flooded
+   * an offline beacon while closing.
+   */
   readonly type: 'agent-online' | 'agent-offline';
+  /** The agent that came online or went offline. */
   readonly agentId: AgentId;
   /** Local clock, ms since the epoch. */
   readonly at: number;
@@ -148,14 +155,18 @@ export class PresenceManager {
   /**
    * Floods a fresh beacon now (the background task also does, every
    * `presenceBeaconTtl / 2`).
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async broadcastPresence(): Promise<void> {
     this.#core.use();
     await callNative(() => this.#native.broadcast());
   }
 
-  /** Agents whose newest beacon is valid, with addresses and last-seen time, by id. */
+  /**
+   * Agents whose newest beacon is valid, with addresses and last-seen time,
+   * by id. Works after close too (the list as it was, expiring), unlike
+   * the calls that throw `ClosedError`.
+   */
   getOnlineAgents(): OnlineAgent[] {
     return this.#native
       .onlineAgents()
@@ -164,8 +175,10 @@ export class PresenceManager {
 
   /**
    * Presence changes from now on, until the agent closes, the loop is left or
-   * `options.signal` aborts.
+   * `options.signal` aborts. Each call is its own stream; a reader that falls
+   * behind gets a {@link LaggedEvent} in place of what it lost.
    *
+   * @param options - aborting `signal` ends the stream
    * @example
    * ```ts
    * for await (const e of agent.presence.events()) {
@@ -173,7 +186,7 @@ export class PresenceManager {
    *   console.log(e.agentId, e.type === 'agent-online' ? 'is online' : 'went offline');
    * }
    * ```
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   events(options: AbortOptions = {}): AsyncIterableIterator<PresenceEvent> {
     this.#core.use();

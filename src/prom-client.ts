@@ -23,7 +23,7 @@
  * metrics.unregister(); // or agent.close()
  * ```
  *
- * @packageDocumentation
+ * @module @x0x/node/prom-client
  */
 
 import './polyfills.js';
@@ -415,11 +415,13 @@ function checkLabelName(name: string, field: string): void {
  * @param agent - a running agent
  * @param options - the registry (default: prom-client's global one), a name prefix and constant labels
  * @returns the registration; `unregister()` or `using` ends it
- * @throws {@link InvalidConfigError} when the prefix or a label name is invalid, a label name
+ * @throws {@link @x0x/node!InvalidConfigError | InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, its `field` is
+ *   `prefix`, `labels` or `agentLabel`) when the prefix or a label name is invalid, a label name
  *   is one x0x uses, the labels' names differ from those of the agents already in this registry
  *   and prefix, the same labels (and agent) are already registered, or the registry already
  *   holds a metric of one of these names (choose a `prefix`)
- * @throws {@link ClosedError} when the agent is closed
+ * @throws {@link @x0x/node!ClosedError | ClosedError} (`ERR_X0X_CLOSED`) when the agent is or gets closed
+ *   before the registration completes
  * @throws TypeError when `agent` is not an x0x `Agent` or an option has the wrong type
  * @example
  * ```ts

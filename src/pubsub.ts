@@ -87,9 +87,9 @@ export class PubSubManager {
    *
    * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
    * @param options - aborting `signal` ends the subscription, also after this call resolved
-   * @throws {@link InvalidTopicError} when the topic is empty or too long
-   * @throws {@link AbortError} when `options.signal` has aborted
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
+   * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` has aborted
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async subscribe(topic: string, options: AbortOptions = {}): Promise<Subscription> {
     const native = this.#core.use();
@@ -128,15 +128,15 @@ export class PubSubManager {
    *
    * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
    * @param data - the payload; strings are UTF-8 encoded; at most `MAX_PAYLOAD_BYTES` bytes
-   * @returns the message id (BLAKE3, 64 lowercase hex characters), as subscribers see it in `Message.id`
-   * @throws {@link InvalidTopicError} when the topic is empty or too long
-   * @throws {@link PayloadTooLargeError} when the payload exceeds `MAX_PAYLOAD_BYTES`
-   * @throws TypeError when `data` is neither a `Uint8Array` nor a string
-   * @throws {@link ClosedError} once the agent is closed
    * @param options - `signal` gives up while the publish is still held back
    *   by backpressure (the outbound backlog has not drained): the message is
    *   then never sent. Once sent, aborting does not recall it.
-   * @throws {@link AbortError} when `options.signal` aborted before the message was sent
+   * @returns the message id (BLAKE3, 64 lowercase hex characters), as subscribers see it in `Message.id`
+   * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
+   * @throws {@link PayloadTooLargeError} (`ERR_X0X_PAYLOAD_TOO_LARGE`) when the payload exceeds `MAX_PAYLOAD_BYTES`
+   * @throws TypeError when `data` is neither a `Uint8Array` nor a string
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
+   * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborted before the message was sent
    */
   async publish(topic: string, data: Uint8Array | string, options: AbortOptions = {}): Promise<string> {
     const { signal } = options;
@@ -170,11 +170,13 @@ export class PubSubManager {
    *
    * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
    * @param count - an integer from 1 to {@link MAX_TOPIC_PEERS_WAIT}
+   * @param options - `signal` bounds the wait (e.g. `AbortSignal.timeout(ms)`); without one it
+   *   may wait as long as the agent is open
    * @returns the agent ids of the subscribed peers (at least `count`)
-   * @throws {@link InvalidConfigError} (field `count`) when `count` is out of range
-   * @throws {@link InvalidTopicError} when the topic is empty or too long
-   * @throws {@link AbortError} when `options.signal` aborts first
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `count`) when `count` is out of range
+   * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
+   * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async waitForTopicPeers(topic: string, count: number, options: AbortOptions = {}): Promise<AgentId[]> {
     const native = this.#core.use();
@@ -201,7 +203,9 @@ export class PubSubManager {
   /**
    * Ends every subscription of this agent to `topic`. Resolves once their
    * loops have ended; a topic with no subscription is a no-op.
-   * @throws {@link ClosedError} once the agent is closed
+   * @param topic - the topic as given to `subscribe()`; not validated, since
+   *   an invalid topic has no subscription to end
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async unsubscribe(topic: string): Promise<void> {
     this.#core.use();
@@ -211,7 +215,7 @@ export class PubSubManager {
 
   /**
    * Counters of the publish/subscribe layer.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   stats(): PubSubStats {
     const native = this.#core.use();

@@ -19,7 +19,22 @@ import type { NativeCoordinatorStats } from './native.js';
 /** Record kinds; one byte on the wire, signed with the record. */
 export const RecordKind = Object.freeze({ presence: 1, coordinator: 2 });
 
-/** Why a record was rejected (`full`: a new signer while the book is full). */
+/**
+ * Why a signed record (a coordinator advert) was rejected, as the core
+ * counts it:
+ * - `malformed`: truncated, of another format version, of inconsistent
+ *   length, or expiring before its own timestamp;
+ * - `wrong-kind`: a record of another kind than the list keeps;
+ * - `signer-mismatch`: the public key does not hash to the claimed signer id;
+ * - `bad-signature`: the signature does not verify (a tampered field or the wrong key);
+ * - `expired`: its expiry is not in the future;
+ * - `from-future`: its timestamp is more than 60 s ahead of this agent's clock;
+ * - `replayed`: not newer than the last record accepted from the same signer;
+ * - `too-long`: it asks to be kept longer than its kind allows (a week for
+ *   coordinator adverts), which would let one record hold its place forever;
+ * - `full`: a new signer while the list already tracks as many as it may
+ *   (known signers are still accepted).
+ */
 export type RecordRejection =
   | 'malformed'
   | 'wrong-kind'

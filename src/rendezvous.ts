@@ -69,6 +69,7 @@ function checkAgentId(agentId: unknown): asserts agentId is AgentId {
  * The rendezvous shard of an agent id, from 0 to 65535. A pure helper that
  * needs no native code; `test/vectors/rendezvous-shards.json` ties it to
  * the core's `shard_id`.
+ * @param agentId - 64 lowercase hex characters
  * @throws TypeError when `agentId` is not a 64-character lowercase hex id
  * @example
  * ```ts
@@ -100,6 +101,11 @@ function toHolder(h: { agentId: string; addrs: string[] }): RendezvousHolder {
  * The `count` holders of `shard` among `candidates`: highest rendezvous-hash
  * weight first (ties, which need a BLAKE3 collision, fall to the smaller id).
  * Duplicate candidates count once. Computed by the core, as the agent does.
+ * @param shard - from 0 to 65535, e.g. from {@link shardId}
+ * @param candidates - the agents that may hold (usually the coordinators known)
+ * @param count - how many holders to pick, as `rendezvousReplicas` does; fewer
+ *   come back when there are fewer candidates
+ * @returns the holders, highest weight first
  * @throws TypeError when `shard` is not an integer from 0 to 65535, `count`
  *   not a non-negative integer, or a candidate id not a 64-character hex id
  */
@@ -123,21 +129,36 @@ export interface RendezvousOptions extends AbortOptions {
   readonly timeoutMs?: number;
 }
 
-/** What one holder did with a registration or unregistration. */
+/**
+ * What one holder did with a registration or unregistration:
+ * - `stored`: it holds the record now;
+ * - `invalid`: it refused the record as malformed, wrongly signed, expired,
+ *   or asking to be kept more than a day;
+ * - `stale`: it holds a record of this agent issued at the same time or
+ *   later, and kept that one;
+ * - `full`: it holds as many records as it keeps, or as many as it keeps
+ *   relayed through the peer that asked, and refused this one;
+ * - `unreachable`: no valid answer within `timeoutMs` (not reachable, or too slow).
+ */
 export type HolderOutcome = 'stored' | 'invalid' | 'stale' | 'full' | 'unreachable';
 
 /** The result of {@link RendezvousManager.register} or {@link RendezvousManager.unregister}. */
 export interface Registration {
   /** The registered agent (always this agent). */
   readonly agentId: AgentId;
-  /** Its shard. */
+  /** Its rendezvous shard, from 0 to 65535 (`shardId(agentId)`). */
   readonly shard: number;
   /** Addresses registered; empty after an unregistration. */
   readonly addrs: readonly string[];
   /** When holders forget the record unless it is renewed, ms since the epoch. */
   readonly expiresAt: number;
   /** Each holder asked, with what it answered. */
-  readonly holders: readonly { readonly agentId: AgentId; readonly outcome: HolderOutcome }[];
+  readonly holders: readonly {
+    /** The holder's agent id. */
+    readonly agentId: AgentId;
+    /** What it did with the record; at least one `stored`, or the call would have thrown. */
+    readonly outcome: HolderOutcome;
+  }[];
 }
 
 /** Rendezvous counters of one agent, as holder and as client. */
@@ -229,8 +250,9 @@ export class RendezvousManager {
   /**
    * The holders `agentId`'s record goes to and is looked up at, as this
    * agent sees the network now.
+   * @param agentId - any agent's id, 64 lowercase hex characters
    * @throws TypeError when `agentId` is not a 64-character hex id
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   holdersFor(agentId: AgentId): RendezvousHolder[] {
     checkAgentId(agentId);
@@ -245,13 +267,14 @@ export class RendezvousManager {
    *
    * @param addrs - addresses (`"ip:port"`) to publish; by default this agent's advertised addresses
    *   (`agent.advertisedAddrs`), taken afresh at each renewal
+   * @param options - `timeoutMs` bounds the wait for the holders' answers, `signal` gives up early
    * @returns what each holder answered
    * @throws {@link RendezvousError} (`ERR_X0X_RENDEZVOUS`) when no holder stored the record
    *   (none known or none reachable)
-   * @throws {@link BadAddressError} when an address is not `ip:port`
-   * @throws {@link InvalidConfigError} when `timeoutMs` is out of range or more than 16 addresses are given
-   * @throws {@link AbortError} when `options.signal` aborts first
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when an address is not `ip:port`
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `timeoutMs` is out of range or more than 16 addresses are given
+   * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    * @example
    * ```ts
    * await agent.rendezvous.register();
@@ -260,11 +283,19 @@ export class RendezvousManager {
    * ```
    */
   register(addrs?: readonly string[], options?: RendezvousOptions): Promise<Registration>;
+  /**
+   * Registers this agent at its advertised addresses; same as
+   * `register(undefined, options)`, with the same errors.
+   * @param options - `timeoutMs` bounds the wait for the holders' answers, `signal` gives up early
+   */
   register(options?: RendezvousOptions): Promise<Registration>;
   /**
    * @deprecated An agent can only register itself: pass no id
    *   (`register(addrs?, options?)`). Any other id than this agent's fails
    *   with {@link RendezvousError}.
+   * @param agentId - must be this agent's own id
+   * @param addrs - as in the first form
+   * @param options - as in the first form
    */
   register(agentId: AgentId, addrs?: readonly string[], options?: RendezvousOptions): Promise<Registration>;
   async register(...args: unknown[]): Promise<Registration> {
@@ -281,12 +312,16 @@ export class RendezvousManager {
    * addresses" record in its place, so lookups answer `null` and an older
    * registration cannot be replayed. Stops the renewal.
    *
+   * @param options - `timeoutMs` bounds the wait for the holders' answers, `signal` gives up early
    * @throws the same errors as {@link register}
    */
   unregister(options?: RendezvousOptions): Promise<Registration>;
   /**
    * @deprecated An agent can only unregister itself: pass no id
-   *   (`unregister(options?)`).
+   *   (`unregister(options?)`). Any other id than this agent's fails
+   *   with {@link RendezvousError}.
+   * @param agentId - must be this agent's own id
+   * @param options - as in the first form
    */
   unregister(agentId: AgentId, options?: RendezvousOptions): Promise<Registration>;
   async unregister(...args: unknown[]): Promise<Registration> {
@@ -302,13 +337,15 @@ export class RendezvousManager {
   /**
    * Finds where `agentId` can be reached by asking its shard's holders.
    *
+   * @param agentId - the agent to find, 64 lowercase hex characters
+   * @param options - `timeoutMs` bounds the wait for the holders' answers, `signal` gives up early
    * @returns its addresses, verified against its own signature, or `null`
    *   when no holder has a live registration (never registered, expired or
    *   unregistered) or none answered within `timeoutMs`
    * @throws TypeError when `agentId` is not a 64-character hex id
-   * @throws {@link InvalidConfigError} when `timeoutMs` is out of range
-   * @throws {@link AbortError} when `options.signal` aborts first
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `timeoutMs` is out of range
+   * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async lookup(agentId: AgentId, options: RendezvousOptions = {}): Promise<AgentAddresses | null> {
     checkAgentId(agentId);
@@ -322,8 +359,8 @@ export class RendezvousManager {
   }
 
   /**
-   * Rendezvous counters.
-   * @throws {@link ClosedError} once the agent is closed
+   * Rendezvous counters since the agent started, as holder and as client.
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   stats(): RendezvousStats {
     this.#core.use();

@@ -27,12 +27,21 @@ export class GossipRuntime {
     this.#core = core;
   }
 
-  /** Stops the runtime by closing the agent; same as `agent.close()`. Idempotent. */
+  /**
+   * Stops the runtime by closing the agent's core: every subscription and
+   * event stream ends and the socket closes, so `agent.closed` turns true.
+   * Idempotent. Prefer `agent.close()`: this method neither logs the close
+   * nor detaches a logger given to `AgentBuilder.withLogger`, which keeps
+   * receiving the process's Rust records until `agent.close()` is called too.
+   */
   shutdown(): Promise<void> {
     return this.#core.close();
   }
 
-  /** Whether the native runtime reports itself running; `false` once the agent is closed. */
+  /**
+   * Whether the native runtime reports itself running; `false` once the
+   * agent is closed (it never throws `ClosedError`).
+   */
   get isRunning(): boolean {
     if (this.#core.closed) return false;
     const native = this.#core.native;

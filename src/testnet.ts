@@ -16,7 +16,7 @@
  * await a.publish('t', 'hello');
  * ```
  *
- * @packageDocumentation
+ * @module @x0x/node/testing
  */
 
 import './polyfills.js';
@@ -86,7 +86,11 @@ export class Testnet implements AsyncDisposable {
     return this.#closing !== undefined;
   }
 
-  /** Closes every agent. Idempotent: every call returns the same promise. */
+  /**
+   * Closes every agent, all at once. Idempotent: every call returns the same
+   * promise. Every agent is closed even when one fails; the promise then
+   * rejects with the first failure.
+   */
   close(): Promise<void> {
     this.#closing ??= closeAll(this.agents);
     return this.#closing;
@@ -108,10 +112,19 @@ export class Testnet implements AsyncDisposable {
  * from the first messages, so tests that must not lose their first message
  * should still read it with a bounded wait.
  *
- * @param n - integer from 1 to {@link MAX_TESTNET_AGENTS}
- * @throws {@link InvalidConfigError} when `n`, `peers` or `timeoutMs` is out of range, or `config` is invalid
- * @throws {@link AbortError} when `options.signal` aborts or `timeoutMs` passes first
- * @throws {@link JoinFailedError} when an agent cannot join agent 0
+ * @param n - how many agents, an integer from 1 to {@link MAX_TESTNET_AGENTS}
+ * @param options - the agents' gossip config, how many peers make a mesh, a
+ *   timeout and a signal; see {@link TestnetOptions}
+ * @returns the meshed testnet; on failure, every agent it started is closed
+ *   before the call rejects
+ * @throws {@link @x0x/node!InvalidConfigError | InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `n`,
+ *   `peers` or `timeoutMs` is not an integer in range, or `config` is invalid
+ *   (its `field` names the option)
+ * @throws {@link @x0x/node!AbortError | AbortError} (`ERR_X0X_ABORTED`) when `options.signal`
+ *   aborts or `timeoutMs` passes first; the message then lists each agent's
+ *   active-view size
+ * @throws {@link @x0x/node!JoinFailedError | JoinFailedError} (`ERR_X0X_JOIN_FAILED`) when an agent
+ *   cannot join agent 0
  * @example
  * ```ts
  * const net = await createTestnet(5);

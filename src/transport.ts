@@ -143,7 +143,7 @@ export class TransportAdapter {
    * Addresses the QUIC endpoint is bound to, as `"ip:port"`, exactly as
    * bound: a wildcard bind stays `0.0.0.0:port` or `[::]:port`. What other
    * agents are told to dial is {@link TransportAdapter.advertisedAddrs}.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   get listenAddrs(): string[] {
     const native = this.#core.use();
@@ -163,7 +163,7 @@ export class TransportAdapter {
    *   public mapping) once a connection has told it. A machine with only
    *   loopback advertises loopback.
    * At most 16 addresses.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   get advertisedAddrs(): string[] {
     const native = this.#core.use();
@@ -172,7 +172,7 @@ export class TransportAdapter {
 
   /**
    * Peers with an open connection right now, each with how it was made.
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async connectedPeers(): Promise<ConnectedPeer[]> {
     const native = this.#core.use();
@@ -183,7 +183,7 @@ export class TransportAdapter {
   /**
    * Connections opened since the agent started, by how each was made
    * ({@link ConnectionPath}).
-   * @throws {@link ClosedError} once the agent is closed
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   stats(): TransportStats {
     const native = this.#core.use();
@@ -194,8 +194,11 @@ export class TransportAdapter {
    * Refuses all traffic with a peer from now on: its connection is dropped,
    * its frames are discarded and nothing is sent to it. Gossip between the
    * two then flows only through other agents. Use it to shut out a
-   * misbehaving peer.
-   * @throws {@link ClosedError} once the agent is closed
+   * misbehaving peer. The block lasts until {@link TransportAdapter.unblockPeer}
+   * or the agent closes; it is not persisted.
+   * @param peerId - the peer's agent id, 64 lowercase hex characters
+   * @throws TypeError when `peerId` is not an agent id
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async blockPeer(peerId: AgentId): Promise<void> {
     checkPeerId(peerId);
@@ -205,7 +208,10 @@ export class TransportAdapter {
 
   /**
    * Lifts {@link TransportAdapter.blockPeer}; the peer may connect again.
-   * @throws {@link ClosedError} once the agent is closed
+   * A peer that is not blocked is a no-op.
+   * @param peerId - the peer's agent id, 64 lowercase hex characters
+   * @throws TypeError when `peerId` is not an agent id
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   unblockPeer(peerId: AgentId): void {
     checkPeerId(peerId);
@@ -215,8 +221,10 @@ export class TransportAdapter {
 
   /**
    * Connection events from now on, until the agent closes, the loop is left
-   * or `options.signal` aborts.
-   * @throws {@link ClosedError} once the agent is closed
+   * or `options.signal` aborts. Each call is its own stream; a reader that
+   * falls behind gets a {@link LaggedEvent} in place of what it lost.
+   * @param options - aborting `signal` ends the stream
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   events(options: EventsOptions = {}): AsyncIterableIterator<ConnectionEvent> {
     const native = this.#core.use();
