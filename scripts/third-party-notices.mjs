@@ -162,6 +162,7 @@ function rustFiles(dir, prefix = '') {
  * @property {number} libGpl    of those, the ones whose header names a GPL
  * @property {string} quote     the first such header line of a library file, as written
  * @property {string} quoteFile the file it is from
+ * @property {string[]} absent  licence files the headers name that the crate does not contain
  */
 
 /**
@@ -172,7 +173,9 @@ function rustFiles(dir, prefix = '') {
  * @returns {GplHeaders | undefined} undefined when no header names a GPL
  */
 function gplHeaders(dir) {
-  const counts = { total: 0, gpl: 0, libTotal: 0, libGpl: 0, quote: '', quoteFile: '' };
+  const counts = { total: 0, gpl: 0, libTotal: 0, libGpl: 0, quote: '', quoteFile: '', absent: /** @type {string[]} */ ([]) };
+  /** @type {Set<string>} */
+  const named = new Set();
   for (const file of rustFiles(dir)) {
     const lib = file.startsWith('src/') && !file.startsWith('src/bin/');
     counts.total++;
@@ -181,6 +184,8 @@ function gplHeaders(dir) {
     const line = head.find((l) => GPL_HEADER.test(l));
     if (line === undefined) continue;
     counts.gpl++;
+    // The names end where the sentence does: "See LICENSE-GPL."
+    for (const m of head.join('\n').matchAll(/\b(?:LICEN[CS]E|COPYING)[\w.-]*/g)) named.add(m[0].replace(/[.-]+$/, ''));
     if (!lib) continue;
     counts.libGpl++;
     // src/lib.rs first: it is the file a reader opens.
@@ -189,6 +194,7 @@ function gplHeaders(dir) {
       counts.quoteFile = file;
     }
   }
+  counts.absent = [...named].filter((file) => !existsSync(path.join(dir, file))).sort();
   return counts.gpl > 0 ? counts : undefined;
 }
 
@@ -461,6 +467,7 @@ export function generateNotices(options = {}) {
       `- **${g.name} ${g.version}: its manifest and its file headers disagree.** The manifest states ` +
         `\`${e?.licence}\`, but ${g.gpl} of its ${g.total} \`.rs\` files (${g.libGpl} of the ${g.libTotal} library ` +
         `sources under \`src/\`) carry a header that names the GPL; \`${g.quoteFile}\` says: "${g.quote}" ` +
+        (g.absent.length > 0 ? `The crate has no ${g.absent.map((f) => `\`${f}\``).join(' or ')}, which the headers refer to. ` : '') +
         'See "Licensing" in README.md for what this means for whoever ships the addon.',
     );
   }
