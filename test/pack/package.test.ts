@@ -65,7 +65,7 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('packed tarball', () => {
-  it('ships the prebuilt addon, types and both entry points, but no Rust sources', () => {
+  it('ships the prebuilt addon, types, both entry points and the licence texts and notices, but no Rust sources', () => {
     const files = JSON.parse(readFileSync(path.join(work, 'files.json'), 'utf8')) as string[];
     expect(files).toContain(path.relative(root, prebuildPath(root)).split(path.sep).join('/'));
     expect(files).toEqual(expect.arrayContaining(['native/index.cjs', 'native/load.cjs', 'native/prebuilds.cjs']));
@@ -78,7 +78,8 @@ describe('packed tarball', () => {
     expect(files).toContain('dist/esm/index.mjs');
     expect(files).toEqual(expect.arrayContaining(['dist/esm/prom-client.mjs', 'dist/cjs/prom-client.d.ts']));
     expect(files.some((f) => f.startsWith('crates/') || f.startsWith('src/'))).toBe(false);
-    expect(files).toEqual(expect.arrayContaining(['LICENSE-MIT', 'LICENSE-APACHE', 'CHANGELOG.md']));
+    // The addon statically links ~300 crates; their licences travel with it.
+    expect(files).toEqual(expect.arrayContaining(['LICENSE-MIT', 'LICENSE-APACHE', 'THIRD_PARTY_NOTICES.md', 'CHANGELOG.md']));
   });
 
   it('runs no script when a user installs it, and its source maps carry their sources', () => {
