@@ -3,17 +3,19 @@
 //! such asks.
 
 use std::sync::atomic::Ordering;
+use std::sync::Weak;
 use std::time::Instant;
 
 use bytes::Bytes;
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
 use saorsa_gossip_types::PeerId;
+use tokio::sync::broadcast;
 use tracing::debug;
 
 use super::Shared;
 use crate::identity::AgentId;
 use crate::publisher_keys::{self, Frame, KeyBook, Want, FETCH_TIMEOUT};
-use crate::transport::QuicTransport;
+use crate::transport::{ConnectionEvent, QuicTransport};
 
 /// Makes sure `keys` holds `publisher`'s key, asking `from` (the peer that
 /// sent a frame naming it) when it does not. False when the key could not be
@@ -43,6 +45,30 @@ pub(super) async fn publisher_key(keys: &KeyBook, transport: &QuicTransport, pub
         keys.timed_out(&publisher, from);
     }
     keys.get(&publisher).is_some()
+}
+
+/// Introduces this agent's key to every peer that connects: a publisher
+/// that leaves right after publishing (`x0x pub`) could otherwise no longer
+/// answer the WANT its first hop sends for it, and the message was lost
+/// there. One 1,954-byte frame per connection.
+pub(super) async fn introduce_loop(keys: Weak<KeyBook>, transport: Weak<QuicTransport>, mut events: broadcast::Receiver<ConnectionEvent>) {
+    loop {
+        match events.recv().await {
+            Ok(ConnectionEvent { connected: true, peer, .. }) => {
+                let (Some(keys), Some(transport)) = (keys.upgrade(), transport.upgrade()) else { return };
+                let have = Bytes::from(keys.introduction());
+                // Not awaited in line: a slow peer must not delay the next.
+                tokio::spawn(async move {
+                    let sent = tokio::time::timeout(FETCH_TIMEOUT, transport.send_to_peer(peer, GossipStreamType::Bulk, have));
+                    if !matches!(sent.await, Ok(Ok(()))) {
+                        debug!("introducing our key to {peer} failed");
+                    }
+                });
+            }
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
 }
 
 impl Shared {

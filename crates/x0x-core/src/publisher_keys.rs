@@ -154,8 +154,10 @@ pub struct KeyStats {
     pub timed_out: AtomicU64,
     /// Frames dropped because too many asks were in flight.
     pub refused: AtomicU64,
-    /// Keys received that nobody asked that peer for.
+    /// Keys received that nobody asked that peer for (and not its own).
     pub unsolicited: AtomicU64,
+    /// Peers' own keys, sent when they connected.
+    pub introduced: AtomicU64,
     /// Keys sent to peers that asked.
     pub served: AtomicU64,
     /// Ids asked of us past the peer's budget, or unknown here.
@@ -174,6 +176,13 @@ pub struct KeyBook {
 }
 
 impl KeyBook {
+    /// The HAVE frame that introduces this agent's own key to a peer that
+    /// just connected, so the first message it gets from us (or a publish
+    /// of ours relayed by it) needs no round trip, even after we left.
+    pub fn introduction(&self) -> Vec<u8> {
+        encode_have(std::slice::from_ref(&self.own))
+    }
+
     /// A book that always knows this agent's own key.
     pub fn new(own_id: AgentId, own_key: &[u8]) -> Self {
         Self::with_capacity(own_id, own_key, MAX_KEYS)
@@ -256,15 +265,24 @@ impl KeyBook {
         for key in keys {
             let key = PublicKey::new(key);
             let id = *key.id();
-            if !inner.pending.get(&id).is_some_and(|p| p.asked == from) {
+            // A peer's own key, introduced on connect: its id is the peer's,
+            // so at most one such key per connected peer.
+            let own = id == *from.as_bytes();
+            if !own && !inner.pending.get(&id).is_some_and(|p| p.asked == from) {
                 self.stats.unsolicited.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            if let Some(p) = inner.pending.remove(&id) {
-                release(&mut inner.per_peer, from);
-                inner.keys.put(id, key);
-                self.stats.fetched.fetch_add(1, Ordering::Relaxed);
-                let _ = p.done.send(true);
+            match inner.pending.remove(&id) {
+                Some(p) => {
+                    release(&mut inner.per_peer, p.asked);
+                    inner.keys.put(id, key);
+                    self.stats.fetched.fetch_add(1, Ordering::Relaxed);
+                    let _ = p.done.send(true);
+                }
+                None => {
+                    inner.keys.put(id, key);
+                    self.stats.introduced.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     }
@@ -369,6 +387,26 @@ mod tests {
         assert_eq!(book.get(&id).as_ref().map(PublicKey::as_bytes), Some(publisher.public_key()));
         assert!(*rx.borrow_and_update(), "waiters are woken");
         assert!(matches!(book.want(id, peer(1), now), Want::Known));
+        assert_eq!(book.pending(), 0);
+    }
+
+    #[test]
+    fn a_peer_may_introduce_its_own_key_and_no_other() {
+        let me = kp();
+        let book = KeyBook::new(me.agent_id(), me.public_key());
+        let (a, b) = (kp(), kp());
+        let from_a = PeerId::new(a.agent_id());
+        book.on_have(from_a, &[b.public_key()]);
+        assert!(book.get(&b.agent_id()).is_none(), "someone else's key, unasked");
+        book.on_have(from_a, &[a.public_key()]);
+        assert_eq!(book.get(&a.agent_id()).as_ref().map(PublicKey::as_bytes), Some(a.public_key()));
+        assert_eq!(book.stats.introduced.load(Ordering::Relaxed), 1);
+        assert_eq!(book.stats.unsolicited.load(Ordering::Relaxed), 1);
+        // An ask of another peer for the same key is answered by the introduction.
+        let now = Instant::now();
+        let Want::Ask(mut rx) = book.want(b.agent_id(), peer(9), now) else { panic!("asks") };
+        book.on_have(PeerId::new(b.agent_id()), &[b.public_key()]);
+        assert!(*rx.borrow_and_update());
         assert_eq!(book.pending(), 0);
     }
 
