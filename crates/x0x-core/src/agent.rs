@@ -586,6 +586,7 @@ impl Agent {
                 ("keys.timedOut", get(&k.stats.timed_out)),
                 ("keys.refused", get(&k.stats.refused)),
                 ("keys.unsolicited", get(&k.stats.unsolicited)),
+                ("keys.introduced", get(&k.stats.introduced)),
                 ("keys.served", get(&k.stats.served)),
                 ("keys.notServed", get(&k.stats.not_served)),
                 ("keys.malformed", get(&k.stats.malformed)),
@@ -942,15 +943,18 @@ impl Shared {
             Arc::downgrade(&shared.alive),
         ));
         shared.spawn_loop("address announcer", addr_announce_loop(Arc::downgrade(&shared)));
+        shared.spawn_loop("key introductions", agent_keys::introduce_loop(
+            Arc::downgrade(&shared.keys),
+            Arc::downgrade(&shared.transport),
+            shared.transport.subscribe_events(),
+        ));
         shared.spawn_loop("tree signals", agent_tree::send_loop(
             Arc::downgrade(&shared.tree),
             Arc::downgrade(&shared.transport),
             tree_signals,
             shared.transport.subscribe_events(),
         ));
-        // Every link starts eager; the per-source PRUNEs thin each source's
-        // pushes to a tree.
-        shared.pubsub.set_eager_degree_ceiling(cfg.active_view_size.max(PLUMTREE_MIN_EAGER)).await;
+        shared.pubsub.set_eager_degree_ceiling(PLUMTREE_EAGER_DEGREE).await;
         shared.spawn_loop("frame dispatcher", dispatch_loop(Arc::clone(&shared)));
         shared.spawn_loop("topic refresher", topic_refresh_loop(Arc::downgrade(&shared)));
         shared.spawn_loop("anti-entropy", anti_entropy::background(Arc::downgrade(&shared), cfg.anti_entropy_interval));
@@ -1369,13 +1373,14 @@ impl Shared {
     }
 }
 
-/// Least eager (payload-pushing) links per topic. The ceiling is the active
-/// view: every link starts eager and per-source PRUNEs
-/// ([`crate::source_trees`]) thin each publisher's pushes to a spanning
-/// tree, the other links carrying IHAVEs that repair it. (With one shared
-/// split for all publishers, x0x held 2 eager links per topic and every
-/// payload crossed about two links per delivery.)
-const PLUMTREE_MIN_EAGER: usize = 2;
+/// Eager (payload-pushing) links per topic: what a source's first message
+/// costs per node, before per-source PRUNEs ([`crate::source_trees`]) thin
+/// its pushes to a spanning tree (the other links carry IHAVEs that repair
+/// it). With every link of the active view eager, a source that publishes a
+/// few messages only paid that flood each time (bench:pubsub, N = 30, one
+/// message per publisher: 2.0 payload copies per delivery); 3 gives every
+/// node three ways in and costs 1.6 there. saorsa-gossip's own minimum is 6.
+const PLUMTREE_EAGER_DEGREE: usize = 3;
 
 /// How long a goodbye waits for its receive ACK (they go out in parallel; a
 /// busy machine can take a while to open a stream).
@@ -1400,17 +1405,21 @@ fn deliver(subscribers: &Subscribers, counters: &PubSubCounters, message: Messag
     for (i, sub) in subs.values().enumerate() {
         let copy = if i == last { message.take() } else { message.clone() };
         let Some(copy) = copy else { break };
+        // Counted before the send, so a reader that has the message never
+        // reads a count without it (the stats test right after receiving).
+        counters.delivered.fetch_add(1, Ordering::Relaxed);
         match sub.tx.try_send(copy) {
-            Ok(()) => {
-                counters.delivered.fetch_add(1, Ordering::Relaxed);
-            }
+            Ok(()) => {}
             // A reader that falls a whole buffer behind loses the newest
             // messages, counted, rather than growing memory without bound.
             Err(mpsc::error::TrySendError::Full(_)) => {
+                counters.delivered.fetch_sub(1, Ordering::Relaxed);
                 sub.dropped.fetch_add(1, Ordering::Relaxed);
                 counters.lagged_dropped.fetch_add(1, Ordering::Relaxed);
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                counters.delivered.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 }
