@@ -121,7 +121,9 @@ export interface GossipConfigFields {
    * only agents holding the same key see each other; without one, beacons
    * are signed but readable by every agent. Make one with
    * `crypto.randomBytes(32).toString('hex')` and share it out of band.
-   * `toJSON()` includes it, so treat serialised configs as secrets.
+   * `toJSON()` and `util.inspect()` show it as {@link REDACTED_KEY}, so a
+   * config in a log line gives nothing away; keep the key itself apart
+   * (a key file, an environment variable) and pass it in.
    * @defaultValue null (beacons in the clear)
    */
   readonly presenceGroupKey: string | null;
@@ -221,8 +223,20 @@ function checkCoordinator(value: unknown): boolean {
   });
 }
 
+/**
+ * How {@link GossipConfig.toJSON} writes a presence group key: never the
+ * key itself.
+ */
+export const REDACTED_KEY = '[redacted]';
+
 function checkGroupKey(value: unknown): string | null {
   if (value === null) return null;
+  if (value === REDACTED_KEY) {
+    throw new InvalidConfigError(
+      'presenceGroupKey was redacted when this config was serialised; pass the key itself (32 bytes or 64 hex characters)',
+      { field: 'presenceGroupKey' },
+    );
+  }
   if (value instanceof Uint8Array && value.byteLength === PRESENCE_GROUP_KEY_BYTES) {
     return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
   }
@@ -371,14 +385,37 @@ export class GossipConfig implements GossipConfigFields {
 
   /**
    * All fields as a plain object; `JSON.stringify` uses this, and
-   * {@link GossipConfig.fromJSON} reads it back. It includes
-   * `presenceGroupKey` in hex, so a serialised config with a key is a secret
-   * (so is `util.inspect(config)`): redact the field before logging one.
+   * {@link GossipConfig.fromJSON} reads it back. A presence group key is
+   * written as {@link REDACTED_KEY}, which `fromJSON` refuses: a serialised
+   * config is safe to log, and never silently loses its key (that would
+   * turn sealed beacons into readable ones).
    */
   toJSON(): GossipConfigFields {
     const out = {} as Record<GossipConfigField, unknown>;
     for (const field of FIELDS) out[field] = this[field];
+    if (this.presenceGroupKey !== null) out.presenceGroupKey = REDACTED_KEY;
     return out as unknown as GossipConfigFields;
+  }
+
+  /**
+   * A copy with `changes` applied, the presence group key included (which
+   * a trip through {@link GossipConfig.toJSON} would not carry).
+   *
+   * @param changes - fields to change; the others keep this config's values
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) as the constructor does
+   */
+  with(changes: Partial<GossipConfigInput>): GossipConfig {
+    if (!isPlainObject(changes)) {
+      throw new InvalidConfigError(`gossip config changes must be a plain object (got ${describe(changes)})`);
+    }
+    const fields = {} as Record<GossipConfigField, unknown>;
+    for (const field of FIELDS) fields[field] = this[field];
+    return new GossipConfig({ ...(fields as unknown as GossipConfigInput), ...changes });
+  }
+
+  /** What `console.log` and `util.inspect` show: {@link GossipConfig.toJSON}, the key redacted. */
+  [Symbol.for('nodejs.util.inspect.custom')](): GossipConfigFields {
+    return this.toJSON();
   }
 
   /**

@@ -50,6 +50,7 @@ export {
 export {
   GossipConfig,
   PRESENCE_GROUP_KEY_BYTES,
+  REDACTED_KEY,
   type GossipConfigField,
   type GossipConfigFields,
   type GossipConfigInput,

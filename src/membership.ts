@@ -180,7 +180,7 @@ export class MembershipManager {
    * Resolves once the active view holds at least `count` peers: a readiness
    * promise, so code that needs neighbours (tests, a first publish) waits
    * for them instead of sleeping. Re-checks the view on every `peer-joined`
-   * event; pass `AbortSignal.timeout(ms)` to bound the wait.
+   * event, and after events were lost (`lagged`); pass `AbortSignal.timeout(ms)` to bound the wait.
    *
    * @param count - integer from 1 to 12 (the largest `activeViewSize`); a
    *   count above this agent's own `activeViewSize` can never be reached
@@ -206,7 +206,8 @@ export class MembershipManager {
       let view = await this.activeView();
       if (view.length >= count) return view;
       for await (const e of events) {
-        if (e.type !== 'peer-joined') continue;
+        // A lagged stream may have lost the join that filled the view.
+        if (e.type !== 'peer-joined' && e.type !== 'lagged') continue;
         view = await this.activeView();
         if (view.length >= count) return view;
       }

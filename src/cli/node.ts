@@ -74,7 +74,7 @@ export async function nodeCommand(argv: readonly string[], io: Io): Promise<numb
   try {
     const x0x = await loadX0x();
     const config = values.coordinator
-      ? new x0x.GossipConfig({ ...settings.config.toJSON(), coordinator: true })
+      ? settings.config.with({ coordinator: true })
       : settings.config;
     const agent = await buildAgent(x0x, { ...settings, config }, { dataDir, announce });
     let metrics: MetricsServer | undefined;

@@ -44,6 +44,7 @@ export const {
   PayloadTooLargeError,
   PeerDependencyMissingError,
   PRESENCE_GROUP_KEY_BYTES,
+  REDACTED_KEY,
   PresenceManager,
   PROMETHEUS_CONTENT_TYPE,
   PubSubManager,

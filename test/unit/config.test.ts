@@ -1,6 +1,8 @@
+import { inspect } from 'node:util';
+
 import { describe, expect, it } from 'vitest';
 
-import { GossipConfig, type NumericConfigField } from '../../src/config.js';
+import { GossipConfig, REDACTED_KEY, type NumericConfigField } from '../../src/config.js';
 import { InvalidConfigError } from '../../src/errors.js';
 
 // The specification, written out independently of src/config.ts.
@@ -172,9 +174,33 @@ describe('GossipConfig record fields', () => {
     expect(new GossipConfig({ presenceGroupKey: bytes }).presenceGroupKey).toBe(hex);
     expect(new GossipConfig({ presenceGroupKey: hex.toUpperCase() }).presenceGroupKey).toBe(hex);
     expect(new GossipConfig({ presenceGroupKey: null }).presenceGroupKey).toBeNull();
-    // Survives the JSON round trip a config file takes.
-    const back = GossipConfig.fromJSON(JSON.stringify(new GossipConfig({ presenceGroupKey: bytes })));
-    expect(back.presenceGroupKey).toBe(hex);
+    // A config file written by hand carries the key in.
+    expect(GossipConfig.fromJSON(JSON.stringify({ presenceGroupKey: hex })).presenceGroupKey).toBe(hex);
+  });
+
+  it('never writes the presence group key out, and refuses the redacted form back', () => {
+    const hex = 'ab'.repeat(32);
+    const keyed = new GossipConfig({ presenceGroupKey: hex, foafFanout: 5 });
+    const text = JSON.stringify(keyed);
+    expect(text).not.toContain(hex);
+    expect(inspect(keyed)).not.toContain(hex);
+    expect(keyed.toJSON().presenceGroupKey).toBe(REDACTED_KEY);
+    expect(new GossipConfig().toJSON().presenceGroupKey).toBeNull();
+    // Reading it back must not quietly drop the key (sealed beacons would go out readable).
+    const err = rejection(() => GossipConfig.fromJSON(text));
+    expect(err.field).toBe('presenceGroupKey');
+    expect(err.message).toContain('redacted');
+  });
+
+  it('with() changes fields and keeps the rest, the key included', () => {
+    const hex = 'cd'.repeat(32);
+    const keyed = new GossipConfig({ presenceGroupKey: hex, foafFanout: 5 });
+    const coord = keyed.with({ coordinator: true });
+    expect(coord).toBeInstanceOf(GossipConfig);
+    expect([coord.coordinator, coord.foafFanout, coord.presenceGroupKey]).toStrictEqual([true, 5, hex]);
+    expect(keyed.coordinator).toBe(false);
+    expect(rejection(() => keyed.with({ foafTtl: 0 })).field).toBe('foafTtl');
+    expect(rejection(() => keyed.with([] as never)).field).toBeUndefined();
   });
 
   it.each([

@@ -40,6 +40,18 @@ describe('membership.waitForPeers', () => {
     await agent.close();
   });
 
+  it('re-checks the view when the event stream lagged, since the filling join may be among the lost', async () => {
+    const agent = await Agent.builder().build();
+    const native = lastNative();
+    native.active = [];
+    const waiting = agent.membership.waitForPeers(2);
+    await new Promise((r) => setImmediate(r));
+    native.active = [peer(1), peer(2)];
+    native.membershipStreams.at(-1)!.push({ type: 'lagged', missed: 2 });
+    expect(await waiting).toStrictEqual([peer(1), peer(2)]);
+    await agent.close();
+  });
+
   it('rejects a bad count, an abort, and a close', async () => {
     const agent = await Agent.builder().build();
     lastNative().active = [];
