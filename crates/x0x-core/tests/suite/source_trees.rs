@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use x0x_core::{Agent, MessageId, Subscription};
 
-use crate::support::{agent_without_anti_entropy, counter};
+use crate::support::{counter, subscribed_mesh};
 
 const AGENTS: usize = 8;
 const PUBLISHERS: usize = 4;
@@ -68,22 +68,7 @@ fn assert_all_once(sent: &[MessageId], live: &[usize], seen: &[HashMap<MessageId
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_publishers_cost_one_payload_copy_per_delivery_and_trees_heal() {
-    let mut agents = Vec::new();
-    for _ in 0..AGENTS {
-        agents.push(agent_without_anti_entropy().await);
-    }
-    let seed = agents[0].local_addr();
-    for a in &agents[1..] {
-        a.join(vec![seed]).await.unwrap();
-    }
-    let mut subs = Vec::new();
-    for a in &agents {
-        subs.push(a.subscribe(TOPIC).await.unwrap());
-    }
-    for (i, a) in agents.iter().enumerate() {
-        let peers = a.wait_for_topic_peers(TOPIC, 2, Duration::from_secs(30)).await;
-        assert!(peers.is_ok(), "agent {i} never saw 2 topic peers");
-    }
+    let (mut agents, mut subs) = subscribed_mesh(AGENTS, TOPIC, 2).await;
     let mut seen: Vec<HashMap<MessageId, u32>> = vec![HashMap::new(); AGENTS];
     let everyone: Vec<usize> = (0..AGENTS).collect();
 

@@ -8,20 +8,12 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use x0x_core::{Agent, AgentConfig, AgentKeypair, AgentOptions, MessageId, Subscription};
+use x0x_core::{MessageId, Subscription};
+
+use crate::support::subscribed_mesh;
 
 const AGENTS: usize = 5;
 const TOPIC: &str = "steady.state";
-/// Long enough that no background anti-entropy round runs during the test.
-const NO_REPAIR: Duration = Duration::from_secs(3600);
-
-async fn agent() -> Agent {
-    let options = AgentOptions {
-        config: AgentConfig { anti_entropy_interval: NO_REPAIR, ..AgentConfig::default() },
-        ..AgentOptions::default()
-    };
-    Agent::start(AgentKeypair::generate().unwrap(), options).await.unwrap()
-}
 
 /// Takes every message already waiting on each subscription.
 async fn drain(subs: &mut [Subscription], seen: &mut [HashSet<MessageId>]) {
@@ -34,23 +26,7 @@ async fn drain(subs: &mut [Subscription], seen: &mut [HashSet<MessageId>]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_reaches_every_subscriber_without_repair() {
-    let mut agents = Vec::new();
-    for _ in 0..AGENTS {
-        agents.push(agent().await);
-    }
-    let seed = agents[0].local_addr();
-    for a in &agents[1..] {
-        a.join(vec![seed]).await.unwrap();
-    }
-    let mut subs = Vec::new();
-    for a in &agents {
-        subs.push(a.subscribe(TOPIC).await.unwrap());
-    }
-    for (i, a) in agents.iter().enumerate() {
-        a.wait_for_topic_peers(TOPIC, AGENTS - 1, Duration::from_secs(30))
-            .await
-            .unwrap_or_else(|e| panic!("agent {i} never saw {} topic peers: {e}", AGENTS - 1));
-    }
+    let (agents, mut subs) = subscribed_mesh(AGENTS, TOPIC, AGENTS - 1).await;
 
     // 250 messages, agents taking turns, 25 per second.
     let mut sent: Vec<(usize, MessageId)> = Vec::new();
