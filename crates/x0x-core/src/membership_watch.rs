@@ -104,7 +104,7 @@ fn emit(w: &Watch, kind: MembershipEventKind, peer: PeerId) {
     });
 }
 
-/// Longest a neighbour that left the active view with its connection gone
+/// Longest a suspected neighbour that left the active view unannounced
 /// waits for SWIM's verdict before it is reported demoted.
 const MAX_HOLD: Duration = Duration::from_secs(60);
 
@@ -112,9 +112,9 @@ const MAX_HOLD: Duration = Duration::from_secs(60);
 pub(crate) async fn run(w: Watch, alive: Weak<()>) {
     let mut active: HashSet<PeerId> = HashSet::new();
     let mut suspected: HashSet<PeerId> = HashSet::new();
-    // Neighbours that left the active view, unannounced and with their
-    // connection gone: a crash looks like that before SWIM has decided, so
-    // their leave waits for the verdict (see below). Since when.
+    // Neighbours that left the active view unannounced: a crash looks like
+    // that before SWIM has decided, so their leave waits for the verdict
+    // (see below). Since when.
     let mut held: HashMap<PeerId, Instant> = HashMap::new();
     // SWIM probes every live peer within two periods; one more for the ack.
     let unsuspected_grace = w.period * 3;
@@ -190,14 +190,16 @@ pub(crate) async fn run(w: Watch, alive: Weak<()>) {
                 w.counters.failures.fetch_add(1, Ordering::Relaxed);
                 LeaveReason::Failed
             } else {
-                // HyParView drops a neighbour whose connection died before
-                // SWIM has suspected it: reported now, a crashed peer would
-                // read as demoted. Wait for SWIM, unless it was still
-                // connected (a reshuffle) or has waited long enough.
+                // HyParView drops a neighbour it failed to reach before
+                // SWIM has suspected it, often while the dead peer's QUIC
+                // connection still looks open: reported now, a crashed
+                // peer would read as demoted. So every unannounced leave
+                // waits for SWIM (the grace of one probe round, longer
+                // once suspected); a reshuffle reads demoted after it.
                 let since = *held.entry(*peer).or_insert(now);
                 let waited = now.saturating_duration_since(since);
                 let undecided = (suspects.contains(peer) && waited < MAX_HOLD) || waited < unsuspected_grace;
-                if undecided && !w.transport.is_connected(peer).await {
+                if undecided {
                     continue;
                 }
                 LeaveReason::Demoted
