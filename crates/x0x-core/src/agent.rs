@@ -25,6 +25,7 @@ use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{mpsc, Notify};
 use tracing::debug;
 
+use crate::ae_sync;
 use crate::anti_entropy::{self, AntiEntropy, AntiEntropyStats, ReconciliationStats};
 use crate::config::AgentConfig;
 use crate::addr_book;
@@ -576,6 +577,7 @@ impl Agent {
             out.extend(m.iter().map(|(k, v)| (format!("transport.closed.{k}"), *v)));
         }
         out.push(("inbound.unknownTopicDropped".to_owned(), get(&self.shared.counters.unknown_topic_dropped)));
+        out.push(("antiEntropy.peerSyncs".to_owned(), self.shared.anti_entropy.stats().peer_syncs));
         let k = &self.shared.keys;
         out.extend(
             [
@@ -958,6 +960,11 @@ impl Shared {
         shared.spawn_loop("frame dispatcher", dispatch_loop(Arc::clone(&shared)));
         shared.spawn_loop("topic refresher", topic_refresh_loop(Arc::downgrade(&shared)));
         shared.spawn_loop("anti-entropy", anti_entropy::background(Arc::downgrade(&shared), cfg.anti_entropy_interval));
+        shared.spawn_loop("anti-entropy on connect", ae_sync::on_connect_loop(
+            Arc::downgrade(&shared),
+            PeerId::new(keypair_id),
+            shared.transport.subscribe_events(),
+        ));
         Ok(shared)
     }
 
@@ -1040,10 +1047,11 @@ impl Shared {
         if let Ok(mut local) = self.local_topics.write() {
             local.insert(tid, LocalTopic { name: topic.clone(), subscribers: Arc::clone(&subscribers) });
         }
-        topics.insert(topic, TopicEntry { subscribers, _plumtree: marker });
+        topics.insert(topic.clone(), TopicEntry { subscribers, _plumtree: marker });
         let frame = self.interest_frame(&topics);
         drop(topics);
         self.announce_interest(frame, None).await;
+        ae_sync::on_subscribe(Arc::clone(&self), topic);
         Ok((id, rx, dropped))
     }
 

@@ -13,6 +13,10 @@
 //!    session found them under, so their ids never cross the wire) and
 //!    pushes those only this agent holds.
 //!
+//! A newly connected peer is also reconciled with at once, outside the
+//! rounds (one session per connection), and a topic just subscribed to with every
+//! connected peer; see [`crate::ae_sync`].
+//!
 //! Each peer's part gets at most `PEER_BUDGET` (15 s) and the round
 //! `ROUND_BUDGET` (60 s), so a slow or lying peer (one reporting a set of
 //! `u64::MAX` ids is ranked first) delays the others by a bounded time.
@@ -109,6 +113,9 @@ pub struct ReconciliationStats {
 pub struct AntiEntropyStats {
     /// Rounds completed (background and on demand).
     pub rounds: u64,
+    /// Peers reconciled with outside the rounds: a newly connected peer, or
+    /// every peer for a newly subscribed topic (see [`crate::ae_sync`]).
+    pub peer_syncs: u64,
     /// Messages recovered: fetched by this agent or pushed to it, verified
     /// and delivered for the first time.
     pub messages_recovered: u64,
@@ -134,6 +141,7 @@ pub struct AntiEntropyStats {
 #[derive(Default)]
 struct Counters {
     rounds: AtomicU64,
+    peer_syncs: AtomicU64,
     recovered: AtomicU64,
     pushed: AtomicU64,
     differences: AtomicU64,
@@ -152,6 +160,8 @@ pub(crate) struct AntiEntropy {
     pending: StdMutex<HashMap<u64, Waiter>>,
     next_req: AtomicU64,
     round: tokio::sync::Mutex<()>,
+    /// Shared by the sessions outside the rounds ([`crate::ae_sync`]).
+    side_permits: Arc<tokio::sync::Semaphore>,
     counters: Counters,
     config: Config,
 }
@@ -186,9 +196,15 @@ impl AntiEntropy {
             pending: StdMutex::new(HashMap::new()),
             next_req: AtomicU64::new(rand::random()),
             round: tokio::sync::Mutex::new(()),
+            side_permits: Arc::new(tokio::sync::Semaphore::new(crate::ae_sync::MAX_CONCURRENT)),
             counters: Counters::default(),
             config: reconcile_config(),
         }
+    }
+
+    /// The permits of the sessions outside the rounds.
+    pub(crate) fn side_permits(&self) -> Arc<tokio::sync::Semaphore> {
+        Arc::clone(&self.side_permits)
     }
 
     /// Keeps a verified envelope for peers that may lack it.
@@ -212,6 +228,7 @@ impl AntiEntropy {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         AntiEntropyStats {
             rounds: get(&c.rounds),
+            peer_syncs: get(&c.peer_syncs),
             messages_recovered: get(&c.recovered),
             messages_pushed: get(&c.pushed),
             differences_found: get(&c.differences),
@@ -420,12 +437,38 @@ async fn push<H: Host>(host: &H, peer: PeerId, topic: &str, ids: &[MessageId], t
 pub(crate) async fn run_round<H: Host>(host: Arc<H>) -> ReconciliationStats {
     let ae = host.anti_entropy();
     let _one_at_a_time = ae.round.lock().await;
-    let started = Instant::now();
-    let round_deadline = tokio::time::Instant::now() + ROUND_BUDGET;
-    let mut stats = ReconciliationStats::default();
-    let mut traffic = Traffic::default();
     let topics = host.topics().await;
     let peers = host.peers().await;
+    let stats = reconcile(Arc::clone(&host), peers, topics, ROUND_BUDGET).await;
+    add(&host.anti_entropy().counters.rounds, 1);
+    stats
+}
+
+/// Reconciles `topics` with one peer outside the rounds: a peer that has
+/// just connected, so that a newcomer gets a topic's history (coordinator
+/// adverts, say) at once instead of up to a round interval later.
+pub(crate) async fn sync_peer<H: Host>(host: Arc<H>, peer: PeerId) -> ReconciliationStats {
+    let topics = host.topics().await;
+    let stats = reconcile(Arc::clone(&host), vec![peer], topics, PEER_BUDGET).await;
+    add(&host.anti_entropy().counters.peer_syncs, stats.peers_contacted);
+    stats
+}
+
+/// Reconciles `topic`, just subscribed to, with every connected peer.
+pub(crate) async fn sync_topic<H: Host>(host: Arc<H>, topic: String) -> ReconciliationStats {
+    let peers = host.peers().await;
+    let stats = reconcile(Arc::clone(&host), peers, vec![topic], ROUND_BUDGET).await;
+    add(&host.anti_entropy().counters.peer_syncs, stats.peers_contacted);
+    stats
+}
+
+/// Reconciles `topics` with `peers`, most divergent first, within `budget`.
+async fn reconcile<H: Host>(host: Arc<H>, peers: Vec<PeerId>, topics: Vec<String>, budget: Duration) -> ReconciliationStats {
+    let ae = host.anti_entropy();
+    let started = Instant::now();
+    let round_deadline = tokio::time::Instant::now() + budget;
+    let mut stats = ReconciliationStats::default();
+    let mut traffic = Traffic::default();
     if !topics.is_empty() && !peers.is_empty() {
         let probes: Vec<_> = peers
             .into_iter()
@@ -490,7 +533,6 @@ pub(crate) async fn run_round<H: Host>(host: Arc<H>) -> ReconciliationStats {
         }
     }
     add(&ae.counters.differences, stats.differences_found);
-    add(&ae.counters.rounds, 1);
     stats.bytes_sent = traffic.sent;
     stats.bytes_received = traffic.received;
     stats.duration_ms = started.elapsed().as_millis() as u64;

@@ -25,6 +25,7 @@
 mod addr_book;
 pub mod addr_claims;
 pub mod advertise;
+mod ae_sync;
 mod ae_wire;
 pub mod addr_record;
 mod agent;

@@ -7,6 +7,7 @@
 //! contain, so they build only with that feature on.
 
 mod anti_entropy_gap;
+mod anti_entropy_sync;
 mod coordinators;
 mod foaf_walk;
 mod hop_frame_inspection;

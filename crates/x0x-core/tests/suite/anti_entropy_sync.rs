@@ -1,0 +1,99 @@
+//! Anti-entropy outside the rounds (`ae_sync`), over QUIC on 127.0.0.1,
+//! with the background rounds an hour apart, so anything that arrives came
+//! from a session started by a connection or a subscription.
+//!
+//! The publisher and the newcomer block each other: Plumtree offers a newly
+//! connected peer the publisher's own recent messages, which would hide what
+//! is tested. Only the holder, which relayed them, can hand them on.
+
+use std::time::Duration;
+
+use tokio::time::timeout;
+use x0x_core::{Agent, Subscription};
+
+use crate::support::{agent_without_anti_entropy, counter};
+
+const TOPIC: &str = "sync.history";
+/// Generous: a session is a few round trips, the machine is shared.
+const ARRIVES_WITHIN: Duration = Duration::from_secs(30);
+const PAYLOADS: [&[u8]; 3] = [b"one", b"two", b"three"];
+
+/// A publisher and a holder that relayed its messages, plus a newcomer
+/// that neither the publisher nor any gossip path can reach.
+struct World {
+    publisher: Agent,
+    holder: Agent,
+    newcomer: Agent,
+    _subs: Vec<Subscription>,
+}
+
+async fn world() -> World {
+    let publisher = agent_without_anti_entropy().await;
+    let holder = agent_without_anti_entropy().await;
+    let newcomer = agent_without_anti_entropy().await;
+    publisher.block_peer(newcomer.agent_id()).await.unwrap();
+    newcomer.block_peer(publisher.agent_id()).await.unwrap();
+    let mut held = holder.subscribe(TOPIC).await.unwrap();
+    let own = publisher.subscribe(TOPIC).await.unwrap();
+    holder.join(vec![publisher.local_addr()]).await.unwrap();
+    holder.wait_for_topic_peers(TOPIC, 1, ARRIVES_WITHIN).await.unwrap();
+    publisher.wait_for_topic_peers(TOPIC, 1, ARRIVES_WITHIN).await.unwrap();
+    for p in PAYLOADS {
+        publisher.publish(TOPIC, p.to_vec()).await.unwrap();
+    }
+    for _ in PAYLOADS {
+        timeout(ARRIVES_WITHIN, held.next()).await.expect("the holder gets each by gossip").unwrap();
+    }
+    World { publisher, holder, newcomer, _subs: vec![held, own] }
+}
+
+/// The three payloads, each once, from the publisher; nothing after them.
+async fn expect_history(sub: &mut Subscription, publisher: &Agent) {
+    let mut got = Vec::new();
+    while got.len() < PAYLOADS.len() {
+        let m = timeout(ARRIVES_WITHIN, sub.next())
+            .await
+            .unwrap_or_else(|_| panic!("history incomplete: got {got:?}"))
+            .expect("subscription open");
+        assert_eq!(m.from, publisher.agent_id());
+        got.push(m.payload);
+    }
+    got.sort();
+    let mut want: Vec<Vec<u8>> = PAYLOADS.iter().map(|p| p.to_vec()).collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert!(timeout(Duration::from_secs(2), sub.next()).await.is_err(), "each message once");
+}
+
+async fn close(w: World) {
+    for a in [&w.newcomer, &w.holder, &w.publisher] {
+        a.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_that_subscribes_after_joining_gets_the_history_from_a_relay_at_once() {
+    let w = world().await;
+    w.newcomer.join(vec![w.holder.local_addr()]).await.unwrap();
+    let mut sub = w.newcomer.subscribe(TOPIC).await.unwrap();
+    expect_history(&mut sub, &w.publisher).await;
+    assert_eq!(w.newcomer.anti_entropy_stats().unwrap().rounds, 0, "no background round ran");
+    assert!(counter(&w.newcomer, "antiEntropy.peerSyncs") >= 1);
+    close(w).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribed_agent_is_repaired_when_it_connects_in_one_session() {
+    let w = world().await;
+    let mut sub = w.newcomer.subscribe(TOPIC).await.unwrap();
+    let holder_before = counter(&w.holder, "antiEntropy.peerSyncs");
+    w.newcomer.join(vec![w.holder.local_addr()]).await.unwrap();
+    expect_history(&mut sub, &w.publisher).await;
+    let rounds = w.newcomer.anti_entropy_stats().unwrap().rounds + w.holder.anti_entropy_stats().unwrap().rounds;
+    assert_eq!(rounds, 0, "no background round ran");
+    // One session for the connection, started by one side only (the
+    // newcomer's own subscription came before it had peers).
+    let syncs = counter(&w.newcomer, "antiEntropy.peerSyncs") + counter(&w.holder, "antiEntropy.peerSyncs") - holder_before;
+    assert_eq!(syncs, 1, "exactly one session between the two");
+    close(w).await;
+}
