@@ -110,7 +110,7 @@ export class Agent implements AsyncDisposable {
     this.agentId = core.native.agentId;
     this.config = config;
     this.transport = createTransport(core);
-    this.runtime = createRuntime(core);
+    this.runtime = createRuntime(core, () => this.close());
     this.pubsub = createPubSub(core);
     this.membership = createMembership(core);
     this.presence = createPresence(core, config);
