@@ -112,7 +112,7 @@ export class Agent implements AsyncDisposable {
     this.transport = createTransport(core);
     this.runtime = createRuntime(core, () => this.close());
     this.pubsub = createPubSub(core);
-    this.membership = createMembership(core);
+    this.membership = createMembership(core, config);
     this.presence = createPresence(core, config);
     this.coordinators = createCoordinators(core, config);
     this.antiEntropy = createAntiEntropy(core);
