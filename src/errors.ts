@@ -99,7 +99,9 @@ export class InvalidConfigError extends X0xError {
 
 /**
  * `ERR_X0X_CLOSED`: the agent was closed, so the call cannot run. Every method
- * of a closed `Agent` (other than `close()` itself) fails with this error.
+ * of a closed `Agent` and of its managers fails with this error before it
+ * checks its arguments (async methods reject, sync ones throw), except
+ * `close()` and `runtime.shutdown()`, which resolve again.
  */
 export class ClosedError extends X0xError {
   declare readonly code: 'ERR_X0X_CLOSED';

@@ -200,6 +200,7 @@ export class MembershipManager {
    * ```
    */
   async waitForPeers(count: number, options: AbortOptions = {}): Promise<PeerInfo[]> {
+    this.#core.use();
     const max = this.#activeViewSize;
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > max) {
       throw new InvalidConfigError(

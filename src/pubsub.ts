@@ -139,9 +139,9 @@ export class PubSubManager {
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborted before the message was sent
    */
   async publish(topic: string, data: Uint8Array | string, options: AbortOptions = {}): Promise<string> {
+    const native = this.#core.use();
     const { signal } = options;
     throwIfAborted(signal);
-    const native = this.#core.use();
     checkTopic(topic, MAX_TOPIC_BYTES);
     const payload = encodePayload(data, MAX_PAYLOAD_BYTES);
     if (signal === undefined) return callNative(() => native.publish(topic, payload));

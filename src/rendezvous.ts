@@ -211,8 +211,9 @@ function registerArgs(
 let create: (core: AgentCore, config: GossipConfig, coordinators: CoordinatorManager, presence: PresenceManager) => RendezvousManager;
 
 /**
- * Rendezvous of one agent, reachable as `agent.rendezvous`. Every method but
- * the shard function fails with `ClosedError` once the agent is closed.
+ * Rendezvous of one agent, reachable as `agent.rendezvous`. Every method
+ * fails with `ClosedError` once the agent is closed (the exported
+ * `shardId()` function needs no agent).
  *
  * Every agent holds records for the shards it ranks for; holding needs no
  * call. Only coordinators (or, with none known, the agents seen online) are
@@ -242,8 +243,16 @@ export class RendezvousManager {
     return SHARD_COUNT;
   }
 
-  /** {@inheritDoc shardId} */
+  /**
+   * The shard of `agentId`, as the exported `shardId()` function computes
+   * it; that function also works without an open agent.
+   * @param agentId - 64 lowercase hex characters
+   * @returns an integer from 0 to 65535
+   * @throws TypeError when `agentId` is not a 64-character hex id
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
+   */
   shardId(agentId: AgentId): number {
+    this.#core.use();
     return shardId(agentId);
   }
 
@@ -255,8 +264,8 @@ export class RendezvousManager {
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   holdersFor(agentId: AgentId): RendezvousHolder[] {
-    checkAgentId(agentId);
     this.#core.use();
+    checkAgentId(agentId);
     return callNativeSync(() => this.#native.holdersFor(agentId)).map(toHolder);
   }
 
@@ -348,9 +357,9 @@ export class RendezvousManager {
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async lookup(agentId: AgentId, options: RendezvousOptions = {}): Promise<AgentAddresses | null> {
+    this.#core.use();
     checkAgentId(agentId);
     const timeoutMs = checkTimeoutMs(options.timeoutMs, DEFAULT_RENDEZVOUS_TIMEOUT_MS, MAX_RENDEZVOUS_TIMEOUT_MS);
-    this.#core.use();
     throwIfAborted(options.signal);
     const r = await raceAbort(callNative(() => this.#native.lookup(agentId, timeoutMs)), options.signal);
     return r === null || r === undefined
@@ -374,8 +383,8 @@ export class RendezvousManager {
 
   /** Checks the arguments of register/unregister; returns the timeout. */
   #checkCall(agentId: unknown, what: string, options: RendezvousOptions): number {
-    if (agentId !== undefined) checkAgentId(agentId);
     const native = this.#core.use();
+    if (agentId !== undefined) checkAgentId(agentId);
     if (agentId !== undefined && agentId !== native.agentId) {
       throw new RendezvousError(`an agent can only ${what} itself: ${String(agentId)} is not this agent (${native.agentId})`);
     }
