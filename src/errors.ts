@@ -71,8 +71,11 @@ export class X0xError extends Error {
 }
 
 /**
- * `ERR_X0X_INVALID_CONFIG`: an option passed to `GossipConfig` or
- * `AgentBuilder` is unknown, of the wrong type or out of range.
+ * `ERR_X0X_INVALID_CONFIG`: a setting is unusable: a `GossipConfig` field or
+ * a field of an options object that is unknown, of the wrong type or out of
+ * range, or a builder setting or method argument of the right type but out
+ * of range (`withDataDir('')`, `waitForPeers(0)`). A method argument of the
+ * wrong JavaScript type is a plain `TypeError` instead.
  */
 export class InvalidConfigError extends X0xError {
   declare readonly code: 'ERR_X0X_INVALID_CONFIG';

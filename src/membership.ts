@@ -189,6 +189,7 @@ export class MembershipManager {
    *   `GossipConfig`): the active view never holds more
    * @param options - `signal` bounds the wait
    * @returns the active view at that moment
+   * @throws TypeError when `count` is not a number
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `count`) when `count` is
    *   not an integer from 1 to `activeViewSize`
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
@@ -201,8 +202,9 @@ export class MembershipManager {
    */
   async waitForPeers(count: number, options: AbortOptions = {}): Promise<PeerInfo[]> {
     this.#core.use();
+    if (typeof count !== 'number') throw new TypeError(`count must be a number (got ${typeof count})`);
     const max = this.#activeViewSize;
-    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > max) {
+    if (!Number.isInteger(count) || count < 1 || count > max) {
       throw new InvalidConfigError(
         `count must be an integer from 1 to ${max}, this agent's activeViewSize (got ${String(count)})`,
         { field: 'count' },

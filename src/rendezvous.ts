@@ -40,7 +40,7 @@ import type { AgentCore } from './agent-core.js';
 import type { GossipConfig } from './config.js';
 import type { CoordinatorManager } from './coordinators.js';
 import type { AgentAddresses } from './discovery.js';
-import { callNative, callNativeSync, RendezvousError } from './errors.js';
+import { callNative, callNativeSync, InvalidConfigError, RendezvousError } from './errors.js';
 import { isAgentId, type AgentId } from './identity.js';
 import { loadBinding, type NativeRegistration, type NativeRendezvous } from './native.js';
 import type { PresenceManager } from './presence.js';
@@ -106,14 +106,19 @@ function toHolder(h: { agentId: string; addrs: string[] }): RendezvousHolder {
  * @param count - how many holders to pick, as `rendezvousReplicas` does; fewer
  *   come back when there are fewer candidates
  * @returns the holders, highest weight first
- * @throws TypeError when `shard` is not an integer from 0 to 65535, `count`
- *   not a non-negative integer, or a candidate id not a 64-character hex id
+ * @throws TypeError when `shard` or `count` is not a number, or a candidate id not a 64-character hex id
+ * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `shard` or `count`) when `shard`
+ *   is not an integer from 0 to 65535, or `count` not a non-negative integer
  */
 export function rankHolders(shard: number, candidates: readonly RendezvousHolder[], count: number): RendezvousHolder[] {
+  if (typeof shard !== 'number') throw new TypeError(`shard must be a number (got ${typeof shard})`);
+  if (typeof count !== 'number') throw new TypeError(`count must be a number (got ${typeof count})`);
   if (!Number.isInteger(shard) || shard < 0 || shard >= SHARD_COUNT) {
-    throw new TypeError(`shard must be an integer from 0 to 65535 (got ${String(shard)})`);
+    throw new InvalidConfigError(`shard must be an integer from 0 to 65535 (got ${String(shard)})`, { field: 'shard' });
   }
-  if (!Number.isInteger(count) || count < 0) throw new TypeError(`count must be a non-negative integer (got ${String(count)})`);
+  if (!Number.isInteger(count) || count < 0) {
+    throw new InvalidConfigError(`count must be a non-negative integer (got ${String(count)})`, { field: 'count' });
+  }
   for (const c of candidates) checkAgentId(c.agentId);
   const native = candidates.map((h) => ({ agentId: h.agentId, addrs: [...h.addrs] }));
   const capped = Math.min(count, native.length);

@@ -59,6 +59,7 @@ describe('membership.waitForPeers', () => {
     for (const count of [0, 11, 1.5]) {
       await expect(agent.membership.waitForPeers(count)).rejects.toBeInstanceOf(InvalidConfigError);
     }
+    await expect(agent.membership.waitForPeers('2' as never)).rejects.toBeInstanceOf(TypeError);
     const controller = new AbortController();
     const aborted = agent.membership.waitForPeers(2, { signal: controller.signal });
     controller.abort();

@@ -94,7 +94,9 @@ describe('Rust log bridge (TypeScript end)', () => {
     await quiet.close();
   });
 
-  it('refuses an unknown logger level', () => {
-    expect(() => Agent.builder().withLogger(() => {}, { level: 'verbose' as never })).toThrow(TypeError);
+  it('refuses an unknown logger level as a bad option, naming it', () => {
+    expect(() => Agent.builder().withLogger(() => {}, { level: 'verbose' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_X0X_INVALID_CONFIG', field: 'level' }),
+    );
   });
 });
