@@ -219,8 +219,9 @@ describe('AgentKeypair', () => {
   it('refuses a non-Uint8Array or an empty path before the native side', () => {
     const calls = FakeKeypair.calls.length;
     expect(() => AgentKeypair.fromBytes([1, 2] as never)).toThrow(TypeError);
-    expect(() => AgentKeypair.load('')).toThrow(TypeError);
-    expect(() => AgentKeypair.generate().save('')).toThrow(TypeError);
+    expect(() => AgentKeypair.load(5 as never)).toThrow(TypeError);
+    expect(() => AgentKeypair.load('')).toThrow(expect.objectContaining({ code: 'ERR_X0X_INVALID_CONFIG', field: 'path' }));
+    expect(() => AgentKeypair.generate().save('')).toThrow(expect.objectContaining({ field: 'path' }));
     expect(FakeKeypair.calls.slice(calls)).toStrictEqual(['generate']);
   });
 
