@@ -110,9 +110,9 @@ export class Agent implements AsyncDisposable {
     this.agentId = core.native.agentId;
     this.config = config;
     this.transport = createTransport(core);
-    this.runtime = createRuntime(core);
+    this.runtime = createRuntime(core, () => this.close());
     this.pubsub = createPubSub(core);
-    this.membership = createMembership(core);
+    this.membership = createMembership(core, config);
     this.presence = createPresence(core, config);
     this.coordinators = createCoordinators(core, config);
     this.antiEntropy = createAntiEntropy(core);
@@ -354,13 +354,15 @@ export class AgentBuilder {
    *
    * @param path - file path; its directory must exist. Nothing is read or
    *   written until `build()`, which reports a bad file as `KeyFileError`.
-   * @throws TypeError when `path` is not a non-empty string
+   * @throws TypeError when `path` is not a string
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `keyFile`) when `path` is empty
    * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withKeyFile(path: string): this {
     this.#assertUnbuilt();
-    if (typeof path !== 'string' || path.length === 0) {
-      throw new TypeError('withKeyFile() expects a non-empty file path string');
+    if (typeof path !== 'string') throw new TypeError('withKeyFile() expects a file path string');
+    if (path.length === 0) {
+      throw new InvalidConfigError('keyFile must be a non-empty file path', { field: 'keyFile' });
     }
     this.#keySource = { kind: 'file', path };
     return this;
@@ -442,14 +444,12 @@ export class AgentBuilder {
    * user's router, which an application should only do when asked to.
    * @param on - `true` to ask the router
    * @defaultValue `false`
-   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `upnp`) when `on` is not a boolean
+   * @throws TypeError when `on` is not a boolean
    * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withUpnp(on: boolean): this {
     this.#assertUnbuilt();
-    if (typeof on !== 'boolean') {
-      throw new InvalidConfigError(`upnp must be true or false (got ${typeof on})`, { field: 'upnp' });
-    }
+    if (typeof on !== 'boolean') throw new TypeError(`withUpnp() expects true or false (got ${typeof on})`);
     this.#upnp = on;
     return this;
   }
@@ -499,7 +499,9 @@ export class AgentBuilder {
    * @param options - `level`: the most verbose level `logger` receives, for the TypeScript
    *   and the Rust records alike (default `debug`); `debug` output is not filtered by it
    * @defaultValue none: records go to `debug` only, which is silent unless `DEBUG` names them
-   * @throws TypeError when `logger` is not a function or `options.level` is not a {@link LogLevel}
+   * @throws TypeError when `logger` is not a function
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `level`) when `options.level`
+   *   is not a {@link LogLevel}
    * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withLogger(logger: Logger, options: LoggerOptions = {}): this {
@@ -507,7 +509,9 @@ export class AgentBuilder {
     if (typeof logger !== 'function') throw new TypeError('withLogger() expects a function taking a log record');
     const level = options.level ?? 'debug';
     if (!isLogLevel(level)) {
-      throw new TypeError(`withLogger() level must be error, warn, info, debug or trace, got ${String(level)}`);
+      throw new InvalidConfigError(`level must be error, warn, info, debug or trace (got ${String(level)})`, {
+        field: 'level',
+      });
     }
     this.#logger = logger;
     this.#loggerLevel = level;

@@ -89,7 +89,8 @@ let create: (core: AgentCore, config: GossipConfig) => CoordinatorManager;
 
 /**
  * Coordinator adverts of one agent, reachable as `agent.coordinators`. It
- * listens on {@link COORDINATORS_TOPIC} from `joinNetwork()` on.
+ * listens on {@link COORDINATORS_TOPIC} from `joinNetwork()` on. Every
+ * method fails with `ClosedError` once the agent is closed.
  */
 export class CoordinatorManager {
   static {
@@ -133,16 +134,20 @@ export class CoordinatorManager {
 
   /**
    * The coordinators whose adverts are verified and unexpired, newest advert
-   * per coordinator, by id (this agent included, if it advertises). Works
-   * after close too (the list as it was), unlike the calls that throw
-   * `ClosedError`.
+   * per coordinator, by id (this agent included, if it advertises).
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   getCoordinators(): CoordinatorAdvert[] {
+    this.#core.use();
     return this.#native.list().map(toAdvert);
   }
 
-  /** Adverts accepted and rejected (by reason); after close, their last values. */
+  /**
+   * Adverts accepted and rejected (by reason).
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
+   */
   stats(): RecordStats {
+    this.#core.use();
     return toRecordStats(this.#native.stats());
   }
 

@@ -127,9 +127,9 @@ export class DiscoveryManager {
    * ```
    */
   async findAgent(agentId: AgentId, options: FindAgentOptions = {}): Promise<AgentAddresses | null> {
+    const native = this.#core.use();
     checkAgentId(agentId);
     const timeoutMs = checkTimeoutMs(options.timeoutMs, DEFAULT_FIND_TIMEOUT_MS, MAX_FIND_TIMEOUT_MS);
-    const native = this.#core.use();
     throwIfAborted(options.signal);
     const found = await raceAbort(
       callNative(() => native.findAgent(agentId, timeoutMs)),

@@ -71,8 +71,11 @@ export class X0xError extends Error {
 }
 
 /**
- * `ERR_X0X_INVALID_CONFIG`: an option passed to `GossipConfig` or
- * `AgentBuilder` is unknown, of the wrong type or out of range.
+ * `ERR_X0X_INVALID_CONFIG`: a setting is unusable: a `GossipConfig` field or
+ * a field of an options object that is unknown, of the wrong type or out of
+ * range, or a builder setting or method argument of the right type but out
+ * of range (`withDataDir('')`, `waitForPeers(0)`). A method argument of the
+ * wrong JavaScript type is a plain `TypeError` instead.
  */
 export class InvalidConfigError extends X0xError {
   declare readonly code: 'ERR_X0X_INVALID_CONFIG';
@@ -99,7 +102,9 @@ export class InvalidConfigError extends X0xError {
 
 /**
  * `ERR_X0X_CLOSED`: the agent was closed, so the call cannot run. Every method
- * of a closed `Agent` (other than `close()` itself) fails with this error.
+ * of a closed `Agent` and of its managers fails with this error before it
+ * checks its arguments (async methods reject, sync ones throw), except
+ * `close()` and `runtime.shutdown()`, which resolve again.
  */
 export class ClosedError extends X0xError {
   declare readonly code: 'ERR_X0X_CLOSED';

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { callNativeSync } from './errors.js';
+import { callNativeSync, InvalidConfigError } from './errors.js';
 import { loadBinding, type NativeKeypair } from './native.js';
 
 /**
@@ -33,9 +33,8 @@ function toUint8Array(buffer: Buffer): Uint8Array {
 }
 
 function assertPath(path: unknown, method: string): asserts path is string {
-  if (typeof path !== 'string' || path.length === 0) {
-    throw new TypeError(`AgentKeypair.${method}() expects a non-empty file path string`);
-  }
+  if (typeof path !== 'string') throw new TypeError(`AgentKeypair.${method}() expects a file path string`);
+  if (path.length === 0) throw new InvalidConfigError('path must be a non-empty file path', { field: 'path' });
 }
 
 let unwrap: (keypair: AgentKeypair) => NativeKeypair;
@@ -79,7 +78,8 @@ export class AgentKeypair {
    * Reads a keypair written by {@link AgentKeypair.save}.
    * @param path - file path
    * @throws {@link KeyFileError} (`ERR_X0X_KEY_FILE`) when the file is missing, unreadable or corrupt
-   * @throws TypeError when `path` is not a non-empty string
+   * @throws TypeError when `path` is not a string
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `path`) when `path` is empty
    * @throws {@link NativeMissingError} (`ERR_X0X_NATIVE_MISSING`) when the addon cannot be loaded
    */
   static load(path: string): AgentKeypair {
@@ -108,7 +108,8 @@ export class AgentKeypair {
    * owner only (mode 0600).
    * @param path - file path; the parent directory must exist
    * @throws {@link KeyFileError} (`ERR_X0X_KEY_FILE`) when the file cannot be written
-   * @throws TypeError when `path` is not a non-empty string
+   * @throws TypeError when `path` is not a string
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `path`) when `path` is empty
    */
   save(path: string): void {
     assertPath(path, 'save');

@@ -12,6 +12,7 @@
 
 import { throwIfAborted, raceAbort } from './abort.js';
 import type { AgentCore } from './agent-core.js';
+import type { GossipConfig } from './config.js';
 import { checkPeerAddress, resolvePeerAddresses } from './address.js';
 import { callNative, ClosedError, InvalidConfigError } from './errors.js';
 import { lagged, type LaggedEvent } from './events.js';
@@ -86,7 +87,7 @@ function toEvent(e: NativeMembershipEvent): MembershipEvent {
   return { type: e.type, peer, at: e.at };
 }
 
-let create: (core: AgentCore) => MembershipManager;
+let create: (core: AgentCore, config: GossipConfig) => MembershipManager;
 
 /**
  * The membership side of one agent, reachable as `agent.membership`. Every
@@ -94,13 +95,15 @@ let create: (core: AgentCore) => MembershipManager;
  */
 export class MembershipManager {
   static {
-    create = (core) => new MembershipManager(core);
+    create = (core, config) => new MembershipManager(core, config);
   }
 
   readonly #core: AgentCore;
+  readonly #activeViewSize: number;
 
-  private constructor(core: AgentCore) {
+  private constructor(core: AgentCore, config: GossipConfig) {
     this.#core = core;
+    this.#activeViewSize = config.activeViewSize;
   }
 
   /**
@@ -182,11 +185,13 @@ export class MembershipManager {
    * for them instead of sleeping. Re-checks the view on every `peer-joined`
    * event, and after events were lost (`lagged`); pass `AbortSignal.timeout(ms)` to bound the wait.
    *
-   * @param count - integer from 1 to 12 (the largest `activeViewSize`); a
-   *   count above this agent's own `activeViewSize` can never be reached
+   * @param count - integer from 1 to this agent's `activeViewSize` (its
+   *   `GossipConfig`): the active view never holds more
    * @param options - `signal` bounds the wait
    * @returns the active view at that moment
-   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `count` is out of range
+   * @throws TypeError when `count` is not a number
+   * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `count`) when `count` is
+   *   not an integer from 1 to `activeViewSize`
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) when the agent is or gets closed first
    * @example
@@ -196,8 +201,14 @@ export class MembershipManager {
    * ```
    */
   async waitForPeers(count: number, options: AbortOptions = {}): Promise<PeerInfo[]> {
-    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 12) {
-      throw new InvalidConfigError(`count must be an integer from 1 to 12 (got ${String(count)})`, { field: 'count' });
+    this.#core.use();
+    if (typeof count !== 'number') throw new TypeError(`count must be a number (got ${typeof count})`);
+    const max = this.#activeViewSize;
+    if (!Number.isInteger(count) || count < 1 || count > max) {
+      throw new InvalidConfigError(
+        `count must be an integer from 1 to ${max}, this agent's activeViewSize (got ${String(count)})`,
+        { field: 'count' },
+      );
     }
     throwIfAborted(options.signal);
     // Listen before the first look, so a join in between is not missed.
@@ -230,7 +241,7 @@ export class MembershipManager {
 }
 
 /** @internal */
-export function createMembership(core: AgentCore): MembershipManager {
-  return create(core);
+export function createMembership(core: AgentCore, config: GossipConfig): MembershipManager {
+  return create(core, config);
 }
 

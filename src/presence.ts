@@ -119,7 +119,8 @@ let create: (core: AgentCore, config: GossipConfig) => PresenceManager;
 
 /**
  * Presence of one agent, reachable as `agent.presence`. Beacons start with
- * `joinNetwork()`.
+ * `joinNetwork()`. Every method fails with `ClosedError` once the agent is
+ * closed.
  */
 export class PresenceManager {
   static {
@@ -164,10 +165,11 @@ export class PresenceManager {
 
   /**
    * Agents whose newest beacon is valid, with addresses and last-seen time,
-   * by id. Works after close too (the list as it was, expiring), unlike
-   * the calls that throw `ClosedError`.
+   * by id.
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   getOnlineAgents(): OnlineAgent[] {
+    this.#core.use();
     return this.#native
       .onlineAgents()
       .map((a) => Object.freeze({ agentId: a.agentId, addrs: Object.freeze(a.addrs), lastSeen: a.lastSeen }));
@@ -194,8 +196,12 @@ export class PresenceManager {
     return this.#core.openStream(source, { map: toEvent, signal: options.signal });
   }
 
-  /** Beacon counters; after close, their last values. */
+  /**
+   * Beacon counters since the agent started.
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
+   */
   stats(): PresenceStats {
+    this.#core.use();
     return { ...this.#native.stats() };
   }
 }

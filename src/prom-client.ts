@@ -353,11 +353,13 @@ function checkOptions(options: X0xMetricsOptions): {
   const registry = options.registry ?? prom.register;
   for (const method of ['getSingleMetric', 'removeSingleMetric', 'registerMetric'] as const) {
     if (typeof (registry as Partial<PromRegistry>)[method] !== 'function') {
-      throw new TypeError('options.registry must be a prom-client Registry');
+      throw new InvalidConfigError('registry must be a prom-client Registry', { field: 'registry' });
     }
   }
   const prefix = options.prefix ?? '';
-  if (typeof prefix !== 'string') throw new TypeError('options.prefix must be a string');
+  if (typeof prefix !== 'string') {
+    throw new InvalidConfigError(`prefix must be a string (got ${typeof prefix})`, { field: 'prefix' });
+  }
   if (prefix !== '' && !METRIC_NAME.test(prefix)) {
     throw new InvalidConfigError(`prefix ${JSON.stringify(prefix)} would not make valid metric names`, {
       field: 'prefix',
@@ -365,15 +367,21 @@ function checkOptions(options: X0xMetricsOptions): {
   }
   const agentLabel = options.agentLabel ?? DEFAULT_AGENT_LABEL;
   if (agentLabel !== false && typeof agentLabel !== 'string') {
-    throw new TypeError('options.agentLabel must be a string or false');
+    throw new InvalidConfigError(`agentLabel must be a string or false (got ${typeof agentLabel})`, {
+      field: 'agentLabel',
+    });
   }
   if (agentLabel !== false) checkLabelName(agentLabel, 'agentLabel');
   const given = options.labels ?? {};
-  if (typeof given !== 'object' || given === null) throw new TypeError('options.labels must be an object');
+  if (typeof given !== 'object' || given === null) {
+    throw new InvalidConfigError(`labels must be an object (got ${String(given)})`, { field: 'labels' });
+  }
   const labels: Record<string, string> = {};
   for (const [name, value] of Object.entries(given)) {
     checkLabelName(name, 'labels');
-    if (typeof value !== 'string') throw new TypeError(`options.labels.${name} must be a string`);
+    if (typeof value !== 'string') {
+      throw new InvalidConfigError(`label ${name} must have a string value (got ${typeof value})`, { field: 'labels' });
+    }
     if (name === agentLabel) {
       throw new InvalidConfigError(`label ${name} is the agent label; set agentLabel to another name or false`, {
         field: 'labels',
@@ -416,13 +424,14 @@ function checkLabelName(name: string, field: string): void {
  * @param options - the registry (default: prom-client's global one), a name prefix and constant labels
  * @returns the registration; `unregister()` or `using` ends it
  * @throws {@link @x0x/node!InvalidConfigError | InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, its `field` is
- *   `prefix`, `labels` or `agentLabel`) when the prefix or a label name is invalid, a label name
+ *   `registry`, `prefix`, `labels` or `agentLabel`) when an option has the wrong type (the registry
+ *   is no prom-client `Registry`, a label value no string), the prefix or a label name is invalid, a label name
  *   is one x0x uses, the labels' names differ from those of the agents already in this registry
  *   and prefix, the same labels (and agent) are already registered, or the registry already
  *   holds a metric of one of these names (choose a `prefix`)
  * @throws {@link @x0x/node!ClosedError | ClosedError} (`ERR_X0X_CLOSED`) when the agent is or gets closed
  *   before the registration completes
- * @throws TypeError when `agent` is not an x0x `Agent` or an option has the wrong type
+ * @throws TypeError when `agent` is not an x0x `Agent` or `options` is not an object
  * @example
  * ```ts
  * import { createServer } from 'node:http';

@@ -139,9 +139,9 @@ export class PubSubManager {
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborted before the message was sent
    */
   async publish(topic: string, data: Uint8Array | string, options: AbortOptions = {}): Promise<string> {
+    const native = this.#core.use();
     const { signal } = options;
     throwIfAborted(signal);
-    const native = this.#core.use();
     checkTopic(topic, MAX_TOPIC_BYTES);
     const payload = encodePayload(data, MAX_PAYLOAD_BYTES);
     if (signal === undefined) return callNative(() => native.publish(topic, payload));
@@ -173,6 +173,7 @@ export class PubSubManager {
    * @param options - `signal` bounds the wait (e.g. `AbortSignal.timeout(ms)`); without one it
    *   may wait as long as the agent is open
    * @returns the agent ids of the subscribed peers (at least `count`)
+   * @throws TypeError when `count` is not a number
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `count`) when `count` is out of range
    * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
@@ -181,7 +182,8 @@ export class PubSubManager {
   async waitForTopicPeers(topic: string, count: number, options: AbortOptions = {}): Promise<AgentId[]> {
     const native = this.#core.use();
     checkTopic(topic, MAX_TOPIC_BYTES);
-    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_TOPIC_PEERS_WAIT) {
+    if (typeof count !== 'number') throw new TypeError(`count must be a number (got ${typeof count})`);
+    if (!Number.isInteger(count) || count < 1 || count > MAX_TOPIC_PEERS_WAIT) {
       throw new InvalidConfigError(`count must be an integer from 1 to ${MAX_TOPIC_PEERS_WAIT} (got ${String(count)})`, {
         field: 'count',
       });

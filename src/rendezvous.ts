@@ -40,7 +40,7 @@ import type { AgentCore } from './agent-core.js';
 import type { GossipConfig } from './config.js';
 import type { CoordinatorManager } from './coordinators.js';
 import type { AgentAddresses } from './discovery.js';
-import { callNative, callNativeSync, RendezvousError } from './errors.js';
+import { callNative, callNativeSync, InvalidConfigError, RendezvousError } from './errors.js';
 import { isAgentId, type AgentId } from './identity.js';
 import { loadBinding, type NativeRegistration, type NativeRendezvous } from './native.js';
 import type { PresenceManager } from './presence.js';
@@ -106,14 +106,19 @@ function toHolder(h: { agentId: string; addrs: string[] }): RendezvousHolder {
  * @param count - how many holders to pick, as `rendezvousReplicas` does; fewer
  *   come back when there are fewer candidates
  * @returns the holders, highest weight first
- * @throws TypeError when `shard` is not an integer from 0 to 65535, `count`
- *   not a non-negative integer, or a candidate id not a 64-character hex id
+ * @throws TypeError when `shard` or `count` is not a number, or a candidate id not a 64-character hex id
+ * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `shard` or `count`) when `shard`
+ *   is not an integer from 0 to 65535, or `count` not a non-negative integer
  */
 export function rankHolders(shard: number, candidates: readonly RendezvousHolder[], count: number): RendezvousHolder[] {
+  if (typeof shard !== 'number') throw new TypeError(`shard must be a number (got ${typeof shard})`);
+  if (typeof count !== 'number') throw new TypeError(`count must be a number (got ${typeof count})`);
   if (!Number.isInteger(shard) || shard < 0 || shard >= SHARD_COUNT) {
-    throw new TypeError(`shard must be an integer from 0 to 65535 (got ${String(shard)})`);
+    throw new InvalidConfigError(`shard must be an integer from 0 to 65535 (got ${String(shard)})`, { field: 'shard' });
   }
-  if (!Number.isInteger(count) || count < 0) throw new TypeError(`count must be a non-negative integer (got ${String(count)})`);
+  if (!Number.isInteger(count) || count < 0) {
+    throw new InvalidConfigError(`count must be a non-negative integer (got ${String(count)})`, { field: 'count' });
+  }
   for (const c of candidates) checkAgentId(c.agentId);
   const native = candidates.map((h) => ({ agentId: h.agentId, addrs: [...h.addrs] }));
   const capped = Math.min(count, native.length);
@@ -211,8 +216,9 @@ function registerArgs(
 let create: (core: AgentCore, config: GossipConfig, coordinators: CoordinatorManager, presence: PresenceManager) => RendezvousManager;
 
 /**
- * Rendezvous of one agent, reachable as `agent.rendezvous`. Every method but
- * the shard function fails with `ClosedError` once the agent is closed.
+ * Rendezvous of one agent, reachable as `agent.rendezvous`. Every method
+ * fails with `ClosedError` once the agent is closed (the exported
+ * `shardId()` function needs no agent).
  *
  * Every agent holds records for the shards it ranks for; holding needs no
  * call. Only coordinators (or, with none known, the agents seen online) are
@@ -242,8 +248,16 @@ export class RendezvousManager {
     return SHARD_COUNT;
   }
 
-  /** {@inheritDoc shardId} */
+  /**
+   * The shard of `agentId`, as the exported `shardId()` function computes
+   * it; that function also works without an open agent.
+   * @param agentId - 64 lowercase hex characters
+   * @returns an integer from 0 to 65535
+   * @throws TypeError when `agentId` is not a 64-character hex id
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
+   */
   shardId(agentId: AgentId): number {
+    this.#core.use();
     return shardId(agentId);
   }
 
@@ -255,8 +269,8 @@ export class RendezvousManager {
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   holdersFor(agentId: AgentId): RendezvousHolder[] {
-    checkAgentId(agentId);
     this.#core.use();
+    checkAgentId(agentId);
     return callNativeSync(() => this.#native.holdersFor(agentId)).map(toHolder);
   }
 
@@ -348,9 +362,9 @@ export class RendezvousManager {
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async lookup(agentId: AgentId, options: RendezvousOptions = {}): Promise<AgentAddresses | null> {
+    this.#core.use();
     checkAgentId(agentId);
     const timeoutMs = checkTimeoutMs(options.timeoutMs, DEFAULT_RENDEZVOUS_TIMEOUT_MS, MAX_RENDEZVOUS_TIMEOUT_MS);
-    this.#core.use();
     throwIfAborted(options.signal);
     const r = await raceAbort(callNative(() => this.#native.lookup(agentId, timeoutMs)), options.signal);
     return r === null || r === undefined
@@ -374,8 +388,8 @@ export class RendezvousManager {
 
   /** Checks the arguments of register/unregister; returns the timeout. */
   #checkCall(agentId: unknown, what: string, options: RendezvousOptions): number {
-    if (agentId !== undefined) checkAgentId(agentId);
     const native = this.#core.use();
+    if (agentId !== undefined) checkAgentId(agentId);
     if (agentId !== undefined && agentId !== native.agentId) {
       throw new RendezvousError(`an agent can only ${what} itself: ${String(agentId)} is not this agent (${native.agentId})`);
     }

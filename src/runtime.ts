@@ -7,7 +7,7 @@
 import type { AgentCore } from './agent-core.js';
 import { callNativeSync } from './errors.js';
 
-let create: (core: AgentCore) => GossipRuntime;
+let create: (core: AgentCore, close: () => Promise<void>) => GossipRuntime;
 
 /**
  * The gossip runtime of one agent, reachable as `agent.runtime`: membership
@@ -18,24 +18,26 @@ let create: (core: AgentCore) => GossipRuntime;
  */
 export class GossipRuntime {
   static {
-    create = (core) => new GossipRuntime(core);
+    create = (core, close) => new GossipRuntime(core, close);
   }
 
   readonly #core: AgentCore;
+  readonly #close: () => Promise<void>;
 
-  private constructor(core: AgentCore) {
+  private constructor(core: AgentCore, close: () => Promise<void>) {
     this.#core = core;
+    this.#close = close;
   }
 
   /**
-   * Stops the runtime by closing the agent's core: every subscription and
-   * event stream ends and the socket closes, so `agent.closed` turns true.
-   * Idempotent. Prefer `agent.close()`: this method neither logs the close
-   * nor detaches a logger given to `AgentBuilder.withLogger`, which keeps
-   * receiving the process's Rust records until `agent.close()` is called too.
+   * Stops the runtime by closing the agent: the same as `agent.close()`,
+   * and the same promise. Every subscription and event stream ends, the
+   * socket closes, `agent.closed` turns true, and a logger given to
+   * `AgentBuilder.withLogger` receives its last record (`closed`) and then
+   * no more. Idempotent.
    */
   shutdown(): Promise<void> {
-    return this.#core.close();
+    return this.#close();
   }
 
   /**
@@ -50,10 +52,12 @@ export class GossipRuntime {
 }
 
 /**
- * Creates the runtime view of an agent.
+ * Creates the runtime view of an agent. `close` is the agent's own close:
+ * closing only the core would leave the agent's logger attached and its
+ * coordinator and rendezvous tasks running.
  *
  * @internal
  */
-export function createRuntime(core: AgentCore): GossipRuntime {
-  return create(core);
+export function createRuntime(core: AgentCore, close: () => Promise<void>): GossipRuntime {
+  return create(core, close);
 }

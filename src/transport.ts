@@ -201,8 +201,8 @@ export class TransportAdapter {
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async blockPeer(peerId: AgentId): Promise<void> {
-    checkPeerId(peerId);
     const native = this.#core.use();
+    checkPeerId(peerId);
     await callNative(() => native.blockPeer(peerId));
   }
 
@@ -214,8 +214,8 @@ export class TransportAdapter {
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   unblockPeer(peerId: AgentId): void {
-    checkPeerId(peerId);
     const native = this.#core.use();
+    checkPeerId(peerId);
     callNativeSync(() => native.unblockPeer(peerId));
   }
 

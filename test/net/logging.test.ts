@@ -153,9 +153,12 @@ const { Agent } = require('@x0x/node');
 })();
 `;
 
-function runChild(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runChild(
+  env: NodeJS.ProcessEnv,
+  script = CHILD,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', CHILD], { cwd: ROOT, env });
+    const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, env });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -201,5 +204,49 @@ describe('DEBUG=x0x:*', () => {
     delete env.DEBUG;
     const run = await runChild(env);
     expect(run).toStrictEqual({ code: 0, stdout: 'done\n', stderr: '' });
+  });
+});
+
+/**
+ * The agent shuts down through its runtime, not close(); the seed keeps
+ * running with a logger of its own, so Rust records still flow in the
+ * process. The child prints how many records the agent's logger got after
+ * shutdown resolved, once the seed's logger has seen a Rust record of its
+ * own after that moment (any still-attached logger would have got it too).
+ */
+const SHUTDOWN_CHILD = `
+const { Agent } = require('@x0x/node');
+(async () => {
+  let down = false;
+  let late = 0;
+  let joined;
+  const peerJoined = new Promise((resolve) => (joined = resolve));
+  let rustAfter;
+  const seedRustAfter = new Promise((resolve) => (rustAfter = resolve));
+  const seed = await Agent.builder()
+    .withLogger((r) => { if (down && r.module !== undefined) rustAfter(); })
+    .build();
+  const agent = await Agent.builder()
+    .withBootstrapPeers(seed.listenAddrs)
+    .withLogger((r) => { if (down) late += 1; if (r.message === 'peer-joined') joined(); })
+    .build();
+  await agent.joinNetwork();
+  await peerJoined;
+  await agent.runtime.shutdown();
+  down = true;
+  const guard = setTimeout(() => { console.log('the seed logged no Rust record after the shutdown'); process.exit(1); }, ${WAIT_MS});
+  await seedRustAfter;
+  clearTimeout(guard);
+  await seed.close();
+  console.log('late=' + late);
+})();
+`;
+
+describe('runtime.shutdown()', () => {
+  it('detaches the logger like close(), and the process exits by itself', async () => {
+    const env = { ...process.env };
+    delete env.DEBUG;
+    const run = await runChild(env, SHUTDOWN_CHILD);
+    expect(run).toStrictEqual({ code: 0, stdout: 'late=0\n', stderr: '' });
   });
 });

@@ -162,6 +162,19 @@ describe('@x0x/node/prom-client', () => {
       code: 'ERR_X0X_INVALID_CONFIG',
       field: 'prefix',
     });
+    // An option of the wrong type is a bad option like a bad value, named by
+    // its field; only options that are not an object at all are a TypeError.
+    const wrongTypes: [unknown, string][] = [
+      [{ registry: {} }, 'registry'],
+      [{ registry: a, prefix: 5 }, 'prefix'],
+      [{ registry: a, agentLabel: true }, 'agentLabel'],
+      [{ registry: a, labels: 'app' }, 'labels'],
+      [{ registry: a, labels: { app: 1 } }, 'labels'],
+    ];
+    for (const [options, field] of wrongTypes) {
+      await expect(registerX0xMetrics(agent, options as never)).rejects.toMatchObject({ code: 'ERR_X0X_INVALID_CONFIG', field });
+    }
+    await expect(registerX0xMetrics(agent, 'app' as never)).rejects.toBeInstanceOf(TypeError);
     await net.close();
     expect(again.active).toBe(false);
     expect(b.getMetricsAsArray()).toStrictEqual([]);

@@ -93,6 +93,7 @@ describe('createTestnet', () => {
     for (const n of [0, 1.5, 65, Number.NaN]) {
       await expect(createTestnet(n)).rejects.toMatchObject({ code: 'ERR_X0X_INVALID_CONFIG', field: 'n' });
     }
+    await expect(createTestnet('3' as never)).rejects.toBeInstanceOf(TypeError);
     await expect(createTestnet(3, { peers: 3 })).rejects.toMatchObject({ field: 'peers' });
     await expect(createTestnet(2, { config: { activeViewSize: 99 } })).rejects.toBeInstanceOf(InvalidConfigError);
   });

@@ -99,7 +99,15 @@ describe('AgentBuilder', () => {
     expect(() => builder.withAnnounceAddrs(Array.from({ length: 17 }, (_, i) => `100.64.0.${i + 1}:1`))).toThrow(
       InvalidConfigError,
     );
-    expect(() => builder.withUpnp('yes' as unknown as boolean)).toThrow(InvalidConfigError);
+    // A wrong type is a TypeError; a value of the right type that is no
+    // usable setting is an InvalidConfigError naming the setting.
+    expect(() => builder.withUpnp('yes' as unknown as boolean)).toThrow(TypeError);
+    expect(() => builder.withDataDir(5 as unknown as string)).toThrow(TypeError);
+    expect(() => builder.withKeyFile(5 as unknown as string)).toThrow(TypeError);
+    expect(() => builder.withKeyFile('')).toThrow(expect.objectContaining({ code: 'ERR_X0X_INVALID_CONFIG', field: 'keyFile' }));
+    expect(() => builder.withLogger(() => {}, { level: 'verbose' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_X0X_INVALID_CONFIG', field: 'level' }),
+    );
   });
 
   it('passes announce addresses and UPnP (off unless asked) to the native agent', async () => {
@@ -211,8 +219,9 @@ describe('AgentKeypair', () => {
   it('refuses a non-Uint8Array or an empty path before the native side', () => {
     const calls = FakeKeypair.calls.length;
     expect(() => AgentKeypair.fromBytes([1, 2] as never)).toThrow(TypeError);
-    expect(() => AgentKeypair.load('')).toThrow(TypeError);
-    expect(() => AgentKeypair.generate().save('')).toThrow(TypeError);
+    expect(() => AgentKeypair.load(5 as never)).toThrow(TypeError);
+    expect(() => AgentKeypair.load('')).toThrow(expect.objectContaining({ code: 'ERR_X0X_INVALID_CONFIG', field: 'path' }));
+    expect(() => AgentKeypair.generate().save('')).toThrow(expect.objectContaining({ field: 'path' }));
     expect(FakeKeypair.calls.slice(calls)).toStrictEqual(['generate']);
   });
 

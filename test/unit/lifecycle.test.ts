@@ -143,7 +143,7 @@ describe('GossipRuntime', () => {
   it('runs from creation; shutdown() is idempotent and closes the agent once', async () => {
     const { native, state } = fakeAgent();
     const core = new AgentCore(native);
-    const runtime = createRuntime(core);
+    const runtime = createRuntime(core, () => core.close());
     expect(runtime.isRunning).toBe(true);
     await runtime.shutdown();
     await runtime.shutdown();

@@ -55,9 +55,11 @@ describe('membership.waitForPeers', () => {
   it('rejects a bad count, an abort, and a close', async () => {
     const agent = await Agent.builder().build();
     lastNative().active = [];
-    for (const count of [0, 13, 1.5]) {
+    // 11 is above the default activeViewSize (10).
+    for (const count of [0, 11, 1.5]) {
       await expect(agent.membership.waitForPeers(count)).rejects.toBeInstanceOf(InvalidConfigError);
     }
+    await expect(agent.membership.waitForPeers('2' as never)).rejects.toBeInstanceOf(TypeError);
     const controller = new AbortController();
     const aborted = agent.membership.waitForPeers(2, { signal: controller.signal });
     controller.abort();
@@ -68,5 +70,22 @@ describe('membership.waitForPeers', () => {
     await agent.close();
     await expect(closing).rejects.toBeInstanceOf(ClosedError);
     await expect(agent.membership.waitForPeers(1)).rejects.toBeInstanceOf(ClosedError);
+  });
+
+  it('bounds count by the agent\'s own activeViewSize, and says so', async () => {
+    const small = await Agent.builder().withConfig({ activeViewSize: 8 }).build();
+    const large = await Agent.builder().withConfig({ activeViewSize: 12 }).build();
+    for (const native of FakeAgent.created.slice(-2)) native.active = Array.from({ length: 12 }, (_, i) => peer(i + 1));
+    const refused = await small.membership.waitForPeers(9).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(InvalidConfigError);
+    expect(refused).toMatchObject({ code: 'ERR_X0X_INVALID_CONFIG', field: 'count' });
+    // The brief for this error is its message: a user must learn the range
+    // and which setting sets it without reading the source.
+    expect((refused as Error).message).toContain('from 1 to 8');
+    expect((refused as Error).message).toContain('activeViewSize');
+    await expect(small.membership.waitForPeers(8)).resolves.toHaveLength(12);
+    await expect(large.membership.waitForPeers(12)).resolves.toHaveLength(12);
+    await expect(large.membership.waitForPeers(13)).rejects.toMatchObject({ field: 'count' });
+    await Promise.all([small.close(), large.close()]);
   });
 });

@@ -62,6 +62,20 @@ describe('Rust log bridge (TypeScript end)', () => {
     expect(records.length).toBe(before);
   });
 
+  it('runtime.shutdown() detaches the logger as close() does: "closed" is its last record', async () => {
+    const records: LogRecord[] = [];
+    const agent = await Agent.builder().withLogger((r) => records.push(r)).build();
+    const deliver = fakeLog.sink!;
+    await agent.runtime.shutdown();
+    expect(agent.closed).toBe(true);
+    expect(fakeLog.filters.at(-1)).toStrictEqual({ debugNames: [], debugSkips: [] });
+    expect(records.at(-1)).toMatchObject({ target: 'x0x:agent', message: 'closed' });
+    const before = records.length;
+    deliver({ records: [{ ...rustRecord, level: 'error' }], dropped: 0 });
+    await agent.close();
+    expect(records.length).toBe(before);
+  });
+
   it('the most verbose open logger sets the level; a throwing logger does not stop the others', async () => {
     const got: LogRecord[] = [];
     const quiet = await Agent.builder()
@@ -80,7 +94,9 @@ describe('Rust log bridge (TypeScript end)', () => {
     await quiet.close();
   });
 
-  it('refuses an unknown logger level', () => {
-    expect(() => Agent.builder().withLogger(() => {}, { level: 'verbose' as never })).toThrow(TypeError);
+  it('refuses an unknown logger level as a bad option, naming it', () => {
+    expect(() => Agent.builder().withLogger(() => {}, { level: 'verbose' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_X0X_INVALID_CONFIG', field: 'level' }),
+    );
   });
 });

@@ -53,8 +53,12 @@ describe('agent.rendezvous', () => {
     const a = { agentId: 'aa'.repeat(32), addrs: ['10.0.0.1:1'] };
     const b = { agentId: 'bb'.repeat(32), addrs: ['10.0.0.2:1'] };
     const calls = fakeFunctions.calls.length;
-    for (const shard of [-1, 65_536, 1.5]) expect(() => rankHolders(shard, [a], 1)).toThrow(TypeError);
-    expect(() => rankHolders(0, [a], -1)).toThrow(TypeError);
+    for (const shard of [-1, 65_536, 1.5]) {
+      expect(() => rankHolders(shard, [a], 1)).toThrow(expect.objectContaining({ code: 'ERR_X0X_INVALID_CONFIG', field: 'shard' }));
+    }
+    expect(() => rankHolders(0, [a], -1)).toThrow(expect.objectContaining({ code: 'ERR_X0X_INVALID_CONFIG', field: 'count' }));
+    expect(() => rankHolders('0' as never, [a], 1)).toThrow(TypeError);
+    expect(() => rankHolders(0, [a], '1' as never)).toThrow(TypeError);
     expect(() => rankHolders(0, [{ agentId: 'nope', addrs: [] }], 1)).toThrow(TypeError);
     expect(fakeFunctions.calls.length).toBe(calls);
 

@@ -41,6 +41,7 @@ describe('pubsub.waitForTopicPeers', () => {
       expect(err).toBeInstanceOf(InvalidConfigError);
       expect((err as InvalidConfigError).field).toBe('count');
     }
+    await expect(agent.pubsub.waitForTopicPeers('news', '2' as never)).rejects.toBeInstanceOf(TypeError);
     await expect(agent.pubsub.waitForTopicPeers('', 1)).rejects.toBeInstanceOf(InvalidTopicError);
     expect(lastNative().calls.some((c) => c.startsWith('waitForTopicPeers'))).toBe(false);
     // The native wait never answers: only the signal can end it.
