@@ -25,8 +25,7 @@ use std::{
     task::{Context, Poll},
 };
 
-use quinn_udp::{RecvMeta, Transmit};
-use tokio::io::ReadBuf;
+use quinn_udp::{RecvMeta, Transmit, UdpSocketState};
 use tracing::debug;
 
 use super::{AsyncUdpSocket, UdpPollHelper, UdpPoller, UdpSender};
@@ -43,6 +42,9 @@ use super::{AsyncUdpSocket, UdpPollHelper, UdpPoller, UdpSender};
 pub struct DualStackSocket {
     v4: Option<Arc<tokio::net::UdpSocket>>,
     v6: Option<Arc<tokio::net::UdpSocket>>,
+    // x0x patch: quinn-udp's state per socket (GSO, GRO, batched receive).
+    v4_state: Option<Arc<UdpSocketState>>,
+    v6_state: Option<Arc<UdpSocketState>>,
     /// Cached IPv4 `local_addr()` captured at construction so hot paths
     /// (quinn's `ConnectionDriver::poll` calls `AsyncUdpSocket::local_addr`
     /// on every iteration) avoid a `getsockname(2)` syscall per poll.
@@ -79,9 +81,14 @@ impl DualStackSocket {
         }
         let v4_addr = v4.as_ref().map(|socket| socket.local_addr()).transpose()?;
         let v6_addr = v6.as_ref().map(|socket| socket.local_addr()).transpose()?;
+        let state = |socket: &tokio::net::UdpSocket| UdpSocketState::new(socket.into()).map(Arc::new);
+        let v4_state = v4.as_ref().map(state).transpose()?;
+        let v6_state = v6.as_ref().map(state).transpose()?;
         Ok(Self {
             v4: v4.map(Arc::new),
             v6: v6.map(Arc::new),
+            v4_state,
+            v6_state,
             v4_addr,
             v6_addr,
             poll_v4_first: AtomicBool::new(false),
@@ -138,42 +145,43 @@ impl DualStackSocket {
     }
 
     /// Poll a single socket for incoming datagrams.
-    fn poll_recv_one(
+    /// Receives as many datagrams as quinn-udp returns in one call (GRO
+    /// segments and batches), with IPv4 sources rewritten as IPv4-mapped
+    /// IPv6 as before (x0x patch).
+    fn poll_recv_many(
         socket: &tokio::net::UdpSocket,
+        state: &UdpSocketState,
         socket_is_v4: bool,
         cx: &mut Context<'_>,
-        buf: &mut IoSliceMut<'_>,
-        meta: &mut RecvMeta,
-    ) -> Poll<io::Result<()>> {
-        let mut read_buf = ReadBuf::new(buf);
-        let addr = match socket.poll_recv_from(cx, &mut read_buf) {
-            Poll::Ready(Ok(addr)) => addr,
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
-        };
-
-        let len = read_buf.filled().len();
-
-        // If received on the v4 socket, convert source address to IPv4-mapped IPv6
-        // so the Endpoint (which thinks it has an IPv6 socket) can handle it.
-        let mapped_addr = if socket_is_v4 {
-            match addr {
-                SocketAddr::V4(v4) => SocketAddr::V6(to_mapped_v6(v4)),
-                other => other,
+        bufs: &mut [IoSliceMut<'_>],
+        meta: &mut [RecvMeta],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            match socket.poll_recv_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
             }
-        } else {
-            addr
-        };
-
-        *meta = RecvMeta {
-            len,
-            stride: len,
-            addr: mapped_addr,
-            ecn: None,
-            dst_ip: None,
-        };
-
-        Poll::Ready(Ok(()))
+            match socket.try_io(tokio::io::Interest::READABLE, || state.recv(socket.into(), bufs, meta)) {
+                Ok(n) => {
+                    for m in &mut meta[..n] {
+                        if socket_is_v4 {
+                            if let SocketAddr::V4(v4) = m.addr {
+                                m.addr = SocketAddr::V6(to_mapped_v6(v4));
+                            }
+                        }
+                        // As upstream reported: the local address and ECN
+                        // stay unknown, so replies never name a source
+                        // address of the other family.
+                        m.dst_ip = None;
+                        m.ecn = None;
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
     }
 }
 
@@ -182,6 +190,8 @@ impl AsyncUdpSocket for DualStackSocket {
         Box::pin(DualStackUdpSender {
             v4: self.v4.clone(),
             v6: self.v6.clone(),
+            v4_state: self.v4_state.clone(),
+            v6_state: self.v6_state.clone(),
             v4_writable: self.v4.as_ref().map(make_socket_poller),
             v6_writable: self.v6.as_ref().map(make_socket_poller),
         })
@@ -207,9 +217,14 @@ impl AsyncUdpSocket for DualStackSocket {
         };
 
         // Poll first socket
-        if let Some(socket) = first_socket {
-            match Self::poll_recv_one(socket, first_is_v4, cx, &mut bufs[0], &mut meta[0]) {
-                Poll::Ready(Ok(())) => return Poll::Ready(Ok(1)),
+        let (first_state, second_state) = if v4_first {
+            (&self.v4_state, &self.v6_state)
+        } else {
+            (&self.v6_state, &self.v4_state)
+        };
+        if let (Some(socket), Some(state)) = (first_socket, first_state) {
+            match Self::poll_recv_many(socket, state, first_is_v4, cx, bufs, meta) {
+                Poll::Ready(Ok(n)) => return Poll::Ready(Ok(n)),
                 Poll::Ready(Err(e)) => {
                     // Log but continue to try second socket
                     debug!(
@@ -223,9 +238,9 @@ impl AsyncUdpSocket for DualStackSocket {
         }
 
         // Poll second socket
-        if let Some(socket) = second_socket {
-            match Self::poll_recv_one(socket, second_is_v4, cx, &mut bufs[0], &mut meta[0]) {
-                Poll::Ready(Ok(())) => return Poll::Ready(Ok(1)),
+        if let (Some(socket), Some(state)) = (second_socket, second_state) {
+            match Self::poll_recv_many(socket, state, second_is_v4, cx, bufs, meta) {
+                Poll::Ready(Ok(n)) => return Poll::Ready(Ok(n)),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {} // Both pending
             }
@@ -266,13 +281,12 @@ impl AsyncUdpSocket for DualStackSocket {
 
     fn may_fragment(&self) -> bool {
         // Conservative: if either socket may fragment, report true
-        let v4_frag = self
-            .v4
-            .as_ref()
-            .map(|_| true) // default for tokio sockets
-            .unwrap_or(true);
-        let v6_frag = self.v6.as_ref().map(|_| true).unwrap_or(true);
-        v4_frag || v6_frag
+        [&self.v4_state, &self.v6_state].into_iter().flatten().any(|s| s.may_fragment())
+    }
+
+    fn max_receive_segments(&self) -> usize {
+        // The receive buffers must hold what either socket may coalesce.
+        [&self.v4_state, &self.v6_state].into_iter().flatten().map(|s| s.gro_segments()).max().unwrap_or(1)
     }
 }
 
@@ -288,6 +302,8 @@ fn make_socket_poller(socket: &Arc<tokio::net::UdpSocket>) -> Pin<Box<dyn UdpPol
 struct DualStackUdpSender {
     v4: Option<Arc<tokio::net::UdpSocket>>,
     v6: Option<Arc<tokio::net::UdpSocket>>,
+    v4_state: Option<Arc<UdpSocketState>>,
+    v6_state: Option<Arc<UdpSocketState>>,
     v4_writable: Option<Pin<Box<dyn UdpPoller>>>,
     v6_writable: Option<Pin<Box<dyn UdpPoller>>>,
 }
@@ -362,13 +378,22 @@ impl UdpSender for DualStackUdpSender {
                 Poll::Pending => return Poll::Pending,
             }
 
+            let state = if socket_is_v6 { self.v6_state.clone() } else { self.v4_state.clone() };
+            let state = state.ok_or_else(|| io::Error::new(io::ErrorKind::AddrNotAvailable, "socket state unavailable"))?;
             let dest = DualStackSocket::convert_dest(transmit.destination, socket_is_v6)?;
-            match socket.try_send_to(transmit.contents, dest) {
-                Ok(_) => return Poll::Ready(Ok(())),
+            // No source address: receives never report one (see poll_recv_many).
+            let converted = Transmit { destination: dest, src_ip: None, ..*transmit };
+            match socket.try_io(tokio::io::Interest::WRITABLE, || state.send((&*socket).into(), &converted)) {
+                Ok(()) => return Poll::Ready(Ok(())),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
+    }
+
+    fn max_transmit_segments(&self) -> usize {
+        // One value for both families: the smaller.
+        [&self.v4_state, &self.v6_state].into_iter().flatten().map(|s| s.max_gso_segments()).min().unwrap_or(1)
     }
 }
 
