@@ -97,3 +97,68 @@ async fn a_subscribed_agent_is_repaired_when_it_connects_in_one_session() {
     assert_eq!(syncs, 1, "exactly one session between the two");
     close(w).await;
 }
+
+/// `ae_sync::MIN_GAP`: a peer gets at most one session per this long.
+const MIN_GAP: Duration = Duration::from_secs(10);
+const RECONNECTS: usize = 8;
+
+/// Polls `done` every 50 ms for up to [`ARRIVES_WITHIN`].
+async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + ARRIVES_WITHIN;
+    while !done().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// An attack: a peer that closes and redials in a loop, a full QUIC
+/// handshake under the same identity each time, to make its victim run an
+/// anti-entropy session (digests of every topic) per connection. The
+/// victim runs one per `MIN_GAP` at most, however often the peer returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_reconnects_in_a_loop_gets_one_session_per_gap() {
+    let victim = agent_without_anti_entropy().await;
+    let _sub = victim.subscribe(TOPIC).await.unwrap();
+    // The lower id starts the session, so the attacker takes a higher one.
+    let key = loop {
+        let k = x0x_core::AgentKeypair::generate().unwrap();
+        if k.agent_id() > victim.agent_id() {
+            break k;
+        }
+    };
+    let attacker_id = key.agent_id();
+    let sees_attacker = async |victim: &Agent| {
+        victim.connected_peers().await.unwrap().iter().any(|(id, _)| *id == attacker_id)
+    };
+    let before = counter(&victim, "antiEntropy.peerSyncs");
+    let mut first_session = None;
+    for i in 0..RECONNECTS {
+        let options = x0x_core::AgentOptions {
+            config: x0x_core::AgentConfig { anti_entropy_interval: Duration::from_secs(3600), ..Default::default() },
+            ..Default::default()
+        };
+        let attacker = Agent::start(key.clone(), options).await.unwrap();
+        // A shared topic makes each session a full reconciliation.
+        let sub = attacker.subscribe(TOPIC).await.unwrap();
+        attacker.join(vec![victim.local_addr()]).await.unwrap();
+        until("the victim sees the attacker", async || sees_attacker(&victim).await).await;
+        if i == 0 {
+            until("the first connection gets its session", async || counter(&victim, "antiEntropy.peerSyncs") > before).await;
+            first_session = Some(std::time::Instant::now());
+        }
+        drop(sub);
+        attacker.close().await;
+        until("the victim sees the attacker gone", async || !sees_attacker(&victim).await).await;
+    }
+    // Sessions are spawned: give any the gate let through time to count.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let elapsed = first_session.expect("a first session").elapsed();
+    let sessions = counter(&victim, "antiEntropy.peerSyncs") - before;
+    // Not a timing threshold: a slow machine only allows more sessions.
+    let allowed = 1 + (elapsed.as_secs_f64() / MIN_GAP.as_secs_f64()) as u64;
+    assert!(
+        sessions <= allowed,
+        "{RECONNECTS} connections in {elapsed:?} started {sessions} sessions; at most {allowed} allowed"
+    );
+    victim.close().await;
+}
