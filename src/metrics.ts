@@ -1,11 +1,13 @@
 /**
- * What `agent.metrics()` reports: the counters and gauges the managers
- * already keep, renamed to Prometheus conventions (`x0x_<subsystem>_…`,
- * counters as `_total`, one family with a `reason` or `direction` label
- * where the stats split one quantity several ways).
+ * What `agent.metrics()` reports: the counters, gauges and histograms the
+ * managers already keep, renamed to Prometheus conventions
+ * (`x0x_<subsystem>_…`, counters as `_total`, one family with a `reason`,
+ * `direction` or `method` label where the stats split one quantity several
+ * ways).
  *
  * Nothing here is measured anew: every sample is a field of a `stats()`
- * object, or one of the native transport diagnostics listed in
+ * object, the pub/sub manager's delivery latency histogram, the transport's
+ * connection counts, or one of the native transport diagnostics listed in
  * {@link TRANSPORT_DIAGNOSTICS}. A diagnostic the addon does not report is
  * left out rather than shown as 0, because those names are not a stable set.
  *
@@ -18,15 +20,18 @@ import { coreOf } from './core-registry.js';
 import type { DiscoveryStats } from './discovery.js';
 import { callNativeSync } from './errors.js';
 import type { MembershipStats } from './membership.js';
-import type { MetricFamily, MetricSample, MetricType } from './prometheus.js';
+import type { HistogramSample, MetricFamily, MetricSample, ScalarFamily } from './prometheus.js';
 import type { PresenceStats } from './presence.js';
 import type { PubSubStats } from './pubsub.js';
 import type { RecordStats } from './records.js';
 import type { RendezvousStats } from './rendezvous.js';
+import type { TransportStats } from './transport.js';
 
 /** Every figure `agent.metrics()` reads, taken at one moment. */
 export interface AgentStatsSnapshot {
   readonly pubsub: PubSubStats;
+  /** `pubsub.deliveryLatency()`: seconds from publish to delivery, of messages from other agents. */
+  readonly deliveryLatency: HistogramSample;
   readonly membership: MembershipStats;
   readonly antiEntropy: AntiEntropyStats;
   readonly presence: PresenceStats;
@@ -35,6 +40,8 @@ export interface AgentStatsSnapshot {
   readonly rendezvous: RendezvousStats;
   /** Peers with an open QUIC connection. */
   readonly connectedPeers: number;
+  /** `transport.stats()`: connections opened since start, by how each was made. */
+  readonly connections: TransportStats;
   /** The addon's diagnostic counters by name (`transport.framesIn`, …). */
   readonly diagnostics: Readonly<Record<string, number>>;
 }
@@ -44,16 +51,18 @@ export interface TransportDiagnostic {
   /** Its name in the addon's `diagnostics()`. */
   readonly diagnostic: string;
   readonly name: string;
-  readonly type: MetricType;
+  readonly type: ScalarType;
   readonly help: string;
   /** The label it carries in a family it shares with other diagnostics. */
   readonly label?: readonly [name: string, value: string];
 }
 
+type ScalarType = ScalarFamily['type'];
+
 function diag(
   diagnostic: string,
   name: string,
-  type: MetricType,
+  type: ScalarType,
   help: string,
   label?: readonly [string, string],
 ): TransportDiagnostic {
@@ -109,9 +118,9 @@ export const TRANSPORT_DIAGNOSTICS: readonly TransportDiagnostic[] = [
 /** Prefix of the per-reason close counters among the diagnostics. */
 const CLOSED_PREFIX = 'transport.closed.';
 
-type Family = MetricFamily & { samples: MetricSample[] };
+type Family = ScalarFamily & { samples: MetricSample[] };
 
-function one(name: string, type: MetricType, help: string, value: number): Family {
+function one(name: string, type: ScalarType, help: string, value: number): Family {
   return { name, type, help, samples: [{ value }] };
 }
 
@@ -125,7 +134,7 @@ function gauge(name: string, help: string, value: number): Family {
 
 function split(
   name: string,
-  type: MetricType,
+  type: ScalarType,
   help: string,
   label: string,
   values: Readonly<Record<string, number>>,
@@ -138,7 +147,7 @@ function split(
   };
 }
 
-function pubsubFamilies(s: PubSubStats): Family[] {
+function pubsubFamilies(s: PubSubStats, latency: HistogramSample): MetricFamily[] {
   return [
     counter('x0x_pubsub_published_total', 'Messages this agent published.', s.published),
     counter(
@@ -154,6 +163,15 @@ function pubsubFamilies(s: PubSubStats): Family[] {
       lagged: s.laggedDropped,
     }),
     gauge('x0x_pubsub_dedup_cache_ids', 'Message ids held in the de-duplication cache.', s.cacheSize),
+    {
+      // Buckets: DELIVERY_LATENCY_BOUNDS_MS (histogram.ts), 1 ms to 10 s.
+      name: 'x0x_pubsub_delivery_latency_seconds',
+      type: 'histogram',
+      help:
+        "Seconds from publish (the publisher's clock) to delivery (this agent's clock) of messages from other " +
+        'agents, one per message a subscription handed to its reader; clock skew that makes it negative counts as 0.',
+      samples: [latency],
+    },
   ];
 }
 
@@ -277,9 +295,13 @@ function rendezvousFamilies(s: RendezvousStats): Family[] {
   ];
 }
 
-function transportFamilies(connectedPeers: number, diagnostics: Readonly<Record<string, number>>): Family[] {
+function transportFamilies(
+  connectedPeers: number,
+  connections: TransportStats,
+  diagnostics: Readonly<Record<string, number>>,
+): Family[] {
   const families = new Map<string, Family>();
-  const add = (name: string, type: MetricType, help: string, sample: MetricSample): void => {
+  const add = (name: string, type: ScalarType, help: string, sample: MetricSample): void => {
     let family = families.get(name);
     if (family === undefined) {
       family = { name, type, help, samples: [] };
@@ -288,6 +310,14 @@ function transportFamilies(connectedPeers: number, diagnostics: Readonly<Record<
     family.samples.push(sample);
   };
   add('x0x_transport_connected_peers', 'gauge', 'Peers with an open QUIC connection.', { value: connectedPeers });
+  const opened = split(
+    'x0x_transport_connections_opened_total',
+    'counter',
+    'QUIC connections opened since start, by how each was made.',
+    'method',
+    { direct: connections.direct, holepunched: connections.holepunched, relayed: connections.relayed },
+  );
+  families.set(opened.name, opened);
   for (const d of TRANSPORT_DIAGNOSTICS) {
     const value = diagnostics[d.diagnostic];
     if (value === undefined) continue;
@@ -310,14 +340,14 @@ function transportFamilies(connectedPeers: number, diagnostics: Readonly<Record<
  */
 export function agentMetricFamilies(s: AgentStatsSnapshot): MetricFamily[] {
   return [
-    ...pubsubFamilies(s.pubsub),
+    ...pubsubFamilies(s.pubsub, s.deliveryLatency),
     ...membershipFamilies(s.membership),
     ...antiEntropyFamilies(s.antiEntropy),
     ...presenceFamilies(s.presence),
     ...coordinatorFamilies(s.coordinators),
     ...discoveryFamilies(s.discovery),
     ...rendezvousFamilies(s.rendezvous),
-    ...transportFamilies(s.connectedPeers, s.diagnostics),
+    ...transportFamilies(s.connectedPeers, s.connections, s.diagnostics),
   ];
 }
 
@@ -334,6 +364,7 @@ export async function collectAgentMetricFamilies(agent: Agent): Promise<MetricFa
   const [membership, peers] = await Promise.all([agent.membership.stats(), agent.transport.connectedPeers()]);
   return agentMetricFamilies({
     pubsub: agent.pubsub.stats(),
+    deliveryLatency: agent.pubsub.deliveryLatency(),
     membership,
     antiEntropy: agent.antiEntropy.stats(),
     presence: agent.presence.stats(),
@@ -341,6 +372,7 @@ export async function collectAgentMetricFamilies(agent: Agent): Promise<MetricFa
     discovery: agent.discovery.stats(),
     rendezvous: agent.rendezvous.stats(),
     connectedPeers: peers.length,
+    connections: agent.transport.stats(),
     diagnostics: callNativeSync(() => native.diagnostics()),
   });
 }

@@ -36,7 +36,7 @@ import type { Agent } from './agent.js';
 import { coreOf } from './core-registry.js';
 import { ClosedError, InvalidConfigError, PeerDependencyMissingError } from './errors.js';
 import { collectAgentMetricFamilies } from './metrics.js';
-import type { MetricFamily } from './prometheus.js';
+import type { HistogramSample, MetricFamily } from './prometheus.js';
 
 /** A prom-client registry, of either content type. */
 export type PromRegistry = PromClient.Registry<PromClient.RegistryContentType>;
@@ -60,7 +60,8 @@ export interface X0xMetricsOptions {
    * `{ service: 'chat' }`. Every agent registered into one registry with one
    * prefix must use the same label names (prom-client fixes a metric's label
    * names when it is created); their values may differ. A name x0x uses
-   * itself (`reason`, `direction`, `view`, `kind`) is refused.
+   * itself (`reason`, `direction`, `view`, `kind`, `method`, and `le`, which
+   * prom-client reserves for histogram buckets) is refused.
    * @defaultValue none
    */
   readonly labels?: Readonly<Record<string, string>>;
@@ -113,7 +114,42 @@ const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const DEFAULT_AGENT_LABEL = 'agent';
 
-type PromMetric = PromClient.Counter<string> | PromClient.Gauge<string>;
+type PromMetric = PromClient.Counter<string> | PromClient.Gauge<string> | PromClient.Histogram<string>;
+
+/** What a prom-client histogram's `get()` resolves to. */
+type HistogramObject = Awaited<ReturnType<PromClient.Histogram<string>['get']>>;
+
+/**
+ * A prom-client `Histogram` whose series are copied whole from the agents
+ * at each scrape, like the counters: prom-client has no call that sets a
+ * histogram's buckets, so the two methods a registry reads a metric through
+ * (`get()`, and `getForPromString()` for text) report the copy. Its own
+ * `observe()` state is never shown.
+ */
+class CopiedHistogram extends prom.Histogram<string> {
+  readonly #name: string;
+  readonly #help: string;
+  readonly #copy: () => Promise<HistogramObject['values']>;
+
+  constructor(config: PromClient.HistogramConfiguration<string>, copy: () => Promise<HistogramObject['values']>) {
+    super(config);
+    this.#name = config.name;
+    this.#help = config.help;
+    this.#copy = copy;
+  }
+
+  override get(): Promise<HistogramObject> {
+    return this.getForPromString();
+  }
+
+  async getForPromString(): Promise<HistogramObject> {
+    const values = await this.#copy();
+    // What prom-client's own histogram returns; its typings name the type by a
+    // TypeScript enum the library does not export, and want a collect field.
+    const object = { name: this.#name, help: this.#help, type: 'histogram', aggregator: 'sum', values };
+    return object as unknown as HistogramObject;
+  }
+}
 
 interface Member {
   readonly agent: Agent;
@@ -241,9 +277,28 @@ class Group {
           },
         });
         break;
+      case 'histogram': {
+        const name = config.name;
+        // The bounds are fixed in x0x; prom-client wants them, for the state it never shows.
+        const buckets = family.samples[0]?.buckets.map((bucket) => bucket.le) ?? [];
+        metric = new CopiedHistogram({ ...config, buckets }, async () => {
+          const read = await group.snapshot();
+          const values: HistogramObject['values'] = [];
+          for (const [labels, sample] of histogramSamplesOf(read, family.name)) {
+            for (const bucket of sample.buckets) {
+              values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: bucket.le }, value: bucket.count });
+            }
+            values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: sample.count });
+            values.push({ metricName: `${name}_sum`, labels, value: sample.sum });
+            values.push({ metricName: `${name}_count`, labels, value: sample.count });
+          }
+          return values;
+        });
+        break;
+      }
       default: {
-        const unknown: never = family.type;
-        throw new TypeError(`no prom-client metric for type ${String(unknown)}`);
+        const unknown: never = family;
+        throw new TypeError(`no prom-client metric for type ${String((unknown as MetricFamily).type)}`);
       }
     }
     this.metrics.set(family.name, metric);
@@ -280,9 +335,22 @@ function* samplesOf(
   name: string,
 ): Generator<[Record<string, string>, number]> {
   for (const { member, families } of read) {
-    for (const sample of families.get(name)?.samples ?? []) {
+    const family = families.get(name);
+    if (family === undefined || family.type === 'histogram') continue;
+    for (const sample of family.samples) {
       yield [{ ...member.labels, ...sample.labels }, sample.value];
     }
+  }
+}
+
+function* histogramSamplesOf(
+  read: readonly MemberFamilies[],
+  name: string,
+): Generator<[Record<string, string>, HistogramSample]> {
+  for (const { member, families } of read) {
+    const family = families.get(name);
+    if (family?.type !== 'histogram') continue;
+    for (const sample of family.samples) yield [{ ...member.labels, ...sample.labels }, sample];
   }
 }
 
@@ -396,14 +464,18 @@ function checkLabelName(name: string, field: string): void {
   if (!LABEL_NAME.test(name) || name.startsWith('__')) {
     throw new InvalidConfigError(`${JSON.stringify(name)} is not a valid label name (or is reserved, __*)`, { field });
   }
+  if (name === 'le') {
+    throw new InvalidConfigError('label le is reserved for the buckets of histograms', { field });
+  }
 }
 
 /**
  * Registers `agent`'s metrics (every family of `agent.metrics()`) into a
- * prom-client registry. Counters are prom-client `Counter`s and gauges
- * `Gauge`s, with the help texts of `agent.metrics()`; their values are read
- * from the agent when the registry is scraped and equal what
- * `agent.metrics()` reports at that moment.
+ * prom-client registry. Counters are prom-client `Counter`s, gauges
+ * `Gauge`s and the delivery latency histogram a `Histogram` (its buckets
+ * copied from the agent, never observed into), with the help texts of
+ * `agent.metrics()`; their values are read from the agent when the registry
+ * is scraped and equal what `agent.metrics()` reports at that moment.
  *
  * Several agents can be registered into one registry: each sample carries
  * the agent's id in the `agent` label (see {@link X0xMetricsOptions.agentLabel}),

@@ -18,10 +18,13 @@
 import { throwIfAborted, abortError, raceAbort } from './abort.js';
 import type { AgentCore } from './agent-core.js';
 import { callNative, callNativeSync, ClosedError, InvalidConfigError } from './errors.js';
+import { DELIVERY_LATENCY_BOUNDS_MS, MillisecondsHistogram } from './histogram.js';
 import type { AgentId } from './identity.js';
 import { MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES } from './limits.js';
 import { checkTopic, encodePayload } from './message-input.js';
-import { createSubscription, toMessage, type Subscription } from './subscription.js';
+import type { NativeMessage } from './native.js';
+import type { HistogramSample } from './prometheus.js';
+import { createSubscription, toMessage, type Message, type Subscription } from './subscription.js';
 
 /** Options of calls that can be given up on. */
 export interface AbortOptions {
@@ -73,6 +76,8 @@ export class PubSubManager {
   readonly #core: AgentCore;
   /** Open subscriptions by topic, so {@link PubSubManager.unsubscribe} can end them all. */
   readonly #open = new Map<string, Set<Subscription>>();
+  /** `receivedAt - publishedAt` of the messages from other agents read from subscriptions. */
+  readonly #deliveryLatency = new MillisecondsHistogram(DELIVERY_LATENCY_BOUNDS_MS);
 
   private constructor(core: AgentCore) {
     this.#core = core;
@@ -110,9 +115,16 @@ export class PubSubManager {
       this.#open.set(topic, set);
     }
     const subs = set;
+    const self = native.agentId;
+    const latency = this.#deliveryLatency;
+    const map = (message: NativeMessage): Message => {
+      // Own messages are left out: they never crossed the network.
+      if (message.from !== self) latency.observe(message.receivedAt - message.publishedAt);
+      return toMessage(message);
+    };
     const subscription: Subscription = createSubscription(
       topic,
-      this.#core.openStream(source, { map: toMessage, signal }, () => {
+      this.#core.openStream(source, { map, signal }, () => {
         subs.delete(subscription);
         if (subs.size === 0 && this.#open.get(topic) === subs) this.#open.delete(topic);
       }),
@@ -232,6 +244,21 @@ export class PubSubManager {
       laggedDropped: s.laggedDropped,
       cacheSize: s.cacheSize,
     };
+  }
+
+  /**
+   * @internal
+   * Delivery latency, `receivedAt - publishedAt` (the publisher's clock to
+   * this agent's), of every message from another agent that a subscription
+   * of this agent handed to its reader, since the agent started; a
+   * negative difference (clock skew) counts as 0. `receivedAt` is stamped
+   * when the core delivers to the subscription, so time spent in its buffer
+   * is not included. Buckets: {@link DELIVERY_LATENCY_BOUNDS_MS}.
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
+   */
+  deliveryLatency(): HistogramSample {
+    this.#core.use();
+    return this.#deliveryLatency.snapshot();
   }
 }
 

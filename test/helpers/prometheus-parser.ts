@@ -1,10 +1,13 @@
 // A small, strict parser of the Prometheus text exposition format 0.0.4, for
 // tests: it rejects what a Prometheus server would reject or silently
 // misread (a sample before its TYPE, a repeated HELP/TYPE or sample, a bad
-// name, escape or value, a counter not named *_total or negative), so
-// metrics that pass here scrape cleanly.
+// name, escape or value, a counter not named *_total or negative, a
+// histogram series whose buckets are not cumulative or lack +Inf, _sum or
+// _count), so metrics that pass here scrape cleanly.
 
 export interface ParsedSample {
+  /** The sample's own name: a histogram's end in `_bucket`, `_sum` or `_count`. */
+  readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly value: number;
 }
@@ -22,6 +25,7 @@ const TYPE_LINE = new RegExp(`^# TYPE (${NAME}) (counter|gauge|histogram|summary
 const SAMPLE_LINE = new RegExp(`^(${NAME})(\\{.*\\})? (\\S+)(?: (-?\\d+))?$`);
 const LABEL = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\\\|\\"|\\n)*)"(,|$)/;
 const VALUE = /^(?:[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|NaN|[+-]Inf)$/;
+const HISTOGRAM_SUFFIX = /_(bucket|sum|count)$/;
 
 export class ExpositionError extends Error {}
 
@@ -86,32 +90,93 @@ export function parseExposition(text: string): Map<string, ParsedFamily> {
     const s = SAMPLE_LINE.exec(line);
     if (s === null) fail(lineNo, line, 'not a sample line');
     const [, name = '', rawLabels, rawValue = ''] = s;
-    const family = families.get(name);
+    const base = name.replace(HISTOGRAM_SUFFIX, '');
+    const family = families.get(name) ?? (families.get(base)?.type === 'histogram' ? families.get(base) : undefined);
     if (family === undefined) fail(lineNo, line, 'sample without a TYPE before it');
+    if (family.type === 'histogram' && name === family.name) fail(lineNo, line, 'histogram sample without a suffix');
     if (!VALUE.test(rawValue)) fail(lineNo, line, 'bad value');
     const value = rawValue === 'NaN' ? NaN : rawValue === '+Inf' ? Infinity : rawValue === '-Inf' ? -Infinity : Number(rawValue);
     if (family.type === 'counter' && !(value >= 0)) fail(lineNo, line, 'counter below 0');
     const labels = rawLabels === undefined ? {} : parseLabels(rawLabels, lineNo, line);
+    if (family.type === 'histogram') {
+      const isBucket = name.endsWith('_bucket');
+      if (isBucket !== Object.hasOwn(labels, 'le')) fail(lineNo, line, 'le on a non-bucket or a bucket without le');
+      if (isBucket && !VALUE.test(labels['le'] ?? '')) fail(lineNo, line, 'bad le');
+      if (name.endsWith('_sum') ? Number.isNaN(value) : !(value >= 0)) fail(lineNo, line, 'histogram value out of range');
+    }
     const key = `${name}${JSON.stringify(Object.entries(labels).sort())}`;
     if (seenSamples.has(key)) fail(lineNo, line, 'sample repeated');
     seenSamples.add(key);
-    family.samples.push({ labels, value });
+    family.samples.push({ name, labels, value });
   });
   for (const name of help.keys()) {
     if (!families.has(name)) throw new ExpositionError(`HELP for ${name} without TYPE`);
   }
+  for (const family of families.values()) if (family.type === 'histogram') checkHistogram(family);
   return families;
 }
 
-/** The value of the one sample of `name` whose labels include `labels`. */
+/**
+ * Each series of a histogram (its labels but `le`): buckets whose counts do
+ * not decrease as `le` grows, a `+Inf` bucket equal to `_count`, and a `_sum`.
+ */
+function checkHistogram(family: ParsedFamily): void {
+  const series = new Map<string, { buckets: [number, number][]; sum?: number; count?: number }>();
+  for (const sample of family.samples) {
+    const { le, ...rest } = sample.labels;
+    const key = JSON.stringify(Object.entries(rest).sort());
+    let one = series.get(key);
+    if (one === undefined) {
+      one = { buckets: [] };
+      series.set(key, one);
+    }
+    if (le !== undefined) one.buckets.push([le === '+Inf' ? Infinity : Number(le), sample.value]);
+    else if (sample.name.endsWith('_sum')) one.sum = sample.value;
+    else one.count = sample.value;
+  }
+  for (const [key, one] of series) {
+    const where = `histogram ${family.name}${key}`;
+    one.buckets.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < one.buckets.length; i += 1) {
+      if ((one.buckets[i] as [number, number])[1] < (one.buckets[i - 1] as [number, number])[1]) {
+        throw new ExpositionError(`${where}: bucket counts decrease`);
+      }
+    }
+    const inf = one.buckets.at(-1);
+    if (inf === undefined || inf[0] !== Infinity) throw new ExpositionError(`${where}: no +Inf bucket`);
+    if (one.sum === undefined || one.count === undefined) throw new ExpositionError(`${where}: no _sum or _count`);
+    if (inf[1] !== one.count) throw new ExpositionError(`${where}: +Inf bucket ${inf[1]} is not _count ${one.count}`);
+  }
+}
+
+/**
+ * The value of the one sample of `name` whose labels include `labels`; a
+ * histogram's samples by their own names (`…_bucket`, `…_sum`, `…_count`).
+ */
 export function sampleValue(
   families: Map<string, ParsedFamily>,
   name: string,
   labels: Readonly<Record<string, string>> = {},
 ): number {
-  const family = families.get(name);
+  const family = families.get(name) ?? families.get(name.replace(HISTOGRAM_SUFFIX, ''));
   if (family === undefined) throw new Error(`no metric ${name}`);
-  const hits = family.samples.filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  const hits = family.samples.filter(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
   if (hits.length !== 1) throw new Error(`${name}${JSON.stringify(labels)} matches ${hits.length} samples`);
   return (hits[0] as ParsedSample).value;
+}
+
+/** A histogram series' buckets, `[le, count]` by ascending `le` (`+Inf` last). */
+export function histogramBuckets(
+  families: Map<string, ParsedFamily>,
+  name: string,
+  labels: Readonly<Record<string, string>> = {},
+): [number, number][] {
+  const family = families.get(name);
+  if (family?.type !== 'histogram') throw new Error(`no histogram ${name}`);
+  return family.samples
+    .filter((s) => s.name === `${name}_bucket` && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .map((s): [number, number] => [s.labels['le'] === '+Inf' ? Infinity : Number(s.labels['le']), s.value])
+    .sort((a, b) => a[0] - b[0]);
 }

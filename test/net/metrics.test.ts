@@ -4,8 +4,12 @@ import { describe, expect, it } from 'vitest';
 
 import type { Agent } from '../../src/agent.js';
 import { ClosedError } from '../../src/errors.js';
+import { DELIVERY_LATENCY_BOUNDS_MS } from '../../src/histogram.js';
+import type { Message } from '../../src/subscription.js';
 import { createTestnet } from '../../src/testnet.js';
-import { parseExposition, sampleValue, type ParsedFamily } from '../helpers/prometheus-parser.js';
+import { histogramBuckets, parseExposition, sampleValue, type ParsedFamily } from '../helpers/prometheus-parser.js';
+
+const LATENCY = 'x0x_pubsub_delivery_latency_seconds';
 
 async function scrape(agent: Agent): Promise<Map<string, ParsedFamily>> {
   return parseExposition(await agent.metrics());
@@ -41,6 +45,70 @@ describe('agent.metrics()', () => {
     // The same figures the stats() objects report, not a second count.
     expect(sampleValue(after.sub, 'x0x_pubsub_delivered_total')).toBe(subscriber.pubsub.stats().delivered);
     expect(sampleValue(after.pub, 'x0x_pubsub_published_total')).toBe(publisher.pubsub.stats().published);
+  });
+
+  it('histograms the delivery latency of messages from other agents, and counts connections by method', async () => {
+    await using net = await createTestnet(2);
+    const [publisher, subscriber] = net.agents as [Agent, Agent];
+    const N = 25;
+    const topic = 'metrics.latency';
+    const signal = AbortSignal.timeout(30_000);
+
+    // Connections: the testnet's join over loopback QUIC opened direct ones.
+    for (const agent of [publisher, subscriber]) {
+      const m = await scrape(agent);
+      const stats = agent.transport.stats();
+      expect(sampleValue(m, 'x0x_transport_connections_opened_total', { method: 'direct' })).toBeGreaterThanOrEqual(1);
+      for (const method of ['direct', 'holepunched', 'relayed'] as const) {
+        expect(sampleValue(m, 'x0x_transport_connections_opened_total', { method }), method).toBe(stats[method]);
+      }
+      // Nothing delivered yet: an empty histogram, every bucket present.
+      expect(histogramBuckets(m, LATENCY)).toStrictEqual([
+        ...DELIVERY_LATENCY_BOUNDS_MS.map((ms): [number, number] => [ms / 1000, 0]),
+        [Infinity, 0],
+      ]);
+      expect(sampleValue(m, `${LATENCY}_count`)).toBe(0);
+      expect(sampleValue(m, `${LATENCY}_sum`)).toBe(0);
+    }
+
+    const remote = await subscriber.subscribe(topic, { signal });
+    // The publisher reads its own messages too: they are delivered, but never crossed the network.
+    const own = await publisher.subscribe(topic, { signal });
+    await publisher.pubsub.waitForTopicPeers(topic, 1, { signal });
+    const before = { pub: await scrape(publisher), sub: await scrape(subscriber) };
+    for (let i = 0; i < N; i += 1) await publisher.publish(topic, `m${i}`);
+    const read = async (sub: AsyncIterable<Message>): Promise<Message[]> => {
+      const got: Message[] = [];
+      for await (const msg of sub) if (got.push(msg) === N) break;
+      return got;
+    };
+    const [received, ownReceived] = await Promise.all([read(remote), read(own)]);
+    expect(new Set(received.map((m) => m.id)).size).toBe(N);
+    expect(ownReceived.length).toBe(N);
+
+    const after = { pub: await scrape(publisher), sub: await scrape(subscriber) };
+    const delta = (which: 'pub' | 'sub', name: string): number =>
+      sampleValue(after[which], name) - sampleValue(before[which], name);
+    expect(delta('sub', 'x0x_pubsub_delivered_total')).toBe(N);
+    expect(delta('pub', 'x0x_pubsub_delivered_total')).toBe(N);
+    expect(sampleValue(after.sub, `${LATENCY}_count`)).toBe(N);
+    expect(sampleValue(after.pub, `${LATENCY}_count`)).toBe(0);
+
+    // The buckets are exactly those of the messages this reader saw,
+    // receivedAt - publishedAt clamped at 0, cumulative and ending at +Inf = count.
+    const latencies = received.map((m) => Math.max(0, m.receivedAt - m.publishedAt));
+    const expected = DELIVERY_LATENCY_BOUNDS_MS.map((ms): [number, number] => [
+      ms / 1000,
+      latencies.filter((l) => l <= ms).length,
+    ]);
+    const buckets = histogramBuckets(after.sub, LATENCY);
+    expect(buckets).toStrictEqual([...expected, [Infinity, N]]);
+    for (let i = 1; i < buckets.length; i += 1) {
+      expect((buckets[i] as [number, number])[1]).toBeGreaterThanOrEqual((buckets[i - 1] as [number, number])[1]);
+    }
+    expect(sampleValue(after.sub, `${LATENCY}_bucket`, { le: '+Inf' })).toBe(sampleValue(after.sub, `${LATENCY}_count`));
+    expect(sampleValue(after.sub, `${LATENCY}_sum`)).toBeCloseTo(latencies.reduce((a, b) => a + b, 0) / 1000, 9);
+    expect(after.sub.get(LATENCY)?.type).toBe('histogram');
   });
 
   it('rejects with ClosedError once the agent is closed', async () => {

@@ -6,14 +6,14 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
-import { Counter, Gauge, Registry, type OpenMetricsContentType } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, type OpenMetricsContentType } from 'prom-client';
 import { describe, expect, it, vi } from 'vitest';
 
 import type { Agent } from '../../src/agent.js';
 import { ClosedError, InvalidConfigError } from '../../src/errors.js';
 import { registerX0xMetrics } from '../../src/prom-client.js';
 import { createTestnet } from '../../src/testnet.js';
-import { parseExposition, sampleValue, type ParsedFamily } from '../helpers/prometheus-parser.js';
+import { histogramBuckets, parseExposition, sampleValue, type ParsedFamily } from '../helpers/prometheus-parser.js';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -92,6 +92,38 @@ describe('@x0x/node/prom-client', () => {
     }
     expect(sampleValue(fromRegistry, 'x0x_transport_frames_total', of(publisher, { direction: 'out' }))).toBeGreaterThan(0);
 
+    // The delivery latency histogram: a prom-client Histogram with the
+    // buckets, sum and count of agent.metrics(), per agent.
+    const LATENCY = 'x0x_pubsub_delivery_latency_seconds';
+    expect(fromRegistry.get(LATENCY)?.type).toBe('histogram');
+    expect(registry.getSingleMetric(LATENCY)).toBeInstanceOf(Histogram);
+    for (const [agent, own, delivered] of [
+      [publisher, ownPub, 0],
+      [subscriber, ownSub, 1],
+    ] as const) {
+      const buckets = histogramBuckets(fromRegistry, LATENCY, of(agent));
+      expect(buckets).toStrictEqual(histogramBuckets(own, LATENCY));
+      expect(buckets.at(-1)).toStrictEqual([Infinity, delivered]);
+      expect(sampleValue(fromRegistry, `${LATENCY}_count`, of(agent))).toBe(delivered);
+      expect(sampleValue(fromRegistry, `${LATENCY}_sum`, of(agent))).toBe(sampleValue(own, `${LATENCY}_sum`));
+      for (const method of ['direct', 'holepunched', 'relayed']) {
+        const name = 'x0x_transport_connections_opened_total';
+        expect(sampleValue(fromRegistry, name, of(agent, { method })), method).toBe(sampleValue(own, name, { method }));
+      }
+      expect(
+        sampleValue(fromRegistry, 'x0x_transport_connections_opened_total', of(agent, { method: 'direct' })),
+      ).toBeGreaterThanOrEqual(1);
+    }
+    // The JSON view of the registry carries the same copy.
+    const json = (await registry.getMetricsAsJSON()).find((m) => m.name === LATENCY);
+    const count = json?.values.find(
+      (v) => (v as { metricName?: string }).metricName === `${LATENCY}_count` && v.labels['agent'] === subscriber.agentId,
+    );
+    expect(count?.value).toBe(1);
+    // resetMetrics() cannot make the copy drift: the next scrape reads the agent again.
+    registry.resetMetrics();
+    expect(sampleValue(await scrape(registry), `${LATENCY}_count`, of(subscriber))).toBe(1);
+
     // A duplicate, or other label names, are refused and change nothing.
     await expect(registerX0xMetrics(publisher, { registry, labels })).rejects.toMatchObject({
       code: 'ERR_X0X_INVALID_CONFIG',
@@ -101,6 +133,15 @@ describe('@x0x/node/prom-client', () => {
     await expect(registerX0xMetrics(publisher, { registry, labels: { reason: 'x' } })).rejects.toBeInstanceOf(
       InvalidConfigError,
     );
+    // le is the histogram's bucket label, in any registry.
+    await expect(registerX0xMetrics(publisher, { registry: new Registry(), labels: { le: 'x' } })).rejects.toMatchObject({
+      code: 'ERR_X0X_INVALID_CONFIG',
+      field: 'labels',
+    });
+    await expect(registerX0xMetrics(publisher, { registry: new Registry(), agentLabel: 'le' })).rejects.toMatchObject({
+      code: 'ERR_X0X_INVALID_CONFIG',
+      field: 'agentLabel',
+    });
 
     pubReg.unregister();
     pubReg.unregister();
@@ -125,7 +166,10 @@ describe('@x0x/node/prom-client', () => {
     using inB = await registerX0xMetrics(agent, { registry: b });
     const scrapedA = await scrape(a);
     expect(scrapedA.get('app_x0x_pubsub_published_total')?.type).toBe('counter');
-    expect(scrapedA.get('app_x0x_pubsub_published_total')?.samples).toStrictEqual([{ labels: {}, value: 0 }]);
+    expect(scrapedA.get('app_x0x_pubsub_published_total')?.samples).toStrictEqual([
+      { name: 'app_x0x_pubsub_published_total', labels: {}, value: 0 },
+    ]);
+    expect(sampleValue(scrapedA, 'app_x0x_pubsub_delivery_latency_seconds_count')).toBe(0);
     expect(x0xNames(scrapedA)).toStrictEqual([]);
     expect(x0xNames(await scrape(b)).length).toBeGreaterThan(10);
     // One read of the agent per scrape, however many families it has.
@@ -155,6 +199,8 @@ describe('@x0x/node/prom-client', () => {
     const openText = await open.metrics();
     expect(openText).toContain('# TYPE x0x_pubsub_published counter');
     expect(openText).toContain(`x0x_pubsub_published_total{agent="${agent.agentId}"} 0`);
+    expect(openText).toContain('# TYPE x0x_pubsub_delivery_latency_seconds histogram');
+    expect(openText).toContain(`x0x_pubsub_delivery_latency_seconds_bucket{agent="${agent.agentId}",le="+Inf"} 0`);
     inOpen.unregister();
     expect(open.getMetricsAsArray()).toStrictEqual([]);
 

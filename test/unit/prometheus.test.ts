@@ -1,10 +1,12 @@
 // The Prometheus formatter and the agent metric set, without the addon:
-// what a scrape of `agent.metrics()` looks like for known stats.
+// what a scrape of `agent.metrics()` looks like for known stats, and how the
+// delivery latency histogram buckets what it observes.
 import { describe, expect, it } from 'vitest';
 
+import { DELIVERY_LATENCY_BOUNDS_MS, MillisecondsHistogram } from '../../src/histogram.js';
 import { agentMetricFamilies, type AgentStatsSnapshot } from '../../src/metrics.js';
-import { formatExposition, PROMETHEUS_CONTENT_TYPE } from '../../src/prometheus.js';
-import { ExpositionError, parseExposition, sampleValue } from '../helpers/prometheus-parser.js';
+import { formatExposition, PROMETHEUS_CONTENT_TYPE, type HistogramFamily } from '../../src/prometheus.js';
+import { ExpositionError, histogramBuckets, parseExposition, sampleValue } from '../helpers/prometheus-parser.js';
 
 /** Distinct values everywhere, so a field wired to the wrong metric shows. */
 function snapshot(diagnostics: Record<string, number> = {}): AgentStatsSnapshot {
@@ -18,6 +20,14 @@ function snapshot(diagnostics: Record<string, number> = {}): AgentStatsSnapshot 
       staleDropped: 6,
       laggedDropped: 7,
       cacheSize: 8,
+    },
+    deliveryLatency: {
+      buckets: [
+        { le: 0.001, count: 64 },
+        { le: 0.01, count: 65 },
+      ],
+      count: 67,
+      sum: 0.5,
     },
     membership: {
       activeViewSize: 9,
@@ -92,6 +102,7 @@ function snapshot(diagnostics: Record<string, number> = {}): AgentStatsSnapshot 
       malformedDropped: 59,
     },
     connectedPeers: 60,
+    connections: { direct: 72, holepunched: 73, relayed: 74, holepunchedByCoordination: 75 },
     diagnostics,
   };
 }
@@ -143,6 +154,67 @@ describe('formatExposition', () => {
     expect(() => formatExposition([twice, twice])).toThrow(TypeError);
   });
 
+  it('writes a histogram as cumulative buckets, +Inf, _sum and _count per series', () => {
+    const family: HistogramFamily = {
+      name: 'x0x_h_seconds',
+      help: 'A histogram.',
+      type: 'histogram',
+      samples: [
+        {
+          labels: { kind: 'a' },
+          buckets: [
+            { le: 0.001, count: 1 },
+            { le: 2.5, count: 3 },
+          ],
+          count: 4,
+          sum: 12.25,
+        },
+      ],
+    };
+    const text = formatExposition([family]);
+    expect(text).toBe(
+      [
+        '# HELP x0x_h_seconds A histogram.',
+        '# TYPE x0x_h_seconds histogram',
+        'x0x_h_seconds_bucket{kind="a",le="0.001"} 1',
+        'x0x_h_seconds_bucket{kind="a",le="2.5"} 3',
+        'x0x_h_seconds_bucket{kind="a",le="+Inf"} 4',
+        'x0x_h_seconds_sum{kind="a"} 12.25',
+        'x0x_h_seconds_count{kind="a"} 4',
+        '',
+      ].join('\n'),
+    );
+    const parsed = parseExposition(text);
+    expect(histogramBuckets(parsed, 'x0x_h_seconds', { kind: 'a' })).toStrictEqual([
+      [0.001, 1],
+      [2.5, 3],
+      [Infinity, 4],
+    ]);
+    expect(sampleValue(parsed, 'x0x_h_seconds_count', { kind: 'a' })).toBe(4);
+  });
+
+  it('refuses a histogram a Prometheus server would misread', () => {
+    const histogram = (sample: HistogramFamily['samples'][number], name = 'x0x_h'): (() => string) => () =>
+      formatExposition([{ name, help: '', type: 'histogram', samples: [sample] }]);
+    const ok = { buckets: [{ le: 1, count: 1 }], count: 1, sum: 1 };
+    expect(histogram(ok)()).toContain('x0x_h_bucket{le="+Inf"} 1');
+    expect(histogram({ ...ok, labels: { le: '1' } })).toThrow(TypeError);
+    expect(histogram({ ...ok, buckets: [{ le: 2, count: 0 }, { le: 1, count: 1 }] })).toThrow(TypeError);
+    expect(histogram({ ...ok, buckets: [{ le: 1, count: 1 }, { le: 1, count: 1 }] })).toThrow(TypeError);
+    expect(histogram({ ...ok, buckets: [{ le: 1, count: 1 }, { le: 2, count: 0 }] })).toThrow(TypeError);
+    expect(histogram({ ...ok, buckets: [{ le: Infinity, count: 1 }] })).toThrow(TypeError);
+    expect(histogram({ ...ok, count: 0 })).toThrow(TypeError);
+    expect(histogram({ ...ok, sum: NaN })).toThrow(TypeError);
+    expect(histogram(ok, 'x0x-h')).toThrow(TypeError);
+    // Its sample names are taken: a gauge of one of them is a second definition.
+    expect(() =>
+      formatExposition([
+        { name: 'x0x_h', help: '', type: 'histogram', samples: [ok] },
+        { name: 'x0x_h_count', help: '', type: 'gauge', samples: [] },
+      ]),
+    ).toThrow(TypeError);
+  });
+
   it('names the content type of exposition format 0.0.4', () => {
     expect(PROMETHEUS_CONTENT_TYPE).toBe('text/plain; version=0.0.4; charset=utf-8');
   });
@@ -158,6 +230,18 @@ describe('the parser used by the tests is strict', () => {
     ['a bad escape', '# TYPE x0x_a gauge\nx0x_a{l="\\t"} 1\n'],
     ['no final newline', '# TYPE x0x_a gauge\nx0x_a 1'],
     ['a repeated TYPE', '# TYPE x0x_a gauge\n# TYPE x0x_a gauge\n'],
+    ['a histogram without +Inf', '# TYPE x0x_h histogram\nx0x_h_bucket{le="1"} 1\nx0x_h_sum 1\nx0x_h_count 1\n'],
+    [
+      'a histogram whose +Inf is not its count',
+      '# TYPE x0x_h histogram\nx0x_h_bucket{le="+Inf"} 2\nx0x_h_sum 1\nx0x_h_count 1\n',
+    ],
+    [
+      'histogram buckets that decrease',
+      '# TYPE x0x_h histogram\nx0x_h_bucket{le="1"} 2\nx0x_h_bucket{le="+Inf"} 1\nx0x_h_sum 1\nx0x_h_count 1\n',
+    ],
+    ['a histogram bucket without le', '# TYPE x0x_h histogram\nx0x_h_bucket 1\nx0x_h_sum 1\nx0x_h_count 1\n'],
+    ['a histogram without _sum', '# TYPE x0x_h histogram\nx0x_h_bucket{le="+Inf"} 1\nx0x_h_count 1\n'],
+    ['a histogram sample without a suffix', '# TYPE x0x_h histogram\nx0x_h 1\n'],
   ])('rejects %s', (_, text) => {
     expect(() => parseExposition(text)).toThrow(ExpositionError);
   });
@@ -226,10 +310,21 @@ describe('agent metric families', () => {
       ['x0x_rendezvous_answers_received_total', {}, 58],
       ['x0x_rendezvous_malformed_dropped_total', {}, 59],
       ['x0x_transport_connected_peers', {}, 60],
+      ['x0x_transport_connections_opened_total', { method: 'direct' }, 72],
+      ['x0x_transport_connections_opened_total', { method: 'holepunched' }, 73],
+      ['x0x_transport_connections_opened_total', { method: 'relayed' }, 74],
+      ['x0x_pubsub_delivery_latency_seconds_bucket', { le: '0.001' }, 64],
+      ['x0x_pubsub_delivery_latency_seconds_bucket', { le: '0.01' }, 65],
+      ['x0x_pubsub_delivery_latency_seconds_bucket', { le: '+Inf' }, 67],
+      ['x0x_pubsub_delivery_latency_seconds_sum', {}, 0.5],
+      ['x0x_pubsub_delivery_latency_seconds_count', {}, 67],
     ];
     for (const [name, labels, value] of expected) expect(sampleValue(m, name, labels), name).toBe(value);
+    expect(m.get('x0x_pubsub_delivery_latency_seconds')?.type).toBe('histogram');
+    expect(m.get('x0x_transport_connections_opened_total')?.type).toBe('counter');
     const samples = [...m.values()].reduce((n, f) => n + f.samples.length, 0);
-    // Those listed above plus the six coordinator reasons not listed one by one.
+    // Those listed above plus the six coordinator reasons not listed one by one
+    // (holepunchedByCoordination, a part of holepunched, is not exported).
     expect(samples).toBe(expected.length + 6);
     for (const family of m.values()) {
       expect(family.name).toMatch(/^x0x_/);
@@ -260,5 +355,57 @@ describe('agent metric families', () => {
     // Absent diagnostics are left out, not reported as 0; internal ones never appear.
     expect(m.has('x0x_transport_disconnects_total')).toBe(false);
     expect([...m.values()].some((f) => f.samples.some((s) => s.value === 999))).toBe(false);
+  });
+});
+
+describe('the delivery latency histogram', () => {
+  it('has fixed bounds from 1 ms to 10 s, reported in seconds', () => {
+    expect(DELIVERY_LATENCY_BOUNDS_MS).toStrictEqual([1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000]);
+    const les = new MillisecondsHistogram(DELIVERY_LATENCY_BOUNDS_MS).snapshot().buckets.map((b) => b.le);
+    expect(les).toStrictEqual([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+    expect(() => new MillisecondsHistogram([1, 1])).toThrow(TypeError);
+    expect(() => new MillisecondsHistogram([1, Infinity])).toThrow(TypeError);
+  });
+
+  it('counts a value at a bound in that bucket, just above it in the next, beyond the last in +Inf', () => {
+    const h = new MillisecondsHistogram([1, 10]);
+    for (const ms of [0, 1, 1.5, 10, 10.001, 60_000]) h.observe(ms);
+    const s = h.snapshot();
+    expect(s.buckets).toStrictEqual([
+      { le: 0.001, count: 2 },
+      { le: 0.01, count: 4 },
+    ]);
+    expect(s.count).toBe(6);
+    expect(s.sum).toBeCloseTo((0 + 1 + 1.5 + 10 + 10.001 + 60_000) / 1000, 9);
+  });
+
+  it('clamps negative differences (clock skew) and NaN at 0', () => {
+    const h = new MillisecondsHistogram([1, 10]);
+    h.observe(-250);
+    h.observe(Number.NaN);
+    h.observe(5);
+    const s = h.snapshot();
+    expect(s.buckets).toStrictEqual([
+      { le: 0.001, count: 2 },
+      { le: 0.01, count: 3 },
+    ]);
+    expect(s.sum).toBe(0.005);
+    expect(s.count).toBe(3);
+  });
+
+  it('hands out snapshots that later observations do not change, and formats them', () => {
+    const h = new MillisecondsHistogram(DELIVERY_LATENCY_BOUNDS_MS);
+    h.observe(3);
+    const first = h.snapshot();
+    h.observe(20_000);
+    expect(first.count).toBe(1);
+    expect(h.snapshot().count).toBe(2);
+    const text = formatExposition([{ name: 'x0x_l_seconds', help: 'L.', type: 'histogram', samples: [h.snapshot()] }]);
+    const parsed = parseExposition(text);
+    expect(sampleValue(parsed, 'x0x_l_seconds_bucket', { le: '0.0025' })).toBe(0);
+    expect(sampleValue(parsed, 'x0x_l_seconds_bucket', { le: '0.005' })).toBe(1);
+    expect(sampleValue(parsed, 'x0x_l_seconds_bucket', { le: '10' })).toBe(1);
+    expect(sampleValue(parsed, 'x0x_l_seconds_bucket', { le: '+Inf' })).toBe(2);
+    expect(sampleValue(parsed, 'x0x_l_seconds_sum')).toBe(20.003);
   });
 });
