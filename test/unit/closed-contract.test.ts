@@ -42,6 +42,7 @@ const TABLE: Record<string, Record<string, { readonly kind: 'async' | 'sync'; re
     waitForTopicPeers: { kind: 'async', call: (a) => a.pubsub.waitForTopicPeers('t', 1) },
     unsubscribe: { kind: 'async', call: (a) => a.pubsub.unsubscribe('t') },
     stats: { kind: 'sync', call: (a) => a.pubsub.stats() },
+    deliveryLatency: { kind: 'sync', call: (a) => a.pubsub.deliveryLatency() },
   },
   membership: {
     join: { kind: 'async', call: (a) => a.membership.join(['127.0.0.1:9']) },
