@@ -71,6 +71,8 @@ function diag(
 
 const FRAMES = 'x0x_transport_frames_total';
 const FRAMES_HELP = 'Frames received and handed to the dispatcher, or sent successfully.';
+const BYTES = 'x0x_transport_bytes_total';
+const BYTES_HELP = 'Bytes of the frames counted in x0x_transport_frames_total (QUIC and UDP headers not included).';
 
 /**
  * The native diagnostics exported as transport metrics. Plumtree's and
@@ -80,6 +82,8 @@ const FRAMES_HELP = 'Frames received and handed to the dispatcher, or sent succe
 export const TRANSPORT_DIAGNOSTICS: readonly TransportDiagnostic[] = [
   diag('transport.framesIn', FRAMES, 'counter', FRAMES_HELP, ['direction', 'in']),
   diag('transport.framesOut', FRAMES, 'counter', FRAMES_HELP, ['direction', 'out']),
+  diag('transport.bytesIn', BYTES, 'counter', BYTES_HELP, ['direction', 'in']),
+  diag('transport.bytesOut', BYTES, 'counter', BYTES_HELP, ['direction', 'out']),
   diag(
     'transport.framesRejected',
     'x0x_transport_frames_rejected_total',

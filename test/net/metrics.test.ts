@@ -29,7 +29,8 @@ describe('agent.metrics()', () => {
     }
 
     const sub = await subscriber.subscribe('metrics.test', { signal: AbortSignal.timeout(20_000) });
-    const id = await publisher.publish('metrics.test', 'counted');
+    const PAYLOAD = 20_000;
+    const id = await publisher.publish('metrics.test', new Uint8Array(PAYLOAD).fill(7));
     for await (const msg of sub) {
       expect(msg.id).toBe(id);
       break;
@@ -42,6 +43,9 @@ describe('agent.metrics()', () => {
     expect(delta('sub', 'x0x_pubsub_delivered_total')).toBe(1);
     expect(delta('pub', 'x0x_transport_frames_total', { direction: 'out' })).toBeGreaterThan(0);
     expect(delta('sub', 'x0x_transport_frames_total', { direction: 'in' })).toBeGreaterThan(0);
+    // The message's frame alone carries the payload; headers are not counted.
+    expect(delta('pub', 'x0x_transport_bytes_total', { direction: 'out' })).toBeGreaterThanOrEqual(PAYLOAD);
+    expect(delta('sub', 'x0x_transport_bytes_total', { direction: 'in' })).toBeGreaterThanOrEqual(PAYLOAD);
     // The same figures the stats() objects report, not a second count.
     expect(sampleValue(after.sub, 'x0x_pubsub_delivered_total')).toBe(subscriber.pubsub.stats().delivered);
     expect(sampleValue(after.pub, 'x0x_pubsub_published_total')).toBe(publisher.pubsub.stats().published);

@@ -525,6 +525,8 @@ impl Agent {
             ("tasks.panicked", self.shared.faults.panicked()),
             ("transport.framesIn", get(&t.frames_in)),
             ("transport.framesOut", get(&t.frames_out)),
+            ("transport.bytesIn", get(&t.bytes_in)),
+            ("transport.bytesOut", get(&t.bytes_out)),
             ("transport.sendFailures", get(&t.send_failures)),
             ("transport.framesRejected", get(&t.frames_rejected)),
             ("transport.disconnects", get(&t.disconnects)),

@@ -153,6 +153,12 @@ pub struct TransportStats {
     pub frames_rejected: AtomicU64,
     /// Frames sent successfully.
     pub frames_out: AtomicU64,
+    /// Bytes of the frames handed to the dispatcher (QUIC and UDP headers
+    /// not included).
+    pub bytes_in: AtomicU64,
+    /// Bytes of the frames sent successfully (QUIC and UDP headers not
+    /// included).
+    pub bytes_out: AtomicU64,
     /// Sends that failed.
     pub send_failures: AtomicU64,
     /// SWIM probes (ping and ping-req) sent.
@@ -355,6 +361,7 @@ impl QuicTransport {
                     continue;
                 }
                 stats.frames_in.fetch_add(1, Ordering::Relaxed);
+                stats.bytes_in.fetch_add(data.len() as u64, Ordering::Relaxed);
                 // Given back by receive_message when the frame leaves the queue.
                 match room.acquire_many(inbound_charge(body.len())).await {
                     Ok(permit) => permit.forget(),
@@ -760,6 +767,7 @@ impl QuicTransport {
             .await
             .map_err(|e| anyhow!("acknowledged send to {peer} failed: {e}"))?;
         self.stats.frames_out.fetch_add(1, Ordering::Relaxed);
+        self.stats.bytes_out.fetch_add(frame.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -984,13 +992,17 @@ fn spawn_pubsub_send(
             }
         };
         drop(permit);
-        count_send(&stats, &result);
+        count_send(&stats, &result, frame.len());
     });
 }
 
-fn count_send(stats: &TransportStats, result: &Result<()>) {
-    let counter = if result.is_ok() { &stats.frames_out } else { &stats.send_failures };
-    counter.fetch_add(1, Ordering::Relaxed);
+fn count_send(stats: &TransportStats, result: &Result<()>, bytes: usize) {
+    if result.is_ok() {
+        stats.frames_out.fetch_add(1, Ordering::Relaxed);
+        stats.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+    } else {
+        stats.send_failures.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 fn is_blocked(blocked: &StdRwLock<HashSet<PeerId>>, peer: &PeerId) -> bool {
@@ -1057,7 +1069,7 @@ impl GossipTransport for QuicTransport {
             Ok(r) => r.map_err(|e| anyhow!("send to {peer} failed: {e}")),
             Err(_) => Err(anyhow!("send to {peer} timed out after {SEND_TIMEOUT:?}")),
         };
-        count_send(&self.stats, &result);
+        count_send(&self.stats, &result, frame.len());
         result
     }
 
