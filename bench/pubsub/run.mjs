@@ -334,7 +334,20 @@ async function startNetwork(stack, n, topic, warmupMs, antiEntropy) {
       }
     }
     await Promise.all(nodes.map((node) => node.call('subscribe', { topic })));
-    await warmUp(nodes, warmupMs, stack === 'x0x' ? 'every-pair' : 'every-node');
+    // gossipsub has no membership protocol to repair a node whose few
+    // links never joined a mesh: after a short round, such a node dials
+    // LIBP2P_DIALS more nodes, as an application would re-bootstrap.
+    const heal =
+      stack === 'x0x'
+        ? undefined
+        : async (unheard) => {
+            for (const node of unheard) {
+              console.log(`  (${stack} N=${n} warm-up: node${node.index}'s probe reached at most one node; it dials ${LIBP2P_DIALS} more)`);
+              const others = nodes.filter((o) => o !== node);
+              await node.call('connect', { addrs: sample(others, LIBP2P_DIALS).map((p) => p.addrs[0]) }).catch(() => {});
+            }
+          };
+    await warmUp(nodes, warmupMs, stack === 'x0x' ? 'every-pair' : 'every-node', heal);
     return nodes;
   } catch (err) {
     await Promise.all(nodes.map((node) => node.stop()));
@@ -354,7 +367,7 @@ async function startNetwork(stack, n, topic, warmupMs, antiEntropy) {
  */
 let nextProbeRound = 0;
 
-async function warmUp(nodes, timeoutMs, criterion) {
+async function warmUp(nodes, timeoutMs, criterion, heal) {
   const deadline = Date.now() + timeoutMs;
   let missing = nodes.length;
   let unheard = [];
@@ -379,6 +392,12 @@ async function warmUp(nodes, timeoutMs, criterion) {
         .sort((a, b) => b.at - a.at)
         .map((x) => `node${x.o.index} at ${x.at}`);
     } while (Date.now() < roundEnd);
+    // Nodes whose probe reached at most one other node are cut off.
+    if (heal !== undefined) {
+      const seen = await Promise.all(nodes.map((node) => node.call('probeStatus', { round })));
+      const cutOff = nodes.filter((o) => nodes.filter((node, i) => node !== o && seen[i].includes(o.index)).length <= 1);
+      if (cutOff.length > 0) await heal(cutOff);
+    }
   }
   throw new Error(
     `overlay not formed after ${timeoutMs} ms: ${missing} of ${nodes.length} nodes miss probes ` +
