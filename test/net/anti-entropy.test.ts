@@ -191,11 +191,15 @@ describe('anti-entropy over real QUIC between processes', () => {
 
     const round = await a.call('reconcile', {});
     const order = round.peers.map((p) => p.peerId);
-    expect(order.indexOf(far.agentId), 'far is reconciled before near').toBeLessThan(order.indexOf(near.agentId));
-    expect(order.indexOf(far.agentId)).toBeGreaterThanOrEqual(0);
+    expect(order).toContain(far.agentId);
+    expect(order).toContain(near.agentId);
+    // The sessions a new connection starts (ae_sync) may have repaired part
+    // of either gap before this round, so which peer is further behind now
+    // is not fixed; the round takes them in the order of what it estimated.
+    const estimates = round.peers.map((p) => p.estimatedDifference);
+    expect(estimates, 'most divergent first').toStrictEqual([...estimates].sort((x, y) => y - x));
     const farReport = round.peers.find((p) => p.peerId === far.agentId)!;
     const nearReport = round.peers.find((p) => p.peerId === near.agentId)!;
-    expect(farReport.estimatedDifference).toBeGreaterThan(nearReport.estimatedDifference);
     // Plumtree (0.5.90) also offers far's and near's own publishes to A, the
     // new topic peer, so some may reach A by gossip before or during the
     // round. Whatever anti-entropy recovered, it recovered once, and far's
