@@ -92,10 +92,16 @@ pub(crate) async fn on_connect_loop<H: Host>(host: Weak<H>, me: PeerId, mut even
     }
 }
 
-/// Reconciles a topic this agent just subscribed to with every connected
-/// peer, in the background.
-pub(crate) fn on_subscribe<H: Host>(host: Arc<H>, topic: String) {
-    spawn_with_permit(host, move |h| anti_entropy::sync_topic(h, topic));
+/// Reconciles a topic this agent just subscribed to with every peer
+/// connected now, in the background. The peers are read before the session
+/// waits for a permit: one that connects later gets its connect session,
+/// and reading them late would reconcile it twice.
+pub(crate) async fn on_subscribe<H: Host>(host: Arc<H>, topic: String) {
+    let peers = host.peers().await;
+    if peers.is_empty() {
+        return;
+    }
+    spawn_with_permit(host, move |h| anti_entropy::sync_topic(h, peers, topic));
 }
 
 fn spawn_with_permit<H, F, Fut>(host: Arc<H>, work: F)

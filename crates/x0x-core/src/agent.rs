@@ -1053,7 +1053,7 @@ impl Shared {
         let frame = self.interest_frame(&topics);
         drop(topics);
         self.announce_interest(frame, None).await;
-        ae_sync::on_subscribe(Arc::clone(&self), topic);
+        ae_sync::on_subscribe(Arc::clone(&self), topic).await;
         Ok((id, rx, dropped))
     }
 
@@ -1669,7 +1669,13 @@ impl anti_entropy::Host for Shared {
     }
 
     async fn send(&self, peer: PeerId, frame: Vec<u8>) -> bool {
-        self.transport.send_to_peer(peer, GossipStreamType::Bulk, Bytes::from(frame)).await.is_ok()
+        match self.transport.send_to_peer(peer, GossipStreamType::Bulk, Bytes::from(frame)).await {
+            Ok(()) => true,
+            Err(e) => {
+                debug!("anti-entropy frame to {peer}: {e}");
+                false
+            }
+        }
     }
 
     async fn peers(&self) -> Vec<PeerId> {

@@ -454,9 +454,8 @@ pub(crate) async fn sync_peer<H: Host>(host: Arc<H>, peer: PeerId) -> Reconcilia
     stats
 }
 
-/// Reconciles `topic`, just subscribed to, with every connected peer.
-pub(crate) async fn sync_topic<H: Host>(host: Arc<H>, topic: String) -> ReconciliationStats {
-    let peers = host.peers().await;
+/// Reconciles `topic`, just subscribed to, with `peers`.
+pub(crate) async fn sync_topic<H: Host>(host: Arc<H>, peers: Vec<PeerId>, topic: String) -> ReconciliationStats {
     let stats = reconcile(Arc::clone(&host), peers, vec![topic], ROUND_BUDGET).await;
     add(&host.anti_entropy().counters.peer_syncs, stats.peers_contacted);
     stats

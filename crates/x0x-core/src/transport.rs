@@ -623,6 +623,19 @@ impl QuicTransport {
         self.node.is_connected(&to_ant(peer)).await
     }
 
+    /// True when a frame for `peer` can go out now without a dial: what
+    /// ant-quic's `send` looks up. Not [`Self::is_connected`], which also
+    /// wants the peer in the endpoint's peer table: a dialer starts reading
+    /// a new connection before it files the peer there, so a request that
+    /// arrives at once (the acceptor's anti-entropy session, say) would be
+    /// answered with a dial, and by address the peer is not yet known.
+    fn can_send(&self, peer: &PeerId) -> bool {
+        matches!(
+            self.node.inner_endpoint().get_quic_connection(&to_ant(peer)),
+            Ok(Some(c)) if c.close_reason().is_none()
+        )
+    }
+
     /// The address peers on this machine can dial (wildcard hosts replaced
     /// by loopback).
     pub fn local_addr(&self) -> SocketAddr {
@@ -912,7 +925,7 @@ impl QuicTransport {
     /// hint that fails is dropped.
     async fn reconnect(&self, peer: PeerId) -> Result<()> {
         let _turn = self.dial_turn(peer).await?;
-        if self.node.is_connected(&to_ant(&peer)).await {
+        if self.can_send(&peer) {
             return Ok(());
         }
         let (proven, hints) = self
@@ -1043,7 +1056,7 @@ impl GossipTransport for QuicTransport {
             return Err(anyhow!("peer {peer} is blocked"));
         }
         let ant = to_ant(&peer);
-        if !self.node.is_connected(&ant).await {
+        if !self.can_send(&peer) {
             // The peer may have dropped an idle connection, or be known so
             // far only by id (from membership) and hints.
             self.reconnect(peer).await?;

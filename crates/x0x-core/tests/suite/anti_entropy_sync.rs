@@ -28,6 +28,7 @@ struct World {
 }
 
 async fn world() -> World {
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
     let publisher = agent_without_anti_entropy().await;
     let holder = agent_without_anti_entropy().await;
     let newcomer = agent_without_anti_entropy().await;
@@ -44,16 +45,38 @@ async fn world() -> World {
     for _ in PAYLOADS {
         timeout(ARRIVES_WITHIN, held.next()).await.expect("the holder gets each by gossip").unwrap();
     }
+    // The holder and the publisher reconcile as they connect; a test that
+    // counts sessions must not see that one finish late.
+    let deadline = std::time::Instant::now() + ARRIVES_WITHIN;
+    while counter(&holder, "antiEntropy.peerSyncs") + counter(&publisher, "antiEntropy.peerSyncs") < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the holder's session with the publisher never counted: holder {:?} {:?}; publisher {:?} {:?}",
+            holder.anti_entropy_stats(),
+            holder.diagnostics(),
+            publisher.anti_entropy_stats(),
+            publisher.diagnostics()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     World { publisher, holder, newcomer, _subs: vec![held, own] }
 }
 
 /// The three payloads, each once, from the publisher; nothing after them.
-async fn expect_history(sub: &mut Subscription, publisher: &Agent) {
+/// `w`'s anti-entropy totals are in the failure message.
+async fn expect_history(sub: &mut Subscription, w: &World) {
+    let publisher = &w.publisher;
     let mut got = Vec::new();
     while got.len() < PAYLOADS.len() {
         let m = timeout(ARRIVES_WITHIN, sub.next())
             .await
-            .unwrap_or_else(|_| panic!("history incomplete: got {got:?}"))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "history incomplete: got {got:?}; newcomer {:?}; holder {:?}",
+                    w.newcomer.anti_entropy_stats(),
+                    w.holder.anti_entropy_stats()
+                )
+            })
             .expect("subscription open");
         assert_eq!(m.from, publisher.agent_id());
         got.push(m.payload);
@@ -76,7 +99,7 @@ async fn a_newcomer_that_subscribes_after_joining_gets_the_history_from_a_relay_
     let w = world().await;
     w.newcomer.join(vec![w.holder.local_addr()]).await.unwrap();
     let mut sub = w.newcomer.subscribe(TOPIC).await.unwrap();
-    expect_history(&mut sub, &w.publisher).await;
+    expect_history(&mut sub, &w).await;
     assert_eq!(w.newcomer.anti_entropy_stats().unwrap().rounds, 0, "no background round ran");
     assert!(counter(&w.newcomer, "antiEntropy.peerSyncs") >= 1);
     close(w).await;
@@ -88,7 +111,7 @@ async fn a_subscribed_agent_is_repaired_when_it_connects_in_one_session() {
     let mut sub = w.newcomer.subscribe(TOPIC).await.unwrap();
     let holder_before = counter(&w.holder, "antiEntropy.peerSyncs");
     w.newcomer.join(vec![w.holder.local_addr()]).await.unwrap();
-    expect_history(&mut sub, &w.publisher).await;
+    expect_history(&mut sub, &w).await;
     let rounds = w.newcomer.anti_entropy_stats().unwrap().rounds + w.holder.anti_entropy_stats().unwrap().rounds;
     assert_eq!(rounds, 0, "no background round ran");
     // One session for the connection, started by one side only (the
