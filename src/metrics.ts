@@ -97,6 +97,12 @@ export const TRANSPORT_DIAGNOSTICS: readonly TransportDiagnostic[] = [
     'counter',
     'Writes that did not finish in time; each closed its connection.',
   ),
+  diag(
+    'transport.publishesPastLagging',
+    'x0x_transport_publishes_past_lagging_peers_total',
+    'counter',
+    'Local publishes that went ahead of peers that had taken no frame for 2 s while frames were queued for them.',
+  ),
   diag('transport.disconnects', 'x0x_transport_disconnects_total', 'counter', 'Connections that went down.'),
   diag(
     'transport.replaced',

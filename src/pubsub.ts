@@ -142,7 +142,10 @@ export class PubSubManager {
    * @param data - the payload; strings are UTF-8 encoded; at most `MAX_PAYLOAD_BYTES` bytes
    * @param options - `signal` gives up while the publish is still held back
    *   by backpressure (the outbound backlog has not drained): the message is
-   *   then never sent. Once sent, aborting does not recall it.
+   *   then never sent. Once sent, aborting does not recall it. A peer that
+   *   has taken none of its queued frames for 2 s no longer holds publishes
+   *   back (it is repaired by anti-entropy once it reads again), so one slow
+   *   or stalled reader cannot stop everyone's messages.
    * @returns the message id (BLAKE3, 64 lowercase hex characters), as subscribers see it in `Message.id`
    * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
    * @throws {@link PayloadTooLargeError} (`ERR_X0X_PAYLOAD_TOO_LARGE`) when the payload exceeds `MAX_PAYLOAD_BYTES`

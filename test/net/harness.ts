@@ -6,7 +6,7 @@
 //   spawnAgent({bootstrap, config})   -> AgentProcess, built (not joined): agentId, addr
 //   startNetwork(n, {bootstrapCount}) -> { agents }, all started and joined
 //   agent.join() / subscribe(topic) -> handle / unsubscribe(handle) / publish(topic, payload) -> id
-//   agent.stats() / connectedPeers() / activeView() / blockPeer(id) / close() / kill()
+//   agent.stats() / connectedPeers() / activeView() / blockPeer(id) / close() / kill() / pause() / resume()
 //   agent.messages, agent.waitForMessages(count | predicate, {where, timeoutMs}), agent.exited
 //   waitUntilMeshed(subscribers, topic, {publishers}) -> handles   overlay warm-up with probes
 //   flushTopic(...)                   the same probes, as a fence after real messages
@@ -763,6 +763,20 @@ export class AgentProcess {
   close(): Promise<CloseResult> {
     this.#expectingExit = true;
     return this.call('close', {});
+  }
+
+  /**
+   * Stops the child (SIGSTOP): its sockets stay open but it reads, answers
+   * and acknowledges nothing, the way a peer that stalls looks from outside.
+   * {@link resume} undoes it; `stopAll()` still kills it.
+   */
+  pause(): void {
+    this.#child.kill('SIGSTOP');
+  }
+
+  /** Lets a {@link pause}d child run again (SIGCONT). */
+  resume(): void {
+    this.#child.kill('SIGCONT');
   }
 
   /** Sends a signal (SIGKILL by default) and resolves when the process is gone. */

@@ -533,6 +533,7 @@ impl Agent {
             ("transport.readerExits", get(&t.reader_exits)),
             ("transport.inboundHighWater", self.shared.transport.inbound_high_water()),
             ("transport.outboxWaits", self.shared.transport.outbox_waits()),
+            ("transport.publishesPastLagging", self.shared.transport.publishes_past_lagging()),
             ("plumtree.eagerIn", p.message_kinds.eager),
             ("plumtree.ihaveIn", p.message_kinds.ihave),
             ("plumtree.iwantIn", p.message_kinds.iwant),
@@ -1272,15 +1273,19 @@ impl Shared {
         // Plumtree drops what it has seen before calling us, so this is
         // seen only when x0x got it first (its own publish or anti-entropy);
         // forwarding it is still right.
-        // One look-up of the topic per message: a pass-through topic (no
-        // local subscription) is only marked seen.
+        // One look-up of the topic per message. A pass-through topic (no
+        // local subscription) is not even marked seen: relaying a message
+        // is not delivering it, and an agent that subscribes later must
+        // still take it from anti-entropy, which the mark would refuse as a
+        // duplicate until it expired.
         let local = self.local_topics.read().ok().and_then(|l| {
             l.get(tid).map(|t| (t.name.clone(), Arc::clone(&t.subscribers)))
         });
-        let name = local.as_ref().map(|(name, _)| name.clone()).unwrap_or_default();
-        if let (Some(message), Some((name, subscribers))) = (self.first_sight(name, env), local) {
-            self.anti_entropy.remember(&name, message.id, Bytes::copy_from_slice(frame));
-            deliver(&subscribers, &self.counters, message);
+        if let Some((name, subscribers)) = local {
+            if let Some(message) = self.first_sight(name.clone(), env) {
+                self.anti_entropy.remember(&name, message.id, Bytes::copy_from_slice(frame));
+                deliver(&subscribers, &self.counters, message);
+            }
         }
         ValidationAction::ForwardAndDeliver
     }

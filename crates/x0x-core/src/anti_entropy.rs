@@ -735,47 +735,56 @@ mod tests {
         assert_eq!(host.ae.stats().malformed_frames, 1);
     }
 
-    /// Two hosts wired to each other: each send runs the other's handler.
-    struct PairHost {
+    /// Hosts wired to each other: a send runs the addressee's handler.
+    struct MeshHost {
         ae: AntiEntropy,
         me: PeerId,
-        other: StdMutex<Weak<PairHost>>,
-        other_id: PeerId,
+        mesh: Arc<StdMutex<HashMap<PeerId, Weak<MeshHost>>>>,
         ingested: StdMutex<Vec<Vec<u8>>>,
     }
 
-    impl PairHost {
-        fn pair() -> (Arc<Self>, Arc<Self>) {
-            let host = |me, other_id| {
-                Arc::new(Self {
-                    ae: AntiEntropy::new(10_000, Duration::from_secs(600)),
-                    me,
-                    other: StdMutex::new(Weak::new()),
-                    other_id,
-                    ingested: StdMutex::new(Vec::new()),
+    impl MeshHost {
+        /// `n` hosts, peers `[1; 32]`, `[2; 32]`, ...
+        fn mesh(n: u8) -> Vec<Arc<Self>> {
+            let mesh = Arc::new(StdMutex::new(HashMap::new()));
+            let hosts: Vec<Arc<Self>> = (1..=n)
+                .map(|i| {
+                    Arc::new(Self {
+                        ae: AntiEntropy::new(10_000, Duration::from_secs(600)),
+                        me: PeerId::new([i; 32]),
+                        mesh: Arc::clone(&mesh),
+                        ingested: StdMutex::new(Vec::new()),
+                    })
                 })
-            };
-            let (a_id, b_id) = (PeerId::new([1; 32]), PeerId::new([2; 32]));
-            let (a, b) = (host(a_id, b_id), host(b_id, a_id));
-            *a.other.lock().unwrap() = Arc::downgrade(&b);
-            *b.other.lock().unwrap() = Arc::downgrade(&a);
-            (a, b)
+                .collect();
+            for h in &hosts {
+                mesh.lock().unwrap().insert(h.me, Arc::downgrade(h));
+            }
+            hosts
+        }
+
+        fn pair() -> (Arc<Self>, Arc<Self>) {
+            let mut two = Self::mesh(2);
+            let b = two.pop().unwrap();
+            (two.pop().unwrap(), b)
         }
     }
 
     #[async_trait]
-    impl Host for PairHost {
+    impl Host for MeshHost {
         fn anti_entropy(&self) -> &AntiEntropy {
             &self.ae
         }
-        async fn send(&self, _peer: PeerId, frame: Vec<u8>) -> bool {
-            let Some(other) = self.other.lock().unwrap().upgrade() else { return false };
+        async fn send(&self, peer: PeerId, frame: Vec<u8>) -> bool {
+            let Some(other) = self.mesh.lock().unwrap().get(&peer).and_then(Weak::upgrade) else { return false };
             let me = self.me;
             tokio::spawn(async move { on_frame(&*other, me, &frame).await });
             true
         }
         async fn peers(&self) -> Vec<PeerId> {
-            vec![self.other_id]
+            let mut peers: Vec<PeerId> = self.mesh.lock().unwrap().keys().filter(|p| **p != self.me).copied().collect();
+            peers.sort_by_key(|p| p.to_bytes());
+            peers
         }
         async fn topics(&self) -> Vec<String> {
             vec!["t".into()]
@@ -789,6 +798,39 @@ mod tests {
         }
     }
 
+    fn id(tag: u8, i: u32) -> MessageId {
+        let mut id = [tag; 32];
+        id[..4].copy_from_slice(&i.to_le_bytes());
+        id
+    }
+
+    /// Issue 14: a round reconciles the peer it differs from most first, so
+    /// that a round cut short by its budget has repaired the most it could.
+    /// The peers are listed least divergent first, so an order that ignored
+    /// the estimates would fail.
+    #[tokio::test]
+    async fn a_round_reconciles_the_most_divergent_peer_first() {
+        let hosts = MeshHost::mesh(4);
+        let (me, others) = hosts.split_first().unwrap();
+        for h in &hosts {
+            for i in 0..200 {
+                h.ae.remember("t", id(0, i), Bytes::from(format!("common {i}").into_bytes()));
+            }
+        }
+        // Peer 2 holds 1 message this agent lacks, peer 3 holds 20, peer 4 holds 80.
+        for (h, extra) in others.iter().zip([1u32, 20, 80]) {
+            for i in 0..extra {
+                h.ae.remember("t", id(h.me.to_bytes()[0], i), Bytes::from(format!("extra {i}").into_bytes()));
+            }
+        }
+        let stats = run_round(Arc::clone(me)).await;
+        let order: Vec<u8> = stats.peers.iter().map(|p| p.peer[0]).collect();
+        assert_eq!(order, vec![4, 3, 2], "most divergent first; estimates {:?}", stats.peers);
+        let found: Vec<u64> = stats.peers.iter().map(|p| p.differences_found).collect();
+        assert_eq!(found, vec![80, 20, 1]);
+        assert_eq!(stats.messages_recovered, 101);
+    }
+
     /// Issue 13: an agent that lacks d messages names them by the 8-byte
     /// fingerprints its session found, never by their 32-byte ids, so all
     /// it sends in the round (sketch request, session, fetch) is less than
@@ -796,7 +838,7 @@ mod tests {
     #[tokio::test]
     async fn a_round_asks_for_what_it_lacks_in_fewer_bytes_than_the_raw_ids() {
         const D: usize = 100;
-        let (a, b) = PairHost::pair();
+        let (a, b) = MeshHost::pair();
         for i in 0..1000u32 {
             let mut id = [0u8; 32];
             id[..4].copy_from_slice(&i.to_le_bytes());

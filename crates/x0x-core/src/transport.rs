@@ -458,7 +458,7 @@ impl QuicTransport {
     }
 
     /// Waits while more than `limit` bytes of pub/sub frames are queued for
-    /// sending, over all peers (see [`crate::outbox`]).
+    /// sending to peers that are draining them (see [`crate::outbox`]).
     pub async fn wait_for_backlog_below(&self, limit: usize) {
         self.outboxes.wait_below(limit).await;
     }
@@ -471,6 +471,12 @@ impl QuicTransport {
     /// Pub/sub sends that found their peer's outbox budget spent and waited.
     pub fn outbox_waits(&self) -> u64 {
         self.outboxes.waits.load(Ordering::Relaxed)
+    }
+
+    /// Local publishes that went ahead of peers that had lagged (taken no
+    /// frame for [`crate::outbox::LAG`]) while their frames were queued.
+    pub fn publishes_past_lagging(&self) -> u64 {
+        self.outboxes.past_lagging.load(Ordering::Relaxed)
     }
 
     /// Times ant-quic found its shared inbound queue at least 80 % full
