@@ -10,6 +10,7 @@ import './polyfills.js';
 import { throwIfAborted } from './abort.js';
 import { checkPeerAddress, checkSocketAddress } from './address.js';
 import { AgentCore } from './agent-core.js';
+import { invalidArgType } from './arg-errors.js';
 import { registerCore } from './core-registry.js';
 import { GossipConfig, type GossipConfigInput } from './config.js';
 import { createCoordinators, type CoordinatorManager } from './coordinators.js';
@@ -216,7 +217,7 @@ export class Agent implements AsyncDisposable {
    * @returns the message id (BLAKE3, 64 lowercase hex characters), as subscribers see it in `Message.id`
    * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
    * @throws {@link PayloadTooLargeError} (`ERR_X0X_PAYLOAD_TOO_LARGE`) when the payload exceeds `MAX_PAYLOAD_BYTES`
-   * @throws TypeError when `data` is neither a `Uint8Array` nor a string
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `data` is neither a `Uint8Array` nor a string
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborted before the message was sent
    */
@@ -334,13 +335,13 @@ export class AgentBuilder {
    * {@link AgentBuilder.withKeyFile}). Without either, a fresh keypair is
    * generated and the agent id changes on every start.
    * @param keypair - from {@link AgentKeypair.generate} or {@link AgentKeypair.fromBytes}
-   * @throws TypeError when `keypair` is not an `AgentKeypair`
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `keypair` is not an `AgentKeypair`
    * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withKeypair(keypair: AgentKeypair): this {
     this.#assertUnbuilt();
     if (!(keypair instanceof AgentKeypair)) {
-      throw new TypeError('withKeypair() expects an AgentKeypair');
+      throw invalidArgType('withKeypair() expects an AgentKeypair');
     }
     this.#keySource = { kind: 'keypair', keypair };
     return this;
@@ -354,13 +355,13 @@ export class AgentBuilder {
    *
    * @param path - file path; its directory must exist. Nothing is read or
    *   written until `build()`, which reports a bad file as `KeyFileError`.
-   * @throws TypeError when `path` is not a string
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `path` is not a string
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `keyFile`) when `path` is empty
    * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withKeyFile(path: string): this {
     this.#assertUnbuilt();
-    if (typeof path !== 'string') throw new TypeError('withKeyFile() expects a file path string');
+    if (typeof path !== 'string') throw invalidArgType('withKeyFile() expects a file path string');
     if (path.length === 0) {
       throw new InvalidConfigError('keyFile must be a non-empty file path', { field: 'keyFile' });
     }
@@ -388,13 +389,13 @@ export class AgentBuilder {
    * @defaultValue `[]` (this agent starts a new network)
    * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when an entry is none of these (its `address` names it);
    *   a name that does not resolve fails `joinNetwork()` the same way
-   * @throws TypeError when `addrs` is not an array
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `addrs` is not an array
    * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withBootstrapPeers(addrs: readonly string[]): this {
     this.#assertUnbuilt();
     if (!Array.isArray(addrs)) {
-      throw new TypeError('withBootstrapPeers() expects an array of "ip:port" or "host:port" strings');
+      throw invalidArgType('withBootstrapPeers() expects an array of "ip:port" or "host:port" strings');
     }
     this.#bootstrap = Object.freeze(addrs.map((addr: unknown) => checkPeerAddress(addr, 'bootstrap peer')));
     return this;
@@ -410,13 +411,13 @@ export class AgentBuilder {
    * @defaultValue `[]` (found from the bind address, interfaces and peers)
    * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when an entry is not such an address (its `address` names it)
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `announceAddrs`) when more than 16 are given
-   * @throws TypeError when `addrs` is not an array
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `addrs` is not an array
    * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withAnnounceAddrs(addrs: readonly string[]): this {
     this.#assertUnbuilt();
     if (!Array.isArray(addrs)) {
-      throw new TypeError('withAnnounceAddrs() expects an array of "ip:port" strings');
+      throw invalidArgType('withAnnounceAddrs() expects an array of "ip:port" strings');
     }
     if (addrs.length > 16) {
       throw new InvalidConfigError(`announceAddrs takes at most 16 addresses (got ${addrs.length})`, {
@@ -444,12 +445,12 @@ export class AgentBuilder {
    * user's router, which an application should only do when asked to.
    * @param on - `true` to ask the router
    * @defaultValue `false`
-   * @throws TypeError when `on` is not a boolean
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `on` is not a boolean
    * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withUpnp(on: boolean): this {
     this.#assertUnbuilt();
-    if (typeof on !== 'boolean') throw new TypeError(`withUpnp() expects true or false (got ${typeof on})`);
+    if (typeof on !== 'boolean') throw invalidArgType(`withUpnp() expects true or false (got ${typeof on})`);
     this.#upnp = on;
     return this;
   }
@@ -475,12 +476,12 @@ export class AgentBuilder {
    * @param dir - a directory path; checked when the agent starts, not here
    * @defaultValue none: the cache lives in memory only
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `dataDir`) when `dir` is an empty string
-   * @throws TypeError when `dir` is not a string
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `dir` is not a string
    * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withDataDir(dir: string): this {
     this.#assertUnbuilt();
-    if (typeof dir !== 'string') throw new TypeError('withDataDir() expects a directory path string');
+    if (typeof dir !== 'string') throw invalidArgType('withDataDir() expects a directory path string');
     if (dir.length === 0) {
       throw new InvalidConfigError('dataDir must be a non-empty directory path', { field: 'dataDir' });
     }
@@ -499,14 +500,14 @@ export class AgentBuilder {
    * @param options - `level`: the most verbose level `logger` receives, for the TypeScript
    *   and the Rust records alike (default `debug`); `debug` output is not filtered by it
    * @defaultValue none: records go to `debug` only, which is silent unless `DEBUG` names them
-   * @throws TypeError when `logger` is not a function
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `logger` is not a function
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `level`) when `options.level`
    *   is not a {@link LogLevel}
    * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
   withLogger(logger: Logger, options: LoggerOptions = {}): this {
     this.#assertUnbuilt();
-    if (typeof logger !== 'function') throw new TypeError('withLogger() expects a function taking a log record');
+    if (typeof logger !== 'function') throw invalidArgType('withLogger() expects a function taking a log record');
     const level = options.level ?? 'debug';
     if (!isLogLevel(level)) {
       throw new InvalidConfigError(`level must be error, warn, info, debug or trace (got ${String(level)})`, {

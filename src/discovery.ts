@@ -15,6 +15,7 @@
 
 import { checkTimeoutMs, raceAbort, throwIfAborted } from './abort.js';
 import type { AgentCore } from './agent-core.js';
+import { badAgentId } from './arg-errors.js';
 import { callNative, callNativeSync } from './errors.js';
 import { isAgentId, type AgentId } from './identity.js';
 import type { NativeAddrRecord } from './native.js';
@@ -77,9 +78,7 @@ export interface DiscoveryStats {
 }
 
 function checkAgentId(agentId: unknown): asserts agentId is AgentId {
-  if (!isAgentId(agentId)) {
-    throw new TypeError(`agentId must be a 64-character lowercase hex agent id (got ${String(agentId)})`);
-  }
+  if (!isAgentId(agentId)) throw badAgentId('agentId', agentId);
 }
 
 function toAddresses(r: NativeAddrRecord): AgentAddresses {
@@ -116,7 +115,8 @@ export class DiscoveryManager {
    * @param options - `timeoutMs` bounds the wait, `signal` gives up early
    * @returns the agent's addresses, verified against its own signature, or
    *   `null` when no answer came within `timeoutMs`
-   * @throws TypeError when `agentId` is not a 64-character hex id
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `agentId` is not a string; (`ERR_INVALID_ARG_VALUE`)
+   *   when it is not 64 lowercase hex characters
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `timeoutMs` is out of range
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed

@@ -3,8 +3,19 @@
  *
  * Every failure the package reports on purpose is an {@link X0xError} with a
  * stable `code`; branch on `code` or on the subclass, never on `message`.
- * Programmer errors (a number where a string belongs) stay plain `TypeError`s,
- * as in Node's own APIs.
+ * Programmer errors stay `TypeError`s, as in Node's own APIs, and carry the
+ * code Node gives the same mistake (`arg-errors.ts` makes them):
+ *
+ * - `ERR_INVALID_ARG_TYPE`: an argument of the wrong JavaScript type (a
+ *   number where a string belongs, a non-array, a non-function, an object
+ *   that is not an x0x `Agent` or `AgentKeypair`).
+ * - `ERR_INVALID_ARG_VALUE`: an agent id string that is not 64 lowercase hex
+ *   characters.
+ * - `ERR_INVALID_STATE`: a `Subscription` iterated a second time.
+ *
+ * A value of the right type but out of range is an `ERR_X0X_*` error
+ * ({@link InvalidConfigError}, {@link InvalidTopicError},
+ * {@link BadAddressError}), never one of these.
  *
  * The native addon cannot throw JS classes; it throws plain `Error`s whose
  * `code` property is the stable code, with the fields of that failure as
@@ -32,6 +43,10 @@
  * - `ERR_X0X_PEER_DEPENDENCY_MISSING`: an optional entry point needs a package the application has not installed ({@link PeerDependencyMissingError}).
  * - `ERR_X0X_INTERNAL`: a bug in x0x: native code panicked; the panic was caught at the boundary, and an agent whose own task panicked refuses further calls ({@link InternalError}).
  * - `ERR_X0X_NETWORK`: any other failure reported by the native core ({@link NetworkError}).
+ *
+ * Programmer errors are not `X0xError`s: they are `TypeError`s with Node's
+ * codes `ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE` and
+ * `ERR_INVALID_STATE` (see `ProgrammerErrorCode`).
  */
 export type X0xErrorCode =
   | 'ERR_X0X_INVALID_CONFIG'
@@ -75,7 +90,8 @@ export class X0xError extends Error {
  * a field of an options object that is unknown, of the wrong type or out of
  * range, or a builder setting or method argument of the right type but out
  * of range (`withDataDir('')`, `waitForPeers(0)`). A method argument of the
- * wrong JavaScript type is a plain `TypeError` instead.
+ * wrong JavaScript type is a `TypeError` with code `ERR_INVALID_ARG_TYPE`
+ * instead.
  */
 export class InvalidConfigError extends X0xError {
   declare readonly code: 'ERR_X0X_INVALID_CONFIG';

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { invalidArgType } from './arg-errors.js';
 import { callNativeSync, InvalidConfigError } from './errors.js';
 import { loadBinding, type NativeKeypair } from './native.js';
 
@@ -33,7 +34,7 @@ function toUint8Array(buffer: Buffer): Uint8Array {
 }
 
 function assertPath(path: unknown, method: string): asserts path is string {
-  if (typeof path !== 'string') throw new TypeError(`AgentKeypair.${method}() expects a file path string`);
+  if (typeof path !== 'string') throw invalidArgType(`AgentKeypair.${method}() expects a file path string`);
   if (path.length === 0) throw new InvalidConfigError('path must be a non-empty file path', { field: 'path' });
 }
 
@@ -78,7 +79,7 @@ export class AgentKeypair {
    * Reads a keypair written by {@link AgentKeypair.save}.
    * @param path - file path
    * @throws {@link KeyFileError} (`ERR_X0X_KEY_FILE`) when the file is missing, unreadable or corrupt
-   * @throws TypeError when `path` is not a string
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `path` is not a string
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `path`) when `path` is empty
    * @throws {@link NativeMissingError} (`ERR_X0X_NATIVE_MISSING`) when the addon cannot be loaded
    */
@@ -91,12 +92,12 @@ export class AgentKeypair {
    * Rebuilds a keypair from the output of {@link AgentKeypair.toBytes}.
    * @param bytes - the serialised keypair
    * @throws {@link BadKeyError} (`ERR_X0X_BAD_KEY`) when the bytes do not decode to a keypair
-   * @throws TypeError when `bytes` is not a `Uint8Array`
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `bytes` is not a `Uint8Array`
    * @throws {@link NativeMissingError} (`ERR_X0X_NATIVE_MISSING`) when the addon cannot be loaded
    */
   static fromBytes(bytes: Uint8Array): AgentKeypair {
     if (!(bytes instanceof Uint8Array)) {
-      throw new TypeError('AgentKeypair.fromBytes() expects a Uint8Array');
+      throw invalidArgType('AgentKeypair.fromBytes() expects a Uint8Array');
     }
     // A Buffer view shares the caller's memory; the native side copies what it keeps.
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -108,7 +109,7 @@ export class AgentKeypair {
    * owner only (mode 0600).
    * @param path - file path; the parent directory must exist
    * @throws {@link KeyFileError} (`ERR_X0X_KEY_FILE`) when the file cannot be written
-   * @throws TypeError when `path` is not a string
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `path` is not a string
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `path`) when `path` is empty
    */
   save(path: string): void {

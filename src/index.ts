@@ -8,7 +8,8 @@
  * topics: {@link Agent.publish} and {@link Agent.subscribe}.
  *
  * Every failure the package reports is an {@link X0xError} with a stable
- * `code`. Importing the package loads the native addon and throws
+ * `code`; a bad argument is a `TypeError` with Node's code for it
+ * ({@link ProgrammerErrorCode}). Importing the package loads the native addon and throws
  * {@link NativeMissingError} when there is none for this platform.
  *
  * @example
@@ -91,6 +92,7 @@ export {
   X0xError,
   type X0xErrorCode,
 } from './errors.js';
+export { type ProgrammerErrorCode } from './arg-errors.js';
 export { AgentKeypair, isAgentId, type AgentId } from './identity.js';
 export { MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES } from './limits.js';
 export {

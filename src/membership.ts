@@ -12,6 +12,7 @@
 
 import { throwIfAborted, raceAbort } from './abort.js';
 import type { AgentCore } from './agent-core.js';
+import { invalidArgType } from './arg-errors.js';
 import type { GossipConfig } from './config.js';
 import { checkPeerAddress, resolvePeerAddresses } from './address.js';
 import { callNative, ClosedError, InvalidConfigError } from './errors.js';
@@ -189,7 +190,7 @@ export class MembershipManager {
    *   `GossipConfig`): the active view never holds more
    * @param options - `signal` bounds the wait
    * @returns the active view at that moment
-   * @throws TypeError when `count` is not a number
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `count` is not a number
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `count`) when `count` is
    *   not an integer from 1 to `activeViewSize`
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
@@ -202,7 +203,7 @@ export class MembershipManager {
    */
   async waitForPeers(count: number, options: AbortOptions = {}): Promise<PeerInfo[]> {
     this.#core.use();
-    if (typeof count !== 'number') throw new TypeError(`count must be a number (got ${typeof count})`);
+    if (typeof count !== 'number') throw invalidArgType(`count must be a number (got ${typeof count})`);
     const max = this.#activeViewSize;
     if (!Number.isInteger(count) || count < 1 || count > max) {
       throw new InvalidConfigError(

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { invalidArgType } from './arg-errors.js';
 import { InvalidTopicError, PayloadTooLargeError } from './errors.js';
 
 // In a `u`-mode regex a surrogate pair is one code point, so this matches only
@@ -40,7 +41,7 @@ export function checkTopic(topic: unknown, maxBytes: number): string {
  * Converts publish data to the Buffer the binding takes: strings are UTF-8
  * encoded, byte arrays are wrapped without copying.
  *
- * @throws TypeError when `data` is neither a `Uint8Array` nor a string
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `data` is neither a `Uint8Array` nor a string
  * @throws {@link PayloadTooLargeError} (`ERR_X0X_PAYLOAD_TOO_LARGE`) when it is longer than `maxBytes`
  */
 export function encodePayload(data: unknown, maxBytes: number): Buffer {
@@ -48,7 +49,7 @@ export function encodePayload(data: unknown, maxBytes: number): Buffer {
   if (typeof data === 'string') buffer = Buffer.from(data, 'utf8');
   else if (data instanceof Uint8Array) buffer = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   else {
-    throw new TypeError(
+    throw invalidArgType(
       `payload must be a Uint8Array or a string (got ${data === null ? 'null' : typeof data})`,
     );
   }

@@ -33,6 +33,7 @@ import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 
 import type { Agent } from './agent.js';
+import { invalidArgType } from './arg-errors.js';
 import { coreOf } from './core-registry.js';
 import { ClosedError, InvalidConfigError, PeerDependencyMissingError } from './errors.js';
 import { collectAgentMetricFamilies } from './metrics.js';
@@ -417,7 +418,7 @@ function checkOptions(options: X0xMetricsOptions): {
   labels: Record<string, string>;
   agentLabel: string | false;
 } {
-  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  if (typeof options !== 'object' || options === null) throw invalidArgType('options must be an object');
   const registry = options.registry ?? prom.register;
   for (const method of ['getSingleMetric', 'removeSingleMetric', 'registerMetric'] as const) {
     if (typeof (registry as Partial<PromRegistry>)[method] !== 'function') {
@@ -503,7 +504,7 @@ function checkLabelName(name: string, field: string): void {
  *   holds a metric of one of these names (choose a `prefix`)
  * @throws {@link @x0x/node!ClosedError | ClosedError} (`ERR_X0X_CLOSED`) when the agent is or gets closed
  *   before the registration completes
- * @throws TypeError when `agent` is not an x0x `Agent` or `options` is not an object
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `agent` is not an x0x `Agent` or `options` is not an object
  * @example
  * ```ts
  * import { createServer } from 'node:http';

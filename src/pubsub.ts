@@ -17,6 +17,7 @@
 
 import { throwIfAborted, abortError, raceAbort } from './abort.js';
 import type { AgentCore } from './agent-core.js';
+import { invalidArgType } from './arg-errors.js';
 import { callNative, callNativeSync, ClosedError, InvalidConfigError } from './errors.js';
 import { DELIVERY_LATENCY_BOUNDS_MS, MillisecondsHistogram } from './histogram.js';
 import type { AgentId } from './identity.js';
@@ -149,7 +150,7 @@ export class PubSubManager {
    * @returns the message id (BLAKE3, 64 lowercase hex characters), as subscribers see it in `Message.id`
    * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
    * @throws {@link PayloadTooLargeError} (`ERR_X0X_PAYLOAD_TOO_LARGE`) when the payload exceeds `MAX_PAYLOAD_BYTES`
-   * @throws TypeError when `data` is neither a `Uint8Array` nor a string
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `data` is neither a `Uint8Array` nor a string
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborted before the message was sent
    */
@@ -188,7 +189,7 @@ export class PubSubManager {
    * @param options - `signal` bounds the wait (e.g. `AbortSignal.timeout(ms)`); without one it
    *   may wait as long as the agent is open
    * @returns the agent ids of the subscribed peers (at least `count`)
-   * @throws TypeError when `count` is not a number
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `count` is not a number
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `count`) when `count` is out of range
    * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
@@ -197,7 +198,7 @@ export class PubSubManager {
   async waitForTopicPeers(topic: string, count: number, options: AbortOptions = {}): Promise<AgentId[]> {
     const native = this.#core.use();
     checkTopic(topic, MAX_TOPIC_BYTES);
-    if (typeof count !== 'number') throw new TypeError(`count must be a number (got ${typeof count})`);
+    if (typeof count !== 'number') throw invalidArgType(`count must be a number (got ${typeof count})`);
     if (!Number.isInteger(count) || count < 1 || count > MAX_TOPIC_PEERS_WAIT) {
       throw new InvalidConfigError(`count must be an integer from 1 to ${MAX_TOPIC_PEERS_WAIT} (got ${String(count)})`, {
         field: 'count',

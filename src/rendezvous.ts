@@ -37,6 +37,7 @@ import type * as Blake3 from '@noble/hashes/blake3.js' with { 'resolution-mode':
 
 import { checkTimeoutMs, raceAbort, throwIfAborted } from './abort.js';
 import type { AgentCore } from './agent-core.js';
+import { badAgentId, invalidArgType } from './arg-errors.js';
 import type { GossipConfig } from './config.js';
 import type { CoordinatorManager } from './coordinators.js';
 import type { AgentAddresses } from './discovery.js';
@@ -60,9 +61,7 @@ export const MAX_RENDEZVOUS_TIMEOUT_MS = 120_000;
 const DOMAIN = new TextEncoder().encode('saorsa-rendezvous');
 
 function checkAgentId(agentId: unknown): asserts agentId is AgentId {
-  if (!isAgentId(agentId)) {
-    throw new TypeError(`agentId must be a 64-character lowercase hex agent id (got ${String(agentId)})`);
-  }
+  if (!isAgentId(agentId)) throw badAgentId('agentId', agentId);
 }
 
 /**
@@ -70,7 +69,8 @@ function checkAgentId(agentId: unknown): asserts agentId is AgentId {
  * needs no native code; `test/vectors/rendezvous-shards.json` ties it to
  * the core's `shard_id`.
  * @param agentId - 64 lowercase hex characters
- * @throws TypeError when `agentId` is not a 64-character lowercase hex id
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `agentId` is not a string; (`ERR_INVALID_ARG_VALUE`)
+ *   when it is not 64 lowercase hex characters
  * @example
  * ```ts
  * shardId('00'.repeat(32)); // 61660
@@ -106,13 +106,14 @@ function toHolder(h: { agentId: string; addrs: string[] }): RendezvousHolder {
  * @param count - how many holders to pick, as `rendezvousReplicas` does; fewer
  *   come back when there are fewer candidates
  * @returns the holders, highest weight first
- * @throws TypeError when `shard` or `count` is not a number, or a candidate id not a 64-character hex id
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `shard` or `count` is not a number or a candidate id not a
+ *   string; (`ERR_INVALID_ARG_VALUE`) when a candidate id is not 64 lowercase hex characters
  * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `shard` or `count`) when `shard`
  *   is not an integer from 0 to 65535, or `count` not a non-negative integer
  */
 export function rankHolders(shard: number, candidates: readonly RendezvousHolder[], count: number): RendezvousHolder[] {
-  if (typeof shard !== 'number') throw new TypeError(`shard must be a number (got ${typeof shard})`);
-  if (typeof count !== 'number') throw new TypeError(`count must be a number (got ${typeof count})`);
+  if (typeof shard !== 'number') throw invalidArgType(`shard must be a number (got ${typeof shard})`);
+  if (typeof count !== 'number') throw invalidArgType(`count must be a number (got ${typeof count})`);
   if (!Number.isInteger(shard) || shard < 0 || shard >= SHARD_COUNT) {
     throw new InvalidConfigError(`shard must be an integer from 0 to 65535 (got ${String(shard)})`, { field: 'shard' });
   }
@@ -253,7 +254,8 @@ export class RendezvousManager {
    * it; that function also works without an open agent.
    * @param agentId - 64 lowercase hex characters
    * @returns an integer from 0 to 65535
-   * @throws TypeError when `agentId` is not a 64-character hex id
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `agentId` is not a string; (`ERR_INVALID_ARG_VALUE`)
+   *   when it is not 64 lowercase hex characters
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   shardId(agentId: AgentId): number {
@@ -265,7 +267,8 @@ export class RendezvousManager {
    * The holders `agentId`'s record goes to and is looked up at, as this
    * agent sees the network now.
    * @param agentId - any agent's id, 64 lowercase hex characters
-   * @throws TypeError when `agentId` is not a 64-character hex id
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `agentId` is not a string; (`ERR_INVALID_ARG_VALUE`)
+   *   when it is not 64 lowercase hex characters
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   holdersFor(agentId: AgentId): RendezvousHolder[] {
@@ -356,7 +359,8 @@ export class RendezvousManager {
    * @returns its addresses, verified against its own signature, or `null`
    *   when no holder has a live registration (never registered, expired or
    *   unregistered) or none answered within `timeoutMs`
-   * @throws TypeError when `agentId` is not a 64-character hex id
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `agentId` is not a string; (`ERR_INVALID_ARG_VALUE`)
+   *   when it is not 64 lowercase hex characters
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `timeoutMs` is out of range
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed

@@ -6,6 +6,7 @@
 
 import './polyfills.js';
 
+import { invalidState } from './arg-errors.js';
 import type { ClosableAsyncIterator } from './async-queue.js';
 import type { AgentId } from './identity.js';
 import type { NativeMessage } from './native.js';
@@ -89,11 +90,11 @@ export class Subscription implements AsyncIterable<Message>, AsyncDisposable {
 
   /**
    * The message stream. Can be taken once.
-   * @throws TypeError when the subscription is already being iterated
+   * @throws TypeError (`ERR_INVALID_STATE`) when the subscription is already being iterated
    */
   [Symbol.asyncIterator](): AsyncIterator<Message> {
     if (this.#iterated) {
-      throw new TypeError(
+      throw invalidState(
         `the subscription to ${JSON.stringify(this.topic)} is already being iterated; ` +
           'a subscription has one consumer, call subscribe() again for another',
       );

@@ -23,6 +23,7 @@ import './polyfills.js';
 
 import { throwIfAborted } from './abort.js';
 import { Agent } from './agent.js';
+import { invalidArgType } from './arg-errors.js';
 import { GossipConfig, type GossipConfigInput } from './config.js';
 import { AbortError, InvalidConfigError } from './errors.js';
 import type { AbortOptions } from './pubsub.js';
@@ -117,7 +118,7 @@ export class Testnet implements AsyncDisposable {
  *   timeout and a signal; see {@link TestnetOptions}
  * @returns the meshed testnet; on failure, every agent it started is closed
  *   before the call rejects
- * @throws TypeError when `n` is not a number
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `n` is not a number
  * @throws {@link @x0x/node!InvalidConfigError | InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `n`,
  *   `peers` or `timeoutMs` is not an integer in range, or `config` is invalid
  *   (its `field` names the option)
@@ -137,7 +138,7 @@ export class Testnet implements AsyncDisposable {
  * ```
  */
 export async function createTestnet(n: number, options: TestnetOptions = {}): Promise<Testnet> {
-  if (typeof n !== 'number') throw new TypeError(`n must be a number (got ${typeof n})`);
+  if (typeof n !== 'number') throw invalidArgType(`n must be a number (got ${typeof n})`);
   checkInteger('n', n, 1, MAX_TESTNET_AGENTS);
   const config = options.config instanceof GossipConfig ? options.config : new GossipConfig(options.config);
   const peers = options.peers ?? defaultPeers(n, config.activeViewSize);

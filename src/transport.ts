@@ -6,6 +6,7 @@
  */
 
 import type { AgentCore } from './agent-core.js';
+import { badAgentId } from './arg-errors.js';
 import { callNative, callNativeSync } from './errors.js';
 import { lagged, type LaggedEvent } from './events.js';
 import { type AgentId, isAgentId } from './identity.js';
@@ -93,9 +94,7 @@ export interface EventsOptions {
 }
 
 function checkPeerId(peerId: unknown): asserts peerId is AgentId {
-  if (!isAgentId(peerId)) {
-    throw new TypeError(`peerId must be a 64-character lowercase hex agent id (got ${String(peerId)})`);
-  }
+  if (!isAgentId(peerId)) throw badAgentId('peerId', peerId);
 }
 
 function toConnected(native: NativeConnection): ConnectedPeer {
@@ -197,7 +196,8 @@ export class TransportAdapter {
    * misbehaving peer. The block lasts until {@link TransportAdapter.unblockPeer}
    * or the agent closes; it is not persisted.
    * @param peerId - the peer's agent id, 64 lowercase hex characters
-   * @throws TypeError when `peerId` is not an agent id
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `peerId` is not a string; (`ERR_INVALID_ARG_VALUE`)
+   *   when it is not 64 lowercase hex characters
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   async blockPeer(peerId: AgentId): Promise<void> {
@@ -210,7 +210,8 @@ export class TransportAdapter {
    * Lifts {@link TransportAdapter.blockPeer}; the peer may connect again.
    * A peer that is not blocked is a no-op.
    * @param peerId - the peer's agent id, 64 lowercase hex characters
-   * @throws TypeError when `peerId` is not an agent id
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `peerId` is not a string; (`ERR_INVALID_ARG_VALUE`)
+   *   when it is not 64 lowercase hex characters
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   unblockPeer(peerId: AgentId): void {
