@@ -255,7 +255,7 @@ export declare class NativeAgent {
   activePeers(): Promise<NativePeer[]>;
   passivePeers(): Promise<NativePeer[]>;
   membershipEvents(): NativeMembershipEvents;
-  membershipStats(): Promise<NativeMembershipStats>;
+  membershipStats(): NativeMembershipStats;
   /** Runs one anti-entropy round now (after any round in progress). */
   reconcile(): Promise<NativeReconciliationStats>;
   antiEntropyStats(): NativeAntiEntropyStats;

@@ -15,7 +15,7 @@ import type { AgentCore } from './agent-core.js';
 import { invalidArgType } from './arg-errors.js';
 import type { GossipConfig } from './config.js';
 import { checkPeerAddress, resolvePeerAddresses } from './address.js';
-import { callNative, ClosedError, InvalidConfigError } from './errors.js';
+import { callNative, callNativeSync, ClosedError, InvalidConfigError } from './errors.js';
 import { lagged, type LaggedEvent } from './events.js';
 import type { NativeMembershipEvent } from './native.js';
 import type { AbortOptions } from './pubsub.js';
@@ -231,13 +231,15 @@ export class MembershipManager {
   }
 
   /**
-   * View sizes and failure-detection counters. Unlike the other managers'
-   * `stats()`, this one is asynchronous.
+   * View sizes and failure-detection counters, synchronously like every
+   * manager's `stats()`. The view sizes are those of the agent's last look
+   * at its views (once a probe period, and at once on a membership change):
+   * the views its membership events have described so far.
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
-  async stats(): Promise<MembershipStats> {
+  stats(): MembershipStats {
     const native = this.#core.use();
-    return callNative(() => native.membershipStats());
+    return callNativeSync(() => native.membershipStats());
   }
 }
 

@@ -371,7 +371,8 @@ export function agentMetricFamilies(s: AgentStatsSnapshot): MetricFamily[] {
  */
 export async function collectAgentMetricFamilies(agent: Agent): Promise<MetricFamily[]> {
   const native = coreOf(agent).use();
-  const [membership, peers] = await Promise.all([agent.membership.stats(), agent.transport.connectedPeers()]);
+  const membership = agent.membership.stats();
+  const peers = await agent.transport.connectedPeers();
   return agentMetricFamilies({
     pubsub: agent.pubsub.stats(),
     deliveryLatency: agent.pubsub.deliveryLatency(),

@@ -18,6 +18,7 @@
 // (a ratio of 1, flat memory), not a comparison.
 //
 // npm run bench:soak -- [--agents=30] [--minutes=10] [--rate=20] [--kill-every=20]
+// (with X0X_BENCH_QUICK=1, as `npm run bench -- --quick` sets it: 8 agents, 1.5 min, every 10 s)
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,15 +41,19 @@ function option(name, fallback) {
   return value;
 }
 
-const AGENTS = option('agents', 30);
-const MINUTES = option('minutes', 10);
+/** `npm run bench -- --quick`: a short run that still kills and restarts every agent. */
+const QUICK = process.env.X0X_BENCH_QUICK === '1';
+const AGENTS = option('agents', QUICK ? 8 : 30);
+const MINUTES = option('minutes', QUICK ? 1.5 : 10);
 const RATE = option('rate', 20);
-const KILL_EVERY_S = option('kill-every', 20);
+const KILL_EVERY_S = option('kill-every', QUICK ? 10 : 20);
 const BASE_PORT = 20_000 + Math.floor(Math.random() * 20_000);
 const keyDir = mkdtempSync(path.join(tmpdir(), 'x0x-soak-'));
 
 /** Sequence numbers whose publish resolved. */
 const published = new Set();
+/** Per seq: the life that published it and when its publish resolved. */
+const publishedBy = new Map();
 let publishFailures = 0;
 /** Per agent index: the seqs delivered to it in any of its lives. */
 const delivered = Array.from({ length: AGENTS }, () => new Set());
@@ -78,6 +83,7 @@ function startAgent(index) {
         for (const seq of m.got) delivered[index].add(seq);
       } else if (m.published !== undefined) {
         published.add(m.published);
+        publishedBy.set(m.published, { life, at: Date.now() });
       } else if (m.failed !== undefined) {
         publishFailures += 1;
       } else if (m.sample !== undefined) {
@@ -90,6 +96,7 @@ function startAgent(index) {
     });
     child.on('exit', () => {
       life.exited = true;
+      life.exitedAt = Date.now();
       clearTimeout(timer);
       if (!life.ready) reject(new Error(`agent ${index} exited before it was ready: ${stderr}`));
     });
@@ -196,7 +203,18 @@ async function main() {
   console.log(`published ${published.size} (${publishFailures} publishes failed), ${kills} kills, ${restartsFailed} restarts failed`);
   console.log(`delivery ratio at the end of the load ${atEnd.toFixed(4)}; after repair (up to ${REPAIR_MS / 1000} s) ${afterRepair.toFixed(4)} (goal 1.0000)`);
   const missing = alive().map((i) => [i, [...published].filter((s) => !delivered[i].has(s)).length]).filter(([, n]) => n > 0);
-  if (missing.length > 0) console.log(`missing after repair, per agent: ${missing.map(([i, n]) => `${i}:${n}`).join(' ')}`);
+  if (missing.length > 0) {
+    console.log(`missing after repair, per agent: ${missing.map(([i, n]) => `${i}:${n}`).join(' ')}`);
+    // A publish resolves once the message is queued in its agent; one
+    // SIGKILLed before the frame left dies with it, and so does the only copy.
+    const lost = [...published].filter((s) => alive().some((i) => !delivered[i].has(s)));
+    for (const s of lost.slice(0, 20)) {
+      const by = publishedBy.get(s);
+      const before = by.life.exitedAt === undefined ? 'still alive' : `killed ${by.life.exitedAt - by.at} ms after the publish resolved`;
+      const at = alive().filter((i) => delivered[i].has(s)).length;
+      console.log(`  seq ${s}: from agent ${by.life.index} (${before}), at ${at} of ${alive().length} agents`);
+    }
+  }
 
   // Growth per process that lived at least 3 minutes: last sample over the
   // first one a minute or more into its life.

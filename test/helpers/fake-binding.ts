@@ -455,7 +455,7 @@ class FakeAgent {
     return source;
   }
 
-  async membershipStats(): Promise<NativeMembershipStats> {
+  membershipStats(): NativeMembershipStats {
     return this.membershipCounters;
   }
 

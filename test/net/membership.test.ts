@@ -332,6 +332,19 @@ describe('membership across processes', () => {
     }
   });
 
+  it('stats() describes the view the events reported: 1 neighbour after peer-joined, 0 after peer-left', async () => {
+    const a = await spawnAgent({ name: 'a' });
+    const b = await spawnAgent({ name: 'b', bootstrap: [a.addr] });
+    await b.join();
+    const about = (type: MembershipEventInfo['type']) => () =>
+      b.membershipEvents.some((e) => e.type === type && e.peerId === a.agentId);
+    await waitFor(about('peer-joined'), [b], { timeoutMs: 30_000, what: 'b reports a joined' });
+    expect((await b.membershipStats()).activeViewSize).toBe(1);
+    await a.close();
+    await waitFor(about('peer-left'), [b], { timeoutMs: 30_000, what: 'b reports a left' });
+    expect((await b.membershipStats()).activeViewSize).toBe(0);
+  });
+
   it('bad bootstrap: a malformed or unreachable address is a coded error and the agent stays usable', async () => {
     const seed = await spawnAgent({ name: 'seed' });
     const a = await spawnAgent({ name: 'a' });

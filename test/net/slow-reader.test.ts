@@ -25,6 +25,11 @@ describe('a peer that stops reading', () => {
   it('does not hold back publishes to everyone else', async () => {
     const { agents } = await startNetwork(3, { config: { probeInterval: 60_000, suspectTimeout: 600_000 } });
     const [publisher, honest, stalled] = agents as [(typeof agents)[0], (typeof agents)[0], (typeof agents)[0]];
+    // The stopped peer's only way in is the publisher, so the publisher's
+    // tree pushes to it directly (through the other subscriber it would be
+    // that agent's backlog, not the publisher's).
+    await honest.blockPeer(stalled.agentId);
+    await stalled.blockPeer(honest.agentId);
     const [, honestSub] = await waitUntilMeshed([publisher, honest, stalled], TOPIC, { publishers: [publisher] });
     const peers = (await publisher.connectedPeers()).map((p) => p.peerId);
     expect(peers).toContain(stalled.agentId);

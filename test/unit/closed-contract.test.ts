@@ -50,7 +50,7 @@ const TABLE: Record<string, Record<string, { readonly kind: 'async' | 'sync'; re
     passiveView: { kind: 'async', call: (a) => a.membership.passiveView() },
     events: { kind: 'sync', call: (a) => a.membership.events() },
     waitForPeers: { kind: 'async', call: (a) => a.membership.waitForPeers(1) },
-    stats: { kind: 'async', call: (a) => a.membership.stats() },
+    stats: { kind: 'sync', call: (a) => a.membership.stats() },
   },
   presence: {
     broadcastPresence: { kind: 'async', call: (a) => a.presence.broadcastPresence() },

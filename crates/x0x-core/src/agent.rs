@@ -603,23 +603,23 @@ impl Agent {
         Ok(out)
     }
 
-    /// Membership counters and view sizes.
-    pub async fn membership_stats(&self) -> CoreResult<MembershipStats> {
-        let shared = Arc::clone(&self.shared);
-        self.run_reading(async move {
-            let c = &shared.membership_counters;
-            let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-            Ok(MembershipStats {
-                active_view_size: shared.membership.sample_active(usize::MAX).await.len() as u64,
-                passive_view_size: shared.membership.sample_passive(usize::MAX).await.len() as u64,
-                probes_sent: shared.transport.stats.probes_sent.load(Ordering::Relaxed),
-                suspicions: get(&c.suspicions),
-                confirmed_failures: get(&c.failures),
-                graceful_leaves: get(&c.graceful_leaves),
-                refills: get(&c.refills),
-            })
+    /// Membership counters and view sizes. Synchronous: the sizes are those
+    /// the membership watcher saw last (once a probe period, and at once on
+    /// a membership change), the views the membership events describe.
+    pub fn membership_stats(&self) -> CoreResult<MembershipStats> {
+        // Also on a faulted agent, so that the fault shows in metrics.
+        self.ensure_not_closed()?;
+        let c = &self.shared.membership_counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Ok(MembershipStats {
+            active_view_size: get(&c.active_view),
+            passive_view_size: get(&c.passive_view),
+            probes_sent: self.shared.transport.stats.probes_sent.load(Ordering::Relaxed),
+            suspicions: get(&c.suspicions),
+            confirmed_failures: get(&c.failures),
+            graceful_leaves: get(&c.graceful_leaves),
+            refills: get(&c.refills),
         })
-        .await
     }
 
     /// Signs an envelope without publishing it. Diagnostic: lets tests build

@@ -59,13 +59,19 @@ pub struct MembershipEvent {
     pub at_ms: u64,
 }
 
-/// Membership counters.
+/// Membership counters, and the view sizes as of the watcher's last look.
 #[derive(Debug, Default)]
 pub struct MembershipCounters {
     pub(crate) suspicions: AtomicU64,
     pub(crate) failures: AtomicU64,
     pub(crate) graceful_leaves: AtomicU64,
     pub(crate) refills: AtomicU64,
+    /// Kept by the watcher rather than read on demand: the views sit behind
+    /// async locks, and stats must be readable synchronously from Node's
+    /// thread. The active size is the one the membership events have
+    /// reported so far.
+    pub(crate) active_view: AtomicU64,
+    pub(crate) passive_view: AtomicU64,
 }
 
 /// A DISCONNECT a peer sent us.
@@ -169,6 +175,10 @@ pub(crate) async fn run(w: Watch, alive: Weak<()>) {
             }
         }
 
+        // Sizes first: whoever reads stats after an event sees its view.
+        w.counters.active_view.store(now_active.len() as u64, Ordering::Relaxed);
+        let passive = w.membership.sample_passive(usize::MAX).await.len();
+        w.counters.passive_view.store(passive as u64, Ordering::Relaxed);
         for peer in now_active.difference(&active) {
             suspected.remove(peer);
             emit(&w, MembershipEventKind::Joined, *peer);

@@ -459,12 +459,10 @@ impl NativeAgent {
         self.inner.passive_peers().await.map(to_peers).into()
     }
 
-    /// Membership counters.
+    /// Membership counters, and the view sizes as of the watcher's last look.
     #[napi(catch_unwind)]
-    pub async fn membership_stats(&self) -> Outcome<NativeMembershipStats> {
-        outcome_async(async {
-        let s = self.inner.membership_stats().await?;
-        Ok(NativeMembershipStats {
+    pub fn membership_stats(&self) -> Outcome<NativeMembershipStats> {
+        self.inner.membership_stats().map(|s| NativeMembershipStats {
             active_view_size: s.active_view_size as f64,
             passive_view_size: s.passive_view_size as f64,
             probes_sent: s.probes_sent as f64,
@@ -472,9 +470,7 @@ impl NativeAgent {
             confirmed_failures: s.confirmed_failures as f64,
             graceful_leaves: s.graceful_leaves as f64,
             refills: s.refills as f64,
-        })
-        })
-        .await
+        }).into()
     }
 
     /// Membership events.
