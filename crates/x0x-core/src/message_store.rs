@@ -26,7 +26,11 @@ struct Entry {
 /// The store. Not thread-safe; the agent wraps it in a mutex.
 pub struct MessageStore {
     entries: HashMap<MessageId, Entry>,
-    by_topic: HashMap<String, Vec<MessageId>>,
+    /// Ids per topic, oldest first. Entries only ever leave from the front
+    /// of `order`, so each topic's oldest id is the one that leaves: eviction
+    /// is O(1), not a scan of the topic's ids (which showed at 6 % of a
+    /// receiver's CPU with a full 10,000-entry store).
+    by_topic: HashMap<String, VecDeque<MessageId>>,
     order: VecDeque<(MessageId, Instant)>,
     capacity: usize,
     max_bytes: usize,
@@ -60,7 +64,7 @@ impl MessageStore {
             }
         }
         self.bytes += frame.len();
-        self.by_topic.entry(topic.to_owned()).or_default().push(id);
+        self.by_topic.entry(topic.to_owned()).or_default().push_back(id);
         self.entries.insert(id, Entry { topic: topic.to_owned(), frame });
         self.order.push_back((id, now));
     }
@@ -68,7 +72,7 @@ impl MessageStore {
     /// Ids held for `topic`.
     pub fn ids(&mut self, topic: &str, now: Instant) -> Vec<MessageId> {
         self.expire(now);
-        self.by_topic.get(topic).cloned().unwrap_or_default()
+        self.by_topic.get(topic).map(|ids| ids.iter().copied().collect()).unwrap_or_default()
     }
 
     /// The frame of `id` if it is held for `topic`.
@@ -96,7 +100,11 @@ impl MessageStore {
         if let Some(entry) = self.entries.remove(&id) {
             self.bytes -= entry.frame.len();
             if let Some(ids) = self.by_topic.get_mut(&entry.topic) {
-                ids.retain(|x| *x != id);
+                if ids.front() == Some(&id) {
+                    ids.pop_front();
+                } else {
+                    ids.retain(|x| *x != id);
+                }
                 if ids.is_empty() {
                     self.by_topic.remove(&entry.topic);
                 }
@@ -143,5 +151,19 @@ mod tests {
             s.insert("a", id(n), Bytes::from(vec![0u8; 4]), t);
         }
         assert_eq!(s.ids("a", t), vec![id(3), id(4)], "10-byte budget holds two 4-byte frames");
+    }
+
+    #[test]
+    fn eviction_keeps_each_topics_ids_in_order() {
+        let mut s = MessageStore::new(4, 1 << 20, Duration::from_secs(60));
+        let t = Instant::now();
+        for n in 0..9 {
+            s.insert(if n % 3 == 0 { "a" } else { "b" }, id(n), Bytes::from_static(b"x"), t);
+        }
+        // Held: 5..=8, the four newest, whichever topic they were on.
+        assert_eq!(s.ids("a", t), vec![id(6)]);
+        assert_eq!(s.ids("b", t), vec![id(5), id(7), id(8)]);
+        assert_eq!(s.frame("a", &id(3), t), None, "an evicted frame is gone");
+        assert_eq!(s.len(), 4);
     }
 }
