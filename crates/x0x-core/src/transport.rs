@@ -348,10 +348,18 @@ impl QuicTransport {
                 if is_blocked(&blocked, &peer) {
                     continue;
                 }
-                let Some((&kind, body)) = data.split_first() else {
+                let Some(&kind) = data.first() else {
                     stats.frames_rejected.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
+                let frame_len = data.len();
+                // The body is a view of ant-quic's buffer, not a copy of it.
+                // Views may be kept (Plumtree's cache), so the buffer must
+                // hold no more than the frame: a no-op for ant-quic's
+                // exact-size reassembly.
+                let mut data = data;
+                data.shrink_to_fit();
+                let body = Bytes::from(data).slice(1..);
                 let Some(kind) = GossipStreamType::from_byte(kind) else {
                     stats.frames_rejected.fetch_add(1, Ordering::Relaxed);
                     continue;
@@ -361,13 +369,13 @@ impl QuicTransport {
                     continue;
                 }
                 stats.frames_in.fetch_add(1, Ordering::Relaxed);
-                stats.bytes_in.fetch_add(data.len() as u64, Ordering::Relaxed);
+                stats.bytes_in.fetch_add(frame_len as u64, Ordering::Relaxed);
                 // Given back by receive_message when the frame leaves the queue.
                 match room.acquire_many(inbound_charge(body.len())).await {
                     Ok(permit) => permit.forget(),
                     Err(_) => break,
                 }
-                if tx.send((peer, kind, Bytes::copy_from_slice(body))).await.is_err() {
+                if tx.send((peer, kind, body)).await.is_err() {
                     break;
                 }
             }

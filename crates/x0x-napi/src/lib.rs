@@ -6,6 +6,7 @@
 #![deny(clippy::unwrap_used)]
 
 mod anti_entropy;
+mod copied_buffer;
 mod errors;
 pub mod logging;
 #[cfg(feature = "test-hooks")]
@@ -157,11 +158,12 @@ pub struct NativeAgentOptions {
     pub upnp: Option<bool>,
 }
 
-/// A delivered message.
-#[napi(object)]
+/// A delivered message (only ever handed to JS).
+#[napi(object, object_from_js = false)]
 pub struct NativeMessage {
     pub topic: String,
-    pub payload: Buffer,
+    /// Copied, not external: see [`copied_buffer`].
+    pub payload: copied_buffer::CopiedBuffer,
     pub from: String,
     pub id: String,
     pub published_at: f64,
@@ -171,7 +173,7 @@ pub struct NativeMessage {
 fn to_native_message(m: x0x_core::Message) -> NativeMessage {
     NativeMessage {
         topic: m.topic,
-        payload: m.payload.into(),
+        payload: copied_buffer::CopiedBuffer(m.payload),
         from: hex_id(&m.from),
         id: hex_id(&m.id),
         published_at: m.published_at as f64,
