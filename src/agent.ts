@@ -10,7 +10,7 @@ import './polyfills.js';
 import { throwIfAborted } from './abort.js';
 import { checkPeerAddress, checkSocketAddress } from './address.js';
 import { AgentCore } from './agent-core.js';
-import { invalidArgType } from './arg-errors.js';
+import { checkOptions, checkSignalOptions, invalidArgType } from './arg-errors.js';
 import { registerCore } from './core-registry.js';
 import { GossipConfig, type GossipConfigInput } from './config.js';
 import { createCoordinators, type CoordinatorManager } from './coordinators.js';
@@ -166,18 +166,21 @@ export class Agent implements AsyncDisposable {
    * config's `coordinator` set, its coordinator adverts.
    *
    * @param options - `signal` stops waiting for the join
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null`
+   *   included), or `options.signal` is not an `AbortSignal`
    * @throws {@link JoinFailedError} (`ERR_X0X_JOIN_FAILED`) when no bootstrap peer completed the join
    * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when a bootstrap peer cannot be dialled
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
-  async joinNetwork(options: AbortOptions = {}): Promise<void> {
+  async joinNetwork(options?: AbortOptions): Promise<void> {
     this.#core.use();
-    throwIfAborted(options.signal);
+    const { signal } = checkSignalOptions(options);
+    throwIfAborted(signal);
     const seeds = this.#bootstrap.length;
     this.#log.emit('debug', 'x0x:agent', 'joining', { seeds });
     try {
-      await this.membership.join(this.#bootstrap, options);
+      await this.membership.join(this.#bootstrap, { signal });
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       this.#log.emit('error', 'x0x:agent', 'join failed', { seeds, code: typeof code === 'string' ? code : 'unknown' });
@@ -198,11 +201,13 @@ export class Agent implements AsyncDisposable {
    *
    * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
    * @param options - aborting `signal` ends the subscription, also after this call resolved
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null`
+   *   included), or `options.signal` is not an `AbortSignal`
    * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` has aborted
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
-  subscribe(topic: string, options: AbortOptions = {}): Promise<Subscription> {
+  subscribe(topic: string, options?: AbortOptions): Promise<Subscription> {
     return this.pubsub.subscribe(topic, options);
   }
 
@@ -215,6 +220,8 @@ export class Agent implements AsyncDisposable {
    * @param options - `signal` gives up while backpressure still holds the message back; once
    *   sent, aborting does not recall it
    * @returns the message id (BLAKE3, 64 lowercase hex characters), as subscribers see it in `Message.id`
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null`
+   *   included), or `options.signal` is not an `AbortSignal`
    * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
    * @throws {@link PayloadTooLargeError} (`ERR_X0X_PAYLOAD_TOO_LARGE`) when the payload exceeds `MAX_PAYLOAD_BYTES`
    * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `data` is neither a `Uint8Array` nor a string
@@ -500,15 +507,16 @@ export class AgentBuilder {
    * @param options - `level`: the most verbose level `logger` receives, for the TypeScript
    *   and the Rust records alike (default `debug`); `debug` output is not filtered by it
    * @defaultValue none: records go to `debug` only, which is silent unless `DEBUG` names them
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null` included)
    * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `logger` is not a function
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `level`) when `options.level`
    *   is not a {@link LogLevel}
    * @throws {@link AlreadyBuiltError} (`ERR_X0X_ALREADY_BUILT`) after `build()`
    */
-  withLogger(logger: Logger, options: LoggerOptions = {}): this {
+  withLogger(logger: Logger, options?: LoggerOptions): this {
     this.#assertUnbuilt();
     if (typeof logger !== 'function') throw invalidArgType('withLogger() expects a function taking a log record');
-    const level = options.level ?? 'debug';
+    const level = checkOptions(options).level ?? 'debug';
     if (!isLogLevel(level)) {
       throw new InvalidConfigError(`level must be error, warn, info, debug or trace (got ${String(level)})`, {
         field: 'level',

@@ -15,7 +15,11 @@
  *
  * - `ERR_INVALID_ARG_TYPE`: an argument is of the wrong JavaScript type
  *   (`withUpnp('yes')`, `withKeyFile(42)`, `AgentKeypair.fromBytes([1, 2])`,
- *   `registerX0xMetrics({})` with no agent).
+ *   `registerX0xMetrics({})` with no agent). An options argument follows
+ *   Node's rule: `undefined` means "not given", while `null`, an array or
+ *   any other non-object is this error (`The "options" argument must be of
+ *   type object. Received null`), and so is an `options.signal` that is
+ *   neither `undefined` nor an `AbortSignal`.
  * - `ERR_INVALID_ARG_VALUE`: an argument is of the right type but no usable
  *   value, where no `ERR_X0X_*` code names the fault (an agent id string that
  *   is not 64 lowercase hex characters).
@@ -86,4 +90,69 @@ export function badAgentId(
 ): CodedTypeError<'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE'> {
   const message = `${name} must be a 64-character lowercase hex agent id (got ${String(value)})`;
   return typeof value === 'string' ? invalidArgValue(message) : invalidArgType(message);
+}
+
+/**
+ * How Node's `ERR_INVALID_ARG_TYPE` messages end: `Received null`,
+ * `Received type string ('abc')`, `Received an instance of Array`.
+ *
+ * @param value - the value got
+ * @internal
+ */
+export function received(value: unknown): string {
+  if (value === null || value === undefined) return `Received ${String(value)}`;
+  if (typeof value === 'function') {
+    const name = (value as { name?: unknown }).name;
+    return typeof name === 'string' && name !== '' ? `Received function ${name}` : 'Received function';
+  }
+  if (typeof value === 'object') {
+    const ctor: unknown = (value as { constructor?: unknown }).constructor;
+    const name = typeof ctor === 'function' ? (ctor as { name?: unknown }).name : undefined;
+    return typeof name === 'string' && name !== '' ? `Received an instance of ${name}` : 'Received an object';
+  }
+  let shown = typeof value === 'string' ? `'${value}'` : typeof value === 'bigint' ? `${value}n` : String(value);
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+  return `Received type ${typeof value} (${shown})`;
+}
+
+/**
+ * An options argument as Node's own APIs take it: `undefined` (not given)
+ * becomes `{}` (hence `Partial`: every options type's fields are optional); an object that is neither an array nor a function is
+ * returned as it is; anything else, `null` included, is refused.
+ *
+ * @param value - what the caller passed
+ * @param name - the argument's name in the message, `"options"` unless told
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE`) naming the argument, e.g.
+ *   `The "options" argument must be of type object. Received null`
+ * @internal
+ */
+export function checkOptions<T extends object>(value: T | undefined, name = 'options'): Partial<T> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidArgType(`The "${name}" argument must be of type object. ${received(value)}`);
+  }
+  return value;
+}
+
+/**
+ * {@link checkOptions} for options carrying a `signal`, which must be
+ * `undefined` or an `AbortSignal` (recognised as Node does, by its `aborted`
+ * property, so one from another realm passes).
+ *
+ * @param value - what the caller passed
+ * @param name - the argument's name in the message, `"options"` unless told
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `value` is not an object, or
+ *   `The "options.signal" property must be an instance of AbortSignal. Received …`
+ * @internal
+ */
+export function checkSignalOptions<T extends { readonly signal?: AbortSignal | undefined }>(
+  value: T | undefined,
+  name = 'options',
+): Partial<T> {
+  const options = checkOptions(value, name);
+  const signal: unknown = options.signal;
+  if (signal !== undefined && (typeof signal !== 'object' || signal === null || !('aborted' in signal))) {
+    throw invalidArgType(`The "${name}.signal" property must be an instance of AbortSignal. ${received(signal)}`);
+  }
+  return options;
 }

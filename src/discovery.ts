@@ -15,7 +15,7 @@
 
 import { checkTimeoutMs, raceAbort, throwIfAborted } from './abort.js';
 import type { AgentCore } from './agent-core.js';
-import { badAgentId } from './arg-errors.js';
+import { badAgentId, checkSignalOptions } from './arg-errors.js';
 import { callNative, callNativeSync } from './errors.js';
 import { isAgentId, type AgentId } from './identity.js';
 import type { NativeAddrRecord } from './native.js';
@@ -115,6 +115,8 @@ export class DiscoveryManager {
    * @param options - `timeoutMs` bounds the wait, `signal` gives up early
    * @returns the agent's addresses, verified against its own signature, or
    *   `null` when no answer came within `timeoutMs`
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null`
+   *   included), or `options.signal` is not an `AbortSignal`
    * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `agentId` is not a string; (`ERR_INVALID_ARG_VALUE`)
    *   when it is not 64 lowercase hex characters
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `timeoutMs` is out of range
@@ -126,14 +128,15 @@ export class DiscoveryManager {
    * if (found) console.log('reach', friendId, 'at', found.addrs);
    * ```
    */
-  async findAgent(agentId: AgentId, options: FindAgentOptions = {}): Promise<AgentAddresses | null> {
+  async findAgent(agentId: AgentId, options?: FindAgentOptions): Promise<AgentAddresses | null> {
     const native = this.#core.use();
     checkAgentId(agentId);
-    const timeoutMs = checkTimeoutMs(options.timeoutMs, DEFAULT_FIND_TIMEOUT_MS, MAX_FIND_TIMEOUT_MS);
-    throwIfAborted(options.signal);
+    const { signal, timeoutMs: givenTimeout } = checkSignalOptions(options);
+    const timeoutMs = checkTimeoutMs(givenTimeout, DEFAULT_FIND_TIMEOUT_MS, MAX_FIND_TIMEOUT_MS);
+    throwIfAborted(signal);
     const found = await raceAbort(
       callNative(() => native.findAgent(agentId, timeoutMs)),
-      options.signal,
+      signal,
     );
     return found === null ? null : toAddresses(found);
   }

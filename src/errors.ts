@@ -449,9 +449,7 @@ const FROM_CODE: { readonly [C in X0xErrorCode]: Construct } = {
  * The codes the native addon raises, one per Rust `CoreError` variant (its
  * `errorCodes()` export lists the same set; a test compares the two). The
  * others (`ABORTED`, `NATIVE_MISSING`, `ALREADY_BUILT`,
- * `PEER_DEPENDENCY_MISSING`) are raised in TypeScript or by the loader;
- * `RENDEZVOUS` comes from both (the legacy `register(otherId)` check is made
- * in TypeScript).
+ * `PEER_DEPENDENCY_MISSING`) are raised in TypeScript or by the loader.
  *
  * @internal
  */

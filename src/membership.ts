@@ -12,7 +12,7 @@
 
 import { throwIfAborted, raceAbort } from './abort.js';
 import type { AgentCore } from './agent-core.js';
-import { invalidArgType } from './arg-errors.js';
+import { checkSignalOptions, invalidArgType } from './arg-errors.js';
 import type { GossipConfig } from './config.js';
 import { checkPeerAddress, resolvePeerAddresses } from './address.js';
 import { callNative, callNativeSync, ClosedError, InvalidConfigError } from './errors.js';
@@ -118,23 +118,26 @@ export class MembershipManager {
    * @param bootstrapPeers - each `"ip:port"`, `"[ipv6]:port"` or `"host.name:port"`; an empty
    *   list resolves at once (this agent is the first node)
    * @param options - `signal` stops waiting for the join
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null`
+   *   included), or `options.signal` is not an `AbortSignal`
    * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when an address is malformed or a host
    *   name cannot be resolved (its `address` names the entry)
    * @throws {@link JoinFailedError} (`ERR_X0X_JOIN_FAILED`) when no bootstrap peer could be reached
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
-  async join(bootstrapPeers: readonly string[], options: AbortOptions = {}): Promise<void> {
+  async join(bootstrapPeers: readonly string[], options?: AbortOptions): Promise<void> {
     const native = this.#core.use();
     const given = bootstrapPeers.map((addr) => checkPeerAddress(addr, 'bootstrap peer'));
-    throwIfAborted(options.signal);
+    const { signal } = checkSignalOptions(options);
+    throwIfAborted(signal);
     if (given.length === 0) return;
     // Names are resolved at each join, so a seed whose address changed is
     // found again on the next one.
-    const seeds = await raceAbort(resolvePeerAddresses(given, 'bootstrap peer'), options.signal);
+    const seeds = await raceAbort(resolvePeerAddresses(given, 'bootstrap peer'), signal);
     await raceAbort(
       callNative(() => native.join(seeds)),
-      options.signal,
+      signal,
     );
   }
 
@@ -172,12 +175,15 @@ export class MembershipManager {
    *   if (e.type === 'lagged') console.warn(`missed ${e.missed} events`);
    * }
    * ```
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null`
+   *   included), or `options.signal` is not an `AbortSignal`
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
-  events(options: AbortOptions = {}): AsyncIterableIterator<MembershipEvent> {
+  events(options?: AbortOptions): AsyncIterableIterator<MembershipEvent> {
     const native = this.#core.use();
+    const { signal } = checkSignalOptions(options);
     const source = native.membershipEvents();
-    return this.#core.openStream(source, { map: toEvent, signal: options.signal });
+    return this.#core.openStream(source, { map: toEvent, signal });
   }
 
   /**
@@ -190,6 +196,8 @@ export class MembershipManager {
    *   `GossipConfig`): the active view never holds more
    * @param options - `signal` bounds the wait
    * @returns the active view at that moment
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null`
+   *   included), or `options.signal` is not an `AbortSignal`
    * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `count` is not a number
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `count`) when `count` is
    *   not an integer from 1 to `activeViewSize`
@@ -201,7 +209,7 @@ export class MembershipManager {
    * await agent.membership.waitForPeers(2, { signal: AbortSignal.timeout(10_000) });
    * ```
    */
-  async waitForPeers(count: number, options: AbortOptions = {}): Promise<PeerInfo[]> {
+  async waitForPeers(count: number, options?: AbortOptions): Promise<PeerInfo[]> {
     this.#core.use();
     if (typeof count !== 'number') throw invalidArgType(`count must be a number (got ${typeof count})`);
     const max = this.#activeViewSize;
@@ -211,9 +219,10 @@ export class MembershipManager {
         { field: 'count' },
       );
     }
-    throwIfAborted(options.signal);
+    const { signal } = checkSignalOptions(options);
+    throwIfAborted(signal);
     // Listen before the first look, so a join in between is not missed.
-    const events = this.events(options);
+    const events = this.events({ signal });
     try {
       let view = await this.activeView();
       if (view.length >= count) return view;
@@ -223,7 +232,7 @@ export class MembershipManager {
         view = await this.activeView();
         if (view.length >= count) return view;
       }
-      throwIfAborted(options.signal);
+      throwIfAborted(signal);
       throw new ClosedError();
     } finally {
       await events.return?.();

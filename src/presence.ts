@@ -33,6 +33,7 @@
  * @module
  */
 
+import { checkSignalOptions } from './arg-errors.js';
 import type { AgentCore } from './agent-core.js';
 import type { AbortOptions } from './pubsub.js';
 import type { GossipConfig } from './config.js';
@@ -188,12 +189,15 @@ export class PresenceManager {
    *   console.log(e.agentId, e.type === 'agent-online' ? 'is online' : 'went offline');
    * }
    * ```
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null`
+   *   included), or `options.signal` is not an `AbortSignal`
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
-  events(options: AbortOptions = {}): AsyncIterableIterator<PresenceEvent> {
+  events(options?: AbortOptions): AsyncIterableIterator<PresenceEvent> {
     this.#core.use();
+    const { signal } = checkSignalOptions(options);
     const source = this.#native.events();
-    return this.#core.openStream(source, { map: toEvent, signal: options.signal });
+    return this.#core.openStream(source, { map: toEvent, signal });
   }
 
   /**

@@ -33,7 +33,7 @@ import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 
 import type { Agent } from './agent.js';
-import { invalidArgType } from './arg-errors.js';
+import { checkOptions as checkOptionsArg } from './arg-errors.js';
 import { coreOf } from './core-registry.js';
 import { ClosedError, InvalidConfigError, PeerDependencyMissingError } from './errors.js';
 import { collectAgentMetricFamilies } from './metrics.js';
@@ -412,13 +412,13 @@ class Registration implements X0xMetricsRegistration {
   }
 }
 
-function checkOptions(options: X0xMetricsOptions): {
+function checkOptions(value: X0xMetricsOptions | undefined): {
   registry: PromRegistry;
   prefix: string;
   labels: Record<string, string>;
   agentLabel: string | false;
 } {
-  if (typeof options !== 'object' || options === null) throw invalidArgType('options must be an object');
+  const options = checkOptionsArg(value);
   const registry = options.registry ?? prom.register;
   for (const method of ['getSingleMetric', 'removeSingleMetric', 'registerMetric'] as const) {
     if (typeof (registry as Partial<PromRegistry>)[method] !== 'function') {
@@ -522,7 +522,7 @@ function checkLabelName(name: string, field: string): void {
  */
 export async function registerX0xMetrics(
   agent: Agent,
-  options: X0xMetricsOptions = {},
+  options?: X0xMetricsOptions,
 ): Promise<X0xMetricsRegistration> {
   const core = coreOf(agent);
   const { registry, prefix, labels: constant, agentLabel } = checkOptions(options);

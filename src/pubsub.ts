@@ -17,7 +17,7 @@
 
 import { throwIfAborted, abortError, raceAbort } from './abort.js';
 import type { AgentCore } from './agent-core.js';
-import { invalidArgType } from './arg-errors.js';
+import { checkSignalOptions, invalidArgType } from './arg-errors.js';
 import { callNative, callNativeSync, ClosedError, InvalidConfigError } from './errors.js';
 import { DELIVERY_LATENCY_BOUNDS_MS, MillisecondsHistogram } from './histogram.js';
 import type { AgentId } from './identity.js';
@@ -93,14 +93,16 @@ export class PubSubManager {
    *
    * @param topic - non-empty, at most `MAX_TOPIC_BYTES` UTF-8 bytes
    * @param options - aborting `signal` ends the subscription, also after this call resolved
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null`
+   *   included), or `options.signal` is not an `AbortSignal`
    * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` has aborted
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
-  async subscribe(topic: string, options: AbortOptions = {}): Promise<Subscription> {
+  async subscribe(topic: string, options?: AbortOptions): Promise<Subscription> {
     const native = this.#core.use();
     checkTopic(topic, MAX_TOPIC_BYTES);
-    const { signal } = options;
+    const { signal } = checkSignalOptions(options);
     throwIfAborted(signal);
     const source = await callNative(() => native.subscribe(topic));
     if (signal?.aborted || this.#core.closed) {
@@ -148,15 +150,17 @@ export class PubSubManager {
    *   back (it is repaired by anti-entropy once it reads again), so one slow
    *   or stalled reader cannot stop everyone's messages.
    * @returns the message id (BLAKE3, 64 lowercase hex characters), as subscribers see it in `Message.id`
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null`
+   *   included), or `options.signal` is not an `AbortSignal`
    * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
    * @throws {@link PayloadTooLargeError} (`ERR_X0X_PAYLOAD_TOO_LARGE`) when the payload exceeds `MAX_PAYLOAD_BYTES`
    * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `data` is neither a `Uint8Array` nor a string
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborted before the message was sent
    */
-  async publish(topic: string, data: Uint8Array | string, options: AbortOptions = {}): Promise<string> {
+  async publish(topic: string, data: Uint8Array | string, options?: AbortOptions): Promise<string> {
     const native = this.#core.use();
-    const { signal } = options;
+    const { signal } = checkSignalOptions(options);
     throwIfAborted(signal);
     checkTopic(topic, MAX_TOPIC_BYTES);
     const payload = encodePayload(data, MAX_PAYLOAD_BYTES);
@@ -189,13 +193,15 @@ export class PubSubManager {
    * @param options - `signal` bounds the wait (e.g. `AbortSignal.timeout(ms)`); without one it
    *   may wait as long as the agent is open
    * @returns the agent ids of the subscribed peers (at least `count`)
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null`
+   *   included), or `options.signal` is not an `AbortSignal`
    * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `count` is not a number
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`, field `count`) when `count` is out of range
    * @throws {@link InvalidTopicError} (`ERR_X0X_INVALID_TOPIC`) when the topic is empty or too long
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
-  async waitForTopicPeers(topic: string, count: number, options: AbortOptions = {}): Promise<AgentId[]> {
+  async waitForTopicPeers(topic: string, count: number, options?: AbortOptions): Promise<AgentId[]> {
     const native = this.#core.use();
     checkTopic(topic, MAX_TOPIC_BYTES);
     if (typeof count !== 'number') throw invalidArgType(`count must be a number (got ${typeof count})`);
@@ -204,7 +210,7 @@ export class PubSubManager {
         field: 'count',
       });
     }
-    const { signal } = options;
+    const { signal } = checkSignalOptions(options);
     throwIfAborted(signal);
     // The native wait cannot be cancelled, so it runs in short slices and the
     // signal is checked between them; each slice returns early on success.

@@ -37,11 +37,11 @@ import type * as Blake3 from '@noble/hashes/blake3.js' with { 'resolution-mode':
 
 import { checkTimeoutMs, raceAbort, throwIfAborted } from './abort.js';
 import type { AgentCore } from './agent-core.js';
-import { badAgentId, invalidArgType } from './arg-errors.js';
+import { badAgentId, checkSignalOptions, invalidArgType, received } from './arg-errors.js';
 import type { GossipConfig } from './config.js';
 import type { CoordinatorManager } from './coordinators.js';
 import type { AgentAddresses } from './discovery.js';
-import { callNative, callNativeSync, InvalidConfigError, RendezvousError } from './errors.js';
+import { callNative, callNativeSync, InvalidConfigError } from './errors.js';
 import { isAgentId, type AgentId } from './identity.js';
 import { loadBinding, type NativeRegistration, type NativeRendezvous } from './native.js';
 import type { PresenceManager } from './presence.js';
@@ -199,21 +199,6 @@ function toRegistration(r: NativeRegistration): Registration {
   });
 }
 
-/** Splits the arguments of `register`, old form (`agentId` first) included. */
-function registerArgs(
-  args: readonly unknown[],
-): { agentId: unknown; addrs: readonly string[] | undefined; options: RendezvousOptions } {
-  const [first, ...rest] = args;
-  if (typeof first === 'string') {
-    const [addrs, options] = rest as [readonly string[] | undefined, RendezvousOptions | undefined];
-    return { agentId: first, addrs, options: options ?? {} };
-  }
-  if (Array.isArray(first)) {
-    return { agentId: undefined, addrs: first as readonly string[], options: (rest[0] as RendezvousOptions | undefined) ?? {} };
-  }
-  return { agentId: undefined, addrs: undefined, options: (first as RendezvousOptions | undefined) ?? {} };
-}
-
 let create: (core: AgentCore, config: GossipConfig, coordinators: CoordinatorManager, presence: PresenceManager) => RendezvousManager;
 
 /**
@@ -286,6 +271,9 @@ export class RendezvousManager {
    *   (`agent.advertisedAddrs`), taken afresh at each renewal
    * @param options - `timeoutMs` bounds the wait for the holders' answers, `signal` gives up early
    * @returns what each holder answered
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `addrs` is not an array (an agent id, which `register()`
+   *   no longer takes, included), or `options` is given but is not an object (`null` included), or
+   *   `options.signal` is not an `AbortSignal`
    * @throws {@link RendezvousError} (`ERR_X0X_RENDEZVOUS`) when no holder stored the record
    *   (none known or none reachable)
    * @throws {@link BadAddressError} (`ERR_X0X_BAD_ADDRESS`) when an address is not `ip:port`
@@ -306,21 +294,34 @@ export class RendezvousManager {
    * @param options - `timeoutMs` bounds the wait for the holders' answers, `signal` gives up early
    */
   register(options?: RendezvousOptions): Promise<Registration>;
-  /**
-   * @deprecated An agent can only register itself: pass no id
-   *   (`register(addrs?, options?)`). Any other id than this agent's fails
-   *   with {@link RendezvousError}.
-   * @param agentId - must be this agent's own id
-   * @param addrs - as in the first form
-   * @param options - as in the first form
-   */
-  register(agentId: AgentId, addrs?: readonly string[], options?: RendezvousOptions): Promise<Registration>;
-  async register(...args: unknown[]): Promise<Registration> {
-    const { agentId, addrs, options } = registerArgs(args);
-    const timeoutMs = this.#checkCall(agentId, 'register', options);
-    const given = addrs === undefined ? null : [...addrs];
-    throwIfAborted(options.signal);
-    const r = await raceAbort(callNative(() => this.#native.register(given, timeoutMs)), options.signal);
+  async register(
+    addrsOrOptions?: readonly string[] | RendezvousOptions,
+    maybeOptions?: RendezvousOptions,
+  ): Promise<Registration> {
+    this.#core.use();
+    let addrs: readonly string[] | undefined;
+    let given: RendezvousOptions | undefined;
+    // With a second argument, or an array or nothing first, the first is `addrs`.
+    if (maybeOptions !== undefined || addrsOrOptions === undefined || Array.isArray(addrsOrOptions)) {
+      if (addrsOrOptions !== undefined && !Array.isArray(addrsOrOptions)) {
+        throw invalidArgType(
+          `The "addrs" argument must be an array of "ip:port" strings. ${received(addrsOrOptions)}${noId('register', addrsOrOptions)}`,
+        );
+      }
+      addrs = addrsOrOptions as readonly string[] | undefined;
+      given = maybeOptions;
+    } else {
+      if (typeof addrsOrOptions === 'string') {
+        throw invalidArgType(
+          `The "addrs" argument must be an array of "ip:port" strings or an options object. ${received(addrsOrOptions)}${noId('register', addrsOrOptions)}`,
+        );
+      }
+      given = addrsOrOptions as RendezvousOptions;
+    }
+    const { signal, timeoutMs } = this.#checkOptions(given);
+    throwIfAborted(signal);
+    const list = addrs === undefined ? null : [...addrs];
+    const r = await raceAbort(callNative(() => this.#native.register(list, timeoutMs)), signal);
     return toRegistration(r);
   }
 
@@ -330,24 +331,18 @@ export class RendezvousManager {
    * registration cannot be replayed. Stops the renewal.
    *
    * @param options - `timeoutMs` bounds the wait for the holders' answers, `signal` gives up early
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null`, or an
+   *   agent id, which `unregister()` no longer takes, included), or `options.signal` is not an `AbortSignal`
    * @throws the same errors as {@link register}
    */
-  unregister(options?: RendezvousOptions): Promise<Registration>;
-  /**
-   * @deprecated An agent can only unregister itself: pass no id
-   *   (`unregister(options?)`). Any other id than this agent's fails
-   *   with {@link RendezvousError}.
-   * @param agentId - must be this agent's own id
-   * @param options - as in the first form
-   */
-  unregister(agentId: AgentId, options?: RendezvousOptions): Promise<Registration>;
-  async unregister(...args: unknown[]): Promise<Registration> {
-    const [first, second] = args;
-    const legacy = typeof first === 'string';
-    const options = ((legacy ? second : first) as RendezvousOptions | undefined) ?? {};
-    const timeoutMs = this.#checkCall(legacy ? first : undefined, 'unregister', options);
-    throwIfAborted(options.signal);
-    const r = await raceAbort(callNative(() => this.#native.unregister(timeoutMs)), options.signal);
+  async unregister(options?: RendezvousOptions): Promise<Registration> {
+    this.#core.use();
+    if (typeof options === 'string') {
+      throw invalidArgType(`The "options" argument must be of type object. ${received(options)}${noId('unregister', options)}`);
+    }
+    const { signal, timeoutMs } = this.#checkOptions(options);
+    throwIfAborted(signal);
+    const r = await raceAbort(callNative(() => this.#native.unregister(timeoutMs)), signal);
     return toRegistration(r);
   }
 
@@ -359,18 +354,20 @@ export class RendezvousManager {
    * @returns its addresses, verified against its own signature, or `null`
    *   when no holder has a live registration (never registered, expired or
    *   unregistered) or none answered within `timeoutMs`
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null`
+   *   included), or `options.signal` is not an `AbortSignal`
    * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `agentId` is not a string; (`ERR_INVALID_ARG_VALUE`)
    *   when it is not 64 lowercase hex characters
    * @throws {@link InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `timeoutMs` is out of range
    * @throws {@link AbortError} (`ERR_X0X_ABORTED`) when `options.signal` aborts first
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
-  async lookup(agentId: AgentId, options: RendezvousOptions = {}): Promise<AgentAddresses | null> {
+  async lookup(agentId: AgentId, options?: RendezvousOptions): Promise<AgentAddresses | null> {
     this.#core.use();
     checkAgentId(agentId);
-    const timeoutMs = checkTimeoutMs(options.timeoutMs, DEFAULT_RENDEZVOUS_TIMEOUT_MS, MAX_RENDEZVOUS_TIMEOUT_MS);
-    throwIfAborted(options.signal);
-    const r = await raceAbort(callNative(() => this.#native.lookup(agentId, timeoutMs)), options.signal);
+    const { signal, timeoutMs } = this.#checkOptions(options);
+    throwIfAborted(signal);
+    const r = await raceAbort(callNative(() => this.#native.lookup(agentId, timeoutMs)), signal);
     return r === null || r === undefined
       ? null
       : Object.freeze({ agentId: r.agentId, addrs: Object.freeze([...r.addrs]), issuedAt: r.issuedAt, expiresAt: r.expiresAt });
@@ -390,15 +387,18 @@ export class RendezvousManager {
     this.#native.stop();
   }
 
-  /** Checks the arguments of register/unregister; returns the timeout. */
-  #checkCall(agentId: unknown, what: string, options: RendezvousOptions): number {
-    const native = this.#core.use();
-    if (agentId !== undefined) checkAgentId(agentId);
-    if (agentId !== undefined && agentId !== native.agentId) {
-      throw new RendezvousError(`an agent can only ${what} itself: ${String(agentId)} is not this agent (${native.agentId})`);
-    }
-    return checkTimeoutMs(options.timeoutMs, DEFAULT_RENDEZVOUS_TIMEOUT_MS, MAX_RENDEZVOUS_TIMEOUT_MS);
+  /** Checks a call's options; resolves the timeout. */
+  #checkOptions(options: RendezvousOptions | undefined): { signal: AbortSignal | undefined; timeoutMs: number } {
+    const { signal, timeoutMs } = checkSignalOptions(options);
+    return { signal, timeoutMs: checkTimeoutMs(timeoutMs, DEFAULT_RENDEZVOUS_TIMEOUT_MS, MAX_RENDEZVOUS_TIMEOUT_MS) };
   }
+}
+
+/** The hint added when an agent id is passed where none is taken any more. */
+function noId(what: string, value: unknown): string {
+  return typeof value === 'string'
+    ? `; ${what}() takes no agent id: an agent can only ${what} itself (the id parameter was removed)`
+    : '';
 }
 
 /** @internal */

@@ -23,7 +23,7 @@ import './polyfills.js';
 
 import { throwIfAborted } from './abort.js';
 import { Agent } from './agent.js';
-import { invalidArgType } from './arg-errors.js';
+import { checkSignalOptions, invalidArgType } from './arg-errors.js';
 import { GossipConfig, type GossipConfigInput } from './config.js';
 import { AbortError, InvalidConfigError } from './errors.js';
 import type { AbortOptions } from './pubsub.js';
@@ -118,6 +118,8 @@ export class Testnet implements AsyncDisposable {
  *   timeout and a signal; see {@link TestnetOptions}
  * @returns the meshed testnet; on failure, every agent it started is closed
  *   before the call rejects
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null` included),
+ *   or `options.signal` is not an `AbortSignal`
  * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `n` is not a number
  * @throws {@link @x0x/node!InvalidConfigError | InvalidConfigError} (`ERR_X0X_INVALID_CONFIG`) when `n`,
  *   `peers` or `timeoutMs` is not an integer in range, or `config` is invalid
@@ -137,18 +139,19 @@ export class Testnet implements AsyncDisposable {
  * }
  * ```
  */
-export async function createTestnet(n: number, options: TestnetOptions = {}): Promise<Testnet> {
+export async function createTestnet(n: number, options?: TestnetOptions): Promise<Testnet> {
   if (typeof n !== 'number') throw invalidArgType(`n must be a number (got ${typeof n})`);
   checkInteger('n', n, 1, MAX_TESTNET_AGENTS);
-  const config = options.config instanceof GossipConfig ? options.config : new GossipConfig(options.config);
-  const peers = options.peers ?? defaultPeers(n, config.activeViewSize);
+  const opts = checkSignalOptions(options);
+  const config = opts.config instanceof GossipConfig ? opts.config : new GossipConfig(opts.config);
+  const peers = opts.peers ?? defaultPeers(n, config.activeViewSize);
   checkInteger('peers', peers, 0, Math.min(n - 1, config.activeViewSize));
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TESTNET_TIMEOUT_MS;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TESTNET_TIMEOUT_MS;
   checkInteger('timeoutMs', timeoutMs, 1, 3_600_000);
-  throwIfAborted(options.signal);
+  throwIfAborted(opts.signal);
 
   const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
+  const signal = opts.signal === undefined ? timeout : AbortSignal.any([opts.signal, timeout]);
   const agents: Agent[] = [];
   try {
     const seed = await Agent.builder().withConfig(config).build();

@@ -6,7 +6,7 @@
  */
 
 import type { AgentCore } from './agent-core.js';
-import { badAgentId } from './arg-errors.js';
+import { badAgentId, checkSignalOptions } from './arg-errors.js';
 import { callNative, callNativeSync } from './errors.js';
 import { lagged, type LaggedEvent } from './events.js';
 import { type AgentId, isAgentId } from './identity.js';
@@ -225,12 +225,15 @@ export class TransportAdapter {
    * or `options.signal` aborts. Each call is its own stream; a reader that
    * falls behind gets a {@link LaggedEvent} in place of what it lost.
    * @param options - aborting `signal` ends the stream
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null`
+   *   included), or `options.signal` is not an `AbortSignal`
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
-  events(options: EventsOptions = {}): AsyncIterableIterator<ConnectionEvent> {
+  events(options?: EventsOptions): AsyncIterableIterator<ConnectionEvent> {
     const native = this.#core.use();
+    const { signal } = checkSignalOptions(options);
     const source = callNativeSync(() => native.connectionEvents());
-    return this.#core.openStream(source, { map: toEvent, signal: options.signal });
+    return this.#core.openStream(source, { map: toEvent, signal });
   }
 }
 

@@ -63,6 +63,35 @@ describe('x0x node, sub and pub', () => {
     expect(node.stderr).toMatch(/ closed\n$/);
   });
 
+  it('x0x node takes --coordinator, a --config file, a repeated --bootstrap and --announce', async () => {
+    const coordinatorConfig = path.join(work, 'coordinator.json');
+    writeFileSync(coordinatorConfig, JSON.stringify({ coordinator: true, probeInterval: 500 }));
+    const { node: a, addr: addrA } = await startNode(['--coordinator']);
+    const { node: c, addr: addrC } = await startNode(['--bootstrap', addrA, '--config', coordinatorConfig]);
+    const { node: b } = await startNode([
+      ...['--bootstrap', addrA, '--bootstrap', addrC],
+      ...['--announce', '198.51.100.7:9000', '--metrics-port', '0'],
+    ]);
+    // --announce replaces what the node would find; both seeds were used.
+    expect(b.lines.filter((line) => line.startsWith('advertise '))).toStrictEqual(['advertise 198.51.100.7:9000']);
+    expect(b.stderr).toContain('joined the network through 2 bootstrap address(es)');
+
+    // A (the flag) and C (the config file) both advertise as coordinators.
+    const url = /^metrics (\S+)$/m.exec(b.stdout)?.[1];
+    if (url === undefined) throw new Error(`no metrics line:\n${b.stdout}`);
+    const deadline = Date.now() + 60_000;
+    let accepted = 0;
+    while (accepted < 2 && Date.now() < deadline) {
+      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      accepted = sampleValue(parseExposition(await res.text()), 'x0x_coordinator_adverts_accepted_total');
+      if (accepted < 2) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(accepted).toBe(2);
+
+    for (const node of [b, c, a]) node.child.kill('SIGTERM');
+    for (const node of [b, c, a]) expect(await node.exit()).toStrictEqual({ code: 0, signal: null });
+  });
+
   it('SIGTERM ends x0x sub with exit code 0', async () => {
     const { addr } = await startNode();
     const sub = new CliProcess(['sub', '--bootstrap', addr, 'cli.quiet']);

@@ -429,7 +429,7 @@ const commands = {
     const a = requireAgent();
     try {
       const options = timeoutMs === undefined ? {} : { timeoutMs };
-      // The deprecated form (an id first) only where a test names an id.
+      // An id first only where a test names one: the removed parameter, refused.
       const r = await (agentId === undefined ? a.rendezvous.register(addrs, options) : a.rendezvous.register(agentId, addrs, options));
       return { registration: { shard: r.shard, addrs: [...r.addrs], holders: r.holders.map((h) => ({ ...h })) } };
     } catch (err) {

@@ -706,12 +706,12 @@ export class AgentProcess {
     return this.call('discoveryStats', {});
   }
 
-  /** `agent.rendezvous.register(addrs, { timeoutMs })`, or the deprecated `register(agentId, addrs, …)` when `agentId` is given; errors are reported, not thrown. */
+  /** `agent.rendezvous.register(addrs, { timeoutMs })`, or `register(agentId, addrs, …)` (the removed id parameter, refused) when `agentId` is given; errors are reported, not thrown. */
   rendezvousRegister(options: { agentId?: string; addrs?: string[]; timeoutMs?: number } = {}): Promise<RendezvousCallResult> {
     return this.call('rendezvousRegister', options, { timeoutMs: (options.timeoutMs ?? 10_000) + CALL_TIMEOUT_MS });
   }
 
-  /** `agent.rendezvous.unregister({ timeoutMs })`, or the deprecated `unregister(agentId, …)` when `agentId` is given; errors are reported, not thrown. */
+  /** `agent.rendezvous.unregister({ timeoutMs })`, or `unregister(agentId, …)` (the removed id parameter, refused) when `agentId` is given; errors are reported, not thrown. */
   rendezvousUnregister(options: { agentId?: string; timeoutMs?: number } = {}): Promise<RendezvousCallResult> {
     return this.call('rendezvousUnregister', options, { timeoutMs: (options.timeoutMs ?? 10_000) + CALL_TIMEOUT_MS });
   }

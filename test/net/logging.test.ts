@@ -190,6 +190,13 @@ describe('DEBUG=x0x:*', () => {
     expect(run.stderr).not.toMatch(/ x0x:\S+ trace /);
   });
 
+  it('DEBUG=x0x* (no colon, as the README also allows) prints TS and Rust records alike', async () => {
+    const run = await runChild({ ...process.env, DEBUG: 'x0x*', DEBUG_COLORS: 'no' });
+    expect(run).toMatchObject({ code: 0, stdout: 'done\n' });
+    expect(run.stderr).toMatch(/ x0x:agent info started agentId=[0-9a-f]{64} /);
+    expect(run.stderr).toMatch(/ x0x:membership debug saorsa_gossip_membership: /);
+  });
+
   it('DEBUG=x0x:membership prints that target only, from TS and Rust', async () => {
     const run = await runChild({ ...process.env, DEBUG: 'x0x:membership', DEBUG_COLORS: 'no' });
     expect(run.code).toBe(0);

@@ -115,6 +115,34 @@ describe('agent.metrics()', () => {
     expect(after.sub.get(LATENCY)?.type).toBe('histogram');
   });
 
+  // What the metrics are read from, over the real addon: one shape for all.
+  it("every manager's stats() answers synchronously with a plain object of numbers", async () => {
+    await using net = await createTestnet(2);
+    const [agent] = net.agents as [Agent, Agent];
+    const managers = {
+      transport: agent.transport,
+      pubsub: agent.pubsub,
+      membership: agent.membership,
+      presence: agent.presence,
+      coordinators: agent.coordinators,
+      antiEntropy: agent.antiEntropy,
+      discovery: agent.discovery,
+      rendezvous: agent.rendezvous,
+    };
+    /** Dotted paths of the leaves that are not finite numbers, and of objects that are not plain. */
+    const odd = (value: unknown, at: string): string[] => {
+      if (typeof value === 'number') return Number.isFinite(value) ? [] : [at];
+      if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return [at];
+      return Object.entries(value).flatMap(([k, v]) => odd(v, `${at}.${k}`));
+    };
+    for (const [name, manager] of Object.entries(managers)) {
+      const stats: unknown = manager.stats();
+      expect(typeof (stats as { then?: unknown } | null)?.then, `${name}.stats() is no promise`).toBe('undefined');
+      expect(odd(stats, name)).toStrictEqual([]);
+      expect(Object.keys(stats as object).length, name).toBeGreaterThan(0);
+    }
+  });
+
   it('rejects with ClosedError once the agent is closed', async () => {
     const net = await createTestnet(1);
     const [agent] = net.agents as [Agent];

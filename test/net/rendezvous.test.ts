@@ -75,9 +75,10 @@ describe('rendezvous', () => {
     const afterForgery = await Promise.all(coordinators.map((c) => c.rendezvousStats()));
     expect(afterForgery.reduce((n, s) => n + s.invalidRejected, 0)).toBe(2);
     expect((await asker.rendezvousLookup(registrant.agentId)).found?.addrs).toStrictEqual([registrant.addr]);
-    // Nor may an agent register or unregister anyone but itself.
-    expect((await forger.rendezvousRegister({ agentId: registrant.agentId })).error?.code).toBe('ERR_X0X_RENDEZVOUS');
-    expect((await forger.rendezvousUnregister({ agentId: registrant.agentId })).error?.code).toBe('ERR_X0X_RENDEZVOUS');
+    // Nor may an agent register or unregister anyone but itself: the calls
+    // take no agent id at all.
+    expect((await forger.rendezvousRegister({ agentId: registrant.agentId })).error?.code).toBe('ERR_INVALID_ARG_TYPE');
+    expect((await forger.rendezvousUnregister({ agentId: registrant.agentId })).error?.code).toBe('ERR_INVALID_ARG_TYPE');
 
     const withdrawn = await registrant.rendezvousUnregister();
     expect(withdrawn.registration?.holders.map((h) => h.outcome)).toStrictEqual(['stored', 'stored']);

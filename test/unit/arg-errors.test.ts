@@ -2,8 +2,10 @@
 // refuses a bad argument in TypeScript throws (or rejects with) a TypeError
 // whose `code` is ERR_INVALID_ARG_TYPE (wrong JavaScript type) or
 // ERR_INVALID_ARG_VALUE (an agent id string of the wrong form), and a
-// second iteration of a subscription ERR_INVALID_STATE. Over the recording
-// stand-in for the addon: every check runs before anything native.
+// second iteration of a subscription ERR_INVALID_STATE. Options arguments
+// (null, non-objects, a bad signal) are enumerated in options-arg.test.ts.
+// Over the recording stand-in for the addon: every check runs before
+// anything native.
 import '../helpers/use-fake-binding.js';
 
 import { describe, expect, it } from 'vitest';
@@ -114,6 +116,8 @@ describe('agent methods', () => {
     await rejected(agent.rendezvous.lookup(undefined as never), 'ERR_INVALID_ARG_TYPE', /agentId must be/);
     thrown(() => agent.rendezvous.holdersFor(null as never), 'ERR_INVALID_ARG_TYPE', /agentId must be/);
     thrown(() => agent.rendezvous.shardId(7 as never), 'ERR_INVALID_ARG_TYPE', /agentId must be/);
+    await rejected(agent.rendezvous.register('nope' as never), 'ERR_INVALID_ARG_TYPE', /register\(\) takes no agent id/);
+    await rejected(agent.rendezvous.unregister('nope' as never), 'ERR_INVALID_ARG_TYPE', /unregister\(\) takes no agent id/);
     await rejected(agent.transport.blockPeer(7 as never), 'ERR_INVALID_ARG_TYPE', /peerId must be/);
     thrown(() => agent.transport.unblockPeer({} as never), 'ERR_INVALID_ARG_TYPE', /peerId must be/);
   });
@@ -127,8 +131,6 @@ describe('agent methods', () => {
       /agentId must be a 64-character lowercase hex agent id \(got nope\)/,
     );
     await rejected(agent.rendezvous.lookup(upper), 'ERR_INVALID_ARG_VALUE', /agentId must be/);
-    await rejected(agent.rendezvous.register('nope'), 'ERR_INVALID_ARG_VALUE', /agentId must be/);
-    await rejected(agent.rendezvous.unregister('nope'), 'ERR_INVALID_ARG_VALUE', /agentId must be/);
     thrown(() => agent.rendezvous.holdersFor('ab'), 'ERR_INVALID_ARG_VALUE', /agentId must be/);
     thrown(() => agent.rendezvous.shardId(upper), 'ERR_INVALID_ARG_VALUE', /agentId must be/);
     await rejected(agent.transport.blockPeer('nope'), 'ERR_INVALID_ARG_VALUE', /peerId must be .* \(got nope\)/);
@@ -165,7 +167,15 @@ describe('@x0x/node/prom-client', () => {
   it('registerX0xMetrics gives a non-agent and non-object options ERR_INVALID_ARG_TYPE', async () => {
     await rejected(registerX0xMetrics({} as never), 'ERR_INVALID_ARG_TYPE', /not an x0x Agent/);
     await using agent = await Agent.builder().build();
-    await rejected(registerX0xMetrics(agent, 'registry' as never), 'ERR_INVALID_ARG_TYPE', /options must be an object/);
-    await rejected(registerX0xMetrics(agent, null as never), 'ERR_INVALID_ARG_TYPE', /options must be an object/);
+    await rejected(
+      registerX0xMetrics(agent, 'registry' as never),
+      'ERR_INVALID_ARG_TYPE',
+      /^The "options" argument must be of type object\. Received type string \('registry'\)$/,
+    );
+    await rejected(
+      registerX0xMetrics(agent, null as never),
+      'ERR_INVALID_ARG_TYPE',
+      /^The "options" argument must be of type object\. Received null$/,
+    );
   });
 });

@@ -1,6 +1,6 @@
 // agent.rendezvous over the recording stand-in for the addon: what the
-// facade adds (config, validation before the boundary, the legacy "only
-// yourself" argument, AbortSignal, result and error mapping, lifecycle).
+// facade adds (config, validation before the boundary, AbortSignal, result
+// and error mapping, lifecycle).
 // Ranking, renewal and lookups run in the core (crates/x0x-core/src/
 // rendezvous, with deterministic tests) and are tested across processes in
 // test/net/rendezvous.test.ts.
@@ -69,7 +69,7 @@ describe('agent.rendezvous', () => {
     expect(Object.isFrozen(ranked[0]) && Object.isFrozen(ranked[0]!.addrs)).toBe(true);
   });
 
-  it('registers without an id, or with its own id (deprecated), and refuses any other id before the core', async () => {
+  it('registers and unregisters itself, and refuses an agent id (the removed parameter) before the core', async () => {
     await using agent = await Agent.builder().build();
     const r = await agent.rendezvous.register();
     expect(client().calls).toContain('rendezvous.register:advertised:10000');
@@ -80,19 +80,31 @@ describe('agent.rendezvous', () => {
     expect(client().calls).toContain('rendezvous.register:10.0.0.1:5:7');
     await agent.rendezvous.register({ timeoutMs: 8 });
     expect(client().calls).toContain('rendezvous.register:advertised:8');
-    await agent.rendezvous.register(agent.agentId, ['10.0.0.1:6']);
-    expect(client().calls).toContain('rendezvous.register:10.0.0.1:6:10000');
+    await agent.rendezvous.register(undefined, { timeoutMs: 9 });
+    expect(client().calls).toContain('rendezvous.register:advertised:9');
 
+    // Its own id or another: the id parameter is gone, and saying so beats
+    // treating the id as a list of addresses or as options.
     const before = client().calls.length;
-    const err = await agent.rendezvous.register(OTHER).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(RendezvousError);
-    expect((err as RendezvousError).code).toBe('ERR_X0X_RENDEZVOUS');
-    await expect(agent.rendezvous.unregister(OTHER)).rejects.toBeInstanceOf(RendezvousError);
-    await expect(agent.rendezvous.register('nope')).rejects.toThrow(TypeError);
+    const noId = expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/takes no agent id/) });
+    // The types refuse it too.
+    // @ts-expect-error -- register() takes no agent id
+    await expect(agent.rendezvous.register(agent.agentId)).rejects.toEqual(noId);
+    // @ts-expect-error -- unregister() takes no agent id
+    await expect(agent.rendezvous.unregister(agent.agentId)).rejects.toEqual(noId);
+    for (const id of [agent.agentId, OTHER, 'nope']) {
+      await expect(agent.rendezvous.register(id as never)).rejects.toEqual(noId);
+      await expect(agent.rendezvous.register(id as never, ['10.0.0.1:6'] as never)).rejects.toEqual(noId);
+      await expect(agent.rendezvous.unregister(id as never)).rejects.toEqual(noId);
+    }
+    // Two arguments: the first is the addresses, whatever it looks like.
+    await expect(agent.rendezvous.register({ timeoutMs: 1 } as never, { timeoutMs: 2 })).rejects.toEqual(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringMatching(/^The "addrs" argument must be an array/) }),
+    );
     expect(client().calls).toHaveLength(before);
 
     await agent.rendezvous.unregister({ timeoutMs: 7 });
-    await agent.rendezvous.unregister(agent.agentId);
+    await agent.rendezvous.unregister();
     expect(client().calls.filter((c) => c.startsWith('rendezvous.unregister'))).toStrictEqual(['rendezvous.unregister:7', 'rendezvous.unregister:10000']);
   });
 
