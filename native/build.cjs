@@ -47,6 +47,12 @@ function build({ testHooks = false } = {}) {
   const target = targetDir();
   const started = Date.now();
   const profile = testHooks ? 'test-release' : 'release';
+  // cargo stays quiet for minutes while it compiles the dependencies; say
+  // what is happening and how long it takes before it starts.
+  console.log(
+    `x0x: building the native addon from source (cargo, profile ${profile}${testHooks ? ', with test hooks' : ''}); ` +
+      'a first build takes several minutes',
+  );
   const result = spawnSync('cargo', ['build', '--profile', profile, '--locked', ...(testHooks ? TEST_BUILD : ['-p', 'x0x-napi'])], {
     cwd: root,
     stdio: 'inherit',
