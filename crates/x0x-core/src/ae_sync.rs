@@ -14,9 +14,14 @@
 //! A remote peer decides when its connections come up, so [`ConnectGate`]
 //! bounds what that can cost: one sync per peer per [`MIN_GAP`]. Both kinds
 //! share [`MAX_CONCURRENT`] permits; one that waits longer than [`MAX_WAIT`]
-//! for a permit leaves the repair to the next round.
+//! for a permit leaves the repair to the next round. The gate is per peer,
+//! and identities are free: a burst of fresh ones (a Sybil attack) that all
+//! stall their sessions would queue one waiting session each, so at most
+//! [`MAX_WAITING`] wait and the rest are shed to the rounds, counted
+//! ([`SideSessions`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -33,6 +38,8 @@ pub(crate) const MIN_GAP: Duration = Duration::from_secs(10);
 pub(crate) const MAX_CONCURRENT: usize = 4;
 /// How long a session waits for a permit before leaving it to the rounds.
 const MAX_WAIT: Duration = Duration::from_secs(15);
+/// Sessions that may wait for a permit at once; more are shed to the rounds.
+pub(crate) const MAX_WAITING: usize = 16;
 /// Peers remembered for [`MIN_GAP`]; past this, the oldest are forgotten
 /// (forgetting only allows an earlier sync).
 const MAX_REMEMBERED: usize = 4_096;
@@ -104,15 +111,95 @@ pub(crate) async fn on_subscribe<H: Host>(host: Arc<H>, topic: String) {
     spawn_with_permit(host, move |h| anti_entropy::sync_topic(h, peers, topic));
 }
 
+/// The sessions outside the rounds: their permits, the bound on those
+/// waiting for one, and what they did (peaks since start).
+pub(crate) struct SideSessions {
+    permits: Arc<tokio::sync::Semaphore>,
+    waiting: AtomicUsize,
+    running: AtomicUsize,
+    /// Most sessions waiting at once.
+    pub(crate) waiting_peak: AtomicUsize,
+    /// Most sessions running at once.
+    pub(crate) running_peak: AtomicUsize,
+    /// Sessions not started because [`MAX_WAITING`] were already waiting.
+    pub(crate) shed: AtomicU64,
+    /// Sessions that waited [`MAX_WAIT`] and gave up.
+    pub(crate) expired: AtomicU64,
+}
+
+impl Default for SideSessions {
+    fn default() -> Self {
+        Self {
+            permits: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT)),
+            waiting: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
+            waiting_peak: AtomicUsize::new(0),
+            running_peak: AtomicUsize::new(0),
+            shed: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
+        }
+    }
+}
+
+/// A session's place in a gauge ([`SideSessions::waiting`] or
+/// [`SideSessions::running`]), given back on drop.
+struct Slot {
+    sessions: Arc<SideSessions>,
+    running: bool,
+}
+
+impl Slot {
+    fn gauge(&self) -> &AtomicUsize {
+        if self.running { &self.sessions.running } else { &self.sessions.waiting }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.gauge().fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl SideSessions {
+    /// A place in the queue, or `None` (counted as shed) when it is full.
+    fn try_wait(self: &Arc<Self>) -> Option<Slot> {
+        let taken = self.waiting.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < MAX_WAITING).then_some(n + 1));
+        match taken {
+            Ok(before) => {
+                self.waiting_peak.fetch_max(before + 1, Ordering::AcqRel);
+                Some(Slot { sessions: Arc::clone(self), running: false })
+            }
+            Err(_) => {
+                self.shed.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    fn start_running(self: &Arc<Self>) -> Slot {
+        let now = self.running.fetch_add(1, Ordering::AcqRel) + 1;
+        self.running_peak.fetch_max(now, Ordering::AcqRel);
+        Slot { sessions: Arc::clone(self), running: true }
+    }
+}
+
 fn spawn_with_permit<H, F, Fut>(host: Arc<H>, work: F)
 where
     H: Host,
     F: FnOnce(Arc<H>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = anti_entropy::ReconciliationStats> + Send + 'static,
 {
-    let permits = host.anti_entropy().side_permits();
+    let sessions = host.anti_entropy().side_sessions();
+    // Taken before spawning: a shed session costs no task.
+    let Some(waiting) = sessions.try_wait() else { return };
     tokio::spawn(async move {
-        let Ok(Ok(_permit)) = tokio::time::timeout(MAX_WAIT, permits.acquire_owned()).await else { return };
+        let permit = tokio::time::timeout(MAX_WAIT, Arc::clone(&sessions.permits).acquire_owned()).await;
+        drop(waiting);
+        let Ok(Ok(_permit)) = permit else {
+            sessions.expired.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let _running = sessions.start_running();
         work(host).await;
     });
 }
@@ -143,6 +230,17 @@ mod tests {
         assert!(gate.admit(peer(5), t));
         assert!(!gate.admit(peer(5), t + MIN_GAP / 2));
         assert!(gate.admit(peer(5), t + MIN_GAP));
+    }
+
+    #[test]
+    fn the_queue_sheds_past_its_bound_and_frees_places_on_drop() {
+        let sessions = Arc::new(SideSessions::default());
+        let held: Vec<Slot> = (0..MAX_WAITING).map(|_| sessions.try_wait().expect("room in the queue")).collect();
+        assert!(sessions.try_wait().is_none(), "a full queue sheds");
+        assert_eq!(sessions.shed.load(Ordering::Relaxed), 1);
+        drop(held);
+        assert!(sessions.try_wait().is_some(), "dropped places are free again");
+        assert_eq!(sessions.waiting_peak.load(Ordering::Relaxed), MAX_WAITING);
     }
 
     #[test]

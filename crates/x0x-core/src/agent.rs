@@ -581,6 +581,16 @@ impl Agent {
         }
         out.push(("inbound.unknownTopicDropped".to_owned(), get(&self.shared.counters.unknown_topic_dropped)));
         out.push(("antiEntropy.peerSyncs".to_owned(), self.shared.anti_entropy.stats().peer_syncs));
+        let side = self.shared.anti_entropy.side_sessions();
+        out.extend(
+            [
+                ("antiEntropy.sideWaitingPeak", side.waiting_peak.load(Ordering::Relaxed) as u64),
+                ("antiEntropy.sideRunningPeak", side.running_peak.load(Ordering::Relaxed) as u64),
+                ("antiEntropy.sideShed", side.shed.load(Ordering::Relaxed)),
+                ("antiEntropy.sideExpired", side.expired.load(Ordering::Relaxed)),
+            ]
+            .map(|(n, v)| (n.to_owned(), v)),
+        );
         let k = &self.shared.keys;
         out.extend(
             [

@@ -160,8 +160,8 @@ pub(crate) struct AntiEntropy {
     pending: StdMutex<HashMap<u64, Waiter>>,
     next_req: AtomicU64,
     round: tokio::sync::Mutex<()>,
-    /// Shared by the sessions outside the rounds ([`crate::ae_sync`]).
-    side_permits: Arc<tokio::sync::Semaphore>,
+    /// The sessions outside the rounds ([`crate::ae_sync`]).
+    side_sessions: Arc<crate::ae_sync::SideSessions>,
     counters: Counters,
     config: Config,
 }
@@ -196,15 +196,15 @@ impl AntiEntropy {
             pending: StdMutex::new(HashMap::new()),
             next_req: AtomicU64::new(rand::random()),
             round: tokio::sync::Mutex::new(()),
-            side_permits: Arc::new(tokio::sync::Semaphore::new(crate::ae_sync::MAX_CONCURRENT)),
+            side_sessions: Arc::default(),
             counters: Counters::default(),
             config: reconcile_config(),
         }
     }
 
-    /// The permits of the sessions outside the rounds.
-    pub(crate) fn side_permits(&self) -> Arc<tokio::sync::Semaphore> {
-        Arc::clone(&self.side_permits)
+    /// The sessions outside the rounds: permits, queue and peaks.
+    pub(crate) fn side_sessions(&self) -> Arc<crate::ae_sync::SideSessions> {
+        Arc::clone(&self.side_sessions)
     }
 
     /// Keeps a verified envelope for peers that may lack it.

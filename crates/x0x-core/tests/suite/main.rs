@@ -39,6 +39,8 @@ mod hostile_panics;
 #[cfg(feature = "test-hooks")]
 mod hostile_records;
 #[cfg(feature = "test-hooks")]
+mod hostile_sybil_sync;
+#[cfg(feature = "test-hooks")]
 mod hostile_replay;
 #[cfg(feature = "test-hooks")]
 mod hostile_topics;
