@@ -2,14 +2,16 @@
  * The packed tarball is what users install: it must load its prebuilt addon
  * through node-gyp-build from the prebuildify layout and run a real
  * two-agent exchange with no Rust toolchain on PATH and with install scripts
- * disabled, from `import` and `require`, on this Node, 22 and 24; a host
- * whose libc it has no build for gets a clear error.
+ * disabled, from `import` and `require`, on this Node and on Node 22.12.0
+ * (the `engines` floor), 22, 24 and 26; a host whose libc it has no build for
+ * gets a clear error.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -28,6 +30,8 @@ const { hostTarget, prebuildPath } = createRequire(__filename)('../../native/pre
   prebuildPath(root: string, target?: Target): string;
 };
 const HOST = hostTarget();
+/** The oldest Node that `engines` admits, tested below as that exact release. */
+const ENGINES_FLOOR = '22.12.0';
 
 /** PATH without any directory that holds cargo or rustc. */
 function pathWithoutRust(): string {
@@ -41,6 +45,13 @@ const env = { ...process.env, PATH: pathWithoutRust(), CARGO_TARGET_DIR: path.jo
 
 function run(cmd: string, args: string[], cwd: string): string {
   return execFileSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 240_000, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+const execFileAsync = promisify(execFile);
+
+async function runAsync(cmd: string, args: string[], cwd: string): Promise<string> {
+  const { stdout } = await execFileAsync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 240_000 });
+  return stdout;
 }
 
 let tarball = '';
@@ -120,23 +131,33 @@ describe('packed tarball', () => {
     expect(run(process.execPath, ['prom-client.mjs', 'present'], withProm)).toContain('ok present');
   }, 240_000);
 
-  it.each([22, 24])('runs on Node %i as well', (major) => {
-    const prefix = path.join(work, `node${major}`);
+  // The floor of `engines` exactly (the first 22.x whose require() loads the
+  // ES-module-only @noble/hashes 2 unflagged), and the newest 22, 24 and 26:
+  // the versions the package claims, as a user's machine would have them.
+  it.each([ENGINES_FLOOR, '22', '24', '26'])('runs on Node %s as well', async (spec) => {
+    const prefix = path.join(work, `node-${spec}`);
     mkdirSync(prefix);
-    writeFileSync(path.join(prefix, 'package.json'), JSON.stringify({ name: `n${major}`, private: true }));
+    writeFileSync(path.join(prefix, 'package.json'), JSON.stringify({ name: `n${spec.replaceAll('.', '-')}`, private: true }));
     // The `node` package installs the official binary from the npm registry.
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefix', prefix, `node@${major}`], {
-      cwd: work,
-      env,
-      stdio: 'ignore',
-      timeout: 240_000,
-    });
+    // Asynchronously: a worker blocked for this long misses vitest's RPC deadline.
+    await runAsync('npm', ['install', '--no-audit', '--no-fund', '--prefix', prefix, `node@${spec}`], work);
     const bin = path.join(prefix, 'node_modules', 'node', 'bin', 'node');
     expect(readdirSync(path.dirname(bin))).toContain('node');
-    const version = new RegExp(`^ok v${major}\\.`, 'm');
-    expect(run(bin, ['exchange.mjs'], app)).toMatch(version);
-    expect(run(bin, ['exchange.cjs'], app)).toMatch(version);
+    const version = (await runAsync(bin, ['--version'], work)).trim();
+    // `22.12.0` is that release exactly; `22` is the newest 22.x.
+    expect(version).toMatch(new RegExp(spec.includes('.') ? `^v${spec.replaceAll('.', '\\.')}$` : `^v${spec}\\.`));
+    // Which addon it loaded as well: the prebuilt one of the installed package.
+    const expected = `addon ${prebuildPath(installed)}\nok ${version}\n`;
+    expect(await runAsync(bin, ['exchange.mjs'], app), `${version} import`).toBe(expected);
+    expect(await runAsync(bin, ['exchange.cjs'], app), `${version} require`).toBe(expected);
   }, 300_000);
+
+  it('claims in `engines` no Node older than the oldest one it runs on above', () => {
+    const { engines } = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')) as {
+      engines?: { node?: string };
+    };
+    expect(engines?.node).toBe(`>=${ENGINES_FLOOR}`);
+  });
 
   // libc only splits linux builds; on darwin and win32 LIBC changes nothing.
   it.runIf(HOST.platform === 'linux')(
