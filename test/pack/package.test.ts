@@ -152,11 +152,13 @@ describe('packed tarball', () => {
     expect(await runAsync(bin, ['exchange.cjs'], app), `${version} require`).toBe(expected);
   }, 300_000);
 
-  it('claims in `engines` no Node older than the oldest one it runs on above', () => {
+  // 20.20 is the line the full suite runs on here (the machine's Node); it
+  // is end of life, and stays admitted only as long as it is tested.
+  it('claims in `engines` no Node older than the ones it runs on above and in the full suite', () => {
     const { engines } = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')) as {
       engines?: { node?: string };
     };
-    expect(engines?.node).toBe(`>=${ENGINES_FLOOR}`);
+    expect(engines?.node).toBe(`^20.20.0 || >=${ENGINES_FLOOR}`);
   });
 
   // libc only splits linux builds; on darwin and win32 LIBC changes nothing.
