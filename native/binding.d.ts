@@ -210,17 +210,28 @@ export declare class NativeMembershipEvents {
 }
 
 export declare class NativeSubscription {
-  /** Resolves null once unsubscribed or the agent closed. */
-  next(): Promise<NativeMessage | null>;
   /**
-   * Waits for a message, then resolves it with every message already
-   * buffered, at most `max` (at least 1); null once unsubscribed or closed.
+   * Waits for a message, then settles call `id` (see NativeCallPort) with it
+   * and every message already buffered, at most `max` (at least 1): a
+   * `NativeMessage[]`, or null once unsubscribed or closed. One pending call
+   * at a time.
    */
-  nextBatch(max: number): Promise<NativeMessage[] | null>;
-  /** Stops delivery; pending and later next() resolve null. Idempotent. */
+  nextBatchCall(max: number, id: number): void;
+  /** Stops delivery; a pending and every later call settle with null. Idempotent. */
   close(): void;
   /** Messages dropped because the subscription's buffer (subscriptionBuffer) was full. */
   dropped(): number;
+}
+
+/**
+ * How the per-message calls (`publishCall`, `publishWithinCall`,
+ * `nextBatchCall`) settle: each takes an id and returns at once, and the
+ * agent's runtime later calls `settle(id, outcome)` on Node's thread, exactly
+ * once per call, with the value or with a coded `Error`. It does not keep
+ * Node running; src/native-calls.ts does while a call is pending.
+ */
+export declare class NativeCallPort {
+  constructor(settle: (id: number, outcome: unknown) => void);
 }
 
 export declare class NativeConnectionEvents {
@@ -230,7 +241,7 @@ export declare class NativeConnectionEvents {
 
 export declare class NativeAgent {
   /** Binds the QUIC endpoint and starts the agent's own runtime. */
-  static create(options: NativeAgentOptions, keypair: NativeKeypair): Promise<NativeAgent>;
+  static create(options: NativeAgentOptions, keypair: NativeKeypair, calls: NativeCallPort): Promise<NativeAgent>;
   get agentId(): string;
   /** Bound addresses, "ip:port", as bound (a wildcard stays a wildcard). */
   listenAddrs(): string[];
@@ -243,12 +254,15 @@ export declare class NativeAgent {
   /** Dials each seed and runs the HyParView JOIN. Rejects ERR_X0X_BAD_ADDRESS / ERR_X0X_JOIN_FAILED. */
   join(seeds: string[]): Promise<void>;
   subscribe(topic: string): Promise<NativeSubscription>;
-  /** Resolves with the message id (hex). Rejects ERR_X0X_PAYLOAD_TOO_LARGE / ERR_X0X_INVALID_TOPIC. */
   /** Connected subscribers of `topic` once there are `n`, or after `timeoutMs` with fewer. */
   waitForTopicPeers(topic: string, n: number, timeoutMs: number): Promise<string[]>;
-  publish(topic: string, payload: Buffer): Promise<string>;
-  /** Publishes if the outbound backlog drains within maxWaitMs; null when it did not (nothing sent). */
-  publishWithin(topic: string, payload: Buffer, maxWaitMs: number): Promise<string | null>;
+  /**
+   * Publishes; settles call `id` with the message id (hex), or with
+   * ERR_X0X_PAYLOAD_TOO_LARGE / ERR_X0X_INVALID_TOPIC / ERR_X0X_CLOSED.
+   */
+  publishCall(topic: string, payload: Buffer, id: number): void;
+  /** Publishes if the outbound backlog drains within maxWaitMs; settles call `id` with the id, or null when it did not (nothing sent). */
+  publishWithinCall(topic: string, payload: Buffer, maxWaitMs: number, id: number): void;
   connectionEvents(): NativeConnectionEvents;
   connectedPeers(): Promise<NativePeer[]>;
   /** Active view with last known addresses (waits for the view lock). */

@@ -19,6 +19,7 @@ import { AlreadyBuiltError, BadAddressError, callNative, InvalidConfigError } fr
 import { AgentKeypair, nativeKeypairOf, type AgentId } from './identity.js';
 import { loadOrCreateKeyFile } from './key-file.js';
 import { loadBinding, type NativeAgentOptions } from './native.js';
+import { callPort } from './native-calls.js';
 import { createRuntime, type GossipRuntime } from './runtime.js';
 import type { Subscription } from './subscription.js';
 import { createPubSub, type AbortOptions, type PubSubManager, type PubSubStats } from './pubsub.js';
@@ -548,13 +549,15 @@ export class AgentBuilder {
       ...(this.#announce.length === 0 ? {} : { announceAddrs: [...this.#announce] }),
       upnp: this.#upnp,
     };
-    const { NativeAgent } = loadBinding();
+    const binding = loadBinding();
     const log = new AgentLog(this.#logger, this.#loggerLevel);
     // Before create, so the Rust records of binding and starting are kept.
     const detachLog = attachNativeLog(log.logger);
     let native;
     try {
-      native = await callNative(() => NativeAgent.create(options, nativeKeypairOf(keypair)));
+      native = await callNative(() =>
+        binding.NativeAgent.create(options, nativeKeypairOf(keypair), callPort(binding)),
+      );
     } catch (err) {
       detachLog();
       throw err;

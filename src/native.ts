@@ -21,6 +21,7 @@ export type {
   NativeAgent,
   NativeAgentOptions,
   NativeAntiEntropyStats,
+  NativeCallPort,
   NativeConfig,
   NativeConnection,
   NativeConnectionCounts,

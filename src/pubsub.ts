@@ -24,6 +24,7 @@ import type { AgentId } from './identity.js';
 import { MAX_PAYLOAD_BYTES, MAX_TOPIC_BYTES } from './limits.js';
 import { checkTopic, encodePayload } from './message-input.js';
 import type { NativeMessage } from './native.js';
+import { portCall, subscriptionSource } from './native-calls.js';
 import type { HistogramSample } from './prometheus.js';
 import { createSubscription, toMessage, type Message, type Subscription } from './subscription.js';
 
@@ -127,7 +128,7 @@ export class PubSubManager {
     };
     const subscription: Subscription = createSubscription(
       topic,
-      this.#core.openStream(source, { map, signal }, () => {
+      this.#core.openStream(subscriptionSource(source), { map, signal }, () => {
         subs.delete(subscription);
         if (subs.size === 0 && this.#open.get(topic) === subs) this.#open.delete(topic);
       }),
@@ -164,11 +165,13 @@ export class PubSubManager {
     throwIfAborted(signal);
     checkTopic(topic, MAX_TOPIC_BYTES);
     const payload = encodePayload(data, MAX_PAYLOAD_BYTES);
-    if (signal === undefined) return callNative(() => native.publish(topic, payload));
+    if (signal === undefined) return callNative(() => portCall<string>((id) => native.publishCall(topic, payload, id)));
     // In slices, so that an abort is seen while the publish is held back,
     // and a publish given up is one that was never sent.
     for (;;) {
-      const id = await callNative(() => native.publishWithin(topic, payload, PUBLISH_WAIT_SLICE_MS));
+      const id = await callNative(() =>
+        portCall<string | null>((call) => native.publishWithinCall(topic, payload, PUBLISH_WAIT_SLICE_MS, call)),
+      );
       if (id !== null) return id;
       if (signal.aborted) throw abortError(signal);
     }

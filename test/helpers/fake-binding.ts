@@ -298,6 +298,23 @@ class FakeRendezvous {
   }
 }
 
+/** Like the native call port: settles a call later, on a later turn, with its value or an `Error`. */
+export class FakeCallPort {
+  readonly #settle: (id: number, outcome: unknown) => void;
+
+  constructor(settle: (id: number, outcome: unknown) => void) {
+    this.#settle = settle;
+  }
+
+  /** Settles call `id` with what `outcome` settles with. */
+  settleSoon(id: number, outcome: Promise<unknown>): void {
+    outcome.then(
+      (value) => this.#settle(id, value),
+      (err: unknown) => this.#settle(id, err instanceof Error ? err : new Error(String(err))),
+    );
+  }
+}
+
 class FakeAgent {
   static created: FakeAgent[] = [];
   /** What the next create() rejects with. */
@@ -358,11 +375,12 @@ class FakeAgent {
   private constructor(
     readonly options: NativeAgentOptions,
     readonly keypair: FakeKeypair,
+    readonly port: FakeCallPort,
   ) {}
 
-  static async create(options: NativeAgentOptions, keypair: FakeKeypair): Promise<FakeAgent> {
+  static async create(options: NativeAgentOptions, keypair: FakeKeypair, port: FakeCallPort): Promise<FakeAgent> {
     fire(FakeAgent);
-    const agent = new FakeAgent(options, keypair);
+    const agent = new FakeAgent(options, keypair, port);
     FakeAgent.created.push(agent);
     return agent;
   }
@@ -391,7 +409,7 @@ class FakeAgent {
 
   async subscribe(topic: string): Promise<FakePullSource<NativeMessage>> {
     this.calls.push(`subscribe ${topic}`);
-    const source = new FakePullSource<NativeMessage>();
+    const source = new FakePullSource<NativeMessage>(this.port);
     this.subscriptions.push(source);
     return source;
   }
@@ -402,17 +420,17 @@ class FakeAgent {
     return answer ?? new Promise(() => undefined);
   }
 
-  async publish(topic: string, payload: Buffer): Promise<string> {
+  publishCall(topic: string, payload: Buffer, id: number): void {
     this.calls.push(`publish ${topic} ${payload.byteLength}`);
     this.payloads.push(payload);
-    return this.publishId;
+    this.port.settleSoon(id, Promise.resolve(this.publishId));
   }
 
-  async publishWithin(topic: string, payload: Buffer, maxWaitMs: number): Promise<string | null> {
+  publishWithinCall(topic: string, payload: Buffer, maxWaitMs: number, id: number): void {
     this.calls.push(`publishWithin ${topic} ${payload.byteLength} ${maxWaitMs}`);
     this.payloads.push(payload);
     const answer = this.publishWithinAnswers.shift();
-    return answer === undefined ? this.publishId : answer;
+    this.port.settleSoon(id, Promise.resolve(answer === undefined ? this.publishId : answer));
   }
 
   connectionEvents(): FakePullSource<NativeConnectionEvent> {
@@ -575,6 +593,7 @@ const checked = {
   NativeKeypair: FakeKeypair,
   NativeAgent: FakeAgent,
   NativeSubscription: FakePullSource,
+  NativeCallPort: FakeCallPort,
   NativeConnectionEvents: FakePullSource,
   NativeMembershipEvents: FakePullSource,
   NativeRecordBook: UnusedRecordBook,

@@ -1,4 +1,5 @@
 import type { PullSource } from '../../src/async-queue.js';
+import type { FakeCallPort } from './fake-binding.js';
 
 /**
  * An in-process stand-in for a native pull stream (NativeSubscription,
@@ -20,6 +21,12 @@ export class FakePullSource<T> implements Required<PullSource<T>> {
   #closed = false;
   #ended = false;
   #failWith: unknown;
+  readonly #port: FakeCallPort | undefined;
+
+  /** `port`: the call port a subscription settles `nextBatchCall` through. */
+  constructor(port?: FakeCallPort) {
+    this.#port = port;
+  }
 
   dropped(): number {
     return this.droppedCount;
@@ -57,6 +64,12 @@ export class FakePullSource<T> implements Required<PullSource<T>> {
       return Promise.resolve(this.#buffered.splice(0, Math.max(1, max)));
     }
     return this.next().then((item) => (item === null ? null : [item]));
+  }
+
+  /** Like the native subscription's `nextBatchCall`: `nextBatch`, settled through the port. */
+  nextBatchCall(max: number, id: number): void {
+    if (this.#port === undefined) throw new Error('nextBatchCall on a fake source with no call port');
+    this.#port.settleSoon(id, this.nextBatch(max));
   }
 
   next(): Promise<T | null> {

@@ -16,6 +16,7 @@ import {
   X0xError,
 } from '../../src/errors.js';
 import { loadBinding } from '../../src/native.js';
+import { callPort, portCall } from '../../src/native-calls.js';
 
 const binding = loadBinding();
 
@@ -63,6 +64,7 @@ describe('native error codes', () => {
       binding.NativeAgent.create(
         { bindAddr: '127.0.0.1:0', config: { ...new GossipConfig().toNative(), activeViewSize: 3 } },
         keypair,
+        callPort(binding),
       ),
     );
     expect(raw.code).toBe('ERR_X0X_INVALID_CONFIG');
@@ -72,13 +74,16 @@ describe('native error codes', () => {
     expect(err.field).toBe('activeViewSize');
   });
 
-  it('an async rejection of a running agent carries size and limit', async () => {
+  it('a call settled through the call port carries the code, size and limit', async () => {
     const agent = await binding.NativeAgent.create(
       { bindAddr: '127.0.0.1:0', config: new GossipConfig().toNative() },
       binding.NativeKeypair.generate(),
+      callPort(binding),
     );
     try {
-      const raw = await nativeFailure(() => agent.publish('t', Buffer.alloc(binding.MAX_PAYLOAD_BYTES + 1)));
+      const raw = await nativeFailure(() =>
+        portCall((id) => agent.publishCall('t', Buffer.alloc(binding.MAX_PAYLOAD_BYTES + 1), id)),
+      );
       expect(raw).toMatchObject({
         code: 'ERR_X0X_PAYLOAD_TOO_LARGE',
         size: binding.MAX_PAYLOAD_BYTES + 1,

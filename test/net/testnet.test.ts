@@ -117,6 +117,49 @@ describe('createTestnet', () => {
     expect(run.exitAfterClosedMs).toBeLessThan(EXIT_AFTER_CLOSE_MS);
   });
 
+  it('a process waiting in a subscription loop stays alive for it, then exits once closed', async () => {
+    // The publish is started by an unref'd timer, so only the open agents
+    // and the pending read can keep the process alive until it fires; a
+    // process that ended first would exit with code 13 (an unsettled
+    // top-level await).
+    const script = [
+      "import { createTestnet } from '@x0x/node/testing';",
+      'const net = await createTestnet(2);',
+      'const [a, b] = net.agents;',
+      "const sub = await b.subscribe('t');",
+      "await a.pubsub.waitForTopicPeers('t', 1);",
+      "setTimeout(() => void a.publish('t', 'late'), 1500).unref();",
+      'for await (const m of sub) {',
+      "  console.log('got', new TextDecoder().decode(m.payload));",
+      '  break;',
+      '}',
+      'await net.close();',
+      "console.log('closed');",
+    ].join('\n');
+    const run = await runNode(['--input-type=module', '-e', script]);
+    expect(run.stderr).toBe('');
+    expect(run).toMatchObject({ code: 0, signal: null, stdout: 'got late\nclosed\n' });
+    expect(run.exitAfterClosedMs).toBeLessThan(EXIT_AFTER_CLOSE_MS);
+  });
+
+  it('a read pending across close() ends the loop, and the process still exits on its own', async () => {
+    // The read settles after the agent's runtime stopped; the process must
+    // wait for it (exit code 13, an unsettled top-level await, otherwise).
+    const script = [
+      "import { createTestnet } from '@x0x/node/testing';",
+      'const net = await createTestnet(1);',
+      "const sub = await net.agents[0].subscribe('t');",
+      'const read = sub[Symbol.asyncIterator]().next();',
+      'await net.close();',
+      "console.log('closed');",
+      "console.log('done', (await read).done);",
+    ].join('\n');
+    const run = await runNode(['--input-type=module', '-e', script]);
+    expect(run.stderr).toBe('');
+    expect(run).toMatchObject({ code: 0, signal: null, stdout: 'closed\ndone true\n' });
+    expect(run.exitAfterClosedMs).toBeLessThan(EXIT_AFTER_CLOSE_MS);
+  });
+
   it('the require() entry works too, and `agents` are the package\'s own Agent instances', async () => {
     const script = [
       "const { createTestnet } = require('@x0x/node/testing');",

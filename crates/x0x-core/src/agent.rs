@@ -301,6 +301,18 @@ impl Agent {
         self.shared.spawn_loop(task, fut);
     }
 
+    /// Starts `fut` on the agent's runtime and returns at once: for a caller
+    /// on another thread (Node's) that learns the outcome from `fut` itself,
+    /// instead of waiting in a runtime of its own. Once the agent is closed
+    /// `fut` is dropped unpolled, and one still running when it closes is
+    /// dropped too: a caller that must hear back reports from a drop guard.
+    pub fn spawn_detached(&self, fut: impl std::future::Future<Output = ()> + Send + 'static) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        drop(self.handle.spawn(fut));
+    }
+
     /// Runs `fut` on the agent's runtime (saorsa-gossip spawns onto the
     /// current runtime, and it must be this one).
     async fn run<T: Send + 'static>(

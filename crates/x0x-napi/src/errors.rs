@@ -8,7 +8,7 @@
 //! runs on that thread and turns a [`CoreError`] into such an object. napi-rs
 //! then rejects (or throws) with that very object.
 
-use napi::bindgen_prelude::{JsObjectValue, JsValue, ToNapiValue, TypeName};
+use napi::bindgen_prelude::{JsObjectValue, JsValue, Object, ToNapiValue, TypeName};
 use napi::{sys, Env, Error, Status, ValueType};
 use x0x_core::CoreError;
 
@@ -75,24 +75,28 @@ impl<T: ToNapiValue> ToNapiValue for Outcome<T> {
 /// A napi `Error` that holds a JS `Error` with `code` and the variant's
 /// fields; napi-rs throws or rejects with that object unchanged.
 fn js_error(env: &Env, e: &CoreError) -> Error {
-    let build = || -> napi::Result<Error> {
-        let mut obj = env.create_error(Error::new(Status::GenericFailure, e.to_string()))?;
-        obj.set_named_property("code", e.code())?;
-        match e {
-            CoreError::PayloadTooLarge { size, limit } => {
-                obj.set_named_property("size", *size as f64)?;
-                obj.set_named_property("limit", *limit as f64)?;
-            }
-            CoreError::InvalidConfig { field: Some(field), .. } => {
-                obj.set_named_property("field", *field)?;
-            }
-            _ => {}
-        }
-        Ok(Error::from(obj.to_unknown()))
-    };
     // Making the object fails only while the environment shuts down; the
     // plain error then still carries the message.
-    build().unwrap_or_else(|_| Error::new(Status::GenericFailure, e.to_string()))
+    error_object(env, e)
+        .map(|obj| Error::from(obj.to_unknown()))
+        .unwrap_or_else(|_| Error::new(Status::GenericFailure, e.to_string()))
+}
+
+/// The JS `Error` for `e`: its message, `code`, and the variant's fields.
+pub(crate) fn error_object<'env>(env: &'env Env, e: &CoreError) -> napi::Result<Object<'env>> {
+    let mut obj = env.create_error(Error::new(Status::GenericFailure, e.to_string()))?;
+    obj.set_named_property("code", e.code())?;
+    match e {
+        CoreError::PayloadTooLarge { size, limit } => {
+            obj.set_named_property("size", *size as f64)?;
+            obj.set_named_property("limit", *limit as f64)?;
+        }
+        CoreError::InvalidConfig { field: Some(field), .. } => {
+            obj.set_named_property("field", *field)?;
+        }
+        _ => {}
+    }
+    Ok(obj)
 }
 
 /// Runs a method body that may fail with either fault kind.

@@ -6,6 +6,7 @@
 #![deny(clippy::unwrap_used)]
 
 mod anti_entropy;
+pub mod calls;
 mod copied_buffer;
 mod errors;
 pub mod logging;
@@ -33,6 +34,9 @@ mod presence;
 pub mod records;
 mod discovery;
 pub mod rendezvous;
+mod subscription;
+
+pub use subscription::NativeSubscription;
 
 fn parse_addr(addr: &str) -> Result<SocketAddr, CoreError> {
     addr.parse().map_err(|_| {
@@ -170,7 +174,7 @@ pub struct NativeMessage {
     pub received_at: f64,
 }
 
-fn to_native_message(m: x0x_core::Message) -> NativeMessage {
+pub(crate) fn to_native_message(m: x0x_core::Message) -> NativeMessage {
     NativeMessage {
         topic: m.topic,
         payload: copied_buffer::CopiedBuffer(m.payload),
@@ -279,17 +283,40 @@ fn to_peers(list: Vec<([u8; 32], Option<SocketAddr>)>) -> Vec<NativePeer> {
 #[napi]
 pub struct NativeAgent {
     inner: Arc<Agent>,
+    port: calls::CallPort,
+}
+
+/// The function through which the agents of this process settle their
+/// per-message calls (`publishCall`, a subscription's `nextBatchCall`):
+/// `settle(id, outcome)`, on Node's thread. See [`calls`].
+#[napi]
+pub struct NativeCallPort {
+    port: calls::CallPort,
+}
+
+#[napi]
+impl NativeCallPort {
+    /// Wraps `settle`; it must not throw (an exception from it is an
+    /// uncaught exception in Node).
+    #[napi(constructor, catch_unwind)]
+    pub fn new(settle: napi::bindgen_prelude::Function<'_, calls::Completion, ()>) -> napi::Result<Self> {
+        Ok(Self { port: calls::CallPort::new(settle)? })
+    }
 }
 
 #[napi]
 impl NativeAgent {
     /// Binds the endpoint and starts the agent.
     #[napi(catch_unwind)]
-    pub async fn create(options: NativeAgentOptions, keypair: &NativeKeypair) -> Outcome<NativeAgent> {
-        outcome_async(Self::start(options, keypair.inner.clone())).await
+    pub async fn create(
+        options: NativeAgentOptions,
+        keypair: &NativeKeypair,
+        calls: &NativeCallPort,
+    ) -> Outcome<NativeAgent> {
+        outcome_async(Self::start(options, keypair.inner.clone(), calls.port.clone())).await
     }
 
-    async fn start(options: NativeAgentOptions, keypair: AgentKeypair) -> Try<NativeAgent> {
+    async fn start(options: NativeAgentOptions, keypair: AgentKeypair, port: calls::CallPort) -> Try<NativeAgent> {
         let bind_addr = parse_addr(&options.bind_addr)?;
         let announce_addrs = options
             .announce_addrs
@@ -319,7 +346,7 @@ impl NativeAgent {
             ..AgentOptions::default()
         };
         let agent = Agent::start(keypair, opts).await?;
-        Ok(NativeAgent { inner: Arc::new(agent) })
+        Ok(NativeAgent { inner: Arc::new(agent), port })
     }
 
     /// Agent id, hex.
@@ -383,19 +410,10 @@ impl NativeAgent {
     /// Subscribes to a topic.
     #[napi(catch_unwind)]
     pub async fn subscribe(&self, topic: String) -> Outcome<NativeSubscription> {
-        let agent_closed = self.inner.closed_signal();
         self.inner
             .subscribe(&topic)
             .await
-            .map(|sub| {
-                let (closed_tx, _) = watch::channel(false);
-                NativeSubscription {
-                    dropped: sub.drop_count(),
-                    inner: Arc::new(Mutex::new(Some(sub))),
-                    closed: closed_tx,
-                    agent_closed,
-                }
-            })
+            .map(|sub| NativeSubscription::new(sub, Arc::clone(&self.inner), self.port.clone()))
             .into()
     }
 
@@ -410,21 +428,31 @@ impl NativeAgent {
             .into()
     }
 
-    /// Publishes; resolves with the message id.
+    /// Publishes; settles call `id` with the message id.
     #[napi(catch_unwind)]
-    pub async fn publish(&self, topic: String, payload: Buffer) -> Outcome<String> {
-        self.inner.publish(&topic, payload.to_vec()).await.map(|id| hex_id(&id)).into()
+    pub fn publish_call(&self, topic: String, payload: Buffer, id: u32) {
+        let call = self.port.call(id, calls::closed_id);
+        let agent = Arc::clone(&self.inner);
+        let payload = payload.to_vec();
+        self.inner.spawn_detached(async move {
+            let result = agent.publish(&topic, payload).await;
+            call.settle(calls::Settled::Id(result.map(|id| hex_id(&id))));
+        });
     }
 
     /// Publishes if the outbound backlog drains within `max_wait_ms`;
-    /// resolves with the id, or `null` when it did not (nothing was sent).
+    /// settles call `id` with the message id, or with null when it did not
+    /// (nothing was sent).
     #[napi(catch_unwind)]
-    pub async fn publish_within(&self, topic: String, payload: Buffer, max_wait_ms: u32) -> Outcome<Option<String>> {
-        self.inner
-            .publish_within(&topic, payload.to_vec(), Duration::from_millis(u64::from(max_wait_ms)))
-            .await
-            .map(|id| id.map(|id| hex_id(&id)))
-            .into()
+    pub fn publish_within_call(&self, topic: String, payload: Buffer, max_wait_ms: u32, id: u32) {
+        let call = self.port.call(id, calls::closed_maybe_id);
+        let agent = Arc::clone(&self.inner);
+        let payload = payload.to_vec();
+        let max_wait = Duration::from_millis(u64::from(max_wait_ms));
+        self.inner.spawn_detached(async move {
+            let result = agent.publish_within(&topic, payload, max_wait).await;
+            call.settle(calls::Settled::MaybeId(result.map(|id| id.map(|id| hex_id(&id)))));
+        });
     }
 
     /// Transport connection events.
@@ -538,7 +566,7 @@ impl NativeAgent {
     }
 }
 
-async fn wait_closed(mut own: watch::Receiver<bool>, mut agent: watch::Receiver<bool>) {
+pub(crate) async fn wait_closed(mut own: watch::Receiver<bool>, mut agent: watch::Receiver<bool>) {
     tokio::select! {
         _ = own.wait_for(|c| *c) => {}
         _ = agent.wait_for(|c| *c) => {}
@@ -571,65 +599,6 @@ pub(crate) async fn next_broadcast<T: Clone>(
         Ok(e) => Some(Next::Item(e)),
         Err(broadcast::error::RecvError::Lagged(n)) => Some(Next::Lagged(n)),
         Err(broadcast::error::RecvError::Closed) => None,
-    }
-}
-
-/// A subscription.
-#[napi]
-pub struct NativeSubscription {
-    inner: Arc<Mutex<Option<x0x_core::Subscription>>>,
-    dropped: x0x_core::DropCount,
-    closed: watch::Sender<bool>,
-    agent_closed: watch::Receiver<bool>,
-}
-
-#[napi]
-impl NativeSubscription {
-    /// Next message, or null once closed.
-    #[napi(catch_unwind)]
-    pub async fn next(&self) -> Option<NativeMessage> {
-        let mut batch = self.next_batch(1).await?;
-        batch.pop()
-    }
-
-    /// Waits for the next message, then returns it with every message
-    /// already buffered, at most `max` (at least 1) in all; null once closed.
-    /// One crossing into JS per batch instead of one per message, which is
-    /// what a busy subscriber pays most for.
-    #[napi(catch_unwind)]
-    pub async fn next_batch(&self, max: u32) -> Option<Vec<NativeMessage>> {
-        let mut guard = self.inner.lock().await;
-        let sub = guard.as_mut()?;
-        let stop = wait_closed(self.closed.subscribe(), self.agent_closed.clone());
-        let max = usize::try_from(max).unwrap_or(usize::MAX).max(1);
-        let batch = tokio::select! {
-            b = sub.next_batch(max) => b,
-            _ = stop => None,
-        };
-        if *self.closed.borrow() {
-            if let Some(mut s) = guard.take() {
-                s.close();
-            }
-            return None;
-        }
-        batch.map(|messages| messages.into_iter().map(to_native_message).collect())
-    }
-
-    /// Messages dropped because this subscription was not read fast enough.
-    #[napi(catch_unwind)]
-    pub fn dropped(&self) -> f64 {
-        self.dropped.get() as f64
-    }
-
-    /// Stops delivery. Idempotent.
-    #[napi(catch_unwind)]
-    pub fn close(&self) {
-        self.closed.send_replace(true);
-        if let Ok(mut guard) = self.inner.try_lock() {
-            if let Some(mut s) = guard.take() {
-                s.close();
-            }
-        }
     }
 }
 

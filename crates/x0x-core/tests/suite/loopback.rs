@@ -99,6 +99,50 @@ async fn close_frees_the_port_and_rejects_calls() {
     again.close().await;
 }
 
+/// Sends on `tx` when dropped: tells whether a detached future ever ended.
+struct DropSignal(Option<tokio::sync::oneshot::Sender<()>>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detached_call_runs_on_the_agent_and_is_dropped_when_it_closes() {
+    let a = std::sync::Arc::new(agent().await);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let publisher = std::sync::Arc::clone(&a);
+    a.spawn_detached(async move {
+        let _ = done_tx.send(publisher.publish("t", vec![1]).await.map(|_| ()));
+    });
+    let published = tokio::time::timeout(Duration::from_secs(10), done_rx).await.expect("settled").expect("sent");
+    assert!(published.is_ok(), "a detached publish runs to completion: {published:?}");
+
+    // One still waiting when the agent closes is dropped, never left hanging.
+    let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel();
+    let guard = DropSignal(Some(dropped_tx));
+    a.spawn_detached(async move {
+        let _guard = guard;
+        std::future::pending::<()>().await;
+    });
+    a.close().await;
+    tokio::time::timeout(Duration::from_secs(10), dropped_rx).await.expect("dropped at close").expect("signal");
+
+    // And one started after close is dropped unpolled.
+    let (late_tx, late_rx) = tokio::sync::oneshot::channel();
+    let (polled_tx, mut polled_rx) = tokio::sync::oneshot::channel::<()>();
+    let guard = DropSignal(Some(late_tx));
+    a.spawn_detached(async move {
+        let _guard = guard;
+        let _ = polled_tx.send(());
+    });
+    tokio::time::timeout(Duration::from_secs(10), late_rx).await.expect("dropped").expect("signal");
+    assert!(polled_rx.try_recv().is_err(), "a future started after close must not run");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_seed_is_a_coded_error() {
     let a = agent().await;
