@@ -46,6 +46,17 @@ function runNode(args: string[]): Promise<ChildRun> {
   });
 }
 
+/**
+ * Runs `script` (lines) with `node <flags> -e`: it must print exactly
+ * `stdout`, nothing on stderr, exit 0, and end soon after its "closed" line.
+ */
+async function expectCleanExit(flags: string[], script: string[], stdout: string): Promise<void> {
+  const run = await runNode([...flags, '-e', script.join('\n')]);
+  expect(run.stderr).toBe('');
+  expect(run).toMatchObject({ code: 0, signal: null, stdout });
+  expect(run.exitAfterClosedMs).toBeLessThan(EXIT_AFTER_CLOSE_MS);
+}
+
 describe('createTestnet', () => {
   it('meshes five agents (each holds the other four) and one publish reaches all four', async () => {
     const net = await createTestnet(5);
@@ -110,11 +121,8 @@ describe('createTestnet', () => {
       "console.log('meshed', net.agents.length);",
       'await net.close();',
       "console.log('closed');",
-    ].join('\n');
-    const run = await runNode(['--input-type=module', '-e', script]);
-    expect(run.stderr).toBe('');
-    expect(run).toMatchObject({ code: 0, signal: null, stdout: 'meshed 5\nclosed\n' });
-    expect(run.exitAfterClosedMs).toBeLessThan(EXIT_AFTER_CLOSE_MS);
+    ];
+    await expectCleanExit(['--input-type=module'], script, 'meshed 5\nclosed\n');
   });
 
   it('a process waiting in a subscription loop stays alive for it, then exits once closed', async () => {
@@ -135,16 +143,14 @@ describe('createTestnet', () => {
       '}',
       'await net.close();',
       "console.log('closed');",
-    ].join('\n');
-    const run = await runNode(['--input-type=module', '-e', script]);
-    expect(run.stderr).toBe('');
-    expect(run).toMatchObject({ code: 0, signal: null, stdout: 'got late\nclosed\n' });
-    expect(run.exitAfterClosedMs).toBeLessThan(EXIT_AFTER_CLOSE_MS);
+    ];
+    await expectCleanExit(['--input-type=module'], script, 'got late\nclosed\n');
   });
 
   it('a read pending across close() ends the loop, and the process still exits on its own', async () => {
-    // The read settles after the agent's runtime stopped; the process must
-    // wait for it (exit code 13, an unsettled top-level await, otherwise).
+    // The read settles while the agent closes, through the call port; the
+    // process must see it settle (exit code 13, an unsettled top-level
+    // await, otherwise) and then exit.
     const script = [
       "import { createTestnet } from '@x0x/node/testing';",
       'const net = await createTestnet(1);',
@@ -153,11 +159,8 @@ describe('createTestnet', () => {
       'await net.close();',
       "console.log('closed');",
       "console.log('done', (await read).done);",
-    ].join('\n');
-    const run = await runNode(['--input-type=module', '-e', script]);
-    expect(run.stderr).toBe('');
-    expect(run).toMatchObject({ code: 0, signal: null, stdout: 'closed\ndone true\n' });
-    expect(run.exitAfterClosedMs).toBeLessThan(EXIT_AFTER_CLOSE_MS);
+    ];
+    await expectCleanExit(['--input-type=module'], script, 'closed\ndone true\n');
   });
 
   it('the require() entry works too, and `agents` are the package\'s own Agent instances', async () => {
@@ -170,9 +173,7 @@ describe('createTestnet', () => {
       '  await net.close();',
       "  console.log('closed');",
       '})();',
-    ].join('\n');
-    const run = await runNode(['-e', script]);
-    expect(run).toMatchObject({ code: 0, signal: null, stdout: 'agents true\nclosed\n' });
-    expect(run.exitAfterClosedMs).toBeLessThan(EXIT_AFTER_CLOSE_MS);
+    ];
+    await expectCleanExit([], script, 'agents true\nclosed\n');
   });
 });
