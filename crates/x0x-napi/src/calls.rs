@@ -6,9 +6,11 @@
 //! runtime) and settles through that threadsafe function. For a call made
 //! once per delivered message that is two runtimes, three threads and a
 //! threadsafe function per message. Here the agent's runtime runs the call
-//! itself and settles it through one threadsafe function per agent, made
-//! once ([`CallPort`]): the JavaScript side hands each call an id and keeps
-//! the promise ([`src/native-calls.ts`]).
+//! itself and settles it through one threadsafe function made once per
+//! process ([`CallPort`], shared by its agents): the JavaScript side
+//! (`src/native-calls.ts`) hands each call an id, keeps the promise, and
+//! keeps Node running while one is pending, so the threadsafe function
+//! itself is weak.
 //!
 //! A call settles exactly once: with its value, or, when its task is dropped
 //! unfinished (the agent closed and its runtime stopped), with the value its
@@ -29,7 +31,7 @@ use crate::NativeMessage;
 pub enum Settled {
     /// A message id, hex.
     Id(Result<String, CoreError>),
-    /// `Some(None)` for a publish that was not sent in time; see `publishWithin`.
+    /// `Ok(None)` for a publish that was not sent in time; see `publishWithin`.
     MaybeId(Result<Option<String>, CoreError>),
     /// A subscription's next batch; `None` once the subscription ended.
     Batch(Option<Vec<NativeMessage>>),
