@@ -6,7 +6,7 @@
 //   agent  -> { ready: { id } }
 //   driver -> { publish: seq }              agent -> { published: seq } | { failed: seq, code }
 //   agent  -> { got: [seq, ...] }           every 500 ms, the seqs delivered since the last batch
-//   agent  -> { sample: { rss, fds, closed } } every 10 s, and once right after start
+//   agent  -> { sample: { rss, heap, external, fds, closed } } every 10 s, and once right after start
 //   driver -> { close: true }               agent closes, reports a last batch and exits
 import { randomFillSync } from 'node:crypto';
 import { readdirSync } from 'node:fs';
@@ -47,7 +47,10 @@ function closedByReason() {
 }
 
 function sample() {
-  send({ sample: { rss: process.memoryUsage().rss, fds: readdirSync('/proc/self/fd').length, closed: closedByReason() } });
+  // RSS split into the V8 heap and the buffers V8 tracks, so that the rest
+  // (native: the addon's allocations, glibc's arenas) is visible too.
+  const { rss, heapUsed, external } = process.memoryUsage();
+  send({ sample: { rss, heap: heapUsed, external, fds: readdirSync('/proc/self/fd').length, closed: closedByReason() } });
 }
 
 async function start({ keyFile, bind, bootstrap, config, topic: t }) {

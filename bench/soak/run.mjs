@@ -25,6 +25,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { GossipConfig } from '../../dist/esm/index.mjs';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const AGENT_SCRIPT = path.join(here, 'agent.mjs');
 const TOPIC = 'soak';
@@ -33,6 +35,21 @@ const ORDERLY = new Set(['Superseded', 'PeerShutdown', 'ApplicationClosed', 'Loc
 /** How long the driver waits for repair after the load: two anti-entropy rounds and a margin. */
 const REPAIR_MS = 75_000;
 const START_TIMEOUT_MS = 60_000;
+/**
+ * The agents run on the default config, whose message store keeps every
+ * envelope (about 3.6 KB with its ML-DSA signature) for this long: RSS rises
+ * by design until then (about 21 MB at 20 msg/s), so growth is also printed
+ * from this point of each life on.
+ */
+const STORE_TTL_MS = GossipConfig.DEFAULTS.messageCacheTtl;
+/**
+ * X0X_SOAK_HEAPTRACK=<index>: run that agent under heaptrack (Debian's
+ * `heaptrack`) and never kill it, to tell a leak (live native heap growing)
+ * from fragmentation (RSS growing over a flat heap). Read the result with
+ * `heaptrack_print -f <file>.zst`, or `-M massif.out` for the heap over time.
+ */
+const HEAPTRACKED = process.env.X0X_SOAK_HEAPTRACK === undefined ? -1 : Number(process.env.X0X_SOAK_HEAPTRACK);
+const HEAPTRACK_OUT = path.join(tmpdir(), `x0x-soak-heaptrack-agent${HEAPTRACKED}`);
 
 function option(name, fallback) {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -57,14 +74,18 @@ const publishedBy = new Map();
 let publishFailures = 0;
 /** Per agent index: the seqs delivered to it in any of its lives. */
 const delivered = Array.from({ length: AGENTS }, () => new Set());
-/** Per life: { index, samples: [{ at, rss, fds }], closed }. */
+/** Per life: { index, samples: [{ at, rss, heap, external, fds }], closed }. */
 const lives = [];
 let kills = 0;
 let restartsFailed = 0;
 
 /** One life of agent `index`; resolves once it is ready (joined and subscribed). */
 function startAgent(index) {
-  const child = fork(AGENT_SCRIPT, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const child = fork(AGENT_SCRIPT, [], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    // Under heaptrack: its wrapper runs node, which inherits the IPC channel.
+    ...(index === HEAPTRACKED ? { execPath: 'heaptrack', execArgv: ['-o', HEAPTRACK_OUT, process.execPath] } : {}),
+  });
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr = (stderr + d).slice(-4_000);
@@ -87,7 +108,7 @@ function startAgent(index) {
       } else if (m.failed !== undefined) {
         publishFailures += 1;
       } else if (m.sample !== undefined) {
-        life.samples.push({ at: Date.now(), rss: m.sample.rss, fds: m.sample.fds });
+        life.samples.push({ at: Date.now(), rss: m.sample.rss, heap: m.sample.heap, external: m.sample.external, fds: m.sample.fds });
         life.closed = m.sample.closed;
       } else if (m.error !== undefined) {
         clearTimeout(timer);
@@ -143,6 +164,7 @@ function minuteLine(minute) {
     `${String(minute).padStart(6)} ${String(alive.length).padStart(6)} ${String(published.size).padStart(10)} ` +
       `${ratio(alive.map((l) => l.index)).toFixed(4).padStart(8)} ` +
       `${mib(median(last.map((s) => s.rss))).padStart(10)} ${mib(Math.max(...last.map((s) => s.rss))).padStart(8)} ` +
+      `${mib(median(last.map((s) => s.heap))).padStart(8)} ` +
       `${String(median(last.map((s) => s.fds))).padStart(8)} ${String(Math.max(...last.map((s) => s.fds))).padStart(6)} ` +
       `${String(kills).padStart(6)}`,
   );
@@ -151,6 +173,10 @@ function minuteLine(minute) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
+  if (process.env.X0X_SOAK_HEAPTRACK !== undefined && !(Number.isInteger(HEAPTRACKED) && HEAPTRACKED >= 0 && HEAPTRACKED < AGENTS)) {
+    throw new RangeError(`X0X_SOAK_HEAPTRACK must be an agent index from 0 to ${AGENTS - 1}`);
+  }
+  if (HEAPTRACKED >= 0) console.log(`agent ${HEAPTRACKED} runs under heaptrack, never killed; its profile: ${HEAPTRACK_OUT}.zst`);
   console.log(`== soak: ${AGENTS} agents, ${MINUTES} min, ${RATE} msg/s in total, one agent SIGKILLed and restarted every ${KILL_EVERY_S} s ==`);
   // The first agent starts a network; the rest join through the two after them
   // (mod AGENTS), started in reverse so those are up first.
@@ -159,7 +185,7 @@ async function main() {
     await startAgent(i);
   }
   console.log(`all ${AGENTS} agents up; loading`);
-  console.log('minute alive  published  ratio  RSS med MiB  max MiB  fds med  max  kills');
+  console.log('minute alive  published  ratio  RSS med MiB  max MiB  heap med  fds med  max  kills');
 
   let seq = 0;
   const started = Date.now();
@@ -176,7 +202,7 @@ async function main() {
     const life = current().get(victim);
     const index = victim;
     victim = (victim + 1) % AGENTS;
-    if (life === undefined) return;
+    if (life === undefined || index === HEAPTRACKED) return;
     kills += 1;
     life.child.kill('SIGKILL');
     life.child.once('exit', () => {
@@ -217,18 +243,33 @@ async function main() {
   }
 
   // Growth per process that lived at least 3 minutes: last sample over the
-  // first one a minute or more into its life.
-  const growth = [];
-  for (const life of lives) {
-    const first = life.samples.find((s) => s.at - life.startedAt >= 60_000);
-    const last = life.samples.at(-1);
-    if (first === undefined || last === undefined || last.at - life.startedAt < 180_000) continue;
-    growth.push({ rss: last.rss / first.rss, fds: last.fds / first.fds });
-  }
+  // first one a minute or more into its life (the issue's goal), and, for
+  // lives long enough, over the first one after the store's TTL (steady state).
+  const growthFrom = (fromMs, minLifeMs) => {
+    const out = [];
+    for (const life of lives) {
+      const first = life.samples.find((s) => s.at - life.startedAt >= fromMs);
+      const last = life.samples.at(-1);
+      if (first === undefined || last === undefined || last.at - life.startedAt < minLifeMs) continue;
+      out.push({ rss: last.rss / first.rss, heap: last.heap / first.heap, external: last.external / first.external, fds: last.fds / first.fds });
+    }
+    return out;
+  };
+  const summary = (growth, k) => `median ${median(growth.map((x) => x[k])).toFixed(3)}, max ${Math.max(...growth.map((x) => x[k])).toFixed(3)}`;
+  const growth = growthFrom(60_000, 180_000);
   if (growth.length === 0) console.log('no process lived 3 minutes: no growth figures (run longer)');
   else {
-    const g = (k) => `median ${median(growth.map((x) => x[k])).toFixed(3)}, max ${Math.max(...growth.map((x) => x[k])).toFixed(3)}`;
+    const g = (k) => summary(growth, k);
     console.log(`growth after the first minute over ${growth.length} processes that lived 3+ min (goal at most 1.10): RSS ${g('rss')}; fds ${g('fds')}`);
+    console.log(`  of which the V8 heap (used): ${g('heap')}; buffers V8 tracks (external): ${g('external')}`);
+  }
+  const steady = growthFrom(STORE_TTL_MS, STORE_TTL_MS + 120_000);
+  if (steady.length === 0) console.log(`no process lived ${(STORE_TTL_MS + 120_000) / 60_000} minutes: no steady-state growth (run longer)`);
+  else {
+    console.log(
+      `growth once the message store is full (from ${STORE_TTL_MS / 1000} s into a life) over ${steady.length} processes that lived ` +
+        `${(STORE_TTL_MS + 120_000) / 60_000}+ min: RSS ${summary(steady, 'rss')}; V8 heap ${summary(steady, 'heap')}`,
+    );
   }
 
   const closed = {};

@@ -96,3 +96,64 @@ describe.runIf(run)('behind cone NATs (network namespaces)', () => {
     }
   });
 });
+
+// Issue 15, test 3 (symmetric NAT): h1, h2 and h3 behind cone NATs as
+// above, and s behind a router that maps every destination to a fresh random
+// port (`masquerade random,fully-random`). No punch can reach s: the port its
+// peers learn from P is not the port its router opens towards them. s must
+// still get every message the others publish, and they every one of its,
+// through P (the overlay relays; ant-quic 0.27 has no relay path), and its
+// stats must say so: no punched or relayed link, one direct link to P.
+describe.runIf(run)('behind a symmetric NAT (network namespaces)', () => {
+  useNetHarness();
+  const lab = useNetLab();
+
+  it('an agent behind a symmetric NAT gets no punched link, yet exchanges every message with NATed peers through P, and its stats say so', async () => {
+    const wan = lab.segment('wan', WAN_PREFIX);
+    const pub = lab.host('p', wan, 10);
+    // s joins third and h3 last: h3 punching through to h1 and h2 shows that
+    // s, there longer, had every chance to be punched to as well.
+    const names = ['h1', 'h2', 's', 'h3'];
+    const routers = names.map((name, i) => lab.natRouter(`r${name}`, wan, 2 + i, i + 1, name === 's' ? 'symmetric' : 'cone'));
+    const homes = routers.map((r, i) => lab.host(names[i]!, r.lan, 2));
+
+    const p = await spawnAgent({ name: 'p', netns: pub.ns, bindAddr: '0.0.0.0:5483', config: { coordinator: true } });
+    const natted: AgentProcess[] = [];
+    for (const [i, home] of homes.entries()) {
+      const agent = await spawnAgent({ name: names[i]!, netns: home.ns, bindAddr: '0.0.0.0:0', bootstrap: [`${pub.ip}:5483`] });
+      await agent.join();
+      natted.push(agent);
+    }
+    const [h1, h2, s, h3] = natted as [AgentProcess, AgentProcess, AgentProcess, AgentProcess];
+
+    await pollUntil(
+      () => h3.connectedPeers(),
+      (list) => [h1, h2].every((o) => list.some((c) => c.peerId === o.agentId)),
+      { timeoutMs: FORM_TIMEOUT_MS, what: 'h3 (cone, joined after s) connected to h1 and h2' },
+    );
+
+    const handles = await waitUntilMeshed(natted, 'sym', { publishers: natted, timeoutMs: FORM_TIMEOUT_MS });
+    const ROUNDS = 5;
+    for (let round = 0; round < ROUNDS; round += 1) {
+      for (const agent of natted) await agent.publish('sym', { text: `real ${round} from ${agent.name}` });
+    }
+    for (const [i, agent] of natted.entries()) {
+      const want = natted.filter((_, j) => j !== i).flatMap((o) => Array.from({ length: ROUNDS }, (_, r) => `real ${r} from ${o.name}`));
+      const got = await agent.waitForMessages((ms) => want.every((t) => ms.some((m) => m.text === t)), {
+        where: (m) => m.handle === handles[i] && m.from !== agent.agentId && m.text?.startsWith('real ') === true,
+        timeoutMs: FORM_TIMEOUT_MS,
+      });
+      // Every message once: relaying through P must not duplicate.
+      expect(got.map((m) => m.text).sort(), `${agent.name} received`).toStrictEqual([...want].sort());
+    }
+
+    // How s is connected: only through P, directly; nothing was punched or
+    // relayed, in its links and in its stats alike.
+    const links = await s.connectedPeers();
+    expect(links.map((c) => [c.peerId, c.path])).toStrictEqual([[p.agentId, 'direct']]);
+    const stats = await s.transportStats();
+    console.info(`[nat] transport stats of s (symmetric): ${JSON.stringify(stats)}`);
+    expect(stats).toMatchObject({ holepunched: 0, relayed: 0, holepunchedByCoordination: 0 });
+    expect(stats.direct).toBeGreaterThanOrEqual(1);
+  });
+});
