@@ -45,7 +45,7 @@ impl Shared {
     }
 
     /// The key to verify `publisher`'s envelope with. The frame's handler
-    /// fetched it before the frame got here ([`agent_keys::publisher_key`]),
+    /// fetched it before the frame got here ([`agent_keys::publisher_key`](super::agent_keys::publisher_key)),
     /// so a miss means that failed (or the key was evicted since); counted.
     fn publisher_key_here(&self, publisher: &AgentId) -> Option<PublicKey> {
         let key = self.keys.get(publisher);
