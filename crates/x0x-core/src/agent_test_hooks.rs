@@ -5,6 +5,11 @@
 //! enables the feature, so the shipped addon has none of this.
 
 use super::*;
+use bytes::Bytes;
+use saorsa_gossip_pubsub::PubSub;
+use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
+use crate::envelope;
+use crate::time::now_ms;
 
 /// Where tapped anti-entropy frames go: sender and frame.
 pub(super) type Tap = mpsc::UnboundedSender<(AgentId, Vec<u8>)>;
@@ -21,6 +26,53 @@ pub enum RawStream {
 }
 
 impl Agent {
+    /// Signs an envelope without publishing it. Diagnostic: lets tests build
+    /// frames to tamper with before [`Self::publish_raw`].
+    /// Test hook: only with the `test-hooks` feature, never in the shipped addon.
+    pub fn seal_frame(&self, topic: &str, payload: &[u8]) -> CoreResult<Vec<u8>> {
+        self.ensure_open()?;
+        validate_topic(topic)?;
+        self.seal_frame_at(topic, payload, now_ms())
+    }
+
+    /// [`Self::seal_frame`] with a chosen publish time (ms since the Unix
+    /// epoch), so a test can play a publisher whose clock runs ahead.
+    /// Test hook: only with the `test-hooks` feature, never in the shipped addon.
+    pub fn seal_frame_at(&self, topic: &str, payload: &[u8], published_at: u64) -> CoreResult<Vec<u8>> {
+        self.ensure_open()?;
+        validate_topic(topic)?;
+        Ok(envelope::seal(&self.shared.keypair, &topic_id(topic), payload, published_at)?.0)
+    }
+
+    /// Re-signs one of this agent's frames: same message id, new bytes.
+    /// Diagnostic: lets tests re-send a message the way a publisher retrying
+    /// would, to prove receivers deliver it once.
+    /// Test hook: only with the `test-hooks` feature, never in the shipped addon.
+    pub fn reseal_frame(&self, topic: &str, frame: &[u8]) -> CoreResult<Vec<u8>> {
+        self.ensure_open()?;
+        validate_topic(topic)?;
+        envelope::resign(&self.shared.keypair, frame, &topic_id(topic))
+    }
+
+    /// Gossips `frame` as it is, without sealing it in an envelope.
+    /// Diagnostic: receivers verify every frame, so this is how tests prove
+    /// forged and malformed messages are dropped.
+    /// Test hook: only with the `test-hooks` feature, never in the shipped addon.
+    pub async fn publish_raw(&self, topic: &str, frame: Vec<u8>) -> CoreResult<()> {
+        validate_topic(topic)?;
+        let shared = Arc::clone(&self.shared);
+        let tid = topic_id(topic);
+        self.run(async move {
+            shared.ensure_topic(tid).await;
+            shared
+                .pubsub
+                .publish(tid, Bytes::from(frame))
+                .await
+                .map_err(|e| CoreError::network("publish failed", e))
+        })
+        .await
+    }
+
     /// Opens a QUIC connection to the agent at `addr` without joining its
     /// overlay; returns that agent's id.
     pub async fn connect_raw(&self, addr: SocketAddr) -> CoreResult<AgentId> {
