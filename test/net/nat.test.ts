@@ -77,6 +77,10 @@ describe.runIf(run)('behind cone NATs (network namespaces)', () => {
     // Which punches ant-quic coordinated and which came in through a NAT
     // (coordinated by the other side, or a simultaneous dial), for the log.
     console.info(`[nat] transport stats of h1..h3: ${JSON.stringify(stats)}`);
+    // The dialling sides saw ant-quic's ladder end in a coordinated punch
+    // (the counters bench/nat reads).
+    const ladders = await Promise.all(natted.map((a) => a.diagnostics()));
+    expect(ladders.reduce((n, d) => n + (d['transport.ladder.holepunched'] ?? 0), 0)).toBeGreaterThanOrEqual(1);
     // The connection to P is a plain one.
     for (const agent of natted) {
       expect(links.get(agent)!.find((c) => c.peerId === p.agentId)?.path).toBe('direct');

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 use ant_quic::transport::TransportAddr;
 use ant_quic::{
-    BootstrapCacheConfig, MlDsaPublicKey, MlDsaSecretKey, Node, NodeConfig, NodeEvent, PeerLifecycleEvent, TraversalMethod,
+    BootstrapCacheConfig, ConnectionMethod, MlDsaPublicKey, MlDsaSecretKey, Node, NodeConfig, NodeEvent, PeerLifecycleEvent,
+    TraversalMethod,
 };
 use bytes::Bytes;
 use saorsa_gossip_transport::{GossipStreamType, GossipTransport};
@@ -173,6 +174,10 @@ pub struct TransportStats {
     pub stuck_sends: AtomicU64,
     /// Outgoing connection attempts (each a full PQ handshake).
     pub dials: AtomicU64,
+    /// Dials to a peer known by id, through ant-quic's fallback ladder
+    /// (direct, then a coordinated punch, then a relay), by how they ended.
+    /// Only the dialling side counts here: the punch figures of issue 15.
+    pub ladder: LadderOutcomes,
     /// Connections a newer connection to the same peer replaced.
     pub replaced: AtomicU64,
     /// Closed connections by ant-quic's close reason.
@@ -187,6 +192,35 @@ pub struct TransportStats {
     /// rest came in through this agent's NAT: a coordinated punch or a
     /// simultaneous dial by both sides, which this side cannot tell apart).
     pub punched_by_coordination: AtomicU64,
+}
+
+/// How dials through ant-quic's fallback ladder ended (see [`TransportStats::ladder`]).
+#[derive(Debug, Default)]
+pub struct LadderOutcomes {
+    /// Connected at the direct stage.
+    pub direct: AtomicU64,
+    /// Connected by a coordinated hole punch.
+    pub holepunched: AtomicU64,
+    /// Connected through a relay.
+    pub relayed: AtomicU64,
+    /// Every stage failed.
+    pub failed: AtomicU64,
+    /// The ladder outlived [`PEER_DIAL_TIMEOUT`].
+    pub timed_out: AtomicU64,
+}
+
+impl LadderOutcomes {
+    /// Counts one ladder dial: `outcome` as `timeout(ladder)` gave it.
+    fn record<T, E>(&self, outcome: &std::result::Result<std::result::Result<(T, ConnectionMethod), E>, tokio::time::error::Elapsed>) {
+        let counter = match outcome {
+            Err(_) => &self.timed_out,
+            Ok(Err(_)) => &self.failed,
+            Ok(Ok((_, ConnectionMethod::DirectIPv4 | ConnectionMethod::DirectIPv6))) => &self.direct,
+            Ok(Ok((_, ConnectionMethod::HolePunched { .. }))) => &self.holepunched,
+            Ok(Ok((_, ConnectionMethod::Relayed { .. }))) => &self.relayed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 type Inbound = (PeerId, GossipStreamType, Bytes);
@@ -828,8 +862,9 @@ impl QuicTransport {
         self.stats.dials.fetch_add(1, Ordering::Relaxed);
         let (v4, v6) = if addr.is_ipv4() { (Some(addr), None) } else { (None, Some(addr)) };
         let dial = self.node.inner_endpoint().connect_with_fallback(v4, v6, None, Some(to_ant(&peer)));
-        let (conn, _) = tokio::time::timeout(PEER_DIAL_TIMEOUT, dial)
-            .await
+        let outcome = tokio::time::timeout(PEER_DIAL_TIMEOUT, dial).await;
+        self.stats.ladder.record(&outcome);
+        let (conn, _) = outcome
             .map_err(|_| anyhow!("dial {peer} at {addr} timed out"))?
             .map_err(|e| anyhow!("dial {peer} at {addr} failed: {e}"))?;
         let got = from_ant(&conn.peer_id);
