@@ -2,9 +2,11 @@
  * Contract of the compiled addon (`crates/x0x-napi`). The TypeScript facade in
  * `src/` is the only consumer; users never see these names.
  *
- * Every rejection/throw from the addon is a plain `Error` whose message starts
- * with a stable code and a colon, e.g. `"ERR_X0X_CLOSED: agent is closed"`.
- * `src/errors.ts` turns those into typed `X0xError` subclasses.
+ * Every rejection/throw from the addon is a plain `Error` whose `code`
+ * property is a stable `ERR_X0X_*` code (with the variant's fields, `size`
+ * and `limit` or `field`, as properties; see crates/x0x-napi/src/errors.rs).
+ * `src/errors.ts` turns those into typed `X0xError` subclasses by `code`,
+ * never by parsing the message.
  */
 
 /** Numbers are milliseconds where they are durations. Already validated by TS. */
