@@ -2,9 +2,11 @@
  * Contract of the compiled addon (`crates/x0x-napi`). The TypeScript facade in
  * `src/` is the only consumer; users never see these names.
  *
- * Every rejection/throw from the addon is a plain `Error` whose message starts
- * with a stable code and a colon, e.g. `"ERR_X0X_CLOSED: agent is closed"`.
- * `src/errors.ts` turns those into typed `X0xError` subclasses.
+ * Every rejection/throw from the addon is a plain `Error` whose `code`
+ * property is a stable `ERR_X0X_*` code (with the variant's fields, `size`
+ * and `limit` or `field`, as properties; see crates/x0x-napi/src/errors.rs).
+ * `src/errors.ts` turns those into typed `X0xError` subclasses by `code`,
+ * never by parsing the message.
  */
 
 /** Numbers are milliseconds where they are durations. Already validated by TS. */
@@ -65,6 +67,28 @@ export interface NativeMessage {
   receivedAt: number;
 }
 
+/**
+ * What every event stream hands out in place of the events a slow reader
+ * lost (the variant `Lagged { missed }` of each Rust event enum).
+ */
+export interface NativeLagged {
+  type: 'lagged';
+  /** Events dropped, oldest first, before the reader got to them. */
+  missed: number;
+}
+
+/**
+ * The members of every event stream class (Rust `event_stream::EventStream`
+ * behind the class `event_stream_class!` declares): `next()` resolves the
+ * next event, a {@link NativeLagged} after events were dropped for a slow
+ * reader, or null once the stream is closed or its agent is; `close()` ends
+ * the stream, a pending `next()` included, and is idempotent.
+ */
+export interface NativeEventStream<T> {
+  next(): Promise<T | null>;
+  close(): void;
+}
+
 /** A connection change, or a lag report; Rust `NativeConnectionEvent`. */
 export type NativeConnectionEvent =
   | {
@@ -85,7 +109,7 @@ export type NativeConnectionEvent =
       /** ms since epoch. */
       at: number;
     }
-  | { type: 'lagged'; missed: number };
+  | NativeLagged;
 
 export interface NativePeer {
   peerId: string;
@@ -139,10 +163,10 @@ export type NativeLeaveReason = 'graceful' | 'failed' | 'demoted';
 export type NativeMembershipEvent =
   | { type: 'peer-joined' | 'peer-suspected'; peerId: string; addr?: string; at: number }
   | { type: 'peer-left'; peerId: string; addr?: string; reason: NativeLeaveReason; at: number }
-  | { type: 'lagged'; missed: number };
+  | NativeLagged;
 
 /** A flooded payload, or a lag report; Rust `NativeFlood`. */
-export type NativeFlood = { type: 'payload'; payload: Buffer } | { type: 'lagged'; missed: number };
+export type NativeFlood = { type: 'payload'; payload: Buffer } | NativeLagged;
 
 /** A rendezvous holder to ask. Unparsable addresses are skipped. */
 export interface NativeHolder {
@@ -204,10 +228,9 @@ export interface NativeFoafStats {
   revisitsRedirected: number;
 }
 
-export declare class NativeMembershipEvents {
-  next(): Promise<NativeMembershipEvent | null>;
-  close(): void;
-}
+/** A stream of membership events; its members are {@link NativeEventStream}'s. */
+export declare class NativeMembershipEvents {}
+export interface NativeMembershipEvents extends NativeEventStream<NativeMembershipEvent> {}
 
 export declare class NativeSubscription {
   /**
@@ -234,10 +257,9 @@ export declare class NativeCallPort {
   constructor(settle: (id: number, outcome: unknown) => void);
 }
 
-export declare class NativeConnectionEvents {
-  next(): Promise<NativeConnectionEvent | null>;
-  close(): void;
-}
+/** A stream of connection events; its members are {@link NativeEventStream}'s. */
+export declare class NativeConnectionEvents {}
+export interface NativeConnectionEvents extends NativeEventStream<NativeConnectionEvent> {}
 
 export declare class NativeAgent {
   /** Binds the QUIC endpoint and starts the agent's own runtime. */
@@ -346,12 +368,11 @@ export interface NativePresenceStats {
 /** A presence change, or a lag report; Rust `NativePresenceEvent`. */
 export type NativePresenceEvent =
   | { type: 'agent-online' | 'agent-offline'; agentId: string; at: number }
-  | { type: 'lagged'; missed: number };
+  | NativeLagged;
 
-export declare class NativePresenceEvents {
-  next(): Promise<NativePresenceEvent | null>;
-  close(): void;
-}
+/** A stream of presence events; its members are {@link NativeEventStream}'s. */
+export declare class NativePresenceEvents {}
+export interface NativePresenceEvents extends NativeEventStream<NativePresenceEvent> {}
 
 /** Presence of one agent: schedule, sealing and acceptance run in the core. */
 export declare class NativePresence {
@@ -496,10 +517,9 @@ export declare class NativeRecordBook {
   rejections(): NativeRejectionCount[];
 }
 
-export declare class NativeFloodPayloads {
-  next(): Promise<NativeFlood | null>;
-  close(): void;
-}
+/** A stream of flooded payloads; its members are {@link NativeEventStream}'s. */
+export declare class NativeFloodPayloads {}
+export interface NativeFloodPayloads extends NativeEventStream<NativeFlood> {}
 
 /** True when publicKey hashes to signer and signed these record fields. */
 export declare function verifyRecord(

@@ -6,14 +6,16 @@
  * @module
  */
 
+import { checkSignalOptions } from './arg-errors.js';
 import {
   toAsyncIterator,
   type ClosableAsyncIterator,
   type PullOptions,
   type PullSource,
 } from './async-queue.js';
-import { callNative, ClosedError } from './errors.js';
-import type { NativeAgent } from './native.js';
+import { callNative, callNativeSync, ClosedError } from './errors.js';
+import { lagged, type LaggedEvent } from './events.js';
+import type { NativeAgent, NativeLagged } from './native.js';
 
 /** @internal */
 export class AgentCore {
@@ -71,6 +73,37 @@ export class AgentCore {
       },
     });
     return iterator;
+  }
+
+  /**
+   * Opens one of the agent's native event streams (transport, membership,
+   * presence) as the iterator its manager's `events()` returns: the checks
+   * every `events()` makes in the same order (closed first, then
+   * `options`), native failures as `X0xError`s, the native lag report as a
+   * {@link LaggedEvent}, and `map` for every other event.
+   *
+   * @param open - makes the native stream; given the agent, for streams that
+   *   hang off it
+   * @param map - converts each native event other than a lag report
+   * @param options - aborting `signal` ends the stream
+   * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once close() has been called
+   * @throws TypeError (`ERR_INVALID_ARG_TYPE`) when `options` is given but is not an object (`null`
+   *   included), or `options.signal` is not an `AbortSignal`
+   */
+  openEvents<N extends { readonly type: string }, E>(
+    open: (native: NativeAgent) => PullSource<N | NativeLagged>,
+    map: (event: N) => E,
+    options: { readonly signal?: AbortSignal | undefined } | undefined,
+  ): ClosableAsyncIterator<E | LaggedEvent> {
+    const native = this.use();
+    const { signal } = checkSignalOptions(options);
+    const source = callNativeSync(() => open(native));
+    return this.openStream(source, {
+      // N is a type parameter, so `type === 'lagged'` cannot narrow the
+      // union; no stream's own events use that type, which the cast relies on.
+      map: (event) => (event.type === 'lagged' ? lagged((event as NativeLagged).missed) : map(event as N)),
+      signal,
+    });
   }
 
   /**

@@ -16,8 +16,8 @@ import { checkSignalOptions, invalidArgType } from './arg-errors.js';
 import type { GossipConfig } from './config.js';
 import { checkPeerAddress, resolvePeerAddresses } from './address.js';
 import { callNative, callNativeSync, ClosedError, InvalidConfigError } from './errors.js';
-import { lagged, type LaggedEvent } from './events.js';
-import type { NativeMembershipEvent } from './native.js';
+import type { LaggedEvent } from './events.js';
+import type { NativeLagged, NativeMembershipEvent } from './native.js';
 import type { AbortOptions } from './pubsub.js';
 import type { PeerInfo } from './transport.js';
 
@@ -81,8 +81,7 @@ export interface MembershipStats {
   readonly refills: number;
 }
 
-function toEvent(e: NativeMembershipEvent): MembershipEvent {
-  if (e.type === 'lagged') return lagged(e.missed);
+function toEvent(e: Exclude<NativeMembershipEvent, NativeLagged>): Exclude<MembershipEvent, LaggedEvent> {
   const peer: PeerInfo = { peerId: e.peerId, addr: e.addr ?? '' };
   if (e.type === 'peer-left') return { type: 'peer-left', peer, reason: e.reason, at: e.at };
   return { type: e.type, peer, at: e.at };
@@ -180,10 +179,7 @@ export class MembershipManager {
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   events(options?: AbortOptions): AsyncIterableIterator<MembershipEvent> {
-    const native = this.#core.use();
-    const { signal } = checkSignalOptions(options);
-    const source = native.membershipEvents();
-    return this.#core.openStream(source, { map: toEvent, signal });
+    return this.#core.openEvents((native) => native.membershipEvents(), toEvent, options);
   }
 
   /**

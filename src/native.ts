@@ -50,6 +50,7 @@ export type {
   NativeRendezvousConfig,
   NativeRendezvousStats,
   NativeKeypair,
+  NativeLagged,
   NativeMembershipEvent,
   NativeMembershipEvents,
   NativeMembershipStats,

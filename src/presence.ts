@@ -33,14 +33,13 @@
  * @module
  */
 
-import { checkSignalOptions } from './arg-errors.js';
 import type { AgentCore } from './agent-core.js';
 import type { AbortOptions } from './pubsub.js';
 import type { GossipConfig } from './config.js';
 import { callNative, callNativeSync } from './errors.js';
-import { lagged, type LaggedEvent } from './events.js';
+import type { LaggedEvent } from './events.js';
 import type { AgentId } from './identity.js';
-import type { NativePresence, NativePresenceEvent } from './native.js';
+import type { NativeLagged, NativePresence, NativePresenceEvent } from './native.js';
 
 /** An agent currently online. */
 export interface OnlineAgent {
@@ -111,8 +110,7 @@ export interface PresenceStats {
   readonly relayInvalid: number;
 }
 
-function toEvent(e: NativePresenceEvent): PresenceEvent {
-  if (e.type === 'lagged') return lagged(e.missed);
+function toEvent(e: Exclude<NativePresenceEvent, NativeLagged>): PresenceChange {
   return Object.freeze({ type: e.type, agentId: e.agentId, at: e.at });
 }
 
@@ -194,10 +192,7 @@ export class PresenceManager {
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   events(options?: AbortOptions): AsyncIterableIterator<PresenceEvent> {
-    this.#core.use();
-    const { signal } = checkSignalOptions(options);
-    const source = this.#native.events();
-    return this.#core.openStream(source, { map: toEvent, signal });
+    return this.#core.openEvents(() => this.#native.events(), toEvent, options);
   }
 
   /**

@@ -6,11 +6,11 @@
  */
 
 import type { AgentCore } from './agent-core.js';
-import { badAgentId, checkSignalOptions } from './arg-errors.js';
+import { badAgentId } from './arg-errors.js';
 import { callNative, callNativeSync } from './errors.js';
-import { lagged, type LaggedEvent } from './events.js';
+import type { LaggedEvent } from './events.js';
 import { type AgentId, isAgentId } from './identity.js';
-import type { NativeConnection, NativeConnectionEvent } from './native.js';
+import type { NativeConnection, NativeConnectionEvent, NativeLagged } from './native.js';
 
 /** A peer and its address. */
 export interface PeerInfo {
@@ -101,8 +101,7 @@ function toConnected(native: NativeConnection): ConnectedPeer {
   return { peerId: native.peerId, addr: native.addr, path: native.path };
 }
 
-function toEvent(native: NativeConnectionEvent): ConnectionEvent {
-  if (native.type === 'lagged') return lagged(native.missed);
+function toEvent(native: Exclude<NativeConnectionEvent, NativeLagged>): ConnectionChange {
   const base = {
     type: native.type,
     peerId: native.peerId,
@@ -230,10 +229,7 @@ export class TransportAdapter {
    * @throws {@link ClosedError} (`ERR_X0X_CLOSED`) once the agent is closed
    */
   events(options?: EventsOptions): AsyncIterableIterator<ConnectionEvent> {
-    const native = this.#core.use();
-    const { signal } = checkSignalOptions(options);
-    const source = callNativeSync(() => native.connectionEvents());
-    return this.#core.openStream(source, { map: toEvent, signal });
+    return this.#core.openEvents((native) => native.connectionEvents(), toEvent, options);
   }
 }
 

@@ -9,6 +9,7 @@ mod anti_entropy;
 pub mod calls;
 mod copied_buffer;
 mod errors;
+mod event_stream;
 pub mod logging;
 #[cfg(feature = "test-hooks")]
 mod hooks;
@@ -21,11 +22,11 @@ use std::time::Duration;
 
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
-use tokio::sync::{broadcast, watch, Mutex};
 use x0x_core::{Agent, AgentConfig, AgentKeypair, AgentOptions, CoreError};
 
 pub use errors::Outcome;
 use errors::{invalid_arg, outcome, outcome_async, Try};
+use event_stream::{event_stream_class, Next};
 
 // Public where they export free functions: napi-rs registers those at load
 // time, and in a private module `cargo test` would see them as unused.
@@ -196,6 +197,27 @@ pub enum NativeConnectionEvent {
     Lagged { missed: f64 },
 }
 
+impl From<Next<x0x_core::ConnectionEvent>> for NativeConnectionEvent {
+    fn from(next: Next<x0x_core::ConnectionEvent>) -> Self {
+        let e = match next {
+            Next::Lagged(n) => return Self::Lagged { missed: n as f64 },
+            Next::Item(e) => e,
+        };
+        let (peer_id, addr, at) = (hex_id(&e.peer.to_bytes()), e.addr.map(|a| a.to_string()), e.at_ms as f64);
+        if e.connected {
+            let path = e.path.map_or("direct", |p| p.as_str()).to_owned();
+            Self::Connected { peer_id, addr, path, at }
+        } else {
+            Self::Disconnected { peer_id, addr, at }
+        }
+    }
+}
+
+event_stream_class! {
+    /// Transport connection events.
+    NativeConnectionEvents(x0x_core::ConnectionEvent) -> NativeConnectionEvent
+}
+
 /// A connected peer.
 #[napi(object)]
 pub struct NativePeer {
@@ -268,6 +290,36 @@ pub enum NativeMembershipEvent {
     PeerLeft { peer_id: String, addr: Option<String>, reason: NativeLeaveReason, at: f64 },
     /// The reader fell behind; `missed` events were dropped.
     Lagged { missed: f64 },
+}
+
+impl From<Next<x0x_core::MembershipEvent>> for NativeMembershipEvent {
+    fn from(next: Next<x0x_core::MembershipEvent>) -> Self {
+        use x0x_core::{LeaveReason, MembershipEventKind};
+        let e = match next {
+            Next::Lagged(n) => return Self::Lagged { missed: n as f64 },
+            Next::Item(e) => e,
+        };
+        let (peer_id, addr, at) = (hex_id(&e.peer.to_bytes()), e.addr.map(|a| a.to_string()), e.at_ms as f64);
+        match e.kind {
+            MembershipEventKind::Joined => Self::PeerJoined { peer_id, addr, at },
+            MembershipEventKind::Suspected => Self::PeerSuspected { peer_id, addr, at },
+            MembershipEventKind::Left { reason } => Self::PeerLeft {
+                peer_id,
+                addr,
+                reason: match reason {
+                    LeaveReason::Graceful => NativeLeaveReason::Graceful,
+                    LeaveReason::Failed => NativeLeaveReason::Failed,
+                    LeaveReason::Demoted => NativeLeaveReason::Demoted,
+                },
+                at,
+            },
+        }
+    }
+}
+
+event_stream_class! {
+    /// Membership events.
+    NativeMembershipEvents(x0x_core::MembershipEvent) -> NativeMembershipEvent
 }
 
 fn to_peers(list: Vec<([u8; 32], Option<SocketAddr>)>) -> Vec<NativePeer> {
@@ -460,14 +512,7 @@ impl NativeAgent {
     pub fn connection_events(&self) -> Outcome<NativeConnectionEvents> {
         self.inner
             .connection_events()
-            .map(|rx| {
-                let (closed_tx, _) = watch::channel(false);
-                NativeConnectionEvents {
-                    rx: Arc::new(Mutex::new(rx)),
-                    closed: closed_tx,
-                    agent_closed: self.inner.closed_signal(),
-                }
-            })
+            .map(|rx| NativeConnectionEvents::open(rx, self.inner.closed_signal()))
             .into()
     }
 
@@ -508,14 +553,7 @@ impl NativeAgent {
     pub fn membership_events(&self) -> Outcome<NativeMembershipEvents> {
         self.inner
             .membership_events()
-            .map(|rx| {
-                let (closed_tx, _) = watch::channel(false);
-                NativeMembershipEvents {
-                    rx: Arc::new(Mutex::new(rx)),
-                    closed: closed_tx,
-                    agent_closed: self.inner.closed_signal(),
-                }
-            })
+            .map(|rx| NativeMembershipEvents::open(rx, self.inner.closed_signal()))
             .into()
     }
 
@@ -563,119 +601,5 @@ impl NativeAgent {
     #[napi(catch_unwind)]
     pub async fn close(&self) {
         self.inner.close().await;
-    }
-}
-
-pub(crate) async fn wait_closed(mut own: watch::Receiver<bool>, mut agent: watch::Receiver<bool>) {
-    tokio::select! {
-        _ = own.wait_for(|c| *c) => {}
-        _ = agent.wait_for(|c| *c) => {}
-    }
-}
-
-/// What an event stream hands out next.
-pub(crate) enum Next<T> {
-    /// The next event.
-    Item(T),
-    /// The reader fell behind and this many events were dropped.
-    Lagged(u64),
-}
-
-/// Next item of an event stream, or `None` once the stream or its agent is
-/// closed. A slow reader gets [`Next::Lagged`] with the count it missed, then
-/// the oldest event still held; nothing is dropped silently.
-pub(crate) async fn next_broadcast<T: Clone>(
-    rx: &Mutex<broadcast::Receiver<T>>,
-    closed: &watch::Sender<bool>,
-    agent_closed: &watch::Receiver<bool>,
-) -> Option<Next<T>> {
-    let mut rx = rx.lock().await;
-    let stop = wait_closed(closed.subscribe(), agent_closed.clone());
-    let item = tokio::select! {
-        e = rx.recv() => e,
-        _ = stop => return None,
-    };
-    match item {
-        Ok(e) => Some(Next::Item(e)),
-        Err(broadcast::error::RecvError::Lagged(n)) => Some(Next::Lagged(n)),
-        Err(broadcast::error::RecvError::Closed) => None,
-    }
-}
-
-/// Transport connection events.
-#[napi]
-pub struct NativeConnectionEvents {
-    rx: Arc<Mutex<broadcast::Receiver<x0x_core::ConnectionEvent>>>,
-    closed: watch::Sender<bool>,
-    agent_closed: watch::Receiver<bool>,
-}
-
-#[napi]
-impl NativeConnectionEvents {
-    /// Next event, or null once closed.
-    #[napi(catch_unwind)]
-    pub async fn next(&self) -> Option<NativeConnectionEvent> {
-        next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|next| match next {
-            Next::Lagged(n) => NativeConnectionEvent::Lagged { missed: n as f64 },
-            Next::Item(e) => {
-                let (peer_id, addr, at) = (hex_id(&e.peer.to_bytes()), e.addr.map(|a| a.to_string()), e.at_ms as f64);
-                if e.connected {
-                    let path = e.path.map_or("direct", |p| p.as_str()).to_owned();
-                    NativeConnectionEvent::Connected { peer_id, addr, path, at }
-                } else {
-                    NativeConnectionEvent::Disconnected { peer_id, addr, at }
-                }
-            }
-        })
-    }
-
-    /// Stops the stream. Idempotent.
-    #[napi(catch_unwind)]
-    pub fn close(&self) {
-        self.closed.send_replace(true);
-    }
-}
-
-/// Membership events.
-#[napi]
-pub struct NativeMembershipEvents {
-    rx: Arc<Mutex<broadcast::Receiver<x0x_core::MembershipEvent>>>,
-    closed: watch::Sender<bool>,
-    agent_closed: watch::Receiver<bool>,
-}
-
-#[napi]
-impl NativeMembershipEvents {
-    /// Next event, or null once closed.
-    #[napi(catch_unwind)]
-    pub async fn next(&self) -> Option<NativeMembershipEvent> {
-        use x0x_core::{LeaveReason, MembershipEventKind};
-        next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|next| {
-            let e = match next {
-                Next::Lagged(n) => return NativeMembershipEvent::Lagged { missed: n as f64 },
-                Next::Item(e) => e,
-            };
-            let (peer_id, addr, at) = (hex_id(&e.peer.to_bytes()), e.addr.map(|a| a.to_string()), e.at_ms as f64);
-            match e.kind {
-                MembershipEventKind::Joined => NativeMembershipEvent::PeerJoined { peer_id, addr, at },
-                MembershipEventKind::Suspected => NativeMembershipEvent::PeerSuspected { peer_id, addr, at },
-                MembershipEventKind::Left { reason } => NativeMembershipEvent::PeerLeft {
-                    peer_id,
-                    addr,
-                    reason: match reason {
-                        LeaveReason::Graceful => NativeLeaveReason::Graceful,
-                        LeaveReason::Failed => NativeLeaveReason::Failed,
-                        LeaveReason::Demoted => NativeLeaveReason::Demoted,
-                    },
-                    at,
-                },
-            }
-        })
-    }
-
-    /// Stops the stream. Idempotent.
-    #[napi(catch_unwind)]
-    pub fn close(&self) {
-        self.closed.send_replace(true);
     }
 }

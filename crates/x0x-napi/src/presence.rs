@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use napi_derive::napi;
-use tokio::sync::{broadcast, watch, Mutex};
+use tokio::sync::watch;
 use x0x_core::presence::GROUP_KEY_BYTES;
 use x0x_core::{OnlineAgent, Presence, PresenceConfig, PresenceEvent};
 
 use crate::errors::{invalid_arg, outcome, outcome_async, Outcome, Try};
-use crate::{hex_id, next_broadcast, NativeAgent, Next};
+use crate::event_stream::{event_stream_class, Next};
+use crate::{hex_id, NativeAgent};
 
 /// Presence settings, already validated by TypeScript (validated again in Rust).
 #[napi(object)]
@@ -67,6 +68,25 @@ pub enum NativePresenceEvent {
     Lagged { missed: f64 },
 }
 
+impl From<Next<PresenceEvent>> for NativePresenceEvent {
+    fn from(next: Next<PresenceEvent>) -> Self {
+        match next {
+            Next::Lagged(n) => Self::Lagged { missed: n as f64 },
+            Next::Item(PresenceEvent::Online { agent, at_ms }) => {
+                Self::AgentOnline { agent_id: hex_id(&agent), at: at_ms as f64 }
+            }
+            Next::Item(PresenceEvent::Offline { agent, at_ms }) => {
+                Self::AgentOffline { agent_id: hex_id(&agent), at: at_ms as f64 }
+            }
+        }
+    }
+}
+
+event_stream_class! {
+    /// Presence events.
+    NativePresenceEvents(PresenceEvent) -> NativePresenceEvent
+}
+
 /// Presence of one agent.
 #[napi]
 pub struct NativePresence {
@@ -121,11 +141,7 @@ impl NativePresence {
     /// Presence changes from now on.
     #[napi(catch_unwind)]
     pub fn events(&self) -> NativePresenceEvents {
-        NativePresenceEvents {
-            rx: Arc::new(Mutex::new(self.inner.events())),
-            closed: watch::channel(false).0,
-            agent_closed: self.agent_closed.clone(),
-        }
+        NativePresenceEvents::open(self.inner.events(), self.agent_closed.clone())
     }
 
     /// Counters.
@@ -144,36 +160,5 @@ impl NativePresence {
             relay_rate_limited: s.relay_rate_limited as f64,
             relay_invalid: s.relay_invalid as f64,
         }
-    }
-}
-
-/// Presence events.
-#[napi]
-pub struct NativePresenceEvents {
-    rx: Arc<Mutex<broadcast::Receiver<PresenceEvent>>>,
-    closed: watch::Sender<bool>,
-    agent_closed: watch::Receiver<bool>,
-}
-
-#[napi]
-impl NativePresenceEvents {
-    /// Next event, or null once closed.
-    #[napi(catch_unwind)]
-    pub async fn next(&self) -> Option<NativePresenceEvent> {
-        next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|next| match next {
-            Next::Lagged(n) => NativePresenceEvent::Lagged { missed: n as f64 },
-            Next::Item(PresenceEvent::Online { agent, at_ms }) => {
-                NativePresenceEvent::AgentOnline { agent_id: hex_id(&agent), at: at_ms as f64 }
-            }
-            Next::Item(PresenceEvent::Offline { agent, at_ms }) => {
-                NativePresenceEvent::AgentOffline { agent_id: hex_id(&agent), at: at_ms as f64 }
-            }
-        })
-    }
-
-    /// Stops the stream. Idempotent.
-    #[napi(catch_unwind)]
-    pub fn close(&self) {
-        self.closed.send_replace(true);
     }
 }

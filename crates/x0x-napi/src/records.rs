@@ -1,17 +1,17 @@
 //! Binding of signed records (`x0x_core::records`) and anonymous flooding:
 //! conversion only; the managers that use them live in TypeScript.
 
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Mutex as StdMutex;
 
 use napi::bindgen_prelude::Buffer;
 use napi::{Error, Result, Status};
 use x0x_core::CoreError;
 use napi_derive::napi;
-use tokio::sync::{broadcast, watch, Mutex};
 use x0x_core::records::{self, Record, RecordBook};
 
 use crate::errors::{outcome, outcome_async, Outcome, Try};
-use crate::{hex_id, next_broadcast, parse_id, NativeAgent, NativeKeypair, Next};
+use crate::event_stream::{event_stream_class, Next};
+use crate::{hex_id, parse_id, NativeAgent, NativeKeypair};
 
 fn invalid(message: String) -> Error {
     Error::new(Status::InvalidArg, message)
@@ -211,31 +211,19 @@ pub enum NativeFlood {
     Lagged { missed: f64 },
 }
 
-/// Flooded payloads.
-#[napi]
-pub struct NativeFloodPayloads {
-    rx: Arc<Mutex<broadcast::Receiver<Vec<u8>>>>,
-    closed: watch::Sender<bool>,
-    agent_closed: watch::Receiver<bool>,
+impl From<Next<Vec<u8>>> for NativeFlood {
+    fn from(next: Next<Vec<u8>>) -> Self {
+        match next {
+            Next::Item(bytes) => Self::Payload { payload: bytes.into() },
+            // A slow reader loses the oldest beacons; the next round repeats them.
+            Next::Lagged(n) => Self::Lagged { missed: n as f64 },
+        }
+    }
 }
 
-#[napi]
-impl NativeFloodPayloads {
-    /// Next payload, or null once closed.
-    #[napi(catch_unwind)]
-    pub async fn next(&self) -> Option<NativeFlood> {
-        next_broadcast(&self.rx, &self.closed, &self.agent_closed).await.map(|next| match next {
-            Next::Item(bytes) => NativeFlood::Payload { payload: bytes.into() },
-            // A slow reader loses the oldest beacons; the next round repeats them.
-            Next::Lagged(n) => NativeFlood::Lagged { missed: n as f64 },
-        })
-    }
-
-    /// Stops the stream. Idempotent.
-    #[napi(catch_unwind)]
-    pub fn close(&self) {
-        self.closed.send_replace(true);
-    }
+event_stream_class! {
+    /// Flooded payloads.
+    NativeFloodPayloads(Vec<u8>) -> NativeFlood
 }
 
 #[napi]
@@ -275,14 +263,7 @@ impl NativeAgent {
     pub fn flood_payloads(&self) -> Outcome<NativeFloodPayloads> {
         self.inner
             .flood_payloads()
-            .map(|rx| {
-                let (closed_tx, _) = watch::channel(false);
-                NativeFloodPayloads {
-                    rx: Arc::new(Mutex::new(rx)),
-                    closed: closed_tx,
-                    agent_closed: self.inner.closed_signal(),
-                }
-            })
+            .map(|rx| NativeFloodPayloads::open(rx, self.inner.closed_signal()))
             .into()
     }
 

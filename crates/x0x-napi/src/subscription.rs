@@ -7,7 +7,8 @@ use tokio::sync::{watch, Mutex};
 use x0x_core::Agent;
 
 use crate::calls::{ended_batch, CallPort, Settled};
-use crate::{to_native_message, wait_closed, NativeMessage};
+use crate::event_stream::wait_closed;
+use crate::{to_native_message, NativeMessage};
 
 /// What the subscription's calls share with the tasks that run them.
 struct State {
